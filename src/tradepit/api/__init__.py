@@ -1,0 +1,1 @@
+"""HTTP transport: FastAPI routers. A route parses, calls one service function, shapes the answer."""

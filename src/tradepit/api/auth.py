@@ -1,0 +1,139 @@
+"""Sign-up, login, logout, the current user and API keys (okx-bets, csv-accounts,
+mt5-copier and paper-tournaments routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+
+from tradepit.api.deps import CallerDep, IdPath, IpDep, SessionDep, WiringDep
+from tradepit.domain.money import as_float
+from tradepit.schemas.users import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    LoginBody,
+    RegisterBody,
+    SignupBody,
+    UserRead,
+)
+from tradepit.services import auth
+
+router = APIRouter(tags=["auth"])
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong login or password, or a bad token"},
+    403: {"description": "Account deactivated"},
+    422: {"description": "Malformed body"},
+    429: {"description": "Too many failed logins or requests; see Retry-After"},
+}
+
+
+@router.post(
+    "/api/register",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register (okx-bets / csv-accounts / mt5-copier)",
+    responses={409: {"description": "Username or e-mail already registered"}, 400: {"description": "Weak password"}},
+)
+async def register(body: RegisterBody, session: SessionDep, wired: WiringDep, ip: IpDep) -> dict[str, Any]:
+    """Create an account. A telegram handle is the username. Balance is the USDT wallet."""
+    user, balance = await auth.register(
+        session, wired.auth, wired.wall, wired.clock, wired.starting_balances,
+        username=body.name, password=body.password,
+        email=str(body.email) if body.email else None, ip=ip,
+    )
+    return {
+        "success": True, "message": "User registered successfully",
+        "balance": as_float(balance), "id": user.id, "username": user.username,
+        "telegram": user.username,
+    }
+
+
+@router.post("/api/login", summary="Log in (okx-bets / csv-accounts / mt5-copier)", responses=AUTH_ERRORS)
+async def login(body: LoginBody, session: SessionDep, wired: WiringDep, ip: IpDep) -> dict[str, Any]:
+    """Log in with a telegram handle, username or e-mail; returns a bearer token."""
+    result = await auth.login(
+        session, wired.auth, wired.wall, login=body.login, password=body.password, ip=ip
+    )
+    return {
+        "success": True, "telegram": result.user.username, "username": result.user.username,
+        "balance": as_float(result.balance), "access_token": result.access_token,
+        "token_type": "bearer", "expires_in": result.expires_in,
+    }
+
+
+@router.post("/api/logout", summary="Log out: revoke this token", responses=AUTH_ERRORS)
+async def logout(caller: CallerDep, session: SessionDep, wired: WiringDep) -> dict[str, Any]:
+    """Revoke the presented bearer token; it stops working at once."""
+    await auth.logout(session, wired.wall, caller)
+    return {"success": True, "message": "Logged out"}
+
+
+@router.post(
+    "/api/auth/signup",
+    status_code=status.HTTP_201_CREATED,
+    summary="Sign up (paper-tournaments)",
+    responses={409: {"description": "Username or e-mail already registered"}, 400: {"description": "Weak password"}},
+)
+async def signup(body: SignupBody, session: SessionDep, wired: WiringDep, ip: IpDep) -> UserRead:
+    """Create an account with e-mail, username and a password of 8+ letters and digits."""
+    user, _ = await auth.register(
+        session, wired.auth, wired.wall, wired.clock, wired.starting_balances,
+        username=body.username, password=body.password, email=str(body.email), ip=ip,
+    )
+    return UserRead.model_validate(user)
+
+
+@router.post("/api/auth/login", summary="Log in (paper-tournaments)", responses=AUTH_ERRORS)
+async def auth_login(body: LoginBody, session: SessionDep, wired: WiringDep, ip: IpDep) -> dict[str, Any]:
+    """Log in with e-mail (or username) and password; returns a bearer JWT and the user."""
+    result = await auth.login(
+        session, wired.auth, wired.wall, login=body.login, password=body.password, ip=ip
+    )
+    return {
+        "access_token": result.access_token, "token_type": "bearer",
+        "expires_in": result.expires_in,
+        "user": UserRead.model_validate(result.user).model_dump(mode="json"),
+    }
+
+
+@router.get("/api/auth/me", summary="The current user", responses=AUTH_ERRORS)
+async def me(caller: CallerDep) -> UserRead:
+    """Return the authenticated user."""
+    return UserRead.model_validate(caller.user)
+
+
+@router.post("/api/auth/logout", summary="Log out (paper-tournaments)", responses=AUTH_ERRORS)
+async def auth_logout(caller: CallerDep, session: SessionDep, wired: WiringDep) -> dict[str, Any]:
+    """Revoke the presented bearer token."""
+    await auth.logout(session, wired.wall, caller)
+    return {"success": True, "message": "Logged out"}
+
+
+@router.get("/api/auth/api-keys", summary="List my API keys", responses=AUTH_ERRORS)
+async def list_keys(caller: CallerDep, session: SessionDep) -> dict[str, list[ApiKeyRead]]:
+    """Return the caller's API keys; secrets are never shown again."""
+    keys = await auth.list_api_keys(session, caller)
+    return {"api_keys": [ApiKeyRead.model_validate(k) for k in keys]}
+
+
+@router.post(
+    "/api/auth/api-keys", status_code=status.HTTP_201_CREATED, summary="Create an API key",
+    responses=AUTH_ERRORS,
+)
+async def create_key(
+    body: ApiKeyCreate, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> ApiKeyCreated:
+    """Create an API key, accepted as ``X-API-Key``; the key is shown only in this answer."""
+    key, plain = await auth.create_api_key(session, wired.wall, caller, body.name)
+    return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=plain)
+
+
+@router.delete(
+    "/api/auth/api-keys/{key_id}", summary="Revoke an API key",
+    responses={**AUTH_ERRORS, 404: {"description": "No such key of yours"}},
+)
+async def revoke_key(key_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep) -> ApiKeyRead:
+    """Revoke one of the caller's API keys."""
+    return ApiKeyRead.model_validate(await auth.revoke_api_key(session, wired.wall, caller, key_id))

@@ -1,0 +1,117 @@
+"""What routes depend on: the wired services, a database session per request, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tradepit.domain.accounts import Role
+from tradepit.domain.clock import Clock
+from tradepit.domain.errors import DomainError, NotAuthenticated, PermissionDenied
+from tradepit.services import auth
+from tradepit.services.auth import AuthPolicy, Caller
+
+
+@dataclass
+class Wiring:
+    """Everything the routes need, built once by the composition root (``tradepit.app``)."""
+
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    auth: AuthPolicy
+    clock: Clock
+    wall: Clock
+    started_at: datetime
+    version: str
+    data_dir: str
+    starting_balances: dict[str, Decimal]
+    redis_url: str | None = None
+    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+
+def wiring(request: Request) -> Wiring:
+    """Return the app's wiring."""
+    found: Wiring = request.app.state.wiring
+    return found
+
+
+WiringDep = Annotated[Wiring, Depends(wiring)]
+
+#: A row id in a path: positive and within a 64-bit column.
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield a session; commit when the route succeeds, roll back when it fails.
+
+    A domain error whose failure is itself a fact (``commits``), such as a failed login,
+    commits what was recorded before it propagates.
+    """
+    async with wiring(request).sessionmaker() as session:
+        try:
+            yield session
+        except DomainError as exc:
+            if exc.commits:
+                await session.commit()
+            raise
+        await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
+
+
+def client_ip(request: Request) -> str:
+    """Return the caller's address (uvicorn resolves trusted proxy headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+IpDep = Annotated[str, Depends(client_ip)]
+
+_bearer = HTTPBearer(auto_error=False, description="JWT from a login route")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+
+
+async def current_user(
+    session: SessionDep,
+    wired: WiringDep,
+    ip: IpDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Caller:
+    """Return the authenticated caller, from a bearer token or an ``X-API-Key``."""
+    if bearer is not None:
+        return await auth.authenticate_token(session, wired.auth, wired.wall, bearer.credentials, ip)
+    if api_key:
+        return await auth.authenticate_api_key(session, wired.wall, api_key, ip)
+    raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")
+
+
+CallerDep = Annotated[Caller, Depends(current_user)]
+
+
+def _require(role: Role, caller: Caller) -> Caller:
+    if not caller.role.includes(role):
+        raise PermissionDenied(f"this needs the {role.value} role")
+    return caller
+
+
+async def current_admin(caller: CallerDep) -> Caller:
+    """Return the caller if they are an admin or superadmin."""
+    return _require(Role.ADMIN, caller)
+
+
+async def current_superadmin(caller: CallerDep) -> Caller:
+    """Return the caller if they are a superadmin."""
+    return _require(Role.SUPERADMIN, caller)
+
+
+AdminDep = Annotated[Caller, Depends(current_admin)]
+SuperadminDep = Annotated[Caller, Depends(current_superadmin)]

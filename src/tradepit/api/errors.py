@@ -1,0 +1,157 @@
+"""One handler per error type, and the two error shapes route families use.
+
+- smd-options routes answer in its envelope:
+  ``{"success": false, "message", "timestamp", "error": {"code", "details"}}``.
+- Every other route answers ``{"success": false, "message", "detail", "code"}``: ``detail`` is
+  what FastAPI clients (paper-tournaments, csv-accounts) read, ``success``/``message`` what
+  the Flask seeds' clients (okx-bets, mt5-copier) read.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException
+
+from tradepit.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    TooManyAttempts,
+)
+
+log = logging.getLogger("tradepit.api")
+
+#: Path prefixes of the smd-options family, which uses its response envelope.
+ENVELOPE_PREFIXES = (
+    "/health", "/api/health", "/api/symbols", "/api/expiries", "/api/spot_price",
+    "/api/option_chain", "/api/dashboard_data", "/api/market-status", "/api/historical-data",
+    "/api/ohlc_data", "/api/websocket/stats",
+)
+
+STATUS_BY_FAMILY: list[tuple[type[DomainError], int]] = [
+    (InvalidInput, 400),
+    (NotAuthenticated, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (TooManyAttempts, 429),
+]
+
+HTTP_CODES = {
+    400: "BAD_REQUEST", 401: "NOT_AUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE", 422: "VALIDATION_ERROR", 429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR", 503: "UNAVAILABLE",
+}
+
+
+def uses_envelope(path: str) -> bool:
+    """Tell whether ``path`` belongs to the smd-options family."""
+    return any(path == p or path.startswith(p + "/") for p in ENVELOPE_PREFIXES)
+
+
+def timestamp() -> str:
+    """Return now in ISO 8601 with milliseconds and offset."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def error_body(path: str, code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """Return the error body in the shape of the family ``path`` belongs to."""
+    if uses_envelope(path):
+        return {
+            "success": False, "message": message, "timestamp": timestamp(),
+            "error": {"code": code, "details": details or {}},
+        }
+    return {"success": False, "message": message, "detail": details or message, "code": code}
+
+
+def error_response(
+    path: str, status: int, code: str, message: str, details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """Return a JSON error response in the family's shape."""
+    return JSONResponse(error_body(path, code, message, details), status_code=status, headers=headers)
+
+
+def status_of(exc: DomainError) -> int:
+    """Return the HTTP status for a domain error, by its family."""
+    for family, status in STATUS_BY_FAMILY:
+        if isinstance(exc, family):
+            return status
+    return 400
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
+    if isinstance(exc, NotAuthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    return error_response(request.url.path, status_of(exc), exc.code, exc.message, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the input back: it may be a password.
+    return [
+        {
+            "loc": list(err.get("loc", ())),
+            "field": ".".join(str(part) for part in err.get("loc", ())),
+            "msg": err.get("msg", "invalid"),
+            "type": err.get("type", "value_error"),
+        }
+        for err in exc.errors()
+    ]
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc)
+    first = errors[0] if errors else {"field": "", "msg": "invalid request"}
+    message = f"{first['field']}: {first['msg']}" if first["field"] else str(first["msg"])
+    return error_response(request.url.path, 422, "VALIDATION_ERROR", message, errors)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "ERROR")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").lower()
+    return error_response(request.url.path, exc.status_code, code, message, headers=exc.headers)
+
+
+async def _integrity(request: Request, exc: Exception) -> JSONResponse:
+    log.info("integrity conflict: %s", exc.__class__.__name__)
+    return error_response(
+        request.url.path, 409, "CONFLICT", "the request conflicts with data stored meanwhile; retry"
+    )
+
+
+async def _operational(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", exc)
+    return error_response(
+        request.url.path, 503, "UNAVAILABLE", "the database is busy; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(request.url.path, 500, "INTERNAL_ERROR", "internal error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the error handlers on ``app``."""
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(OperationalError, _operational)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,204 @@
+"""ASGI middleware: request ids, access logs and metrics; body-size limit; rate limits."""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tradepit.api.errors import error_response
+
+log = logging.getLogger("tradepit.access")
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+class RequestContext:
+    """Give each request an id (``X-Request-ID``), log it as JSON and count it in metrics."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter(
+            "tradepit_http_requests", "HTTP requests", ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "tradepit_http_request_seconds", "HTTP request latency", ["method", "route"],
+            registry=registry,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        rid = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            self.requests.labels(scope["method"], template, str(status)).inc()
+            self.latency.labels(scope["method"], template).observe(elapsed)
+            # The query string is never logged: it may carry a token.
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "client": (scope.get("client") or ("-",))[0],
+                },
+            )
+            request_id.reset(token)
+
+
+class BodyLimit:
+    """Answer 413 to a request body larger than ``max_bytes`` before the app reads it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            scope["path"], 413, "PAYLOAD_TOO_LARGE",
+            f"request body is larger than {self.max_bytes} bytes",
+        )
+        await response(scope, receive, send)
+
+
+AUTH_PATHS = frozenset({"/api/login", "/api/register", "/api/auth/login", "/api/auth/signup"})
+EXEMPT_PATHS = frozenset({"/health", "/api/health", "/metrics", "/docs", "/redoc", "/openapi.json"})
+
+
+def caller_identity(jwt_secret: str) -> Callable[[Headers], str | None]:
+    """Return a function naming the authenticated caller of a request, for per-user limits.
+
+    Only a correctly signed token names a user, so nobody can spend another user's budget.
+    """
+
+    def identify(headers: Headers) -> str | None:
+        authorization = headers.get("authorization", "")
+        if authorization.lower().startswith("bearer "):
+            try:
+                claims = jwt.decode(
+                    authorization[7:], jwt_secret, algorithms=["HS256"],
+                    options={"verify_exp": False, "verify_iss": False},
+                )
+            except jwt.PyJWTError:
+                return None
+            return f"user:{claims.get('sub')}"
+        api_key = headers.get("x-api-key")
+        if api_key:
+            return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
+        return None
+
+    return identify
+
+
+class RateLimit:
+    """Limit requests per client address and per authenticated user; 429 with Retry-After."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        storage: Storage,
+        general: str,
+        auth: str,
+        identify: Callable[[Headers], str | None],
+    ) -> None:
+        self.app = app
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.general = parse_many(general)
+        self.auth = parse_many(auth)
+        self.identify = identify
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        ip = (scope.get("client") or ("unknown",))[0]
+        keys: list[tuple[list[RateLimitItem], str]] = [(self.general, f"ip:{ip}")]
+        if scope["path"] in AUTH_PATHS:
+            keys.append((self.auth, f"auth-ip:{ip}"))
+        who = self.identify(Headers(scope=scope))
+        if who is not None:
+            keys.append((self.general, who))
+        for items, key in keys:
+            for item in items:
+                if not await self.limiter.hit(item, key):
+                    await self._refuse(scope, receive, send, item, key)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, item: RateLimitItem, key: str
+    ) -> None:
+        stats: Any = await self.limiter.get_window_stats(item, key)
+        retry_after = max(1, int(stats.reset_time - time.time()) + 1)
+        response = error_response(
+            scope["path"], 429, "RATE_LIMITED",
+            f"rate limit of {item} exceeded; retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+        await response(scope, receive, send)

@@ -1,0 +1,196 @@
+"""The ``tradepit`` command: serve, migrate, create-admin, backup, version."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from tradepit import __version__
+from tradepit.api.middleware import request_id
+from tradepit.app import build_wiring, create_app
+from tradepit.domain.accounts import Role
+from tradepit.domain.errors import DomainError
+from tradepit.logs import configure
+from tradepit.services import auth
+from tradepit.settings import Settings
+from tradepit.store.migrate import upgrade
+from tradepit.store.users import User
+
+cli = typer.Typer(
+    help="Tradepit: a self-hosted paper-trading backend.", no_args_is_help=True, add_completion=False
+)
+ADMIN_PASSWORD_FILE = "admin-password.txt"
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+async def _migrate(settings: Settings) -> None:
+    wired = build_wiring(settings)
+    try:
+        await upgrade(wired.engine)
+    finally:
+        await wired.engine.dispose()
+
+
+async def _create_user(
+    settings: Settings, username: str, password: str, email: str | None, role: Role
+) -> User:
+    wired = build_wiring(settings)
+    try:
+        async with wired.sessionmaker() as session:
+            user, _ = await auth.register(
+                session, wired.auth, wired.wall, wired.clock, wired.starting_balances,
+                username=username, password=password, email=email, ip="cli", role=role,
+            )
+            await session.commit()
+            return user
+    finally:
+        await wired.engine.dispose()
+
+
+async def _has_admin(settings: Settings) -> bool:
+    wired = build_wiring(settings)
+    try:
+        async with wired.sessionmaker() as session:
+            stmt = select(User.id).where(User.role.in_([Role.ADMIN.value, Role.SUPERADMIN.value]))
+            return (await session.scalar(stmt)) is not None
+    finally:
+        await wired.engine.dispose()
+
+
+def _bootstrap_admin(settings: Settings) -> str:
+    """Create a superadmin 'admin' on first start; return how to log in."""
+    password_file = settings.data_dir / ADMIN_PASSWORD_FILE
+    if asyncio.run(_has_admin(settings)):
+        if password_file.exists():
+            return f"admin login: username 'admin', password in {password_file.resolve()}"
+        return "admin login: the administrator created earlier (tradepit create-admin makes another)"
+    password = secrets.token_urlsafe(12) + "7a"
+    asyncio.run(_create_user(settings, "admin", password, None, Role.SUPERADMIN))
+    fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(password + "\n")
+    return (
+        f"admin login: username 'admin', password '{password}' "
+        f"(also saved in {password_file.resolve()})"
+    )
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind [TRADEPIT_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [TRADEPIT_PORT]")] = None,
+    clock_speed: Annotated[
+        float | None, typer.Option(help="Simulated seconds per second [TRADEPIT_CLOCK_SPEED]")
+    ] = None,
+    market_hours: Annotated[
+        str | None, typer.Option(help="'exchange' or 'always' [TRADEPIT_MARKET_HOURS]")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Simulator seed [TRADEPIT_SEED]")] = None,
+) -> None:
+    """Start the server: API, docs and streams, on the embedded database unless configured."""
+    settings = _settings(
+        host=host, port=port, clock_speed=clock_speed, market_hours=market_hours, seed=seed
+    )
+    configure(settings.log_level, request_id.get)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.is_sqlite:
+        asyncio.run(_migrate(settings))
+    login = _bootstrap_admin(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(
+        f"Tradepit {__version__} on {base}\n"
+        f"  API docs:  {base}/docs  (ReDoc: {base}/redoc)\n"
+        f"  data:      {settings.data_dir.resolve()}\n"
+        f"  database:  {make_url(settings.db_url).render_as_string(hide_password=True)}\n"
+        f"  {login}"
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None,
+        proxy_headers=True, ws="websockets-sansio",
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the latest version."""
+    settings = _settings()
+    asyncio.run(_migrate(settings))
+    typer.echo(f"migrated {make_url(settings.db_url).render_as_string(hide_password=True)}")
+
+
+@cli.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Option(help="Login name")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Password")
+    ],
+    email: Annotated[str | None, typer.Option(help="E-mail (optional)")] = None,
+    superadmin: Annotated[bool, typer.Option(help="Create a superadmin")] = False,
+) -> None:
+    """Create an administrator account from the shell."""
+    settings = _settings()
+    if settings.is_sqlite:
+        asyncio.run(_migrate(settings))
+    role = Role.SUPERADMIN if superadmin else Role.ADMIN
+    try:
+        user = asyncio.run(_create_user(settings, username, password, email, role))
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"created {role.value} '{user.username}' (id {user.id})")
+
+
+@cli.command()
+def backup(
+    output: Annotated[Path | None, typer.Option(help="File to write")] = None,
+) -> None:
+    """Write a consistent copy of the live SQLite database, or say how to back up PostgreSQL."""
+    settings = _settings()
+    url = make_url(settings.db_url)
+    if not settings.is_sqlite:
+        typer.echo(
+            "PostgreSQL: back up with pg_dump, for example\n"
+            f"  pg_dump --format=custom --file=tradepit.dump "
+            f"'{url.set(drivername='postgresql').render_as_string(hide_password=True)}'"
+        )
+        return
+    source = Path(url.database or "")
+    if not source.exists():
+        typer.echo(f"error: no database at {source}", err=True)
+        raise typer.Exit(1)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = output or settings.data_dir / "backups" / f"tradepit-{stamp}.db"
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def progress(_status: int, remaining: int, total: int) -> None:
+        done = total - remaining
+        typer.echo(f"backup: {done}/{total} pages ({100 * done // max(total, 1)}%)")
+
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst, pages=256, progress=progress)
+    dst.close()
+    typer.echo(f"backup written to {target.resolve()}")
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Run the command line."""
+    cli()

@@ -1,0 +1,38 @@
+"""Structured JSON logs, each line with the request id it belongs to."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from pythonjsonlogger.json import JsonFormatter
+
+
+class _RequestIdFilter(logging.Filter):
+    def __init__(self, current: Callable[[], str]) -> None:
+        super().__init__()
+        self.current = current
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = self.current()
+        return True
+
+
+def configure(level: str, request_id: Callable[[], str]) -> None:
+    """Send JSON lines to stderr for our loggers and uvicorn's."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    )
+    handler.addFilter(_RequestIdFilter(request_id))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True

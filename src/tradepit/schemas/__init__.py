@@ -1,0 +1,1 @@
+"""Pydantic shapes shared by the HTTP API, the WebSocket gateways and the services."""

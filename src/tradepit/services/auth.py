@@ -1,0 +1,387 @@
+"""Sign-up, login, logout, tokens, API keys and lockouts."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradepit.domain.accounts import (
+    LockoutPolicy,
+    Role,
+    check_password_strength,
+    normalize_username,
+    username_key,
+)
+from tradepit.domain.clock import Clock
+from tradepit.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    TooManyAttempts,
+)
+from tradepit.services import wallets
+from tradepit.store import audit
+from tradepit.store import users as store
+from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User
+
+JWT_ALGORITHM = "HS256"
+JWT_ISSUER = "tradepit"
+API_KEY_PREFIX = "tp_"
+
+
+class UsernameTaken(Conflict):
+    """Someone already registered this username."""
+
+    code = "USERNAME_TAKEN"
+
+
+class EmailTaken(Conflict):
+    """Someone already registered this e-mail."""
+
+    code = "EMAIL_TAKEN"
+
+
+class InvalidCredentials(NotAuthenticated):
+    """Wrong login or password. The failed attempt is kept, so the transaction commits."""
+
+    code = "INVALID_CREDENTIALS"
+    commits: ClassVar[bool] = True
+
+
+class AccountLocked(TooManyAttempts):
+    """Too many failed logins; the refused attempt is kept."""
+
+    code = "ACCOUNT_LOCKED"
+    commits: ClassVar[bool] = True
+
+
+class AccountDisabled(PermissionDenied):
+    """The account was deactivated by an administrator."""
+
+    code = "ACCOUNT_DISABLED"
+    commits: ClassVar[bool] = True
+
+
+class InvalidToken(NotAuthenticated):
+    """The bearer token or API key is malformed, expired, revoked or unknown."""
+
+    code = "INVALID_TOKEN"
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """How authentication behaves; built once from settings by the composition root."""
+
+    jwt_secret: str
+    token_ttl: timedelta = timedelta(hours=24)
+    account_lockout: LockoutPolicy = LockoutPolicy()
+    ip_lockout: LockoutPolicy = LockoutPolicy(max_failures=20)
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+
+    @property
+    def dummy_hash(self) -> str:
+        """Return a hash to verify against when the user does not exist (equal timing)."""
+        return _dummy_hash(self.hasher)
+
+
+_DUMMY: dict[int, str] = {}
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    key = id(hasher)
+    if key not in _DUMMY:
+        _DUMMY[key] = hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY[key]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is making the request, as proven by a token or an API key."""
+
+    user: User
+    ip: str
+    jti: str | None = None
+    token_expires_at: datetime | None = None
+    api_key_id: int | None = None
+
+    @property
+    def role(self) -> Role:
+        """Return the caller's role."""
+        return Role(self.user.role)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A successful login: the user and their new bearer token."""
+
+    user: User
+    access_token: str
+    expires_in: int
+    balance: Decimal
+
+
+async def _hash(policy: AuthPolicy, password: str) -> str:
+    return await asyncio.to_thread(policy.hasher.hash, password)
+
+
+async def _verify(policy: AuthPolicy, stored: str, password: str) -> bool:
+    try:
+        return await asyncio.to_thread(policy.hasher.verify, stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def register(
+    session: AsyncSession,
+    policy: AuthPolicy,
+    wall: Clock,
+    clock: Clock,
+    starting: Mapping[str, Decimal],
+    *,
+    username: str,
+    password: str,
+    email: str | None,
+    ip: str,
+    role: Role = Role.USER,
+) -> tuple[User, Decimal]:
+    """Create a user with default settings and funded wallets; return it and its bet balance.
+
+    The username is unique ignoring case.
+    """
+    name = normalize_username(username)
+    check_password_strength(password)
+    key = username_key(name)
+    mail = email.strip().lower() if email else None
+    name_taken, email_taken = await store.username_or_email_taken(session, key, mail)
+    if name_taken:
+        raise UsernameTaken(f"username '{name}' is already registered")
+    if email_taken:
+        raise EmailTaken("e-mail is already registered")
+    now = wall.now()
+    user = User(
+        username=name, username_key=key, email=mail, password_hash=await _hash(policy, password),
+        role=role.value, is_active=True, created_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    session.add(store.UserSettings(user_id=user.id, updated_at=now, **DEFAULT_SETTINGS))
+    audit.record(
+        session, at=now, action="user.register", actor_id=user.id, actor=name,
+        target=f"user:{user.id}", ip=ip, details={"role": role.value},
+    )
+    return user, await wallets.open_for(session, clock, user, starting)
+
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "default_product": "MIS",
+    "default_quantity": 1,
+    "watchlist": ["NIFTY 50", "BANKNIFTY", "RELIANCE", "BTC-USDT"],
+    "notifications": {"order_fills": True, "price_alerts": True, "tournaments": True, "email": False},
+    "display": {"theme": "system", "chart_type": "candles", "timezone": "Asia/Kolkata", "compact": False},
+}
+
+
+def _retry_after(until: datetime, now: datetime) -> int:
+    return int((until - now).total_seconds()) + 1
+
+
+async def login(
+    session: AsyncSession, policy: AuthPolicy, wall: Clock, *, login: str, password: str, ip: str
+) -> Session:
+    """Check the password and issue a token; count failures and lock out brute force."""
+    now = wall.now()
+    typed = login.strip().removeprefix("@").lower()
+    user = await store.find_by_login(session, typed)
+    key = user.username_key if user else typed
+    await _refuse_if_locked(session, policy, now, key=key, ip=ip, user=user)
+
+    ok = await _verify(policy, user.password_hash if user else policy.dummy_hash, password)
+    if user is None or not ok:
+        session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="failure"))
+        audit.record(
+            session, at=now, action="auth.login", result="failure",
+            actor_id=user.id if user else None, actor=key, ip=ip,
+        )
+        await session.flush()
+        if await _account_lock(session, policy, now, key) is not None:
+            audit.record(session, at=now, action="auth.lockout", result="locked", actor=key, ip=ip)
+        raise InvalidCredentials("invalid login or password")
+    if not user.is_active:
+        session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="inactive"))
+        audit.record(
+            session, at=now, action="auth.login", result="inactive", actor_id=user.id,
+            actor=user.username, ip=ip,
+        )
+        raise AccountDisabled("this account is deactivated")
+
+    if policy.hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = await _hash(policy, password)
+    user.last_login_at = now
+    session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="success"))
+    audit.record(
+        session, at=now, action="auth.login", actor_id=user.id, actor=user.username, ip=ip
+    )
+    token, expires_in = issue_token(policy, user, now)
+    balance = await wallets.balance_of(session, user.id, wallets.BET_CURRENCY)
+    return Session(user=user, access_token=token, expires_in=expires_in, balance=balance)
+
+
+async def _account_lock(
+    session: AsyncSession, policy: AuthPolicy, now: datetime, key: str
+) -> datetime | None:
+    lock = policy.account_lockout
+    since = now - lock.window - lock.lock_for
+    last_ok = await store.last_success(session, key)
+    if last_ok is not None and last_ok > since:
+        since = last_ok
+    failures = await store.recent_attempts(session, since=since, username_key=key)
+    return lock.locked_until(failures, now)
+
+
+async def _refuse_if_locked(
+    session: AsyncSession, policy: AuthPolicy, now: datetime, *, key: str, ip: str,
+    user: User | None,
+) -> None:
+    account_until = await _account_lock(session, policy, now, key)
+    lock = policy.ip_lockout
+    ip_failures = await store.recent_attempts(session, since=now - lock.window - lock.lock_for, ip=ip)
+    ip_until = lock.locked_until(ip_failures, now)
+    until = max((t for t in (account_until, ip_until) if t is not None), default=None)
+    if until is None:
+        return
+    session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="locked"))
+    audit.record(
+        session, at=now, action="auth.login", result="locked",
+        actor_id=user.id if user else None, actor=key, ip=ip,
+        details={"locked_until": until.isoformat(), "by": "account" if account_until else "ip"},
+    )
+    raise AccountLocked(
+        "too many failed logins; try again later", retry_after=_retry_after(until, now)
+    )
+
+
+def issue_token(policy: AuthPolicy, user: User, now: datetime) -> tuple[str, int]:
+    """Return a signed JWT for ``user`` and its lifetime in seconds."""
+    ttl = int(policy.token_ttl.total_seconds())
+    issued = int(now.timestamp())
+    claims = {
+        "sub": str(user.id), "role": user.role, "iat": issued, "exp": issued + ttl,
+        "jti": uuid.uuid4().hex, "iss": JWT_ISSUER,
+    }
+    return jwt.encode(claims, policy.jwt_secret, algorithm=JWT_ALGORITHM), ttl
+
+
+def decode_token(policy: AuthPolicy, token: str, now: datetime) -> dict[str, Any]:
+    """Return the verified claims of ``token``; refuse other algorithms and expired tokens."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, policy.jwt_secret, algorithms=[JWT_ALGORITHM], issuer=JWT_ISSUER,
+            options={"require": ["sub", "exp", "iat", "jti"], "verify_exp": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("invalid token") from exc
+    if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
+        raise InvalidToken("token expired")
+    if not str(claims["sub"]).isdigit():
+        raise InvalidToken("invalid token")
+    return claims
+
+
+async def authenticate_token(
+    session: AsyncSession, policy: AuthPolicy, wall: Clock, token: str, ip: str
+) -> Caller:
+    """Return the caller a bearer token proves; refuse revoked tokens and inactive users."""
+    now = wall.now()
+    claims = decode_token(policy, token, now)
+    if await store.is_revoked(session, claims["jti"]):
+        raise InvalidToken("token revoked")
+    user = await store.get_user(session, int(claims["sub"]))
+    if user is None or not user.is_active:
+        raise InvalidToken("account not active")
+    return Caller(
+        user=user, ip=ip, jti=claims["jti"],
+        token_expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo),
+    )
+
+
+def hash_api_key(key: str) -> str:
+    """Return the stored form of an API key (keys are random, so SHA-256 is enough)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def authenticate_api_key(session: AsyncSession, wall: Clock, key: str, ip: str) -> Caller:
+    """Return the caller an API key proves."""
+    found = await store.find_api_key(session, hash_api_key(key)) if key.startswith(API_KEY_PREFIX) else None
+    user = await store.get_user(session, found.user_id) if found else None
+    if found is None or user is None or not user.is_active:
+        raise InvalidToken("invalid API key")
+    found.last_used_at = wall.now()
+    return Caller(user=user, ip=ip, api_key_id=found.id)
+
+
+async def logout(session: AsyncSession, wall: Clock, caller: Caller) -> None:
+    """Revoke the caller's bearer token at once."""
+    if caller.jti is None or caller.token_expires_at is None:
+        raise InvalidInput("logout revokes a bearer token; revoke API keys under /api/auth/api-keys")
+    now = wall.now()
+    session.add(
+        RevokedToken(jti=caller.jti, user_id=caller.user.id, expires_at=caller.token_expires_at)
+    )
+    audit.record(
+        session, at=now, action="auth.logout", actor_id=caller.user.id,
+        actor=caller.user.username, ip=caller.ip,
+    )
+
+
+async def create_api_key(
+    session: AsyncSession, wall: Clock, caller: Caller, name: str
+) -> tuple[ApiKey, str]:
+    """Create an API key; return it with the plain key, which is never shown again."""
+    plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    now = wall.now()
+    key = ApiKey(
+        user_id=caller.user.id, name=name, prefix=plain[:10], key_hash=hash_api_key(plain),
+        created_at=now,
+    )
+    session.add(key)
+    await session.flush()
+    audit.record(
+        session, at=now, action="api_key.create", actor_id=caller.user.id,
+        actor=caller.user.username, target=f"api_key:{key.id}", ip=caller.ip,
+        details={"name": name},
+    )
+    return key, plain
+
+
+async def list_api_keys(session: AsyncSession, caller: Caller) -> list[ApiKey]:
+    """Return the caller's API keys (never their secrets)."""
+    return await store.list_api_keys(session, caller.user.id)
+
+
+async def revoke_api_key(session: AsyncSession, wall: Clock, caller: Caller, key_id: int) -> ApiKey:
+    """Revoke one of the caller's API keys; another user's key is reported as not found."""
+    key = await session.get(ApiKey, key_id)
+    if key is None or key.user_id != caller.user.id:
+        raise NotFound(f"API key {key_id} not found")
+    now = wall.now()
+    if key.revoked_at is None:
+        key.revoked_at = now
+        audit.record(
+            session, at=now, action="api_key.revoke", actor_id=caller.user.id,
+            actor=caller.user.username, target=f"api_key:{key.id}", ip=caller.ip,
+        )
+    return key

@@ -1,0 +1,75 @@
+"""Runtime settings, read from ``TRADEPIT_*`` environment variables and an optional ``.env``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+from limits import parse_many
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Secrets are not here: they live in the data directory."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRADEPIT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="tradepit", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
+    cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    jwt_ttl_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    rate_limit: str = "120/minute"
+    auth_rate_limit: str = "20/minute"
+    clock_speed: float = Field(default=1.0, gt=0, le=10_000)
+    market_hours: Literal["exchange", "always"] = "exchange"
+    seed: int = 42
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: str = "INFO"
+    starting_balance_inr: Decimal = Decimal("100000")
+    starting_balance_usdt: Decimal = Decimal("0")
+    starting_balance_usd: Decimal = Decimal("0")
+    # Argon2id cost. The defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("rate_limit", "auth_rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '120/minute': {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if self.database_url is None:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'tradepit.db').resolve()}"
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """Return the database URL (always set after validation)."""
+        assert self.database_url is not None
+        return self.database_url
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether the database is the embedded SQLite file."""
+        return self.db_url.startswith("sqlite")

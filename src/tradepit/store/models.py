@@ -1,0 +1,13 @@
+"""Every model, imported in one place so Alembic and the tests see the whole schema."""
+
+from tradepit.store.audit import AuditEntry
+from tradepit.store.base import Base
+from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User, UserSettings
+from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiKey", "AuditEntry", "LedgerEntry", "LedgerTransaction", "LoginAttempt", "RevokedToken",
+    "User", "UserSettings", "Wallet", "metadata",
+]

@@ -1,0 +1,121 @@
+"""Wallets and the ledger: models and queries. A wallet's balance is the sum of its entries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tradepit.store.base import Base
+from tradepit.store.types import ExactDecimal, UTCDateTime
+
+
+class Wallet(Base):
+    """Money of one owner in one currency. System wallets (no user) fund starting balances."""
+
+    __tablename__ = "wallets"
+    __table_args__ = (UniqueConstraint("user_id", "name", "currency"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(8))
+    balance: Mapped[Decimal] = mapped_column(ExactDecimal())
+    allow_negative: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerTransaction(Base):
+    """A set of postings that happened together."""
+
+    __tablename__ = "ledger_transactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str | None] = mapped_column(String(128))
+    memo: Mapped[str | None] = mapped_column(String(255))
+
+
+class LedgerEntry(Base):
+    """One posting: an amount into or out of one wallet, and the balance after it."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    wallet_id: Mapped[int] = mapped_column(ForeignKey("wallets.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal())
+    balance_after: Mapped[Decimal] = mapped_column(ExactDecimal())
+
+
+async def system_wallet(session: AsyncSession, name: str, currency: str, now: datetime) -> Wallet:
+    """Return the system wallet ``name`` in ``currency``, creating it the first time."""
+    stmt = select(Wallet).where(
+        Wallet.user_id.is_(None), Wallet.name == name, Wallet.currency == currency
+    )
+    found = (await session.scalars(stmt)).first()
+    if found is None:
+        found = Wallet(
+            user_id=None, name=name, currency=currency, balance=Decimal(0),
+            allow_negative=True, created_at=now,
+        )
+        session.add(found)
+        await session.flush()
+    return found
+
+
+async def user_wallets(session: AsyncSession, user_id: int) -> list[Wallet]:
+    """Return a user's wallets."""
+    stmt = select(Wallet).where(Wallet.user_id == user_id).order_by(Wallet.id)
+    return list(await session.scalars(stmt))
+
+
+async def find_wallet(
+    session: AsyncSession, user_id: int, name: str, currency: str
+) -> Wallet | None:
+    """Return a user's wallet by name and currency."""
+    stmt = select(Wallet).where(
+        Wallet.user_id == user_id, Wallet.name == name, Wallet.currency == currency
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def apply(session: AsyncSession, wallet_id: int, amount: Decimal) -> Decimal | None:
+    """Add ``amount`` to a wallet atomically; return the new balance, or None if it would go
+    below zero on a wallet that may not."""
+    stmt = (
+        update(Wallet)
+        .where(Wallet.id == wallet_id)
+        .where((Wallet.allow_negative) | (Wallet.balance + amount >= 0))
+        .values(balance=Wallet.balance + amount)
+        .returning(Wallet.balance)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def entries_sum(session: AsyncSession, wallet_id: int) -> Decimal:
+    """Return the sum of a wallet's ledger entries."""
+    stmt = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.wallet_id == wallet_id
+    )
+    return Decimal(await session.scalar(stmt) or 0)
+
+
+async def entries_page(
+    session: AsyncSession, user_id: int, offset: int, limit: int
+) -> tuple[list[tuple[LedgerEntry, LedgerTransaction, Wallet]], int]:
+    """Return one page of a user's ledger entries, newest first, and the total."""
+    base = (
+        select(LedgerEntry, LedgerTransaction, Wallet)
+        .join(LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .join(Wallet, LedgerEntry.wallet_id == Wallet.id)
+        .where(Wallet.user_id == user_id)
+    )
+    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = await session.execute(base.order_by(LedgerEntry.id.desc()).offset(offset).limit(limit))
+    return [tuple(row) for row in rows.all()], total  # type: ignore[misc]

@@ -1,0 +1,142 @@
+"""Shared fixtures: a migrated database per backend and run, a fresh app per test.
+
+Every test that touches the database runs on SQLite, and on PostgreSQL too when
+``TRADEPIT_TEST_POSTGRES_URL`` is set. Each run creates its own PostgreSQL database and drops
+it afterwards; tables are emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tradepit.app import create_app
+from tradepit.settings import Settings
+from tradepit.store.db import create_engine
+from tradepit.store.migrate import upgrade
+from tradepit.store.models import metadata
+
+POSTGRES_URL = os.environ.get("TRADEPIT_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("TRADEPIT_TEST_REDIS_URL")
+REQUIRE_SERVICES = os.environ.get("TRADEPIT_TEST_REQUIRE_SERVICES") == "1"
+CLIENT_IP = "203.0.113.7"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with ``reason``, or fail when CI requires the services to be there."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """Yield the URL of a database migrated with Alembic for this run."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        yield url
+        return
+    if not POSTGRES_URL:
+        skip_or_fail("PostgreSQL tests need TRADEPIT_TEST_POSTGRES_URL (CI sets it)")
+    assert POSTGRES_URL is not None
+    name = f"tradepit_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OSError as exc:
+        await admin.dispose()
+        skip_or_fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    try:
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def cleaner(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """Yield an engine used to empty the tables after each test."""
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Delete every row of every table."""
+    tables = list(reversed(metadata.sorted_tables))
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(table.delete())
+
+
+@pytest.fixture
+async def db(database_url: str, cleaner: AsyncEngine) -> AsyncIterator[str]:
+    """Yield the database URL; empty the tables when the test ends."""
+    yield database_url
+    await empty_tables(cleaner)
+
+
+def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Settings:
+    """Return settings for a test app: fast Argon2, generous rate limits, no .env file."""
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "argon2_time_cost": 1,
+        "argon2_memory_cost_kib": 1024,
+        "argon2_parallelism": 1,
+        "rate_limit": "100000/minute",
+        "auth_rate_limit": "100000/minute",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db: str) -> Settings:
+    """Return the settings of the test app."""
+    return make_settings(tmp_path / "data", db)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """Yield a fresh app on the test database."""
+    application = create_app(settings)
+    yield application
+    await application.state.wiring.engine.dispose()
+
+
+def client_for(app: FastAPI, ip: str = CLIENT_IP) -> httpx.AsyncClient:
+    """Return an HTTP client that talks to ``app`` in process, from address ``ip``."""
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Yield an HTTP client for the test app."""
+    async with client_for(app) as http:
+        yield http
