@@ -42,7 +42,9 @@ def password_hasher(settings: Settings) -> PasswordHasher:
     )
 
 
-def build_wiring(settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None) -> Wiring:
+def build_wiring(
+    settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None
+) -> Wiring:
     """Create engine, secrets, clocks and policies from ``settings``."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secrets = Secrets(settings.data_dir)
@@ -73,12 +75,16 @@ def build_wiring(settings: Settings, *, clock: Clock | None = None, wall: Clock 
 def _rate_limit_storage(settings: Settings) -> Storage:
     if settings.redis_url:
         return RedisStorage(
-            settings.redis_url, implementation="redispy", key_prefix=f"{settings.redis_prefix}:limits"
+            settings.redis_url,
+            implementation="redispy",
+            key_prefix=f"{settings.redis_prefix}:limits",
         )
     return MemoryStorage()
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None
+) -> FastAPI:
     """Return the ASGI app for ``settings``. The database must already be migrated."""
     wired = build_wiring(settings, clock=clock, wall=wall)
 
@@ -88,8 +94,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, wall: Clock | 
         await wired.engine.dispose()
 
     app = FastAPI(
-        title="Tradepit", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-        docs_url="/docs", redoc_url="/redoc",
+        title="Tradepit",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url="/redoc",
     )
     app.state.wiring = wired
     errors.install(app)

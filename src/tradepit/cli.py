@@ -27,9 +27,11 @@ from tradepit.store.migrate import upgrade
 from tradepit.store.users import User
 
 cli = typer.Typer(
-    help="Tradepit: a self-hosted paper-trading backend.", no_args_is_help=True, add_completion=False
+    help="Tradepit: a self-hosted paper-trading backend.",
+    no_args_is_help=True,
+    add_completion=False,
 )
-ADMIN_PASSWORD_FILE = "admin-password.txt"
+ADMIN_PASSWORD_FILE = "admin-password.txt"  # noqa: S105 - a file name, not a password
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -51,8 +53,16 @@ async def _create_user(
     try:
         async with wired.sessionmaker() as session:
             user, _ = await auth.register(
-                session, wired.auth, wired.wall, wired.clock, wired.starting_balances,
-                username=username, password=password, email=email, ip="cli", role=role,
+                session,
+                wired.auth,
+                wired.wall,
+                wired.clock,
+                wired.starting_balances,
+                username=username,
+                password=password,
+                email=email,
+                ip="cli",
+                role=role,
             )
             await session.commit()
             return user
@@ -76,7 +86,9 @@ def _bootstrap_admin(settings: Settings) -> str:
     if asyncio.run(_has_admin(settings)):
         if password_file.exists():
             return f"admin login: username 'admin', password in {password_file.resolve()}"
-        return "admin login: the administrator created earlier (tradepit create-admin makes another)"
+        return (
+            "admin login: the administrator created earlier (tradepit create-admin makes another)"
+        )
     password = secrets.token_urlsafe(12) + "7a"
     asyncio.run(_create_user(settings, "admin", password, None, Role.SUPERADMIN))
     fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -118,8 +130,12 @@ def serve(
         f"  {login}"
     )
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None,
-        proxy_headers=True, ws="websockets-sansio",
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+        ws="websockets-sansio",
     )
 
 

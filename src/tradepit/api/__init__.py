@@ -1,1 +1,4 @@
-"""HTTP transport: FastAPI routers. A route parses, calls one service function, shapes the answer."""
+"""HTTP transport: FastAPI routers.
+
+A route parses, calls one service function and shapes the answer.
+"""

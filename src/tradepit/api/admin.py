@@ -29,7 +29,9 @@ PageSize = Annotated[int, Query(ge=1, le=200)]
 async def list_users(
     caller: AdminDep,
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=100, description="Part of a username or e-mail")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="Part of a username or e-mail")
+    ] = None,
     page: Page = 1,
     page_size: PageSize = 50,
 ) -> dict[str, Any]:
@@ -37,12 +39,16 @@ async def list_users(
     found, total = await users.list_users(session, q, page, page_size)
     return {
         "users": [UserRead.model_validate(u) for u in found],
-        "total": total, "page": page, "page_size": page_size,
+        "total": total,
+        "page": page,
+        "page_size": page_size,
     }
 
 
 @router.put("/users/{user_id}/activate", summary="Activate a user", responses=TARGET_ERRORS)
-async def activate(user_id: IdPath, caller: AdminDep, session: SessionDep, wired: WiringDep) -> UserRead:
+async def activate(
+    user_id: IdPath, caller: AdminDep, session: SessionDep, wired: WiringDep
+) -> UserRead:
     """Let a deactivated user log in again."""
     return UserRead.model_validate(
         await users.set_active(session, wired.wall, caller, user_id, active=True)
@@ -50,19 +56,25 @@ async def activate(user_id: IdPath, caller: AdminDep, session: SessionDep, wired
 
 
 @router.put("/users/{user_id}/deactivate", summary="Deactivate a user", responses=TARGET_ERRORS)
-async def deactivate(user_id: IdPath, caller: AdminDep, session: SessionDep, wired: WiringDep) -> UserRead:
+async def deactivate(
+    user_id: IdPath, caller: AdminDep, session: SessionDep, wired: WiringDep
+) -> UserRead:
     """Stop a user from logging in; their tokens and API keys stop working at once."""
     return UserRead.model_validate(
         await users.set_active(session, wired.wall, caller, user_id, active=False)
     )
 
 
-@router.put("/users/{user_id}/role", summary="Change a user's role (superadmin)", responses=TARGET_ERRORS)
+@router.put(
+    "/users/{user_id}/role", summary="Change a user's role (superadmin)", responses=TARGET_ERRORS
+)
 async def change_role(
     user_id: IdPath, body: RoleChange, caller: SuperadminDep, session: SessionDep, wired: WiringDep
 ) -> UserRead:
     """Make a user a user, admin or superadmin."""
-    return UserRead.model_validate(await users.set_role(session, wired.wall, caller, user_id, body.role))
+    return UserRead.model_validate(
+        await users.set_role(session, wired.wall, caller, user_id, body.role)
+    )
 
 
 @router.get("/stats", summary="Platform statistics", responses=ADMIN_ERRORS)
@@ -86,5 +98,7 @@ async def audit_log(
     )
     return {
         "entries": [AuditRead.model_validate(e) for e in entries],
-        "total": total, "page": page, "page_size": page_size,
+        "total": total,
+        "page": page,
+        "page_size": page_size,
     }

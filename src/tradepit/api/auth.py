@@ -34,32 +34,54 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     "/api/register",
     status_code=status.HTTP_201_CREATED,
     summary="Register (okx-bets / csv-accounts / mt5-copier)",
-    responses={409: {"description": "Username or e-mail already registered"}, 400: {"description": "Weak password"}},
+    responses={
+        409: {"description": "Username or e-mail already registered"},
+        400: {"description": "Weak password"},
+    },
 )
-async def register(body: RegisterBody, session: SessionDep, wired: WiringDep, ip: IpDep) -> dict[str, Any]:
+async def register(
+    body: RegisterBody, session: SessionDep, wired: WiringDep, ip: IpDep
+) -> dict[str, Any]:
     """Create an account. A telegram handle is the username. Balance is the USDT wallet."""
     user, balance = await auth.register(
-        session, wired.auth, wired.wall, wired.clock, wired.starting_balances,
-        username=body.name, password=body.password,
-        email=str(body.email) if body.email else None, ip=ip,
+        session,
+        wired.auth,
+        wired.wall,
+        wired.clock,
+        wired.starting_balances,
+        username=body.name,
+        password=body.password,
+        email=str(body.email) if body.email else None,
+        ip=ip,
     )
     return {
-        "success": True, "message": "User registered successfully",
-        "balance": as_float(balance), "id": user.id, "username": user.username,
+        "success": True,
+        "message": "User registered successfully",
+        "balance": as_float(balance),
+        "id": user.id,
+        "username": user.username,
         "telegram": user.username,
     }
 
 
-@router.post("/api/login", summary="Log in (okx-bets / csv-accounts / mt5-copier)", responses=AUTH_ERRORS)
-async def login(body: LoginBody, session: SessionDep, wired: WiringDep, ip: IpDep) -> dict[str, Any]:
+@router.post(
+    "/api/login", summary="Log in (okx-bets / csv-accounts / mt5-copier)", responses=AUTH_ERRORS
+)
+async def login(
+    body: LoginBody, session: SessionDep, wired: WiringDep, ip: IpDep
+) -> dict[str, Any]:
     """Log in with a telegram handle, username or e-mail; returns a bearer token."""
     result = await auth.login(
         session, wired.auth, wired.wall, login=body.login, password=body.password, ip=ip
     )
     return {
-        "success": True, "telegram": result.user.username, "username": result.user.username,
-        "balance": as_float(result.balance), "access_token": result.access_token,
-        "token_type": "bearer", "expires_in": result.expires_in,
+        "success": True,
+        "telegram": result.user.username,
+        "username": result.user.username,
+        "balance": as_float(result.balance),
+        "access_token": result.access_token,
+        "token_type": "bearer",
+        "expires_in": result.expires_in,
     }
 
 
@@ -74,25 +96,38 @@ async def logout(caller: CallerDep, session: SessionDep, wired: WiringDep) -> di
     "/api/auth/signup",
     status_code=status.HTTP_201_CREATED,
     summary="Sign up (paper-tournaments)",
-    responses={409: {"description": "Username or e-mail already registered"}, 400: {"description": "Weak password"}},
+    responses={
+        409: {"description": "Username or e-mail already registered"},
+        400: {"description": "Weak password"},
+    },
 )
 async def signup(body: SignupBody, session: SessionDep, wired: WiringDep, ip: IpDep) -> UserRead:
     """Create an account with e-mail, username and a password of 8+ letters and digits."""
     user, _ = await auth.register(
-        session, wired.auth, wired.wall, wired.clock, wired.starting_balances,
-        username=body.username, password=body.password, email=str(body.email), ip=ip,
+        session,
+        wired.auth,
+        wired.wall,
+        wired.clock,
+        wired.starting_balances,
+        username=body.username,
+        password=body.password,
+        email=str(body.email),
+        ip=ip,
     )
     return UserRead.model_validate(user)
 
 
 @router.post("/api/auth/login", summary="Log in (paper-tournaments)", responses=AUTH_ERRORS)
-async def auth_login(body: LoginBody, session: SessionDep, wired: WiringDep, ip: IpDep) -> dict[str, Any]:
+async def auth_login(
+    body: LoginBody, session: SessionDep, wired: WiringDep, ip: IpDep
+) -> dict[str, Any]:
     """Log in with e-mail (or username) and password; returns a bearer JWT and the user."""
     result = await auth.login(
         session, wired.auth, wired.wall, login=body.login, password=body.password, ip=ip
     )
     return {
-        "access_token": result.access_token, "token_type": "bearer",
+        "access_token": result.access_token,
+        "token_type": "bearer",
         "expires_in": result.expires_in,
         "user": UserRead.model_validate(result.user).model_dump(mode="json"),
     }
@@ -119,7 +154,9 @@ async def list_keys(caller: CallerDep, session: SessionDep) -> dict[str, list[Ap
 
 
 @router.post(
-    "/api/auth/api-keys", status_code=status.HTTP_201_CREATED, summary="Create an API key",
+    "/api/auth/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key",
     responses=AUTH_ERRORS,
 )
 async def create_key(
@@ -131,9 +168,12 @@ async def create_key(
 
 
 @router.delete(
-    "/api/auth/api-keys/{key_id}", summary="Revoke an API key",
+    "/api/auth/api-keys/{key_id}",
+    summary="Revoke an API key",
     responses={**AUTH_ERRORS, 404: {"description": "No such key of yours"}},
 )
-async def revoke_key(key_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep) -> ApiKeyRead:
+async def revoke_key(
+    key_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> ApiKeyRead:
     """Revoke one of the caller's API keys."""
     return ApiKeyRead.model_validate(await auth.revoke_api_key(session, wired.wall, caller, key_id))

@@ -88,7 +88,9 @@ async def current_user(
 ) -> Caller:
     """Return the authenticated caller, from a bearer token or an ``X-API-Key``."""
     if bearer is not None:
-        return await auth.authenticate_token(session, wired.auth, wired.wall, bearer.credentials, ip)
+        return await auth.authenticate_token(
+            session, wired.auth, wired.wall, bearer.credentials, ip
+        )
     if api_key:
         return await auth.authenticate_api_key(session, wired.wall, api_key, ip)
     raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,9 +34,17 @@ log = logging.getLogger("tradepit.api")
 
 #: Path prefixes of the smd-options family, which uses its response envelope.
 ENVELOPE_PREFIXES = (
-    "/health", "/api/health", "/api/symbols", "/api/expiries", "/api/spot_price",
-    "/api/option_chain", "/api/dashboard_data", "/api/market-status", "/api/historical-data",
-    "/api/ohlc_data", "/api/websocket/stats",
+    "/health",
+    "/api/health",
+    "/api/symbols",
+    "/api/expiries",
+    "/api/spot_price",
+    "/api/option_chain",
+    "/api/dashboard_data",
+    "/api/market-status",
+    "/api/historical-data",
+    "/api/ohlc_data",
+    "/api/websocket/stats",
 )
 
 STATUS_BY_FAMILY: list[tuple[type[DomainError], int]] = [
@@ -48,10 +57,18 @@ STATUS_BY_FAMILY: list[tuple[type[DomainError], int]] = [
 ]
 
 HTTP_CODES = {
-    400: "BAD_REQUEST", 401: "NOT_AUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE", 422: "VALIDATION_ERROR", 429: "RATE_LIMITED",
-    500: "INTERNAL_ERROR", 503: "UNAVAILABLE",
+    400: "BAD_REQUEST",
+    401: "NOT_AUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+    503: "UNAVAILABLE",
 }
 
 
@@ -69,18 +86,26 @@ def error_body(path: str, code: str, message: str, details: Any = None) -> dict[
     """Return the error body in the shape of the family ``path`` belongs to."""
     if uses_envelope(path):
         return {
-            "success": False, "message": message, "timestamp": timestamp(),
+            "success": False,
+            "message": message,
+            "timestamp": timestamp(),
             "error": {"code": code, "details": details or {}},
         }
     return {"success": False, "message": message, "detail": details or message, "code": code}
 
 
 def error_response(
-    path: str, status: int, code: str, message: str, details: Any = None,
-    headers: dict[str, str] | None = None,
+    path: str,
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """Return a JSON error response in the family's shape."""
-    return JSONResponse(error_body(path, code, message, details), status_code=status, headers=headers)
+    return JSONResponse(
+        error_body(path, code, message, details), status_code=status, headers=headers
+    )
 
 
 def status_of(exc: DomainError) -> int:
@@ -137,7 +162,10 @@ async def _integrity(request: Request, exc: Exception) -> JSONResponse:
 async def _operational(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable: %s", exc)
     return error_response(
-        request.url.path, 503, "UNAVAILABLE", "the database is busy; retry shortly",
+        request.url.path,
+        503,
+        "UNAVAILABLE",
+        "the database is busy; retry shortly",
         headers={"Retry-After": "1"},
     )
 

@@ -22,8 +22,11 @@ def _health(wired: WiringDep) -> dict[str, Any]:
     uptime = (wired.wall.now() - wired.started_at).total_seconds()
     data = {"status": "healthy", "version": wired.version, "uptime_seconds": round(uptime, 3)}
     return {
-        "success": True, "message": "Service is healthy", "timestamp": timestamp(),
-        "data": data, "status": "healthy",
+        "success": True,
+        "message": "Service is healthy",
+        "timestamp": timestamp(),
+        "data": data,
+        "status": "healthy",
     }
 
 
@@ -53,7 +56,7 @@ async def _redis_status(url: str | None) -> str:
         return "not_configured"
     client: Redis = Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
     try:
-        await asyncio.wait_for(client.ping(), timeout=2)  # type: ignore[misc]
+        await asyncio.wait_for(client.ping(), timeout=2)
     except (RedisError, OSError, TimeoutError):
         return "unreachable"
     finally:

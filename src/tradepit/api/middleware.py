@@ -32,11 +32,15 @@ class RequestContext:
     def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
         self.app = app
         self.requests = Counter(
-            "tradepit_http_requests", "HTTP requests", ["method", "route", "status"],
+            "tradepit_http_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=registry,
         )
         self.latency = Histogram(
-            "tradepit_http_request_seconds", "HTTP request latency", ["method", "route"],
+            "tradepit_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             registry=registry,
         )
 
@@ -70,7 +74,9 @@ class RequestContext:
             log.info(
                 "request",
                 extra={
-                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                     "client": (scope.get("client") or ("-",))[0],
                 },
@@ -121,7 +127,9 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(
-            scope["path"], 413, "PAYLOAD_TOO_LARGE",
+            scope["path"],
+            413,
+            "PAYLOAD_TOO_LARGE",
             f"request body is larger than {self.max_bytes} bytes",
         )
         await response(scope, receive, send)
@@ -142,7 +150,9 @@ def caller_identity(jwt_secret: str) -> Callable[[Headers], str | None]:
         if authorization.lower().startswith("bearer "):
             try:
                 claims = jwt.decode(
-                    authorization[7:], jwt_secret, algorithms=["HS256"],
+                    authorization[7:],
+                    jwt_secret,
+                    algorithms=["HS256"],
                     options={"verify_exp": False, "verify_iss": False},
                 )
             except jwt.PyJWTError:
@@ -197,7 +207,9 @@ class RateLimit:
         stats: Any = await self.limiter.get_window_stats(item, key)
         retry_after = max(1, int(stats.reset_time - time.time()) + 1)
         response = error_response(
-            scope["path"], 429, "RATE_LIMITED",
+            scope["path"],
+            429,
+            "RATE_LIMITED",
             f"rate limit of {item} exceeded; retry in {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )

@@ -52,9 +52,7 @@ def normalize_username(raw: str) -> str:
     """Return the username as shown: a telegram handle loses its leading '@'."""
     name = raw.strip()
     if not _USERNAME.fullmatch(name):
-        raise InvalidUsername(
-            "username must be 3-32 characters: letters, digits, '_', '.' or '-'"
-        )
+        raise InvalidUsername("username must be 3-32 characters: letters, digits, '_', '.' or '-'")
     return name.removeprefix("@")
 
 

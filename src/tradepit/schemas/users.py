@@ -6,14 +6,25 @@ import zoneinfo
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from tradepit.domain.accounts import PASSWORD_MAX, USERNAME_PATTERN, Role
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=USERNAME_PATTERN)]
 Password = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX)]
 Symbol = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9 &._:\-]{0,39}$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9 &._:\-]{0,39}$"
+    ),
 ]
 
 
@@ -28,10 +39,16 @@ class RegisterBody(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [
-            {"telegram": "alice_trades", "email": "alice@example.com", "password": "password123"},
-            {"username": "alice", "password": "password123"},
-        ]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "telegram": "alice_trades",
+                    "email": "alice@example.com",
+                    "password": "password123",
+                },
+                {"username": "alice", "password": "password123"},
+            ]
+        },
     )
     telegram: Username | None = None
     username: Username | None = None
@@ -42,7 +59,11 @@ class RegisterBody(Strict):
     def _one_name(self) -> RegisterBody:
         if self.telegram is None and self.username is None:
             raise ValueError("give 'telegram' or 'username'")
-        if self.telegram and self.username and self.telegram.lstrip("@").lower() != self.username.lower():
+        if (
+            self.telegram
+            and self.username
+            and self.telegram.lstrip("@").lower() != self.username.lower()
+        ):
             raise ValueError("'telegram' and 'username' must match when both are given")
         return self
 
@@ -57,9 +78,11 @@ class SignupBody(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [
-            {"email": "user@example.com", "username": "testuser", "password": "SecurePass123"}
-        ]},
+        json_schema_extra={
+            "examples": [
+                {"email": "user@example.com", "username": "testuser", "password": "SecurePass123"}
+            ]
+        },
     )
     email: EmailStr
     username: Username
@@ -71,10 +94,12 @@ class LoginBody(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [
-            {"telegram": "alice_trades", "password": "password123"},
-            {"email": "user@example.com", "password": "SecurePass123"},
-        ]},
+        json_schema_extra={
+            "examples": [
+                {"telegram": "alice_trades", "password": "password123"},
+                {"email": "user@example.com", "password": "SecurePass123"},
+            ]
+        },
     )
     telegram: Annotated[str, Field(min_length=1, max_length=254)] | None = None
     username: Annotated[str, Field(min_length=1, max_length=254)] | None = None
@@ -150,9 +175,15 @@ class SettingsUpdate(Strict):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [
-            {"default_product": "CNC", "watchlist": ["NIFTY 50", "TCS"], "display": {"theme": "dark"}}
-        ]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "default_product": "CNC",
+                    "watchlist": ["NIFTY 50", "TCS"],
+                    "display": {"theme": "dark"},
+                }
+            ]
+        },
     )
     default_product: Literal["MIS", "CNC", "NRML"] | None = None
     default_quantity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None

@@ -88,8 +88,8 @@ class AuthPolicy:
 
     jwt_secret: str
     token_ttl: timedelta = timedelta(hours=24)
-    account_lockout: LockoutPolicy = LockoutPolicy()
-    ip_lockout: LockoutPolicy = LockoutPolicy(max_failures=20)
+    account_lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    ip_lockout: LockoutPolicy = field(default_factory=lambda: LockoutPolicy(max_failures=20))
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
     @property
@@ -173,15 +173,26 @@ async def register(
         raise EmailTaken("e-mail is already registered")
     now = wall.now()
     user = User(
-        username=name, username_key=key, email=mail, password_hash=await _hash(policy, password),
-        role=role.value, is_active=True, created_at=now,
+        username=name,
+        username_key=key,
+        email=mail,
+        password_hash=await _hash(policy, password),
+        role=role.value,
+        is_active=True,
+        created_at=now,
     )
     session.add(user)
     await session.flush()
     session.add(store.UserSettings(user_id=user.id, updated_at=now, **DEFAULT_SETTINGS))
     audit.record(
-        session, at=now, action="user.register", actor_id=user.id, actor=name,
-        target=f"user:{user.id}", ip=ip, details={"role": role.value},
+        session,
+        at=now,
+        action="user.register",
+        actor_id=user.id,
+        actor=name,
+        target=f"user:{user.id}",
+        ip=ip,
+        details={"role": role.value},
     )
     return user, await wallets.open_for(session, clock, user, starting)
 
@@ -190,8 +201,18 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "default_product": "MIS",
     "default_quantity": 1,
     "watchlist": ["NIFTY 50", "BANKNIFTY", "RELIANCE", "BTC-USDT"],
-    "notifications": {"order_fills": True, "price_alerts": True, "tournaments": True, "email": False},
-    "display": {"theme": "system", "chart_type": "candles", "timezone": "Asia/Kolkata", "compact": False},
+    "notifications": {
+        "order_fills": True,
+        "price_alerts": True,
+        "tournaments": True,
+        "email": False,
+    },
+    "display": {
+        "theme": "system",
+        "chart_type": "candles",
+        "timezone": "Asia/Kolkata",
+        "compact": False,
+    },
 }
 
 
@@ -213,8 +234,13 @@ async def login(
     if user is None or not ok:
         session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="failure"))
         audit.record(
-            session, at=now, action="auth.login", result="failure",
-            actor_id=user.id if user else None, actor=key, ip=ip,
+            session,
+            at=now,
+            action="auth.login",
+            result="failure",
+            actor_id=user.id if user else None,
+            actor=key,
+            ip=ip,
         )
         await session.flush()
         if await _account_lock(session, policy, now, key) is not None:
@@ -223,8 +249,13 @@ async def login(
     if not user.is_active:
         session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="inactive"))
         audit.record(
-            session, at=now, action="auth.login", result="inactive", actor_id=user.id,
-            actor=user.username, ip=ip,
+            session,
+            at=now,
+            action="auth.login",
+            result="inactive",
+            actor_id=user.id,
+            actor=user.username,
+            ip=ip,
         )
         raise AccountDisabled("this account is deactivated")
 
@@ -232,9 +263,7 @@ async def login(
         user.password_hash = await _hash(policy, password)
     user.last_login_at = now
     session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="success"))
-    audit.record(
-        session, at=now, action="auth.login", actor_id=user.id, actor=user.username, ip=ip
-    )
+    audit.record(session, at=now, action="auth.login", actor_id=user.id, actor=user.username, ip=ip)
     token, expires_in = issue_token(policy, user, now)
     balance = await wallets.balance_of(session, user.id, wallets.BET_CURRENCY)
     return Session(user=user, access_token=token, expires_in=expires_in, balance=balance)
@@ -253,20 +282,32 @@ async def _account_lock(
 
 
 async def _refuse_if_locked(
-    session: AsyncSession, policy: AuthPolicy, now: datetime, *, key: str, ip: str,
+    session: AsyncSession,
+    policy: AuthPolicy,
+    now: datetime,
+    *,
+    key: str,
+    ip: str,
     user: User | None,
 ) -> None:
     account_until = await _account_lock(session, policy, now, key)
     lock = policy.ip_lockout
-    ip_failures = await store.recent_attempts(session, since=now - lock.window - lock.lock_for, ip=ip)
+    ip_failures = await store.recent_attempts(
+        session, since=now - lock.window - lock.lock_for, ip=ip
+    )
     ip_until = lock.locked_until(ip_failures, now)
     until = max((t for t in (account_until, ip_until) if t is not None), default=None)
     if until is None:
         return
     session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="locked"))
     audit.record(
-        session, at=now, action="auth.login", result="locked",
-        actor_id=user.id if user else None, actor=key, ip=ip,
+        session,
+        at=now,
+        action="auth.login",
+        result="locked",
+        actor_id=user.id if user else None,
+        actor=key,
+        ip=ip,
         details={"locked_until": until.isoformat(), "by": "account" if account_until else "ip"},
     )
     raise AccountLocked(
@@ -279,8 +320,12 @@ def issue_token(policy: AuthPolicy, user: User, now: datetime) -> tuple[str, int
     ttl = int(policy.token_ttl.total_seconds())
     issued = int(now.timestamp())
     claims = {
-        "sub": str(user.id), "role": user.role, "iat": issued, "exp": issued + ttl,
-        "jti": uuid.uuid4().hex, "iss": JWT_ISSUER,
+        "sub": str(user.id),
+        "role": user.role,
+        "iat": issued,
+        "exp": issued + ttl,
+        "jti": uuid.uuid4().hex,
+        "iss": JWT_ISSUER,
     }
     return jwt.encode(claims, policy.jwt_secret, algorithm=JWT_ALGORITHM), ttl
 
@@ -289,7 +334,10 @@ def decode_token(policy: AuthPolicy, token: str, now: datetime) -> dict[str, Any
     """Return the verified claims of ``token``; refuse other algorithms and expired tokens."""
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, policy.jwt_secret, algorithms=[JWT_ALGORITHM], issuer=JWT_ISSUER,
+            token,
+            policy.jwt_secret,
+            algorithms=[JWT_ALGORITHM],
+            issuer=JWT_ISSUER,
             options={"require": ["sub", "exp", "iat", "jti"], "verify_exp": False},
         )
     except jwt.PyJWTError as exc:
@@ -313,7 +361,9 @@ async def authenticate_token(
     if user is None or not user.is_active:
         raise InvalidToken("account not active")
     return Caller(
-        user=user, ip=ip, jti=claims["jti"],
+        user=user,
+        ip=ip,
+        jti=claims["jti"],
         token_expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo),
     )
 
@@ -325,7 +375,11 @@ def hash_api_key(key: str) -> str:
 
 async def authenticate_api_key(session: AsyncSession, wall: Clock, key: str, ip: str) -> Caller:
     """Return the caller an API key proves."""
-    found = await store.find_api_key(session, hash_api_key(key)) if key.startswith(API_KEY_PREFIX) else None
+    found = (
+        await store.find_api_key(session, hash_api_key(key))
+        if key.startswith(API_KEY_PREFIX)
+        else None
+    )
     user = await store.get_user(session, found.user_id) if found else None
     if found is None or user is None or not user.is_active:
         raise InvalidToken("invalid API key")
@@ -336,14 +390,20 @@ async def authenticate_api_key(session: AsyncSession, wall: Clock, key: str, ip:
 async def logout(session: AsyncSession, wall: Clock, caller: Caller) -> None:
     """Revoke the caller's bearer token at once."""
     if caller.jti is None or caller.token_expires_at is None:
-        raise InvalidInput("logout revokes a bearer token; revoke API keys under /api/auth/api-keys")
+        raise InvalidInput(
+            "logout revokes a bearer token; revoke API keys under /api/auth/api-keys"
+        )
     now = wall.now()
     session.add(
         RevokedToken(jti=caller.jti, user_id=caller.user.id, expires_at=caller.token_expires_at)
     )
     audit.record(
-        session, at=now, action="auth.logout", actor_id=caller.user.id,
-        actor=caller.user.username, ip=caller.ip,
+        session,
+        at=now,
+        action="auth.logout",
+        actor_id=caller.user.id,
+        actor=caller.user.username,
+        ip=caller.ip,
     )
 
 
@@ -354,14 +414,22 @@ async def create_api_key(
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
     now = wall.now()
     key = ApiKey(
-        user_id=caller.user.id, name=name, prefix=plain[:10], key_hash=hash_api_key(plain),
+        user_id=caller.user.id,
+        name=name,
+        prefix=plain[:10],
+        key_hash=hash_api_key(plain),
         created_at=now,
     )
     session.add(key)
     await session.flush()
     audit.record(
-        session, at=now, action="api_key.create", actor_id=caller.user.id,
-        actor=caller.user.username, target=f"api_key:{key.id}", ip=caller.ip,
+        session,
+        at=now,
+        action="api_key.create",
+        actor_id=caller.user.id,
+        actor=caller.user.username,
+        target=f"api_key:{key.id}",
+        ip=caller.ip,
         details={"name": name},
     )
     return key, plain
@@ -381,7 +449,12 @@ async def revoke_api_key(session: AsyncSession, wall: Clock, caller: Caller, key
     if key.revoked_at is None:
         key.revoked_at = now
         audit.record(
-            session, at=now, action="api_key.revoke", actor_id=caller.user.id,
-            actor=caller.user.username, target=f"api_key:{key.id}", ip=caller.ip,
+            session,
+            at=now,
+            action="api_key.revoke",
+            actor_id=caller.user.id,
+            actor=caller.user.username,
+            target=f"api_key:{key.id}",
+            ip=caller.ip,
         )
     return key

@@ -51,13 +51,17 @@ async def update_settings(
     current = await get_settings(session, caller)
     changes = update.model_dump(exclude_unset=True, exclude_none=True)
     for name, value in changes.items():
-        if name in {"notifications", "display"}:
-            value = {**getattr(current, name), **update.model_dump(exclude_unset=True)[name]}
-        setattr(current, name, value)
+        merged = {**getattr(current, name), **value} if isinstance(value, dict) else value
+        setattr(current, name, merged)
     current.updated_at = wall.now()
     audit.record(
-        session, at=current.updated_at, action="settings.update", actor_id=caller.user.id,
-        actor=caller.user.username, target=f"user:{caller.user.id}", ip=caller.ip,
+        session,
+        at=current.updated_at,
+        action="settings.update",
+        actor_id=caller.user.id,
+        actor=caller.user.username,
+        target=f"user:{caller.user.id}",
+        ip=caller.ip,
         details={"fields": sorted(changes)},
     )
     return current
@@ -88,8 +92,13 @@ async def set_active(
     user = await _target(session, caller, user_id)
     user.is_active = active
     audit.record(
-        session, at=wall.now(), action="admin.user.activate" if active else "admin.user.deactivate",
-        actor_id=caller.user.id, actor=caller.user.username, target=f"user:{user.id}", ip=caller.ip,
+        session,
+        at=wall.now(),
+        action="admin.user.activate" if active else "admin.user.deactivate",
+        actor_id=caller.user.id,
+        actor=caller.user.username,
+        target=f"user:{user.id}",
+        ip=caller.ip,
     )
     return user
 
@@ -101,8 +110,13 @@ async def set_role(
     user = await _target(session, caller, user_id)
     before, user.role = user.role, role.value
     audit.record(
-        session, at=wall.now(), action="admin.user.role", actor_id=caller.user.id,
-        actor=caller.user.username, target=f"user:{user.id}", ip=caller.ip,
+        session,
+        at=wall.now(),
+        action="admin.user.role",
+        actor_id=caller.user.id,
+        actor=caller.user.username,
+        target=f"user:{user.id}",
+        ip=caller.ip,
         details={"from": before, "to": role.value},
     )
     return user

@@ -50,7 +50,9 @@ async def post(
             )
         session.add(
             LedgerEntry(
-                transaction_id=tx.id, wallet_id=posting.wallet_id, amount=posting.amount,
+                transaction_id=tx.id,
+                wallet_id=posting.wallet_id,
+                amount=posting.amount,
                 balance_after=after,
             )
         )
@@ -72,7 +74,10 @@ async def open_for(
         if amount > 0:
             capital = await store.system_wallet(session, CAPITAL, currency, now)
             await post(
-                session, clock, kind="starting_balance", reference=f"user:{user.id}",
+                session,
+                clock,
+                kind="starting_balance",
+                reference=f"user:{user.id}",
                 postings=[
                     Posting(capital.id, currency, -amount),
                     Posting(wallet.id, currency, amount),

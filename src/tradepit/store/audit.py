@@ -43,8 +43,14 @@ def record(
 ) -> AuditEntry:
     """Add an audit entry to the session's transaction."""
     entry = AuditEntry(
-        at=at, action=action, result=result, actor_id=actor_id, actor=actor,
-        target=target, ip=ip, details=details or {},
+        at=at,
+        action=action,
+        result=result,
+        actor_id=actor_id,
+        actor=actor,
+        target=target,
+        ip=ip,
+        details=details or {},
     )
     session.add(entry)
     return entry

@@ -8,6 +8,14 @@ from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
 metadata = Base.metadata
 
 __all__ = [
-    "ApiKey", "AuditEntry", "LedgerEntry", "LedgerTransaction", "LoginAttempt", "RevokedToken",
-    "User", "UserSettings", "Wallet", "metadata",
+    "ApiKey",
+    "AuditEntry",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "LoginAttempt",
+    "RevokedToken",
+    "User",
+    "UserSettings",
+    "Wallet",
+    "metadata",
 ]

@@ -137,8 +137,12 @@ async def is_revoked(session: AsyncSession, jti: str) -> bool:
 
 
 async def recent_attempts(
-    session: AsyncSession, *, since: datetime, username_key: str | None = None,
-    ip: str | None = None, outcome: str = "failure",
+    session: AsyncSession,
+    *,
+    since: datetime,
+    username_key: str | None = None,
+    ip: str | None = None,
+    outcome: str = "failure",
 ) -> list[datetime]:
     """Return when attempts with ``outcome`` happened since ``since``, for an account or IP."""
     stmt = select(LoginAttempt.at).where(LoginAttempt.at >= since, LoginAttempt.outcome == outcome)

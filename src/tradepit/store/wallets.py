@@ -20,7 +20,9 @@ class Wallet(Base):
     __table_args__ = (UniqueConstraint("user_id", "name", "currency"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(8))
     balance: Mapped[Decimal] = mapped_column(ExactDecimal())
@@ -60,8 +62,12 @@ async def system_wallet(session: AsyncSession, name: str, currency: str, now: da
     found = (await session.scalars(stmt)).first()
     if found is None:
         found = Wallet(
-            user_id=None, name=name, currency=currency, balance=Decimal(0),
-            allow_negative=True, created_at=now,
+            user_id=None,
+            name=name,
+            currency=currency,
+            balance=Decimal(0),
+            allow_negative=True,
+            created_at=now,
         )
         session.add(found)
         await session.flush()
