@@ -13,10 +13,11 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from starlette.middleware.cors import CORSMiddleware
 
 from tradepit import __version__
-from tradepit.api import admin, auth, errors, health, users
+from tradepit.api import admin, auth, candles, errors, health, market, users
 from tradepit.api.deps import Wiring
 from tradepit.api.middleware import BodyLimit, RateLimit, RequestContext, caller_identity
 from tradepit.domain.clock import Clock, SystemClock, make_clock
+from tradepit.market.data import create_market
 from tradepit.services.auth import AuthPolicy
 from tradepit.settings import Settings
 from tradepit.store.db import create_engine, create_sessionmaker
@@ -50,6 +51,7 @@ def build_wiring(
     secrets = Secrets(settings.data_dir)
     engine = create_engine(settings.db_url)
     wall = wall or SystemClock()
+    clock = clock or make_clock(settings.clock_speed)
     return Wiring(
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
@@ -58,7 +60,7 @@ def build_wiring(
             token_ttl=timedelta(minutes=settings.jwt_ttl_minutes),
             hasher=password_hasher(settings),
         ),
-        clock=clock or make_clock(settings.clock_speed),
+        clock=clock,
         wall=wall,
         started_at=wall.now(),
         version=__version__,
@@ -69,6 +71,9 @@ def build_wiring(
             "USD": settings.starting_balance_usd,
         },
         redis_url=settings.redis_url,
+        market=create_market(
+            clock, seed=settings.seed, always_open=settings.market_hours == "always"
+        ),
     )
 
 
@@ -103,7 +108,7 @@ def create_app(
     )
     app.state.wiring = wired
     errors.install(app)
-    for module in (health, auth, users, admin):
+    for module in (health, auth, users, admin, market, candles):
         app.include_router(module.router)
 
     allow_any = "*" in settings.cors_origins

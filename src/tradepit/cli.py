@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -195,9 +196,8 @@ def backup(
         done = total - remaining
         typer.echo(f"backup: {done}/{total} pages ({100 * done // max(total, 1)}%)")
 
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
         src.backup(dst, pages=256, progress=progress)
-    dst.close()
     typer.echo(f"backup written to {target.resolve()}")
 
 

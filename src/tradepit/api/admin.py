@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from tradepit.api.deps import AdminDep, IdPath, SessionDep, SuperadminDep, WiringDep
-from tradepit.schemas.users import AuditRead, RoleChange, UserRead
+from tradepit.api.deps import MAX_ID, AdminDep, IdPath, SessionDep, SuperadminDep, WiringDep
+from tradepit.schemas.users import NO_NUL, AuditRead, RoleChange, UserRead
 from tradepit.services import users
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -30,7 +30,8 @@ async def list_users(
     caller: AdminDep,
     session: SessionDep,
     q: Annotated[
-        str | None, Query(max_length=100, description="Part of a username or e-mail")
+        str | None,
+        Query(max_length=100, pattern=NO_NUL, description="Part of a username or e-mail"),
     ] = None,
     page: Page = 1,
     page_size: PageSize = 50,
@@ -87,8 +88,8 @@ async def stats(caller: AdminDep, session: SessionDep, wired: WiringDep) -> dict
 async def audit_log(
     caller: AdminDep,
     session: SessionDep,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    actor_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    actor_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     page: Page = 1,
     page_size: PageSize = 50,
 ) -> dict[str, Any]:

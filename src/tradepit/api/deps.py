@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tradepit.domain.accounts import Role
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import DomainError, NotAuthenticated, PermissionDenied
+from tradepit.market.data import MarketData
 from tradepit.services import auth
 from tradepit.services.auth import AuthPolicy, Caller
 
@@ -33,6 +34,7 @@ class Wiring:
     version: str
     data_dir: str
     starting_balances: dict[str, Decimal]
+    market: MarketData
     redis_url: str | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -45,8 +47,16 @@ def wiring(request: Request) -> Wiring:
 
 WiringDep = Annotated[Wiring, Depends(wiring)]
 
-#: A row id in a path: positive and within a 64-bit column.
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+def market_reader(request: Request) -> MarketData:
+    """Return the market data."""
+    return wiring(request).market
+
+
+#: The largest row id: ids are 32-bit INTEGER columns (PostgreSQL refuses a larger value).
+MAX_ID = 2**31 - 1
+#: A row id in a path: positive and within its column.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:

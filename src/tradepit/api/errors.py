@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -74,7 +74,7 @@ HTTP_CODES = {
 
 def uses_envelope(path: str) -> bool:
     """Tell whether ``path`` belongs to the smd-options family."""
-    return any(path == p or path.startswith(p + "/") for p in ENVELOPE_PREFIXES)
+    return path == "/api" or any(path == p or path.startswith(p + "/") for p in ENVELOPE_PREFIXES)
 
 
 def timestamp() -> str:
@@ -142,7 +142,9 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     errors = _field_errors(exc)
     first = errors[0] if errors else {"field": "", "msg": "invalid request"}
     message = f"{first['field']}: {first['msg']}" if first["field"] else str(first["msg"])
-    return error_response(request.url.path, 422, "VALIDATION_ERROR", message, errors)
+    # smd-options documents bad parameters as 400 VALIDATION_ERROR; FastAPI families use 422.
+    status = 400 if uses_envelope(request.url.path) else 422
+    return error_response(request.url.path, status, "VALIDATION_ERROR", message, errors)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

@@ -76,7 +76,7 @@ async def status(wired: WiringDep) -> dict[str, Any]:
         "uptime_seconds": round((wired.wall.now() - wired.started_at).total_seconds(), 3),
         "database": {"ok": database_ok, "backend": wired.engine.dialect.name},
         "redis": redis_status,
-        "feed": {"status": "not_configured"},
+        "feed": {"status": "running", "kind": "simulator", "seed": wired.market.seed},
         "clock": {"speed": wired.clock.speed, "now": wired.clock.now().isoformat()},
     }
 

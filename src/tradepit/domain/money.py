@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation, Overflow
 
 from tradepit.domain.errors import InvalidInput
 
@@ -12,6 +12,8 @@ SCALE = 8
 MAX_UNITS = 2**63 - 1
 #: The largest magnitude an amount may have: 92,233,720,368.54775807.
 MAX_AMOUNT = Decimal(MAX_UNITS).scaleb(-SCALE)
+#: Scaling in this context never rounds silently: a lost digit raises ``Inexact``.
+_EXACT = Context(prec=28, traps=[InvalidOperation, Overflow, Inexact])
 
 
 class InexactAmount(InvalidInput):
@@ -24,11 +26,14 @@ def to_units(value: Decimal, scale: int = SCALE) -> int:
     """Return ``value`` as an integer count of ``10**-scale``; refuse anything inexact."""
     if not isinstance(value, Decimal) or not value.is_finite():
         raise InexactAmount(f"amount must be a finite decimal, got {value!r}")
+    if value and value.adjusted() + scale >= len(str(MAX_UNITS)):
+        # Refuse before int(): a huge exponent would make a huge integer.
+        raise InexactAmount(f"amount {value} is outside ±{Decimal(MAX_UNITS).scaleb(-scale)}")
     try:
-        scaled = value.scaleb(scale)
-        units = int(scaled)
-    except (InvalidOperation, OverflowError) as exc:  # pragma: no cover - guarded above
-        raise InexactAmount(f"amount {value} cannot be represented") from exc
+        scaled = value.scaleb(scale, context=_EXACT)
+    except DecimalException as exc:
+        raise InexactAmount(f"amount {value} has more than {scale} decimal places") from exc
+    units = int(scaled)
     if scaled != units:
         raise InexactAmount(f"amount {value} has more than {scale} decimal places")
     if abs(units) > MAX_UNITS:

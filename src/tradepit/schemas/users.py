@@ -20,10 +20,14 @@ from tradepit.domain.accounts import PASSWORD_MAX, USERNAME_PATTERN, Role
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=USERNAME_PATTERN)]
 Password = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX)]
+#: Text the database stores or searches: PostgreSQL refuses the NUL character in text.
+NO_NUL = r"^[^\x00]*$"
+LoginText = Annotated[str, Field(min_length=1, max_length=254, pattern=NO_NUL)]
+# Pydantic checks the pattern before upper-casing, so the pattern accepts either case.
 Symbol = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9 &._:\-]{0,39}$"
+        strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 &._:\-]{0,39}$"
     ),
 ]
 
@@ -101,9 +105,9 @@ class LoginBody(Strict):
             ]
         },
     )
-    telegram: Annotated[str, Field(min_length=1, max_length=254)] | None = None
-    username: Annotated[str, Field(min_length=1, max_length=254)] | None = None
-    email: Annotated[str, Field(min_length=1, max_length=254)] | None = None
+    telegram: LoginText | None = None
+    username: LoginText | None = None
+    email: LoginText | None = None
     password: Password
 
     @model_validator(mode="after")
@@ -201,7 +205,10 @@ class ApiKeyCreate(Strict):
     """Name of a new API key."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "my bot"}]})
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL),
+    ]
 
 
 class ApiKeyRead(BaseModel):

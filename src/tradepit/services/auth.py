@@ -39,6 +39,8 @@ from tradepit.store import users as store
 from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User
 
 JWT_ALGORITHM = "HS256"
+#: Longest login key recorded for a failed attempt (the width of its column).
+LOGIN_KEY_MAX = 254
 JWT_ISSUER = "tradepit"
 API_KEY_PREFIX = "tp_"
 
@@ -227,7 +229,9 @@ async def login(
     now = wall.now()
     typed = login.strip().removeprefix("@").lower()
     user = await store.find_by_login(session, typed)
-    key = user.username_key if user else typed
+    # Lower-casing can lengthen a login ('İ' becomes two characters): keep the recorded key
+    # within its column, or PostgreSQL refuses the failed attempt with a 500.
+    key = user.username_key if user else typed[:LOGIN_KEY_MAX]
     await _refuse_if_locked(session, policy, now, key=key, ip=ip, user=user)
 
     ok = await _verify(policy, user.password_hash if user else policy.dummy_hash, password)
@@ -243,8 +247,19 @@ async def login(
             ip=ip,
         )
         await session.flush()
-        if await _account_lock(session, policy, now, key) is not None:
-            audit.record(session, at=now, action="auth.lockout", result="locked", actor=key, ip=ip)
+        account_until = await _account_lock(session, policy, now, key)
+        ip_until = await _ip_lock(session, policy, now, ip)
+        for by, until in (("account", account_until), ("ip", ip_until)):
+            if until is not None:
+                audit.record(
+                    session,
+                    at=now,
+                    action="auth.lockout",
+                    result="locked",
+                    actor=key,
+                    ip=ip,
+                    details={"by": by, "locked_until": until.isoformat()},
+                )
         raise InvalidCredentials("invalid login or password")
     if not user.is_active:
         session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="inactive"))
@@ -281,6 +296,14 @@ async def _account_lock(
     return lock.locked_until(failures, now)
 
 
+async def _ip_lock(
+    session: AsyncSession, policy: AuthPolicy, now: datetime, ip: str
+) -> datetime | None:
+    lock = policy.ip_lockout
+    failures = await store.recent_attempts(session, since=now - lock.window - lock.lock_for, ip=ip)
+    return lock.locked_until(failures, now)
+
+
 async def _refuse_if_locked(
     session: AsyncSession,
     policy: AuthPolicy,
@@ -291,11 +314,7 @@ async def _refuse_if_locked(
     user: User | None,
 ) -> None:
     account_until = await _account_lock(session, policy, now, key)
-    lock = policy.ip_lockout
-    ip_failures = await store.recent_attempts(
-        session, since=now - lock.window - lock.lock_for, ip=ip
-    )
-    ip_until = lock.locked_until(ip_failures, now)
+    ip_until = await _ip_lock(session, policy, now, ip)
     until = max((t for t in (account_until, ip_until) if t is not None), default=None)
     if until is None:
         return
@@ -338,10 +357,17 @@ def decode_token(policy: AuthPolicy, token: str, now: datetime) -> dict[str, Any
             policy.jwt_secret,
             algorithms=[JWT_ALGORITHM],
             issuer=JWT_ISSUER,
-            options={"require": ["sub", "exp", "iat", "jti"], "verify_exp": False},
+            # Times are checked below against the wall clock, not PyJWT's system time.
+            options={
+                "require": ["sub", "exp", "iat", "jti"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken("invalid token") from exc
+    if not isinstance(claims["iat"], int) or claims["iat"] > now.timestamp():
+        raise InvalidToken("invalid token")
     if not isinstance(claims["exp"], int) or claims["exp"] <= now.timestamp():
         raise InvalidToken("token expired")
     if not str(claims["sub"]).isdigit():

@@ -110,8 +110,14 @@ async def search_users(
     """Return one page of users matching ``query`` in username or e-mail, and the total."""
     stmt = select(User)
     if query:
-        pattern = f"%{query.lower()}%"
-        stmt = stmt.where(or_(User.username_key.like(pattern), User.email.like(pattern)))
+        # autoescape: '%' and '_' in the query match themselves, not any text.
+        part = query.lower()
+        stmt = stmt.where(
+            or_(
+                User.username_key.contains(part, autoescape=True),
+                User.email.contains(part, autoescape=True),
+            )
+        )
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = await session.scalars(stmt.order_by(User.id).offset(offset).limit(limit))
     return list(rows), total

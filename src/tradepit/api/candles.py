@@ -1,0 +1,99 @@
+"""paper-tournaments market routes under ``/api/candles`` (login required, as documented)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from tradepit.api.deps import CallerDep, market_reader
+from tradepit.domain.instruments import Kind, Venue
+from tradepit.market.data import MarketData
+from tradepit.schemas.market import ChainRead, InstrumentRead, QuoteRead
+from tradepit.services import market
+
+router = APIRouter(prefix="/api/candles", tags=["market data (paper-tournaments)"])
+
+MarketDep = Annotated[MarketData, Depends(market_reader)]
+SymbolPath = Annotated[str, Path(min_length=1, max_length=40, examples=["NIFTY 50"])]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Bad parameters"},
+    401: {"description": "Not logged in"},
+    404: {"description": "Unknown symbol or expiry"},
+}
+
+
+@router.get("/historical/{symbol}", summary="Historical candles", responses=ERRORS)
+async def historical(
+    symbol: SymbolPath,
+    caller: CallerDep,
+    data: MarketDep,
+    interval: Annotated[str, Query(max_length=16, examples=["5m"])] = "5m",
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="ISO 8601 with offset")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="ISO 8601 with offset")] = None,
+) -> dict[str, Any]:
+    """Return bars of ``interval`` (1m, 5m, 15m, 1h, 1d) in [from, to)."""
+    name, bars = market.history(data, symbol, interval, from_, to)
+    return {"symbol": data.instrument(symbol).symbol, "interval": name, "candles": bars}
+
+
+@router.get("/quote/{symbol}", summary="Quote", responses=ERRORS)
+async def quote(symbol: SymbolPath, caller: CallerDep, data: MarketDep) -> QuoteRead:
+    """Return LTP, bid/ask, session OHLC, change and volume."""
+    return market.quote(data, symbol)
+
+
+@router.get("/ltp/{symbol}", summary="Last traded price", responses=ERRORS)
+async def ltp(symbol: SymbolPath, caller: CallerDep, data: MarketDep) -> dict[str, Any]:
+    """Return the last traded price."""
+    found = market.quote(data, symbol)
+    return {"symbol": found.symbol, "ltp": found.ltp, "timestamp": found.timestamp}
+
+
+@router.get("/options-chain/{symbol}", summary="Options chain", responses=ERRORS)
+async def options_chain(
+    symbol: SymbolPath,
+    caller: CallerDep,
+    data: MarketDep,
+    expiry: Annotated[date | None, Query(description="YYYY-MM-DD; nearest when left out")] = None,
+) -> ChainRead:
+    """Return the option chain with greeks for ``expiry``."""
+    return market.option_chain(data, symbol, expiry)
+
+
+@router.get(
+    "/instruments",
+    summary="Instrument list",
+    responses=ERRORS,
+    description="JSON by default; CSV with `Accept: text/csv`.",
+)
+async def instruments(
+    request: Request,
+    caller: CallerDep,
+    data: MarketDep,
+    venue: Venue | None = None,
+    kind: Annotated[Kind | None, Query(alias="type")] = None,
+) -> Any:
+    """Return the instrument catalogue, filtered by venue and type."""
+    found = market.instruments(data, venue, kind)
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(_csv(found), media_type="text/csv")
+    return {"instruments": found, "count": len(found)}
+
+
+def _csv(rows: list[InstrumentRead]) -> str:
+    out = io.StringIO()
+    fields = list(InstrumentRead.model_fields)
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    for row in rows:
+        values = row.model_dump(mode="json")
+        values["aliases"] = "|".join(values["aliases"])
+        writer.writerow(values)
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""Market data: the instrument catalogue, exchange calendars, feeds and the simulator."""

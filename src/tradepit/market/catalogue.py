@@ -1,0 +1,93 @@
+"""Load the instrument catalogue (``catalogue.toml``) and look instruments up."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tradepit.domain.instruments import Instrument, Kind, UnknownSymbol, Venue
+
+DEFAULT_PATH = Path(__file__).with_name("catalogue.toml")
+
+
+def _decimal(row: dict[str, Any], key: str, default: str | None = None) -> Decimal | None:
+    value = row.get(key, default)
+    return None if value is None else Decimal(str(value))
+
+
+def _instrument(row: dict[str, Any]) -> Instrument:
+    def required(key: str, default: str) -> Decimal:
+        value = _decimal(row, key, default)
+        assert value is not None
+        return value
+
+    return Instrument(
+        symbol=row["symbol"],
+        name=row["name"],
+        kind=Kind(row["kind"]),
+        venue=Venue(row["venue"]),
+        currency=row["currency"],
+        tick_size=required("tick_size", "0.01"),
+        lot_size=required("lot_size", "1"),
+        multiplier=required("multiplier", "1"),
+        price=required("price", "100"),
+        strike_step=_decimal(row, "strike_step"),
+        aliases=tuple(row.get("aliases", ())),
+        expiry_rule=row.get("expiry"),
+        derivatives_venue=Venue(row["derivatives_venue"]) if "derivatives_venue" in row else None,
+        volatility=float(row.get("volatility", 0.2)),
+        index=row.get("index"),
+        beta=float(row.get("beta", 1.0)),
+    )
+
+
+class Catalogue:
+    """The instruments the server knows, by symbol or alias (case-insensitive)."""
+
+    def __init__(self, instruments: Iterable[Instrument]) -> None:
+        self._by_symbol: dict[str, Instrument] = {}
+        self._by_name: dict[str, Instrument] = {}
+        for instrument in instruments:
+            if instrument.symbol in self._by_symbol:
+                raise ValueError(f"duplicate symbol {instrument.symbol}")
+            self._by_symbol[instrument.symbol] = instrument
+            for name in (instrument.symbol, *instrument.aliases):
+                self._by_name[name.upper()] = instrument
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_PATH) -> Catalogue:
+        """Read a catalogue file."""
+        with path.open("rb") as handle:
+            rows = tomllib.load(handle)["instrument"]
+        return cls(_instrument(row) for row in rows)
+
+    def get(self, symbol: str) -> Instrument:
+        """Return the instrument named ``symbol`` (or one of its aliases)."""
+        found = self._by_name.get(symbol.strip().upper())
+        if found is None:
+            raise UnknownSymbol(f"unknown symbol '{symbol}'")
+        return found
+
+    def __contains__(self, symbol: str) -> bool:
+        return symbol.strip().upper() in self._by_name
+
+    def __iter__(self) -> Any:
+        return iter(self._by_symbol.values())
+
+    def __len__(self) -> int:
+        return len(self._by_symbol)
+
+    def select(self, kind: Kind | None = None, venue: Venue | None = None) -> list[Instrument]:
+        """Return the instruments of a kind and/or venue, in catalogue order."""
+        return [
+            i
+            for i in self._by_symbol.values()
+            if (kind is None or i.kind is kind) and (venue is None or i.venue is venue)
+        ]
+
+    def with_options(self) -> list[Instrument]:
+        """Return the underlyings that have listed options."""
+        return [i for i in self._by_symbol.values() if i.has_options]

@@ -1,0 +1,223 @@
+"""The market as the rest of the server sees it: quotes, candles, sessions, expiries, chains."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tradepit.domain.clock import Clock
+from tradepit.domain.errors import InvalidInput, NotFound
+from tradepit.domain.instruments import Instrument, Venue
+from tradepit.domain.market import Candle, Tick
+from tradepit.domain.sessions import (
+    Expiry,
+    SessionStatus,
+    TradingCalendar,
+    expiries,
+    session_status,
+    venue_zone,
+)
+from tradepit.market.calendars import load_calendar
+from tradepit.market.catalogue import Catalogue
+from tradepit.market.chains import EXPIRY_TIME, Chain, build_chain, realised_atm_vol
+from tradepit.market.simulator import Simulator, TradingMinutes, default_trading_minutes
+
+#: How many expiries of an underlying are listed.
+LISTED_EXPIRIES = 8
+#: Days of daily bars behind the implied-volatility history.
+IV_HISTORY_DAYS = 400
+
+
+class UnknownExpiry(NotFound):
+    """The underlying has no contract expiring on that date."""
+
+    code = "NOT_FOUND"
+
+
+class NoOptions(InvalidInput):
+    """The instrument has no listed options."""
+
+    code = "NO_OPTIONS"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The last tick with the session's OHLC and the change from the previous close."""
+
+    tick: Tick
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    previous_close: Decimal
+    session: date
+
+    @property
+    def change(self) -> Decimal:
+        """Return the change from the previous close."""
+        return self.tick.ltp - self.previous_close
+
+    @property
+    def change_percent(self) -> Decimal:
+        """Return the change in percent of the previous close, to 2 decimals."""
+        if self.previous_close == 0:
+            return Decimal(0)
+        return (self.change * 100 / self.previous_close).quantize(Decimal("0.01"))
+
+
+class MarketData:
+    """Everything market-facing, on one clock; backed by the simulator."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        calendar: TradingCalendar,
+        simulator: Simulator,
+        clock: Clock,
+        *,
+        seed: int,
+        always_open: bool = False,
+    ) -> None:
+        self.catalogue = catalogue
+        self.calendar = calendar
+        self.simulator = simulator
+        self.clock = clock
+        self.seed = seed
+        self.always_open = always_open
+        self._chains: OrderedDict[tuple[str, date, int, Decimal], Chain] = OrderedDict()
+        self._iv: dict[tuple[str, date], NDArray[np.float64]] = {}
+
+    def instrument(self, symbol: str) -> Instrument:
+        """Return the instrument named ``symbol`` (404 if unknown)."""
+        return self.catalogue.get(symbol)
+
+    def status(self, venue: Venue) -> SessionStatus:
+        """Return the venue's session status now."""
+        return session_status(venue, self.clock.now(), self.calendar, always_open=self.always_open)
+
+    def statuses(self) -> list[SessionStatus]:
+        """Return every venue's status."""
+        return [self.status(venue) for venue in Venue]
+
+    def tick(self, symbol: str) -> Tick:
+        """Return the latest tick of ``symbol``."""
+        return self.simulator.tick_at(self.instrument(symbol).symbol, self.clock.now())
+
+    def quote(self, symbol: str) -> Quote:
+        """Return the latest tick with the session OHLC and previous close."""
+        instrument = self.instrument(symbol)
+        now = self.clock.now()
+        tick = self.simulator.tick_at(instrument.symbol, now)
+        bars = self.simulator.candles(instrument.symbol, "1d", now - timedelta(days=14), now)
+        if not bars:
+            return Quote(tick, tick.ltp, tick.ltp, tick.ltp, tick.ltp, now.date())
+        last = bars[-1]
+        previous = bars[-2].close if len(bars) > 1 else last.open
+        return Quote(tick, last.open, last.high, last.low, previous, last.start.date())
+
+    def candles(self, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
+        """Return the bars of ``interval`` starting in [start, end), never beyond now."""
+        instrument = self.instrument(symbol)
+        end = min(end, self.clock.now())
+        if end <= start:
+            return []
+        return self.simulator.candles(instrument.symbol, interval, start, end)
+
+    def expiries(self, symbol: str, count: int = LISTED_EXPIRIES) -> list[Expiry]:
+        """Return the next option expiries of ``symbol``, today's until its close."""
+        instrument = self._optionable(symbol)
+        assert instrument.expiry_rule is not None and instrument.derivatives_venue is not None
+        local = self.clock.now().astimezone(venue_zone(instrument.derivatives_venue))
+        start = local.date() if local.time() < EXPIRY_TIME else local.date() + timedelta(days=1)
+        calendar = self.calendar.venue(instrument.derivatives_venue)
+        return expiries(instrument.expiry_rule, start, calendar, count)
+
+    def chain(self, symbol: str, expiry: date | None = None) -> Chain:
+        """Return the option chain for ``expiry`` (the nearest when None), cached per tick."""
+        instrument = self._optionable(symbol)
+        listed = self.expiries(instrument.symbol)
+        chosen = (
+            listed[0] if expiry is None else next((e for e in listed if e.date == expiry), None)
+        )
+        if chosen is None:
+            raise UnknownExpiry(
+                f"no {instrument.symbol} expiry on {expiry}; see /api/expiries/{instrument.symbol}"
+            )
+        now = self.clock.now()
+        tick = self.simulator.tick_at(instrument.symbol, now)
+        key = (instrument.symbol, chosen.date, int(now.timestamp()), tick.ltp)
+        cached = self._chains.get(key)
+        if cached is not None:
+            return cached
+        assert instrument.derivatives_venue is not None
+        calendar = self.calendar.venue(instrument.venue)
+        previous_day = calendar.previous_trading_day(self._session_day(instrument, now))
+        zone = venue_zone(instrument.venue)
+        previous_close_at = datetime.combine(previous_day, EXPIRY_TIME, zone)
+        previous_close = float(self.simulator.price_at(instrument.symbol, previous_close_at))
+        chain = build_chain(
+            instrument,
+            chosen.date,
+            monthly=chosen.monthly,
+            at=now,
+            spot=float(tick.ltp),
+            previous_close=previous_close,
+            previous_close_at=previous_close_at,
+            atm_vol=float(self.atm_iv_history(instrument.symbol)[-1]),
+            calendar=self.calendar.venue(instrument.derivatives_venue),
+            seed=self.seed,
+        )
+        self._chains[key] = chain
+        while len(self._chains) > 256:
+            self._chains.popitem(last=False)
+        return chain
+
+    def atm_iv_history(self, symbol: str) -> NDArray[np.float64]:
+        """Return the daily at-the-money implied volatility of ``symbol`` up to today."""
+        instrument = self._optionable(symbol)
+        now = self.clock.now()
+        key = (instrument.symbol, now.date())
+        if key not in self._iv:
+            bars = self.simulator.candles(
+                instrument.symbol, "1d", now - timedelta(days=IV_HISTORY_DAYS), now
+            )
+            closes = np.array([float(bar.close) for bar in bars], dtype=np.float64)
+            self._iv[key] = realised_atm_vol(closes, instrument.volatility)
+        return self._iv[key]
+
+    def _session_day(self, instrument: Instrument, now: datetime) -> date:
+        local = now.astimezone(venue_zone(instrument.venue)).date()
+        calendar = self.calendar.venue(instrument.venue)
+        return local if calendar.is_trading_day(local) else calendar.previous_trading_day(local)
+
+    def _optionable(self, symbol: str) -> Instrument:
+        instrument = self.instrument(symbol)
+        if not instrument.has_options:
+            raise NoOptions(f"{instrument.symbol} has no listed options")
+        return instrument
+
+
+def exchange_trading_minutes(calendar: TradingCalendar) -> TradingMinutes:
+    """Return the simulator's trading hours with the exchange holidays of ``calendar`` removed."""
+
+    def trading_minutes(instrument: Instrument, day: date) -> Sequence[tuple[datetime, datetime]]:
+        if not calendar.is_trading_day(instrument.venue, day) and instrument.venue is not Venue.FX:
+            return ()
+        return default_trading_minutes(instrument, day)
+
+    return trading_minutes
+
+
+def create_market(
+    clock: Clock, *, seed: int, always_open: bool, catalogue: Catalogue | None = None
+) -> MarketData:
+    """Return the simulated market on the exchange calendars."""
+    catalogue = catalogue or Catalogue.load()
+    calendar = load_calendar()
+    simulator = Simulator(catalogue, seed, exchange_trading_minutes(calendar))
+    return MarketData(catalogue, calendar, simulator, clock, seed=seed, always_open=always_open)

@@ -1,0 +1,159 @@
+"""Exact amounts: Decimals become integer units and come back unchanged, or are refused."""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from tradepit.domain.money import (
+    MAX_AMOUNT,
+    MAX_UNITS,
+    SCALE,
+    InexactAmount,
+    as_float,
+    from_units,
+    to_units,
+)
+
+#: Every unit count a column can hold.
+units_in_range = st.integers(min_value=-MAX_UNITS, max_value=MAX_UNITS)
+
+
+@st.composite
+def exact_amounts(draw: st.DrawFn) -> Decimal:
+    """Draw any Decimal of at most 8 places within ±MAX_AMOUNT, in any representation."""
+    units = draw(units_in_range)
+    value = from_units(units)
+    # The same number written with fewer digits (1E+2, 0.5) or trailing zeros (1.50000000000).
+    form = draw(st.sampled_from(["normalized", "padded", "as_is"]))
+    if form == "normalized":
+        return value.normalize() if value else value
+    if form == "padded":
+        extra = draw(st.integers(min_value=1, max_value=30))
+        with localcontext() as ctx:
+            ctx.prec = 80
+            return value.quantize(Decimal(1).scaleb(-(SCALE + extra)))
+    return value
+
+
+@st.composite
+def too_many_places(draw: st.DrawFn) -> Decimal:
+    """Draw a Decimal whose value has 9 or more decimal places, of any size."""
+    whole = draw(st.integers(min_value=-(10**12), max_value=10**12))
+    places = draw(st.integers(min_value=SCALE + 1, max_value=60))
+    last = draw(st.integers(min_value=1, max_value=9))
+    middle = draw(st.integers(min_value=0, max_value=10 ** (places - 1) - 1))
+    fraction = middle * 10 + last  # the last place is never zero
+    sign = "-" if whole < 0 or draw(st.booleans()) else ""
+    return Decimal(f"{sign}{abs(whole)}.{fraction:0{places}d}")
+
+
+class TestRoundTrip:
+    @given(exact_amounts())
+    @example(MAX_AMOUNT)
+    @example(-MAX_AMOUNT)
+    @example(Decimal("0.00000001"))
+    @example(Decimal("-0"))
+    @example(Decimal("1E+10"))
+    def test_any_exact_amount_comes_back_equal(self, value: Decimal) -> None:
+        units = to_units(value)
+        assert isinstance(units, int)
+        assert abs(units) <= MAX_UNITS
+        assert from_units(units) == value
+
+    @given(units_in_range)
+    def test_units_come_back_equal(self, units: int) -> None:
+        assert to_units(from_units(units)) == units
+
+    @given(units_in_range)
+    def test_from_units_has_the_fixed_scale(self, units: int) -> None:
+        assert from_units(units).as_tuple().exponent == -SCALE
+
+    def test_one_unit_is_the_smallest_amount(self) -> None:
+        assert to_units(Decimal("0.00000001")) == 1
+        assert from_units(1) == Decimal("0.00000001")
+
+    def test_the_extremes_are_the_column_limits(self) -> None:
+        assert to_units(MAX_AMOUNT) == MAX_UNITS
+        assert to_units(-MAX_AMOUNT) == -MAX_UNITS
+        assert Decimal("92233720368.54775807") == MAX_AMOUNT
+
+    @given(units_in_range)
+    def test_result_does_not_depend_on_the_callers_decimal_context(self, units: int) -> None:
+        value = from_units(units)
+        with localcontext() as ctx:
+            ctx.prec = 5
+            assert to_units(value) == units
+
+    def test_other_scales(self) -> None:
+        assert to_units(Decimal("1.25"), scale=2) == 125
+        assert from_units(125, scale=2) == Decimal("1.25")
+        with pytest.raises(InexactAmount):
+            to_units(Decimal("1.255"), scale=2)
+
+
+class TestRefusals:
+    @given(too_many_places())
+    @example(Decimal("0.000000001"))
+    @example(Decimal("-0.000000001"))
+    @example(Decimal("1.0000000000000000000000000001"))  # 29 digits: beyond the default precision
+    @example(Decimal("12345678901.000000000000000000001"))
+    @example(Decimal("1E-1000040"))  # would underflow to zero
+    def test_more_than_eight_places_is_refused(self, value: Decimal) -> None:
+        with pytest.raises(InexactAmount):
+            to_units(value)
+
+    @pytest.mark.parametrize("value", ["NaN", "-NaN", "sNaN", "Infinity", "-Infinity"], ids=str)
+    def test_not_finite_is_refused(self, value: str) -> None:
+        with pytest.raises(InexactAmount, match="finite"):
+            to_units(Decimal(value))
+
+    @given(st.integers(min_value=MAX_UNITS + 1, max_value=10**40), st.booleans())
+    @example(MAX_UNITS + 1, False)
+    @example(MAX_UNITS + 1, True)
+    def test_out_of_range_is_refused(self, units: int, negative: bool) -> None:
+        value = Decimal(-units if negative else units).scaleb(-SCALE)
+        with pytest.raises(InexactAmount):
+            to_units(value)
+
+    @pytest.mark.parametrize("value", ["9E+999999", "9E+999990", "-1E+20", "1E+11"], ids=str)
+    def test_huge_exponents_are_refused_quickly(self, value: str) -> None:
+        with pytest.raises(InexactAmount, match="outside"):
+            to_units(Decimal(value))
+
+    @pytest.mark.parametrize("value", [1, 1.5, "1.5", None], ids=repr)
+    def test_non_decimals_are_refused(self, value: object) -> None:
+        with pytest.raises(InexactAmount):
+            to_units(value)  # type: ignore[arg-type]
+
+    def test_error_is_an_invalid_input_with_its_code(self) -> None:
+        with pytest.raises(InexactAmount) as caught:
+            to_units(Decimal("0.123456789"))
+        assert caught.value.code == "INEXACT_AMOUNT"
+        assert "decimal places" in caught.value.message
+
+
+class TestArithmeticThroughUnits:
+    @given(exact_amounts(), exact_amounts())
+    def test_adding_then_subtracting_gives_back_the_amount(self, a: Decimal, b: Decimal) -> None:
+        ua, ub = to_units(a), to_units(b)
+        total = ua + ub
+        if abs(total) <= MAX_UNITS:
+            assert from_units(total) == a + b
+            assert to_units(from_units(total)) == total
+        assert from_units(total - ub) == a
+        assert to_units(from_units(total - ub)) == ua
+
+    @given(exact_amounts(), exact_amounts())
+    def test_units_order_like_the_amounts(self, a: Decimal, b: Decimal) -> None:
+        assert (to_units(a) < to_units(b)) == (a < b)
+        assert (to_units(a) == to_units(b)) == (a == b)
+
+
+class TestAsFloat:
+    def test_gives_the_nearest_float(self) -> None:
+        assert as_float(Decimal("100000.5")) == 100000.5
+        assert isinstance(as_float(Decimal(1)), float)

@@ -1,0 +1,145 @@
+"""Alembic migrations: they build the whole schema, go down and up again, and match the models."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import POSTGRES_URL, skip_or_fail
+from tradepit.store.db import create_engine
+from tradepit.store.migrate import alembic_config, current_revision, downgrade, upgrade
+from tradepit.store.models import metadata
+
+VERSION_TABLE = "alembic_version"
+
+
+def head_revision() -> str:
+    """Return the newest revision of our migration scripts."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+async def table_names(engine: AsyncEngine) -> set[str]:
+    """Return the tables that exist in the database behind ``engine``."""
+    async with engine.connect() as conn:
+        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+def schema_diff(connection: Connection, target: MetaData) -> list[Any]:
+    """Return what Alembic autogenerate would change to make the database match ``target``."""
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "render_as_batch": True}
+    )
+    return list(compare_metadata(context, target))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_engine(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AsyncEngine]:
+    """Yield an engine on a brand-new, empty database (a temp file, or a database made here)."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+        yield engine
+        await engine.dispose()
+        return
+    if not POSTGRES_URL:
+        skip_or_fail("PostgreSQL tests need TRADEPIT_TEST_POSTGRES_URL (CI sets it)")
+    assert POSTGRES_URL is not None
+    name = f"tradepit_migrate_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OSError as exc:
+        await admin.dispose()
+        skip_or_fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+class TestUpgrade:
+    async def test_new_database_is_empty_and_unversioned(self, empty_engine: AsyncEngine) -> None:
+        assert await table_names(empty_engine) == set()
+        assert await current_revision(empty_engine) is None
+
+    async def test_creates_every_table_of_the_models(self, empty_engine: AsyncEngine) -> None:
+        await upgrade(empty_engine)
+        assert await table_names(empty_engine) == {*metadata.tables, VERSION_TABLE}
+
+    async def test_ends_at_head(self, empty_engine: AsyncEngine) -> None:
+        await upgrade(empty_engine)
+        assert await current_revision(empty_engine) == head_revision()
+
+    async def test_upgrading_twice_is_harmless(self, empty_engine: AsyncEngine) -> None:
+        await upgrade(empty_engine)
+        await upgrade(empty_engine)
+        assert await current_revision(empty_engine) == head_revision()
+        assert await table_names(empty_engine) == {*metadata.tables, VERSION_TABLE}
+
+    async def test_migrations_form_one_line(self) -> None:
+        script = ScriptDirectory.from_config(alembic_config())
+        assert len(script.get_heads()) == 1
+        assert len(script.get_bases()) == 1
+
+
+class TestDowngrade:
+    async def test_down_to_base_and_up_again(self, empty_engine: AsyncEngine) -> None:
+        await upgrade(empty_engine)
+        await downgrade(empty_engine, "base")
+        assert await current_revision(empty_engine) is None
+        assert await table_names(empty_engine) <= {VERSION_TABLE}
+
+        await upgrade(empty_engine)
+        assert await current_revision(empty_engine) == head_revision()
+        assert await table_names(empty_engine) == {*metadata.tables, VERSION_TABLE}
+
+    async def test_schema_after_a_round_trip_still_matches_the_models(
+        self, empty_engine: AsyncEngine
+    ) -> None:
+        await upgrade(empty_engine)
+        await downgrade(empty_engine, "base")
+        await upgrade(empty_engine)
+        async with empty_engine.connect() as conn:
+            assert await conn.run_sync(schema_diff, metadata) == []
+
+
+class TestModelsMatchMigrations:
+    async def test_autogenerate_finds_no_difference(self, empty_engine: AsyncEngine) -> None:
+        await upgrade(empty_engine)
+        async with empty_engine.connect() as conn:
+            diff = await conn.run_sync(schema_diff, metadata)
+        assert diff == [], f"models and migrations differ; write a migration: {diff}"
+
+    async def test_a_model_change_without_a_migration_is_detected(
+        self, empty_engine: AsyncEngine
+    ) -> None:
+        await upgrade(empty_engine)
+        changed = MetaData(naming_convention=metadata.naming_convention)
+        for table in metadata.sorted_tables:
+            table.to_metadata(changed)
+        changed.tables["wallets"].append_column(Column("nickname", String(32), nullable=True))
+        changed.tables["users"].c.username.type = String(64)
+        Table("orders", changed, Column("id", Integer, primary_key=True))
+        async with empty_engine.connect() as conn:
+            diff = await conn.run_sync(schema_diff, changed)
+        kinds = {entry[0] if isinstance(entry, tuple) else entry[0][0] for entry in diff}
+        assert {"add_table", "add_column", "modify_type"} <= kinds
