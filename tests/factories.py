@@ -52,9 +52,16 @@ async def make_user(app: FastAPI, role: Role = Role.USER, name: str | None = Non
     wired = app.state.wiring
     async with wired.sessionmaker() as session:
         user, _ = await auth.register(
-            session, wired.auth, wired.wall, wired.clock, wired.starting_balances,
-            username=name or unique_name(role.value), password=PASSWORD, email=None,
-            ip="test", role=role,
+            session,
+            wired.auth,
+            wired.wall,
+            wired.clock,
+            wired.starting_balances,
+            username=name or unique_name(role.value),
+            password=PASSWORD,
+            email=None,
+            ip="test",
+            role=role,
         )
         await session.commit()
         return user.id

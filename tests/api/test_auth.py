@@ -56,14 +56,22 @@ class TestRegister:
         await register(client, email="same@example.com")
         response = await client.post(
             "/api/register",
-            json={"username": unique_name(), "email": "SAME@example.com", "password": "password123"},
+            json={
+                "username": unique_name(),
+                "email": "SAME@example.com",
+                "password": "password123",
+            },
         )
         assert response.status_code == 409
         assert response.json()["code"] == "EMAIL_TAKEN"
 
     @pytest.mark.parametrize(
         ("password", "reason"),
-        [("short1", "at least 8"), ("onlyletters", "letters and digits"), ("12345678", "letters and digits")],
+        [
+            ("short1", "at least 8"),
+            ("onlyletters", "letters and digits"),
+            ("12345678", "letters and digits"),
+        ],
     )
     async def test_weak_password_is_400(
         self, client: httpx.AsyncClient, password: str, reason: str
@@ -175,9 +183,16 @@ class TestTokens:
         body = await register(client)
         now = int(time.time())
         token = jwt.encode(
-            {"sub": str(body["id"]), "role": "user", "iat": now - 7200, "exp": now - 3600,
-             "jti": "x" * 32, "iss": "tradepit"},
-            app.state.wiring.auth.jwt_secret, algorithm="HS256",
+            {
+                "sub": str(body["id"]),
+                "role": "user",
+                "iat": now - 7200,
+                "exp": now - 3600,
+                "jti": "x" * 32,
+                "iss": "tradepit",
+            },
+            app.state.wiring.auth.jwt_secret,
+            algorithm="HS256",
         )
         response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
@@ -187,9 +202,16 @@ class TestTokens:
         body = await register(client)
         now = int(time.time())
         token = jwt.encode(
-            {"sub": str(body["id"]), "role": "superadmin", "iat": now, "exp": now + 3600,
-             "jti": "y" * 32, "iss": "tradepit"},
-            key=None, algorithm="none",
+            {
+                "sub": str(body["id"]),
+                "role": "superadmin",
+                "iat": now,
+                "exp": now + 3600,
+                "jti": "y" * 32,
+                "iss": "tradepit",
+            },
+            key=None,
+            algorithm="none",
         )
         response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
@@ -198,9 +220,16 @@ class TestTokens:
         body = await register(client)
         now = int(time.time())
         token = jwt.encode(
-            {"sub": str(body["id"]), "role": "user", "iat": now, "exp": now + 3600,
-             "jti": "z" * 32, "iss": "tradepit"},
-            "not-the-server-secret-but-long-enough-for-hs256", algorithm="HS256",
+            {
+                "sub": str(body["id"]),
+                "role": "user",
+                "iat": now,
+                "exp": now + 3600,
+                "jti": "z" * 32,
+                "iss": "tradepit",
+            },
+            "not-the-server-secret-but-long-enough-for-hs256",
+            algorithm="HS256",
         )
         response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
@@ -226,7 +255,9 @@ class TestApiKeys:
         assert key not in listed.text
 
         key_id = created.json()["id"]
-        assert (await client.delete(f"/api/auth/api-keys/{key_id}", headers=headers)).status_code == 200
+        assert (
+            await client.delete(f"/api/auth/api-keys/{key_id}", headers=headers)
+        ).status_code == 200
         assert (await client.get("/api/auth/me", headers={"X-API-Key": key})).status_code == 401
 
     async def test_cannot_revoke_someone_elses_key(self, client: httpx.AsyncClient) -> None:
@@ -238,7 +269,9 @@ class TestApiKeys:
 
     async def test_logout_with_api_key_is_400(self, client: httpx.AsyncClient) -> None:
         _, headers = await user_with_token(client)
-        key = (await client.post("/api/auth/api-keys", json={"name": "k"}, headers=headers)).json()["key"]
+        key = (await client.post("/api/auth/api-keys", json={"name": "k"}, headers=headers)).json()[
+            "key"
+        ]
         response = await client.post("/api/logout", headers={"X-API-Key": key})
         assert response.status_code == 400
 

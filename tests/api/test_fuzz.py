@@ -1,29 +1,40 @@
 """Fuzz every route of the live OpenAPI schema with schemathesis: no input gives a 5xx.
 
-Each operation is fuzzed twice: as an anonymous caller, and as a superadmin with a freshly
-issued bearer token per case, so a fuzzed logout or deactivation never spoils later cases.
-The fuzz app runs on its own migrated SQLite file in schemathesis's ASGI event loop.
+Each operation is fuzzed as an anonymous caller, and as a superadmin with a bearer token
+issued afresh for each case (so a fuzzed logout never spoils later cases), on SQLite and on
+PostgreSQL.
+
+The apps are built at import time, because schemathesis parametrizes tests while pytest
+collects them (its fixture-based lazy loader does not work with pytest 9). Each runs on its own
+database, migrated by a module fixture, and is served in schemathesis's own event loop; its
+engine is never used from pytest's loop, so its pooled connections stay on one loop.
 """
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from tests.conftest import make_settings
+from tests.conftest import POSTGRES_URL, make_settings, skip_or_fail
+from tests.factories import admin_headers, user_with_token
 from tradepit.app import create_app
 from tradepit.domain.accounts import Role
-from tradepit.domain.clock import SystemClock
 from tradepit.services import auth
-from tradepit.settings import Settings
 from tradepit.store.db import create_engine, create_sessionmaker
 from tradepit.store.migrate import upgrade
 from tradepit.store.users import User
@@ -35,34 +46,58 @@ FUZZ = settings(
     database=None,
 )
 
+_DATA = Path(tempfile.mkdtemp(prefix="tradepit-fuzz-"))
+atexit.register(shutil.rmtree, _DATA, ignore_errors=True)
+
 
 @dataclass(frozen=True)
-class FuzzTarget:
-    """The app under fuzzing and the superadmin whose tokens authenticate the cases."""
+class Backend:
+    """One app under fuzzing, the database it runs on and its OpenAPI schema."""
 
+    name: str
+    url: str
     app: FastAPI
-    superadmin: User
+    schema: schemathesis.BaseSchema
 
-    def bearer(self) -> dict[str, str]:
-        """Return headers with a bearer token issued now for the superadmin."""
-        wired = self.app.state.wiring
-        token, _ = auth.issue_token(wired.auth, self.superadmin, wired.wall.now())
-        return {"Authorization": f"Bearer {token}"}
+    @classmethod
+    def build(cls, name: str, url: str) -> Backend:
+        """Build the app for ``url``; nothing connects to the database yet."""
+        app = create_app(make_settings(_DATA / name, url))
+        return cls(name, url, app, schemathesis.openapi.from_asgi("/openapi.json", app))
 
 
-async def _prepare(settings: Settings) -> User:
-    """Migrate a fresh database and create the superadmin, on an engine of this loop only."""
-    engine = create_engine(settings.db_url)
+_PG_NAME = f"tradepit_fuzz_{uuid.uuid4().hex[:12]}"
+SQLITE = Backend.build("sqlite", f"sqlite+aiosqlite:///{_DATA / 'fuzz.db'}")
+POSTGRES = Backend.build(
+    "postgresql",
+    make_url(POSTGRES_URL).set(database=_PG_NAME).render_as_string(hide_password=False)
+    if POSTGRES_URL
+    else "postgresql+asyncpg://postgres@unconfigured.invalid/none",
+)
+
+
+async def _superadmin(backend: Backend) -> User:
+    """Migrate the backend's database and create a superadmin in it.
+
+    This uses an engine of pytest's loop, never the app's, whose connections belong to the
+    loop that serves the app.
+    """
+    wired = backend.app.state.wiring
+    engine = create_engine(backend.url)
     try:
         await upgrade(engine)
-        hasher_app = create_app(settings)  # the app's policy hashes like the fuzzed app will
-        wired = hasher_app.state.wiring
-        await wired.engine.dispose()
         async with create_sessionmaker(engine)() as session:
             user, _ = await auth.register(
-                session, wired.auth, SystemClock(), SystemClock(), wired.starting_balances,
-                username="fuzzroot", password="password123", email="root@example.com",
-                ip="fuzz", role=Role.SUPERADMIN,
+                session,
+                wired.auth,
+                wired.wall,
+                wired.clock,
+                wired.starting_balances,
+                username="fuzzroot",
+                password="password123",
+                email="root@example.com",
+                ip="fuzz",
+                role=Role.SUPERADMIN,
             )
             await session.commit()
             return user
@@ -71,37 +106,139 @@ async def _prepare(settings: Settings) -> User:
 
 
 @pytest.fixture(scope="module")
-async def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FuzzTarget]:
-    """Yield an app on a migrated SQLite file, with a superadmin to authenticate as."""
-    data = tmp_path_factory.mktemp("fuzz")
-    settings = make_settings(data / "data", f"sqlite+aiosqlite:///{data / 'fuzz.db'}")
-    superadmin = await _prepare(settings)
-    yield FuzzTarget(app=create_app(settings), superadmin=superadmin)
-    # Runs the app's lifespan shutdown (engine disposal) in schemathesis's event loop.
+async def sqlite_superadmin() -> AsyncIterator[User]:
+    """Yield the superadmin of the migrated SQLite fuzz database."""
+    yield await _superadmin(SQLITE)
+    # The apps' lifespans dispose their engines, in the loop that serves them.
     asgi.shutdown_lifespans()
 
 
 @pytest.fixture(scope="module")
-def api_schema(fuzz_target: FuzzTarget) -> schemathesis.BaseSchema:
-    """Return the app's live OpenAPI schema."""
-    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_target.app)
+async def postgres_superadmin() -> AsyncIterator[User]:
+    """Create and migrate a PostgreSQL fuzz database; yield its superadmin; drop it."""
+    if not POSTGRES_URL:
+        skip_or_fail("PostgreSQL tests need TRADEPIT_TEST_POSTGRES_URL (CI sets it)")
+    assert POSTGRES_URL is not None
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{_PG_NAME}"'))
+    except OSError as exc:
+        await admin.dispose()
+        skip_or_fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
+    try:
+        yield await _superadmin(POSTGRES)
+        asgi.shutdown_lifespans()
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{_PG_NAME}" WITH (FORCE)'))
+        await admin.dispose()
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+def _bearer(backend: Backend, user: User) -> dict[str, str]:
+    """Return headers with a bearer token for ``user``, issued now."""
+    wired = backend.app.state.wiring
+    token, _ = auth.issue_token(wired.auth, user, wired.wall.now())
+    return {"Authorization": f"Bearer {token}"}
 
 
-@schema.parametrize()
-@FUZZ
-def test_anonymous_callers_get_no_server_error(case: schemathesis.Case) -> None:
+def _anonymous(case: schemathesis.Case) -> None:
     response = case.call()
     case.validate_response(response, checks=[not_a_server_error])
 
 
-@schema.parametrize()
-@FUZZ
-def test_authenticated_callers_get_no_server_error(
-    case: schemathesis.Case, fuzz_target: FuzzTarget
-) -> None:
-    headers = fuzz_target.bearer()
+def _authenticated(case: schemathesis.Case, backend: Backend, user: User) -> None:
+    headers = _bearer(backend, user)
     response = case.call(headers=headers)
     case.validate_response(response, checks=[not_a_server_error], headers=headers)
+
+
+# Anonymous tests use the superadmin fixtures too: they migrate the database.
+
+
+@SQLITE.schema.parametrize()
+@FUZZ
+def test_sqlite_anonymous(case: schemathesis.Case, sqlite_superadmin: User) -> None:
+    _anonymous(case)
+
+
+@SQLITE.schema.parametrize()
+@FUZZ
+def test_sqlite_superadmin(case: schemathesis.Case, sqlite_superadmin: User) -> None:
+    _authenticated(case, SQLITE, sqlite_superadmin)
+
+
+@POSTGRES.schema.parametrize()
+@FUZZ
+def test_postgresql_anonymous(case: schemathesis.Case, postgres_superadmin: User) -> None:
+    _anonymous(case)
+
+
+@POSTGRES.schema.parametrize()
+@FUZZ
+def test_postgresql_superadmin(case: schemathesis.Case, postgres_superadmin: User) -> None:
+    _authenticated(case, POSTGRES, postgres_superadmin)
+
+
+NUL = "a\x00b"
+
+
+class TestFuzzFindings:
+    """Inputs that gave a 500 on PostgreSQL: NUL in text, over-long values, 64-bit ids."""
+
+    async def test_nul_in_user_search_is_422(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        _, headers = await admin_headers(app, client)
+        response = await client.get("/api/admin/users", params={"q": NUL}, headers=headers)
+        assert response.status_code == 422
+        assert response.json()["code"] == "VALIDATION_ERROR"
+
+    async def test_nul_in_audit_action_filter_is_422(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await admin_headers(app, client)
+        response = await client.get("/api/admin/audit-log", params={"action": NUL}, headers=headers)
+        assert response.status_code == 422
+        assert response.json()["code"] == "VALIDATION_ERROR"
+
+    @pytest.mark.parametrize("field", ["telegram", "username", "email"])
+    async def test_nul_in_login_is_422(self, client: httpx.AsyncClient, field: str) -> None:
+        response = await client.post("/api/login", json={field: NUL, "password": "password123"})
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["field"] == f"body.{field}"
+
+    async def test_nul_in_api_key_name_is_422(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post("/api/auth/api-keys", json={"name": NUL}, headers=headers)
+        assert response.status_code == 422
+        listed = await client.get("/api/auth/api-keys", headers=headers)
+        assert listed.json()["api_keys"] == []
+
+    async def test_id_beyond_32_bits_is_422(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.delete(f"/api/auth/api-keys/{2**31}", headers=headers)
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["field"] == "path.key_id"
+
+    async def test_largest_id_is_simply_not_found(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.delete(f"/api/auth/api-keys/{2**31 - 1}", headers=headers)
+        assert response.status_code == 404
+
+    async def test_actor_filter_beyond_32_bits_is_422(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await admin_headers(app, client)
+        response = await client.get(
+            "/api/admin/audit-log", params={"actor_id": 2**31}, headers=headers
+        )
+        assert response.status_code == 422
+
+    async def test_login_that_grows_when_lower_cased_is_a_plain_failure(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 254 characters are allowed; lower-cased, 'İ' becomes two, past the stored key's width.
+        response = await client.post(
+            "/api/login", json={"username": "\u0130" * 254, "password": "password123"}
+        )
+        assert response.status_code == 401
+        assert response.json()["code"] == "INVALID_CREDENTIALS"

@@ -70,7 +70,8 @@ async def symbols(data: MarketDep) -> Envelope[list[InstrumentRead]]:
 async def expiries(symbol: SymbolPath, data: MarketDep) -> Envelope[list[date]]:
     """Return the next expiries, holiday-adjusted; ``meta.monthly`` lists the monthly ones."""
     listed, monthly = market.expiries(data, symbol)
-    return envelope(listed, "Expiries retrieved", symbol=symbol.upper(), monthly=monthly)
+    name = data.instrument(symbol).symbol
+    return envelope(listed, "Expiries retrieved", symbol=name, monthly=monthly)
 
 
 @router.get("/api/spot_price/{symbol}", summary="Spot price", responses=ERRORS)
@@ -119,7 +120,7 @@ async def historical_data(
     return envelope(
         bars,
         "Historical data retrieved",
-        symbol=symbol.upper(),
+        symbol=data.instrument(symbol).symbol,
         timeframe=interval,
         count=len(bars),
     )

@@ -25,7 +25,13 @@ from tradepit.domain.sessions import (
 )
 from tradepit.market.calendars import load_calendar
 from tradepit.market.catalogue import Catalogue
-from tradepit.market.chains import EXPIRY_TIME, Chain, build_chain, realised_atm_vol
+from tradepit.market.chains import (
+    EXPIRY_TIME,
+    Chain,
+    build_chain,
+    realised_atm_vol,
+    session_progress,
+)
 from tradepit.market.simulator import Simulator, TradingMinutes, default_trading_minutes
 
 #: How many expiries of an underlying are listed.
@@ -191,9 +197,10 @@ class MarketData:
         return self._iv[key]
 
     def _session_day(self, instrument: Instrument, now: datetime) -> date:
-        local = now.astimezone(venue_zone(instrument.venue)).date()
-        calendar = self.calendar.venue(instrument.venue)
-        return local if calendar.is_trading_day(local) else calendar.previous_trading_day(local)
+        # The session whose figures the quote shows: before today's open it is still the last
+        # one, so the chain's changes are measured from the same previous close as the spot's.
+        day, _ = session_progress(now, instrument, self.calendar.venue(instrument.venue))
+        return day
 
     def _optionable(self, symbol: str) -> Instrument:
         instrument = self.instrument(symbol)

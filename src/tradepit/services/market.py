@@ -150,7 +150,11 @@ def history(
     name = normalise_interval(interval)
     seconds = INTERVALS[name]
     end = end or market.clock.now()
-    start = start or end - timedelta(seconds=seconds * 500 * (3 if name != "1d" else 1.5))
+    if start is None:
+        try:
+            start = end - timedelta(seconds=seconds * 500 * (3 if name != "1d" else 1.5))
+        except OverflowError:  # 'to' in the first days of year 1: start at the very beginning
+            start = datetime.min.replace(tzinfo=end.tzinfo)
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput(
             "'from' and 'to' need a time-zone offset, e.g. 2026-11-27T09:15:00+05:30"
