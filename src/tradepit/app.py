@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.low_level import Type
@@ -16,10 +18,21 @@ from tradepit import __version__
 from tradepit.api import admin, auth, candles, errors, health, market, users
 from tradepit.api.deps import Wiring
 from tradepit.api.middleware import BodyLimit, RateLimit, RequestContext, caller_identity
-from tradepit.domain.clock import Clock, SystemClock, make_clock
-from tradepit.market.data import create_market
+from tradepit.domain.clock import Clock, SimulatedClock, SystemClock, make_clock
+from tradepit.domain.instruments import Venue
+from tradepit.market.calendars import load_calendar
+from tradepit.market.catalogue import Catalogue
+from tradepit.market.data import MarketData, exchange_trading_minutes
+from tradepit.market.feed import Feed
+from tradepit.market.quotes import QuoteBook
+from tradepit.market.replay import ReplayFeed, read_ticks
+from tradepit.market.simulated_feed import SimulatedFeed
+from tradepit.market.simulator import Simulator
+from tradepit.services import feeds
 from tradepit.services.auth import AuthPolicy
+from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.settings import Settings
+from tradepit.store.crypto import Sealer
 from tradepit.store.db import create_engine, create_sessionmaker
 from tradepit.store.secrets import Secrets
 
@@ -43,6 +56,24 @@ def password_hasher(settings: Settings) -> PasswordHasher:
     )
 
 
+def starting_balances(settings: Settings) -> dict[str, Decimal]:
+    """Return the balances a new user's wallets are funded with, per currency."""
+    return {
+        "INR": settings.starting_balance_inr,
+        "USDT": settings.starting_balance_usdt,
+        "USD": settings.starting_balance_usd,
+    }
+
+
+def auth_policy(settings: Settings, secrets: Secrets) -> AuthPolicy:
+    """Return the authentication policy of ``settings``."""
+    return AuthPolicy(
+        jwt_secret=secrets.jwt_secret,
+        token_ttl=timedelta(minutes=settings.jwt_ttl_minutes),
+        hasher=password_hasher(settings),
+    )
+
+
 def build_wiring(
     settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None
 ) -> Wiring:
@@ -51,29 +82,101 @@ def build_wiring(
     secrets = Secrets(settings.data_dir)
     engine = create_engine(settings.db_url)
     wall = wall or SystemClock()
-    clock = clock or make_clock(settings.clock_speed)
+    market, book, feed = build_market(settings, clock)
+    sessionmaker = create_sessionmaker(engine)
     return Wiring(
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
-        auth=AuthPolicy(
-            jwt_secret=secrets.jwt_secret,
-            token_ttl=timedelta(minutes=settings.jwt_ttl_minutes),
-            hasher=password_hasher(settings),
-        ),
-        clock=clock,
+        sessionmaker=sessionmaker,
+        auth=auth_policy(settings, secrets),
+        clock=market.clock,
         wall=wall,
         started_at=wall.now(),
         version=__version__,
         data_dir=str(settings.data_dir.resolve()),
-        starting_balances={
-            "INR": settings.starting_balance_inr,
-            "USDT": settings.starting_balance_usdt,
-            "USD": settings.starting_balance_usd,
-        },
+        starting_balances=starting_balances(settings),
         redis_url=settings.redis_url,
-        market=create_market(
-            clock, seed=settings.seed, always_open=settings.market_hours == "always"
-        ),
+        market=market,
+        feeds=FeedRunner(book, sessionmaker),
+        feed=feed,
+        sealer=Sealer(secrets.encryption_keys),
+        kite=_kite_session(settings),
+    )
+
+
+def build_market(
+    settings: Settings, clock: Clock | None = None
+) -> tuple[MarketData, QuoteBook | None, Feed | None]:
+    """Return the market data, the quote book a feed fills (None for the simulator) and the
+    feed to start (None for Kite, which starts once an access token is stored)."""
+    kind, _, argument = settings.feed.partition(":")
+    catalogue = Catalogue.load()
+    calendar = load_calendar()
+    always = settings.market_hours == "always"
+    if kind == "simulator":
+        clock = clock or make_clock(settings.clock_speed)
+        simulator = Simulator(catalogue, settings.seed, exchange_trading_minutes(calendar))
+        market = MarketData(
+            catalogue, calendar, simulator, clock, seed=settings.seed, always_open=always
+        )
+        return market, None, SimulatedFeed(simulator, clock)
+    book = QuoteBook(catalogue)
+    feed: Feed | None
+    if kind == "replay":
+        ticks = read_ticks(Path(argument), {i.symbol: i for i in catalogue})
+        clock = clock or SimulatedClock(settings.clock_speed, start=ticks[0].ts)
+        feed = ReplayFeed(ticks, clock, argument)
+    elif kind == "ccxt":
+        from tradepit.market.ccxt_feed import CcxtFeed  # noqa: PLC0415 - optional extra
+
+        clock = clock or SystemClock()
+        feed = CcxtFeed(argument or "okx", catalogue.select(venue=Venue.OKX))
+    elif kind == "kite":
+        clock = clock or SystemClock()
+        feed = None
+    else:
+        raise ValueError(
+            f"unknown feed {settings.feed!r}: use simulator, replay:PATH, ccxt:EXCHANGE or kite"
+        )
+    market = MarketData(catalogue, calendar, book, clock, seed=settings.seed, always_open=always)
+    return market, book, feed
+
+
+def _kite_session(settings: Settings) -> KiteLogin | None:
+    if not (settings.kite_api_key and settings.kite_api_secret):
+        return None
+    from tradepit.market.kite_feed import KiteSession  # noqa: PLC0415 - optional extra
+
+    return KiteSession(settings.kite_api_key, settings.kite_api_secret, root=settings.kite_root)
+
+
+async def start_feed(wired: Wiring, settings: Settings) -> None:
+    """Load persisted bars and start the configured feed (Kite: when a valid token is stored)."""
+    if wired.feeds.book is not None:
+        await feeds.warm(
+            wired.feeds.book, wired.sessionmaker, list(wired.market.catalogue), wired.clock.now()
+        )
+    feed = wired.feed
+    if feed is None and settings.feed == "kite":
+        feed = await kite_feed(wired, settings)
+    if feed is not None:
+        wired.feeds.start(feed)
+
+
+async def kite_feed(wired: Wiring, settings: Settings) -> Feed | None:
+    """Return a Kite feed on the stored access token, or None until an admin logs in."""
+    if wired.kite is None:
+        return None
+    async with wired.sessionmaker() as session:
+        stored = await feeds.load_kite_token(session, wired.wall, wired.sealer)
+    if stored is None:
+        return None
+    from tradepit.market.kite_feed import KiteFeed  # noqa: PLC0415 - optional extra
+
+    access_token, _ = stored
+    tokens = await wired.kite.instruments(access_token)
+    instruments = {i.symbol: i for i in wired.market.catalogue if i.symbol in tokens}
+    return KiteFeed(
+        settings.kite_api_key or "", access_token, tokens, instruments, root=settings.kite_ws_root
     )
 
 
@@ -95,7 +198,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await start_feed(wired, settings)
         yield
+        await wired.feeds.stop()
         await wired.engine.dispose()
 
     app = FastAPI(

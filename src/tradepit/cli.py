@@ -18,13 +18,16 @@ from sqlalchemy.engine import make_url
 
 from tradepit import __version__
 from tradepit.api.middleware import request_id
-from tradepit.app import build_wiring, create_app
+from tradepit.app import auth_policy, create_app, starting_balances
 from tradepit.domain.accounts import Role
+from tradepit.domain.clock import SystemClock
 from tradepit.domain.errors import DomainError
 from tradepit.logs import configure
 from tradepit.services import auth
 from tradepit.settings import Settings
+from tradepit.store.db import create_engine, create_sessionmaker
 from tradepit.store.migrate import upgrade
+from tradepit.store.secrets import Secrets
 from tradepit.store.users import User
 
 cli = typer.Typer(
@@ -40,25 +43,28 @@ def _settings(**overrides: Any) -> Settings:
 
 
 async def _migrate(settings: Settings) -> None:
-    wired = build_wiring(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.db_url)
     try:
-        await upgrade(wired.engine)
+        await upgrade(engine)
     finally:
-        await wired.engine.dispose()
+        await engine.dispose()
 
 
 async def _create_user(
     settings: Settings, username: str, password: str, email: str | None, role: Role
 ) -> User:
-    wired = build_wiring(settings)
+    engine = create_engine(settings.db_url)
+    policy = auth_policy(settings, Secrets(settings.data_dir))
+    clock = SystemClock()
     try:
-        async with wired.sessionmaker() as session:
+        async with create_sessionmaker(engine)() as session:
             user, _ = await auth.register(
                 session,
-                wired.auth,
-                wired.wall,
-                wired.clock,
-                wired.starting_balances,
+                policy,
+                clock,
+                clock,
+                starting_balances(settings),
                 username=username,
                 password=password,
                 email=email,
@@ -68,17 +74,17 @@ async def _create_user(
             await session.commit()
             return user
     finally:
-        await wired.engine.dispose()
+        await engine.dispose()
 
 
 async def _has_admin(settings: Settings) -> bool:
-    wired = build_wiring(settings)
+    engine = create_engine(settings.db_url)
     try:
-        async with wired.sessionmaker() as session:
+        async with create_sessionmaker(engine)() as session:
             stmt = select(User.id).where(User.role.in_([Role.ADMIN.value, Role.SUPERADMIN.value]))
             return (await session.scalar(stmt)) is not None
     finally:
-        await wired.engine.dispose()
+        await engine.dispose()
 
 
 def _bootstrap_admin(settings: Settings) -> str:
@@ -112,10 +118,19 @@ def serve(
         str | None, typer.Option(help="'exchange' or 'always' [TRADEPIT_MARKET_HOURS]")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Simulator seed [TRADEPIT_SEED]")] = None,
+    feed: Annotated[
+        str | None,
+        typer.Option(help="simulator, replay:PATH (CSV), ccxt:okx or kite [TRADEPIT_FEED]"),
+    ] = None,
 ) -> None:
     """Start the server: API, docs and streams, on the embedded database unless configured."""
     settings = _settings(
-        host=host, port=port, clock_speed=clock_speed, market_hours=market_hours, seed=seed
+        host=host,
+        port=port,
+        clock_speed=clock_speed,
+        market_hours=market_hours,
+        seed=seed,
+        feed=feed,
     )
     configure(settings.log_level, request_id.get)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -130,8 +145,13 @@ def serve(
         f"  database:  {make_url(settings.db_url).render_as_string(hide_password=True)}\n"
         f"  {login}"
     )
+    try:
+        app = create_app(settings)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,

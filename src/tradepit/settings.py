@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     clock_speed: float = Field(default=1.0, gt=0, le=10_000)
     market_hours: Literal["exchange", "always"] = "exchange"
     seed: int = 42
+    feed: str = Field(
+        default="simulator", pattern=r"^(simulator|replay:.+|ccxt(:[a-z0-9]+)?|kite)$"
+    )
+    kite_api_key: str | None = None
+    kite_api_secret: str | None = None
+    kite_root: str | None = None
+    kite_ws_root: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
     starting_balance_inr: Decimal = Decimal("100000")

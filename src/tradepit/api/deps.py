@@ -17,8 +17,11 @@ from tradepit.domain.accounts import Role
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import DomainError, NotAuthenticated, PermissionDenied
 from tradepit.market.data import MarketData
+from tradepit.market.feed import Feed
 from tradepit.services import auth
 from tradepit.services.auth import AuthPolicy, Caller
+from tradepit.services.feeds import FeedRunner, KiteLogin
+from tradepit.store.crypto import Sealer
 
 
 @dataclass
@@ -35,6 +38,10 @@ class Wiring:
     data_dir: str
     starting_balances: dict[str, Decimal]
     market: MarketData
+    feeds: FeedRunner
+    feed: Feed | None
+    sealer: Sealer
+    kite: KiteLogin | None
     redis_url: str | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +24,6 @@ from tradepit.domain.sessions import (
     session_status,
     venue_zone,
 )
-from tradepit.market.calendars import load_calendar
 from tradepit.market.catalogue import Catalogue
 from tradepit.market.chains import (
     EXPIRY_TIME,
@@ -32,7 +32,7 @@ from tradepit.market.chains import (
     realised_atm_vol,
     session_progress,
 )
-from tradepit.market.simulator import Simulator, TradingMinutes, default_trading_minutes
+from tradepit.market.simulator import TradingMinutes, default_trading_minutes
 
 #: How many expiries of an underlying are listed.
 LISTED_EXPIRIES = 8
@@ -76,14 +76,30 @@ class Quote:
         return (self.change * 100 / self.previous_close).quantize(Decimal("0.01"))
 
 
+class PriceSource(Protocol):
+    """Where prices come from: the simulator, or the quote book a feed fills."""
+
+    def tick_at(self, symbol: str, t: datetime) -> Tick:
+        """Return the quote of ``symbol`` at ``t``."""
+        ...
+
+    def price_at(self, symbol: str, t: datetime) -> Decimal:
+        """Return the last price of ``symbol`` at ``t``."""
+        ...
+
+    def candles(self, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
+        """Return the bars of ``interval`` starting in [start, end)."""
+        ...
+
+
 class MarketData:
-    """Everything market-facing, on one clock; backed by the simulator."""
+    """Everything market-facing, on one clock, from one price source."""
 
     def __init__(
         self,
         catalogue: Catalogue,
         calendar: TradingCalendar,
-        simulator: Simulator,
+        source: PriceSource,
         clock: Clock,
         *,
         seed: int,
@@ -91,7 +107,7 @@ class MarketData:
     ) -> None:
         self.catalogue = catalogue
         self.calendar = calendar
-        self.simulator = simulator
+        self.source = source
         self.clock = clock
         self.seed = seed
         self.always_open = always_open
@@ -112,14 +128,14 @@ class MarketData:
 
     def tick(self, symbol: str) -> Tick:
         """Return the latest tick of ``symbol``."""
-        return self.simulator.tick_at(self.instrument(symbol).symbol, self.clock.now())
+        return self.source.tick_at(self.instrument(symbol).symbol, self.clock.now())
 
     def quote(self, symbol: str) -> Quote:
         """Return the latest tick with the session OHLC and previous close."""
         instrument = self.instrument(symbol)
         now = self.clock.now()
-        tick = self.simulator.tick_at(instrument.symbol, now)
-        bars = self.simulator.candles(instrument.symbol, "1d", now - timedelta(days=14), now)
+        tick = self.source.tick_at(instrument.symbol, now)
+        bars = self.source.candles(instrument.symbol, "1d", now - timedelta(days=14), now)
         if not bars:
             return Quote(tick, tick.ltp, tick.ltp, tick.ltp, tick.ltp, now.date())
         last = bars[-1]
@@ -132,7 +148,7 @@ class MarketData:
         end = min(end, self.clock.now())
         if end <= start:
             return []
-        return self.simulator.candles(instrument.symbol, interval, start, end)
+        return self.source.candles(instrument.symbol, interval, start, end)
 
     def expiries(self, symbol: str, count: int = LISTED_EXPIRIES) -> list[Expiry]:
         """Return the next option expiries of ``symbol``, today's until its close."""
@@ -155,7 +171,7 @@ class MarketData:
                 f"no {instrument.symbol} expiry on {expiry}; see /api/expiries/{instrument.symbol}"
             )
         now = self.clock.now()
-        tick = self.simulator.tick_at(instrument.symbol, now)
+        tick = self.source.tick_at(instrument.symbol, now)
         key = (instrument.symbol, chosen.date, int(now.timestamp()), tick.ltp)
         cached = self._chains.get(key)
         if cached is not None:
@@ -165,7 +181,7 @@ class MarketData:
         previous_day = calendar.previous_trading_day(self._session_day(instrument, now))
         zone = venue_zone(instrument.venue)
         previous_close_at = datetime.combine(previous_day, EXPIRY_TIME, zone)
-        previous_close = float(self.simulator.price_at(instrument.symbol, previous_close_at))
+        previous_close = float(self.source.price_at(instrument.symbol, previous_close_at))
         chain = build_chain(
             instrument,
             chosen.date,
@@ -189,7 +205,7 @@ class MarketData:
         now = self.clock.now()
         key = (instrument.symbol, now.date())
         if key not in self._iv:
-            bars = self.simulator.candles(
+            bars = self.source.candles(
                 instrument.symbol, "1d", now - timedelta(days=IV_HISTORY_DAYS), now
             )
             closes = np.array([float(bar.close) for bar in bars], dtype=np.float64)
@@ -218,13 +234,3 @@ def exchange_trading_minutes(calendar: TradingCalendar) -> TradingMinutes:
         return default_trading_minutes(instrument, day)
 
     return trading_minutes
-
-
-def create_market(
-    clock: Clock, *, seed: int, always_open: bool, catalogue: Catalogue | None = None
-) -> MarketData:
-    """Return the simulated market on the exchange calendars."""
-    catalogue = catalogue or Catalogue.load()
-    calendar = load_calendar()
-    simulator = Simulator(catalogue, seed, exchange_trading_minutes(calendar))
-    return MarketData(catalogue, calendar, simulator, clock, seed=seed, always_open=always_open)

@@ -2,6 +2,8 @@
 
 from tradepit.store.audit import AuditEntry
 from tradepit.store.base import Base
+from tradepit.store.candles import CandleRow
+from tradepit.store.feeds import FeedCredential
 from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User, UserSettings
 from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
 
@@ -10,6 +12,8 @@ metadata = Base.metadata
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "CandleRow",
+    "FeedCredential",
     "LedgerEntry",
     "LedgerTransaction",
     "LoginAttempt",

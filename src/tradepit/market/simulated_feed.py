@@ -1,0 +1,51 @@
+"""The default feed: the simulator's ticks on a fixed grid of market time, at clock speed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import numpy as np
+
+from tradepit.domain.clock import Clock
+from tradepit.market.feed import FeedState, TickSink
+from tradepit.market.simulator import Simulator
+
+#: Market time between two ticks of an instrument.
+STEP_US = 250_000
+#: Wall seconds between two deliveries.
+WALL_INTERVAL = 0.25
+#: Grid points delivered at most per round (a very fast clock skips ahead instead).
+MAX_POINTS = 400
+
+
+class SimulatedFeed:
+    """Deliver every trading instrument's tick on each 250 ms point of market time."""
+
+    def __init__(self, simulator: Simulator, clock: Clock) -> None:
+        self.simulator = simulator
+        self.clock = clock
+        self.symbols = [i.symbol for i in simulator.instruments]
+        self.state = FeedState(kind="simulator", symbols=self.symbols)
+
+    def points(self, after_us: int, until: datetime) -> np.ndarray:
+        """Return the grid instants in (after_us, until], at most ``MAX_POINTS`` of the latest."""
+        until_us = int((until - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6)
+        first = (after_us // STEP_US + 1) * STEP_US
+        grid = np.arange(first, until_us + 1, STEP_US, dtype=np.int64)
+        return grid[-MAX_POINTS:]
+
+    async def run(self, sink: TickSink) -> None:
+        """Deliver ticks until cancelled."""
+        start = self.clock.now()
+        last_us = int((start - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6)
+        self.state.status = "running"
+        while True:
+            await asyncio.sleep(WALL_INTERVAL)
+            grid = self.points(last_us, self.clock.now())
+            if grid.size == 0:
+                continue
+            last_us = int(grid[-1])
+            batch = self.simulator.tick_batch(self.symbols, grid).to_ticks()
+            self.state.saw(batch)
+            await sink(batch)

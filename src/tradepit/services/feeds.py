@@ -1,0 +1,185 @@
+"""Running the market feed: ticks into the quote book, closed bars into the database, and the
+Kite login flow that renews the live feed's token every day."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tradepit.domain.clock import Clock
+from tradepit.domain.errors import InvalidInput
+from tradepit.domain.instruments import Instrument
+from tradepit.domain.market import Tick
+from tradepit.market.feed import Feed
+from tradepit.market.quotes import QuoteBook
+from tradepit.services.auth import Caller
+from tradepit.store import audit
+from tradepit.store import candles as candle_store
+from tradepit.store import feeds as feed_store
+from tradepit.store.crypto import Sealer
+from tradepit.store.feeds import FeedCredential
+
+log = logging.getLogger("tradepit.feed")
+
+KITE = "kite"
+#: How much persisted history is loaded into memory at start-up, per interval.
+WARM_SPAN = {
+    "1m": timedelta(days=7),
+    "5m": timedelta(days=30),
+    "15m": timedelta(days=60),
+    "1h": timedelta(days=180),
+    "1d": timedelta(days=730),
+}
+
+
+class KiteAccessLike(Protocol):
+    """What a Kite login answers."""
+
+    access_token: str
+    user_id: str
+    expires_at: datetime
+
+
+class KiteLogin(Protocol):
+    """The Kite login flow (``tradepit.market.kite_feed.KiteSession``)."""
+
+    def login_url(self) -> str:
+        """Return the URL where the operator logs in to Kite."""
+        ...
+
+    async def exchange(self, request_token: str) -> KiteAccessLike:
+        """Trade the request token from the redirect for an access token."""
+        ...
+
+    async def instruments(self, access_token: str) -> dict[str, int]:
+        """Return our symbols mapped to Kite instrument tokens."""
+        ...
+
+
+class FeedNotConfigured(InvalidInput):
+    """The operation needs a feed provider that is not configured."""
+
+    code = "FEED_NOT_CONFIGURED"
+
+
+class FeedRunner:
+    """Own the feed task: start it, replace it (after a token renewal), stop it."""
+
+    def __init__(
+        self,
+        book: QuoteBook | None,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        listeners: Sequence[Callable[[Sequence[Tick]], Awaitable[None]]] = (),
+    ) -> None:
+        self.book = book
+        self.sessionmaker = sessionmaker
+        self.listeners = list(listeners)
+        self.feed: Feed | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def sink(self, batch: Sequence[Tick]) -> None:
+        """Take a batch: update the book, persist the bars it closed, tell the listeners."""
+        if self.book is not None:
+            closed = self.book.apply(batch)
+            if closed:
+                async with self.sessionmaker() as session:
+                    await candle_store.save(session, closed)
+                    await session.commit()
+        for listener in self.listeners:
+            await listener(batch)
+
+    def start(self, feed: Feed) -> None:
+        """Run ``feed`` in the background, replacing the running one."""
+        self.feed = feed
+        self._task = asyncio.create_task(self._run(feed), name=f"feed:{feed.state.kind}")
+
+    async def replace(self, feed: Feed) -> None:
+        """Stop the running feed and start ``feed``."""
+        await self.stop()
+        self.start(feed)
+
+    async def stop(self) -> None:
+        """Cancel the feed task and wait for it."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self, feed: Feed) -> None:
+        try:
+            await feed.run(self.sink)
+        except asyncio.CancelledError:
+            feed.state.status = "stopped"
+            raise
+        except Exception as exc:  # a feed bug must not take the server down
+            feed.state.status = "failed"
+            feed.state.detail = f"{type(exc).__name__}: {exc}"
+            log.exception("feed %s failed", feed.state.kind)
+
+
+async def warm(
+    book: QuoteBook,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    instruments: Sequence[Instrument],
+    now: datetime,
+) -> int:
+    """Load the bars persisted before this start into the quote book; return how many."""
+    loaded = 0
+    async with sessionmaker() as session:
+        for instrument in instruments:
+            for interval, span in WARM_SPAN.items():
+                bars = await candle_store.recent(session, instrument.symbol, interval, now - span)
+                book.load(bars)
+                loaded += len(bars)
+    return loaded
+
+
+async def save_kite_token(
+    session: AsyncSession,
+    wall: Clock,
+    caller: Caller,
+    sealer: Sealer,
+    *,
+    access_token: str,
+    account: str,
+    expires_at: datetime,
+) -> FeedCredential:
+    """Store the Kite access token encrypted, and audit the change without the token."""
+    now = wall.now()
+    row = await feed_store.get(session, KITE)
+    if row is None:
+        row = FeedCredential(provider=KITE, sealed="", updated_at=now)
+        session.add(row)
+    row.sealed = sealer.seal(f"feed:{KITE}", access_token)
+    row.account = account
+    row.expires_at = expires_at
+    row.updated_at = now
+    row.updated_by = caller.user.id
+    audit.record(
+        session,
+        at=now,
+        action="feed.kite.session",
+        actor_id=caller.user.id,
+        actor=caller.user.username,
+        target=f"feed:{KITE}",
+        ip=caller.ip,
+        details={"account": account, "expires_at": expires_at.isoformat()},
+    )
+    return row
+
+
+async def load_kite_token(
+    session: AsyncSession, wall: Clock, sealer: Sealer
+) -> tuple[str, datetime] | None:
+    """Return the stored Kite access token and its expiry, if one is stored and still valid."""
+    row = await feed_store.get(session, KITE)
+    if row is None or row.expires_at is None or row.expires_at <= wall.now():
+        return None
+    return sealer.open(f"feed:{KITE}", row.sealed), row.expires_at
