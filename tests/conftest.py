@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -50,10 +51,23 @@ async def database_url(
         await engine.dispose()
         yield url
         return
+    async with postgres_database("tradepit_test") as url:
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        yield url
+
+
+@asynccontextmanager
+async def postgres_database(prefix: str, name: str | None = None) -> AsyncIterator[str]:
+    """Create a PostgreSQL database for this run, yield its URL and drop it afterwards.
+
+    Skips (or, in CI, fails) when ``TRADEPIT_TEST_POSTGRES_URL`` is unset or unreachable.
+    """
     if not POSTGRES_URL:
         skip_or_fail("PostgreSQL tests need TRADEPIT_TEST_POSTGRES_URL (CI sets it)")
     assert POSTGRES_URL is not None
-    name = f"tradepit_test_{uuid.uuid4().hex[:12]}"
+    name = name or f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
@@ -61,12 +75,8 @@ async def database_url(
     except OSError as exc:
         await admin.dispose()
         skip_or_fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
     try:
-        yield url
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

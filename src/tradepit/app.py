@@ -15,7 +15,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from starlette.middleware.cors import CORSMiddleware
 
 from tradepit import __version__
-from tradepit.api import admin, auth, candles, errors, health, market, users
+from tradepit.api import admin, auth, candles, errors, feeds, health, market, users
 from tradepit.api.deps import Wiring
 from tradepit.api.middleware import BodyLimit, RateLimit, RequestContext, caller_identity
 from tradepit.domain.clock import Clock, SimulatedClock, SystemClock, make_clock
@@ -28,7 +28,7 @@ from tradepit.market.quotes import QuoteBook
 from tradepit.market.replay import ReplayFeed, read_ticks
 from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.market.simulator import Simulator
-from tradepit.services import feeds
+from tradepit.services import feeds as feed_service
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.settings import Settings
@@ -152,32 +152,31 @@ def _kite_session(settings: Settings) -> KiteLogin | None:
 async def start_feed(wired: Wiring, settings: Settings) -> None:
     """Load persisted bars and start the configured feed (Kite: when a valid token is stored)."""
     if wired.feeds.book is not None:
-        await feeds.warm(
-            wired.feeds.book, wired.sessionmaker, list(wired.market.catalogue), wired.clock.now()
+        instruments = list(wired.market.catalogue)
+        await feed_service.warm(
+            wired.feeds.book, wired.sessionmaker, instruments, wired.clock.now()
         )
-    feed = wired.feed
-    if feed is None and settings.feed == "kite":
-        feed = await kite_feed(wired, settings)
-    if feed is not None:
-        wired.feeds.start(feed)
+    if wired.feed is not None:
+        wired.feeds.start(wired.feed)
+        return
+    if settings.feed != "kite" or wired.kite is None:
+        return
+    kite = wired.kite
 
+    async def on_kite_token(access_token: str) -> None:
+        tokens = await kite.instruments(access_token)
+        instruments = {i.symbol: i for i in wired.market.catalogue if i.symbol in tokens}
+        from tradepit.market.kite_feed import KiteFeed  # noqa: PLC0415 - optional extra
 
-async def kite_feed(wired: Wiring, settings: Settings) -> Feed | None:
-    """Return a Kite feed on the stored access token, or None until an admin logs in."""
-    if wired.kite is None:
-        return None
+        api_key = settings.kite_api_key or ""
+        feed = KiteFeed(api_key, access_token, tokens, instruments, root=settings.kite_ws_root)
+        await wired.feeds.replace(feed)
+
+    wired.on_kite_token = on_kite_token
     async with wired.sessionmaker() as session:
-        stored = await feeds.load_kite_token(session, wired.wall, wired.sealer)
-    if stored is None:
-        return None
-    from tradepit.market.kite_feed import KiteFeed  # noqa: PLC0415 - optional extra
-
-    access_token, _ = stored
-    tokens = await wired.kite.instruments(access_token)
-    instruments = {i.symbol: i for i in wired.market.catalogue if i.symbol in tokens}
-    return KiteFeed(
-        settings.kite_api_key or "", access_token, tokens, instruments, root=settings.kite_ws_root
-    )
+        stored = await feed_service.load_kite_token(session, wired.wall, wired.sealer)
+    if stored is not None:
+        await on_kite_token(stored[0])
 
 
 def _rate_limit_storage(settings: Settings) -> Storage:
@@ -213,7 +212,7 @@ def create_app(
     )
     app.state.wiring = wired
     errors.install(app)
-    for module in (health, auth, users, admin, market, candles):
+    for module in (health, auth, users, admin, feeds, market, candles):
         app.include_router(module.router)
 
     allow_any = "*" in settings.cors_origins

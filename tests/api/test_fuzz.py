@@ -27,10 +27,9 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import POSTGRES_URL, make_settings, skip_or_fail
+from tests.conftest import POSTGRES_URL, make_settings, postgres_database
 from tests.factories import admin_headers, user_with_token
 from tradepit.app import create_app
 from tradepit.domain.accounts import Role
@@ -116,23 +115,9 @@ async def sqlite_superadmin() -> AsyncIterator[User]:
 @pytest.fixture(scope="module")
 async def postgres_superadmin() -> AsyncIterator[User]:
     """Create and migrate a PostgreSQL fuzz database; yield its superadmin; drop it."""
-    if not POSTGRES_URL:
-        skip_or_fail("PostgreSQL tests need TRADEPIT_TEST_POSTGRES_URL (CI sets it)")
-    assert POSTGRES_URL is not None
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{_PG_NAME}"'))
-    except OSError as exc:
-        await admin.dispose()
-        skip_or_fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
-    try:
+    async with postgres_database("tradepit_fuzz", _PG_NAME):
         yield await _superadmin(POSTGRES)
         asgi.shutdown_lifespans()
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{_PG_NAME}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 def _bearer(backend: Backend, user: User) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import POSTGRES_URL, skip_or_fail
+from tests.conftest import postgres_database
 from tradepit.store.db import create_engine
 from tradepit.store.migrate import alembic_config, current_revision, downgrade, upgrade
 from tradepit.store.models import metadata
@@ -54,26 +52,10 @@ async def empty_engine(
         yield engine
         await engine.dispose()
         return
-    if not POSTGRES_URL:
-        skip_or_fail("PostgreSQL tests need TRADEPIT_TEST_POSTGRES_URL (CI sets it)")
-    assert POSTGRES_URL is not None
-    name = f"tradepit_migrate_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OSError as exc:
-        await admin.dispose()
-        skip_or_fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    try:
+    async with postgres_database("tradepit_migrate") as url:
+        engine = create_engine(url)
         yield engine
-    finally:
         await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 class TestUpgrade:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tradepit.api.deps import WiringDep
 from tradepit.api.errors import timestamp
+from tradepit.services import feeds
 
 router = APIRouter(tags=["health"])
 
@@ -64,21 +65,6 @@ async def _redis_status(url: str | None) -> str:
     return "ok"
 
 
-def feed_status(wired: WiringDep) -> dict[str, Any]:
-    """Return the running feed's state (in tests and before start-up: 'not_started')."""
-    feed = wired.feeds.feed
-    if feed is None:
-        return {"status": "not_started", "kind": None}
-    state = feed.state
-    return {
-        "status": state.status,
-        "kind": state.kind,
-        "detail": state.detail,
-        "ticks": state.ticks,
-        "last_tick_at": state.last_tick_at.isoformat() if state.last_tick_at else None,
-    }
-
-
 @router.get("/api/status", summary="Server status (mt5-copier)")
 async def status(wired: WiringDep) -> dict[str, Any]:
     """Return version, uptime, database and Redis reachability, feed and clock."""
@@ -91,7 +77,7 @@ async def status(wired: WiringDep) -> dict[str, Any]:
         "uptime_seconds": round((wired.wall.now() - wired.started_at).total_seconds(), 3),
         "database": {"ok": database_ok, "backend": wired.engine.dialect.name},
         "redis": redis_status,
-        "feed": feed_status(wired),
+        "feed": feeds.feed_state(wired.feeds),
         "clock": {"speed": wired.clock.speed, "now": wired.clock.now().isoformat()},
     }
 

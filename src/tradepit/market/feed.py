@@ -12,10 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from tradepit.domain.errors import InvalidInput
 from tradepit.domain.market import Tick
 
 #: Where a feed delivers ticks; awaited, so a slow consumer slows the feed down.
 TickSink = Callable[[Sequence[Tick]], Awaitable[None]]
+
+
+class FeedLoginRefused(InvalidInput):
+    """The market-data provider refused a login step; the message is the provider's reason."""
+
+    code = "FEED_LOGIN_REFUSED"
 
 
 @dataclass

@@ -41,9 +41,20 @@ WARM_SPAN = {
 class KiteAccessLike(Protocol):
     """What a Kite login answers."""
 
-    access_token: str
-    user_id: str
-    expires_at: datetime
+    @property
+    def access_token(self) -> str:
+        """The session's access token."""
+        ...
+
+    @property
+    def user_id(self) -> str:
+        """The Kite account."""
+        ...
+
+    @property
+    def expires_at(self) -> datetime:
+        """When the token stops working (06:00 IST next morning)."""
+        ...
 
 
 class KiteLogin(Protocol):
@@ -173,6 +184,62 @@ async def save_kite_token(
         details={"account": account, "expires_at": expires_at.isoformat()},
     )
     return row
+
+
+def kite_login_url(kite: KiteLogin | None) -> str:
+    """Return where the operator logs in to Kite to start today's session."""
+    if kite is None:
+        raise FeedNotConfigured(
+            "Kite is not configured: set TRADEPIT_KITE_API_KEY and TRADEPIT_KITE_API_SECRET"
+        )
+    return kite.login_url()
+
+
+async def renew_kite_session(
+    session: AsyncSession,
+    wall: Clock,
+    caller: Caller,
+    sealer: Sealer,
+    kite: KiteLogin | None,
+    request_token: str,
+    on_token: Callable[[str], Awaitable[None]] | None = None,
+) -> FeedCredential:
+    """Trade Kite's request token for today's access token, store it sealed, restart the feed.
+
+    A refusal by Kite (``FeedLoginRefused``) carries Kite's own reason.
+    """
+    if kite is None:
+        kite_login_url(kite)
+    assert kite is not None
+    access = await kite.exchange(request_token)
+    row = await save_kite_token(
+        session,
+        wall,
+        caller,
+        sealer,
+        access_token=access.access_token,
+        account=access.user_id,
+        expires_at=access.expires_at,
+    )
+    if on_token is not None:
+        await on_token(access.access_token)
+    return row
+
+
+def feed_state(runner: FeedRunner) -> dict[str, object]:
+    """Return the running feed's state for the admin side."""
+    feed = runner.feed
+    if feed is None:
+        return {"kind": None, "status": "not_started", "detail": "", "ticks": 0}
+    state = feed.state
+    return {
+        "kind": state.kind,
+        "status": state.status,
+        "detail": state.detail,
+        "ticks": state.ticks,
+        "last_tick_at": state.last_tick_at,
+        "symbols": state.symbols,
+    }
 
 
 async def load_kite_token(
