@@ -43,7 +43,8 @@ def _settings(**overrides: Any) -> Settings:
 
 
 async def _migrate(settings: Settings) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The data directory gets its generated secrets (0600) before anything uses it.
+    Secrets(settings.data_dir)
     engine = create_engine(settings.db_url)
     try:
         await upgrade(engine)
