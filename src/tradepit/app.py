@@ -15,7 +15,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from starlette.middleware.cors import CORSMiddleware
 
 from tradepit import __version__
-from tradepit.api import admin, auth, candles, errors, feeds, health, market, users
+from tradepit.api import admin, auth, candles, errors, feeds, health, market, users, wallets
 from tradepit.api.deps import Wiring
 from tradepit.api.middleware import BodyLimit, RateLimit, RequestContext, caller_identity
 from tradepit.domain.clock import Clock, SimulatedClock, SystemClock, make_clock
@@ -212,7 +212,7 @@ def create_app(
     )
     app.state.wiring = wired
     errors.install(app)
-    for module in (health, auth, users, admin, feeds, market, candles):
+    for module in (health, auth, users, wallets, admin, feeds, market, candles):
         app.include_router(module.router)
 
     allow_any = "*" in settings.cors_origins

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 
 from tradepit.api.deps import MAX_ID, AdminDep, IdPath, SessionDep, SuperadminDep, WiringDep
 from tradepit.schemas.users import NO_NUL, AuditRead, RoleChange, UserRead
-from tradepit.services import users
+from tradepit.schemas.wallets import AdjustmentCreate, AdjustmentRead
+from tradepit.services import users, wallets
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -76,6 +77,27 @@ async def change_role(
     return UserRead.model_validate(
         await users.set_role(session, wired.wall, caller, user_id, body.role)
     )
+
+
+@router.post(
+    "/users/{user_id}/wallet-adjustments",
+    status_code=201,
+    summary="Credit or debit a user's wallet",
+    responses={
+        **ADMIN_ERRORS,
+        404: {"description": "No such user or wallet"},
+        409: {"description": "The debit would overdraw the wallet"},
+    },
+)
+async def adjust_wallet(
+    user_id: IdPath,
+    body: AdjustmentCreate,
+    caller: AdminDep,
+    session: SessionDep,
+    wired: WiringDep,
+) -> AdjustmentRead:
+    """Post a ledger transaction from the system capital; a negative amount debits. Audited."""
+    return await wallets.adjust(session, wired.clock, caller, user_id, body)
 
 
 @router.get("/stats", summary="Platform statistics", responses=ADMIN_ERRORS)

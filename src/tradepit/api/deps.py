@@ -19,7 +19,8 @@ from tradepit.domain.errors import DomainError, NotAuthenticated, PermissionDeni
 from tradepit.market.data import MarketData
 from tradepit.market.feed import Feed
 from tradepit.services import auth
-from tradepit.services.auth import AuthPolicy, Caller
+from tradepit.services.auth import AuthPolicy
+from tradepit.services.callers import Caller
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.store.crypto import Sealer
 

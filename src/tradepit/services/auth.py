@@ -34,6 +34,7 @@ from tradepit.domain.errors import (
     TooManyAttempts,
 )
 from tradepit.services import wallets
+from tradepit.services.callers import Caller
 from tradepit.store import audit
 from tradepit.store import users as store
 from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User
@@ -108,22 +109,6 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
     if key not in _DUMMY:
         _DUMMY[key] = hasher.hash(secrets.token_urlsafe(16))
     return _DUMMY[key]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is making the request, as proven by a token or an API key."""
-
-    user: User
-    ip: str
-    jti: str | None = None
-    token_expires_at: datetime | None = None
-    api_key_id: int | None = None
-
-    @property
-    def role(self) -> Role:
-        """Return the caller's role."""
-        return Role(self.user.role)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from tradepit.domain.instruments import Instrument
 from tradepit.domain.market import Tick
 from tradepit.market.feed import Feed
 from tradepit.market.quotes import QuoteBook
-from tradepit.services.auth import Caller
+from tradepit.services.callers import Caller
 from tradepit.store import audit
 from tradepit.store import candles as candle_store
 from tradepit.store import feeds as feed_store

@@ -11,7 +11,7 @@ from tradepit.domain.accounts import Role
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import Conflict, NotFound, PermissionDenied
 from tradepit.schemas.users import SettingsUpdate
-from tradepit.services.auth import Caller
+from tradepit.services.callers import Caller
 from tradepit.store import audit
 from tradepit.store import users as store
 from tradepit.store.audit import AuditEntry

@@ -8,8 +8,11 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradepit.domain.clock import Clock
-from tradepit.domain.errors import Conflict
+from tradepit.domain.errors import Conflict, NotFound
 from tradepit.domain.ledger import Posting, check_balanced
+from tradepit.schemas.wallets import AdjustmentCreate, AdjustmentRead, LedgerEntryRead, WalletRead
+from tradepit.services.callers import Caller
+from tradepit.store import audit
 from tradepit.store import wallets as store
 from tradepit.store.users import User
 from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
@@ -84,6 +87,95 @@ async def open_for(
                 ],
             )
     return await balance_of(session, user.id, BET_CURRENCY)
+
+
+class UnknownWallet(NotFound):
+    """The user has no wallet in that currency."""
+
+    code = "WALLET_NOT_FOUND"
+
+
+async def wallets_of(session: AsyncSession, user_id: int) -> list[WalletRead]:
+    """Return the user's cash wallets: cash, blocked and available per currency."""
+    rows = await store.user_wallets(session, user_id)
+    return [
+        WalletRead(
+            currency=w.currency,
+            cash=w.balance,
+            blocked=w.blocked,
+            available=w.balance - w.blocked,
+        )
+        for w in rows
+        if w.name == CASH
+    ]
+
+
+async def ledger_page(
+    session: AsyncSession, user_id: int, *, currency: str | None, page: int, limit: int
+) -> tuple[list[LedgerEntryRead], int]:
+    """Return one page of the user's ledger entries, newest first, and the total."""
+    rows, total = await store.entries_page(
+        session, user_id, currency=currency, offset=(page - 1) * limit, limit=limit
+    )
+    return [
+        LedgerEntryRead(
+            id=entry.id,
+            transaction_id=tx.id,
+            currency=wallet.currency,
+            amount=entry.amount,
+            balance_after=entry.balance_after,
+            kind=tx.kind,
+            ref=tx.reference,
+            created_at=tx.at,
+        )
+        for entry, tx, wallet in rows
+    ], total
+
+
+async def adjust(
+    session: AsyncSession, clock: Clock, caller: Caller, user_id: int, body: AdjustmentCreate
+) -> AdjustmentRead:
+    """Credit or debit a user's wallet from the system capital, with a reason, audited."""
+    wallet = await store.find_wallet(session, user_id, CASH, body.currency)
+    if wallet is None:
+        raise UnknownWallet(f"user {user_id} has no {body.currency} wallet")
+    capital = await store.system_wallet(session, CAPITAL, body.currency, clock.now())
+    tx = await post(
+        session,
+        clock,
+        kind="admin_adjustment",
+        reference=f"admin:{caller.user.id}",
+        memo=body.reason,
+        postings=[
+            Posting(capital.id, body.currency, -body.amount),
+            Posting(wallet.id, body.currency, body.amount),
+        ],
+    )
+    balance = await balance_of(session, user_id, body.currency)
+    audit.record(
+        session,
+        at=tx.at,
+        action="admin.wallet.adjust",
+        actor_id=caller.user.id,
+        actor=caller.user.username,
+        target=f"user:{user_id}",
+        ip=caller.ip,
+        details={
+            "currency": body.currency,
+            "amount": format(body.amount, "f"),
+            "reason": body.reason,
+            "transaction_id": tx.id,
+        },
+    )
+    return AdjustmentRead(
+        transaction_id=tx.id,
+        user_id=user_id,
+        currency=body.currency,
+        amount=body.amount,
+        balance_after=balance,
+        reason=body.reason,
+        created_at=tx.at,
+    )
 
 
 async def balance_of(session: AsyncSession, user_id: int, currency: str) -> Decimal:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, func, select, update
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,7 +26,12 @@ class Wallet(Base):
     """Money of one owner in one currency. System wallets (no user) fund starting balances."""
 
     __tablename__ = "wallets"
-    __table_args__ = (UniqueConstraint("user_id", "name", "currency"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "name", "currency"),
+        # The last line of defence: a user's money never goes below zero, whatever the code does.
+        CheckConstraint("allow_negative OR balance >= 0", name="balance_not_negative"),
+        CheckConstraint("blocked >= 0", name="blocked_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(
@@ -26,6 +40,7 @@ class Wallet(Base):
     name: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(8))
     balance: Mapped[Decimal] = mapped_column(ExactDecimal())
+    blocked: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0))
     allow_negative: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -113,7 +128,7 @@ async def entries_sum(session: AsyncSession, wallet_id: int) -> Decimal:
 
 
 async def entries_page(
-    session: AsyncSession, user_id: int, offset: int, limit: int
+    session: AsyncSession, user_id: int, *, currency: str | None, offset: int, limit: int
 ) -> tuple[list[tuple[LedgerEntry, LedgerTransaction, Wallet]], int]:
     """Return one page of a user's ledger entries, newest first, and the total."""
     base = (
@@ -122,6 +137,8 @@ async def entries_page(
         .join(Wallet, LedgerEntry.wallet_id == Wallet.id)
         .where(Wallet.user_id == user_id)
     )
+    if currency is not None:
+        base = base.where(Wallet.currency == currency)
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = await session.execute(base.order_by(LedgerEntry.id.desc()).offset(offset).limit(limit))
     return [tuple(row) for row in rows.all()], total  # type: ignore[misc]

@@ -1,0 +1,36 @@
+"""paper-tournaments' wallet, and the ledger behind every balance."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from tradepit.api.deps import CallerDep, SessionDep
+from tradepit.schemas.wallets import Currency, WalletRead
+from tradepit.services import wallets
+
+router = APIRouter(prefix="/api/paper-trading", tags=["paper trading"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "Not logged in"}}
+
+
+@router.get("/wallet", summary="My wallets", responses=ERRORS)
+async def wallet(caller: CallerDep, session: SessionDep) -> list[WalletRead]:
+    """Return cash, blocked (open-order holds and margin) and available money per currency."""
+    return await wallets.wallets_of(session, caller.user.id)
+
+
+@router.get("/ledger", summary="My ledger entries", responses=ERRORS)
+async def ledger(
+    caller: CallerDep,
+    session: SessionDep,
+    currency: Currency | None = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Return the postings to my wallets, newest first; each shows the balance after it."""
+    entries, total = await wallets.ledger_page(
+        session, caller.user.id, currency=currency, page=page, limit=limit
+    )
+    return {"entries": entries, "page": page, "limit": limit, "total": total}
