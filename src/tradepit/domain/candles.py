@@ -19,9 +19,10 @@ def bar_start(ts: datetime, interval: str, origin: timedelta = timedelta(0)) -> 
     bars start at 09:15 IST as the exchange's do); a daily bar starts at 00:00 UTC of its date.
     """
     seconds = INTERVALS[interval]
+    ts = ts.astimezone(UTC)
     if seconds >= 86_400:
         return datetime(ts.year, ts.month, ts.day, tzinfo=UTC)
-    since = (ts.astimezone(UTC) - _EPOCH - origin).total_seconds()
+    since = (ts - _EPOCH - origin).total_seconds()
     return _EPOCH + origin + timedelta(seconds=(since // seconds) * seconds)
 
 
@@ -55,11 +56,11 @@ class CandleBuilder:
         """Add a tick; return the bar it closed, if it started a new one."""
         if tick.symbol != self.symbol:
             raise ValueError(f"tick of {tick.symbol} given to the {self.symbol} builder")
-        traded = self._traded(tick.volume)
         start = bar_start(tick.ts, self.interval, self.origin)
         bar = self._bar
         if bar is not None and start < bar.start:
             return None  # a late tick for a closed bar: the past does not change
+        traded = self._traded(tick.volume)
         closed = None
         if bar is None or start > bar.start:
             closed = self.forming()
