@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.low_level import Type
@@ -24,7 +27,7 @@ from tradepit.market.calendars import load_calendar
 from tradepit.market.catalogue import Catalogue
 from tradepit.market.data import MarketData, exchange_trading_minutes
 from tradepit.market.feed import Feed
-from tradepit.market.quotes import QuoteBook
+from tradepit.market.quotes import NoQuoteYet, QuoteBook
 from tradepit.market.replay import ReplayFeed, read_ticks
 from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.market.simulator import Simulator
@@ -35,6 +38,11 @@ from tradepit.settings import Settings
 from tradepit.store.crypto import Sealer
 from tradepit.store.db import create_engine, create_sessionmaker
 from tradepit.store.secrets import Secrets
+
+if TYPE_CHECKING:
+    from tradepit.market.kite_feed import OptionTokens
+
+log = logging.getLogger("tradepit.app")
 
 DESCRIPTION = """
 Paper trading against a simulated or live market, option chains with analytics, fixed-time
@@ -168,6 +176,13 @@ async def start_feed(wired: Wiring, settings: Settings) -> None:
         instruments = {i.symbol: i for i in wired.market.catalogue if i.symbol in tokens}
         from tradepit.market.kite_feed import KiteFeed  # noqa: PLC0415 - optional extra
 
+        book = wired.feeds.book
+        if book is not None:
+            options = await kite_options(kite, access_token, wired.market, book, len(tokens))
+            if options is not None:
+                book.track(options.instruments.values())
+                tokens = {**tokens, **options.tokens}
+                instruments.update(options.instruments)
         api_key = settings.kite_api_key or ""
         feed = KiteFeed(api_key, access_token, tokens, instruments, root=settings.kite_ws_root)
         await wired.feeds.replace(feed)
@@ -177,6 +192,38 @@ async def start_feed(wired: Wiring, settings: Settings) -> None:
         stored = await feed_service.load_kite_token(session, wired.wall, wired.sealer)
     if stored is not None:
         await on_kite_token(stored[0])
+
+
+async def kite_options(
+    kite: KiteLogin, access_token: str, market: MarketData, book: QuoteBook, subscribed: int
+) -> OptionTokens | None:
+    """Return the options for the Kite feed to stream besides ``subscribed`` instruments.
+
+    Strikes centre on each underlying's last price in the quote book (none before its first
+    tick or stored bar). None when ``kite`` cannot look options up or Kite refuses: the feed
+    then streams the catalogue alone and chains stay the model's.
+    """
+    from tradepit.market.kite_feed import (  # noqa: PLC0415 - optional extra
+        MAX_TOKENS_PER_CONNECTION,
+        KiteError,
+        KiteSession,
+    )
+
+    if not isinstance(kite, KiteSession):
+        return None
+    underlyings = market.catalogue.with_options()
+    now = market.clock.now()
+    spot: dict[str, Decimal] = {}
+    for underlying in underlyings:
+        with contextlib.suppress(NoQuoteYet):
+            spot[underlying.symbol] = book.price_at(underlying.symbol, now)
+    try:
+        return await kite.option_tokens(
+            access_token, underlyings, spot, limit=MAX_TOKENS_PER_CONNECTION - subscribed
+        )
+    except KiteError as exc:
+        log.warning("no Kite options streamed: %s", exc)
+        return None
 
 
 def _rate_limit_storage(settings: Settings) -> Storage:

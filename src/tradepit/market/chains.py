@@ -7,20 +7,29 @@ spot), at the volatility of ``smile_vol`` around an at-the-money volatility on a
 structure. Open interest and volume are a deterministic function of (seed, underlying, expiry,
 session day): a bell around the money, heavier in out-of-the-money options and at round
 strikes, moving from the previous session's close to the day's close along the session.
+
+On a live feed that quotes options, ``overlay_quotes`` replaces the model's figures of each
+option with a tick by the market's: prices, volume and OI from the tick, the implied volatility
+solved back from its price, and the greeks at that volatility. ``ChainSide.source`` tells which
+options are live and which are the model's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tradepit.domain import analytics, options
-from tradepit.domain.instruments import Instrument, Kind
+from tradepit.domain.instruments import Instrument, Kind, Right, derivative_symbol
+from tradepit.domain.market import Tick
 from tradepit.domain.sessions import VenueCalendar, venue_zone
 
 F64 = NDArray[np.float64]
@@ -38,11 +47,18 @@ EXPIRY_TIME = time(15, 30)
 SESSION_OPEN = time(9, 15)
 SESSION_MINUTES = 375
 YEAR_SECONDS = 365.0 * 86_400
+#: ``ChainSide.source`` of an option quoted by the feed, and of one priced by the model.
+LIVE: Final = "live"
+MODEL: Final = "model"
 
 
 @dataclass(frozen=True)
 class ChainSide:
-    """One side (calls or puts) of a chain; arrays aligned with the chain's strikes."""
+    """One side (calls or puts) of a chain; arrays aligned with the chain's strikes.
+
+    ``source`` says, per option, whether its figures are the feed's (``LIVE``) or the model's
+    (``MODEL``).
+    """
 
     ltp: F64
     bid: F64
@@ -58,6 +74,7 @@ class ChainSide:
     oi_change: F64
     volume: F64
     label: NDArray[np.str_]
+    source: NDArray[np.str_]
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,13 @@ class Chain:
     strikes: F64
     calls: ChainSide
     puts: ChainSide
+
+    def option_symbol(self, i: int, right: Right) -> str:
+        """Return the trading symbol (Kite's) of the ``right`` option at strike ``i``."""
+        strike = Decimal(repr(round(float(self.strikes[i]), 2))).normalize()
+        return derivative_symbol(
+            self.underlying.symbol, self.expiry, monthly=self.monthly, strike=strike, right=right
+        )
 
     def summary(self) -> analytics.ChainSummary:
         """Return the dashboard figures, computed from this chain's own arrays."""
@@ -198,6 +222,7 @@ def build_chain(
     lot = float(underlying.lot_size)
     vol_t = base_vol * math.sqrt(max(t_now, 1.0 / 365))
     labels_ce, labels_pe = analytics.moneyness_labels(strikes, spot, step)
+    source = np.full(strikes.shape, MODEL)
     sides: list[ChainSide] = []
     for is_call, labels, smile, smile_prev in (
         (True, labels_ce, iv, iv_prev),
@@ -240,6 +265,7 @@ def build_chain(
                 oi_change=oi - _round_lots(oi_prev, lot),
                 volume=volume,
                 label=labels,
+                source=source,
             )
         )
     return Chain(
@@ -254,6 +280,95 @@ def build_chain(
         strikes=strikes,
         calls=sides[0],
         puts=sides[1],
+    )
+
+
+def overlay_quotes(
+    chain: Chain, calls: Sequence[Tick | None], puts: Sequence[Tick | None]
+) -> Chain:
+    """Return ``chain`` with the market's figures for each option that has a usable tick.
+
+    ``calls`` and ``puts`` hold the latest tick of each option, aligned with the chain's
+    strikes (None where the feed has none). For an option with a tick:
+
+    - ``ltp``, ``bid``, ``ask``, ``volume`` and ``oi`` are the tick's (OI stays the model's
+      when the tick has none);
+    - ``iv`` is solved back (``options.implied_vol``) from the mid price when both sides are
+      quoted and sane (sizes above 0, ``0 < bid <= ask``), else from the last price, with
+      Black-Scholes on the chain's spot, rate (``RISK_FREE``) and dividend yield
+      (``DIVIDEND_YIELD``), the constants ``build_chain`` prices with. It is NaN where no
+      volatility reproduces the price (below intrinsic value, at or past expiry);
+    - the greeks are recomputed at that volatility; where it is NaN they stay the model's;
+    - ``change`` and ``oi_change`` stay the model's: ticks carry no previous close or previous
+      open interest, and the live price less the model's close would mix the market's volatility
+      level into the change;
+    - ``source`` is ``LIVE``.
+
+    A tick with neither a sane two-sided quote nor a last price above 0 says nothing about the
+    price and is ignored. The chain is returned unchanged when no option has a usable tick.
+    """
+    q = DIVIDEND_YIELD.get(chain.underlying.kind, 0.0)
+    call_side = _overlay_side(chain, chain.calls, calls, is_call=True, q=q)
+    put_side = _overlay_side(chain, chain.puts, puts, is_call=False, q=q)
+    if call_side is chain.calls and put_side is chain.puts:
+        return chain
+    return replace(chain, calls=call_side, puts=put_side)
+
+
+def _two_sided(tick: Tick) -> bool:
+    return tick.bid_size > 0 and tick.ask_size > 0 and 0 < tick.bid <= tick.ask
+
+
+def _overlay_side(
+    chain: Chain, side: ChainSide, ticks: Sequence[Tick | None], *, is_call: bool, q: float
+) -> ChainSide:
+    if len(ticks) != chain.strikes.size:
+        raise ValueError(f"{len(ticks)} ticks for {chain.strikes.size} strikes")
+    found = [
+        (i, tick)
+        for i, tick in enumerate(ticks)
+        if tick is not None and (tick.ltp > 0 or _two_sided(tick))
+    ]
+    if not found:
+        return side
+    at = np.array([i for i, _ in found], dtype=np.intp)
+    live = [tick for _, tick in found]
+    ltp = np.array([float(t.ltp) for t in live], dtype=np.float64)
+    bid = np.array([float(t.bid) for t in live], dtype=np.float64)
+    ask = np.array([float(t.ask) for t in live], dtype=np.float64)
+    quoted = np.array([_two_sided(t) for t in live], dtype=np.bool_)
+    target = np.where(quoted, 0.5 * (bid + ask), ltp)
+    strikes = chain.strikes[at]
+    t = chain.years_to_expiry
+    iv = options.implied_vol(target, chain.spot, strikes, t, RISK_FREE, is_call, q=q)
+    solved = np.isfinite(iv)
+    g = options.greeks(chain.spot, strikes, t, RISK_FREE, np.where(solved, iv, 0.0), is_call, q=q)
+
+    def put(model: F64, values: F64) -> F64:
+        out = model.copy()
+        out[at] = values
+        return out
+
+    def greek(model: F64, values: F64) -> F64:
+        return put(model, np.where(solved, values, model[at]))
+
+    oi = np.array([float(t.oi) if t.oi is not None else np.nan for t in live], dtype=np.float64)
+    source = side.source.copy()
+    source[at] = LIVE
+    return replace(
+        side,
+        ltp=put(side.ltp, ltp),
+        bid=put(side.bid, bid),
+        ask=put(side.ask, ask),
+        iv=put(side.iv, iv),
+        delta=greek(side.delta, g.delta),
+        gamma=greek(side.gamma, g.gamma),
+        theta=greek(side.theta, g.theta),
+        vega=greek(side.vega, g.vega),
+        rho=greek(side.rho, g.rho),
+        oi=put(side.oi, np.where(np.isnan(oi), side.oi[at], oi)),
+        volume=put(side.volume, np.array([float(t.volume) for t in live], dtype=np.float64)),
+        source=source,
     )
 
 

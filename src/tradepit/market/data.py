@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import InvalidInput, NotFound
-from tradepit.domain.instruments import Instrument, Venue
+from tradepit.domain.instruments import Instrument, Right, Venue
 from tradepit.domain.market import Candle, Tick
 from tradepit.domain.sessions import (
     Expiry,
@@ -29,6 +29,7 @@ from tradepit.market.chains import (
     EXPIRY_TIME,
     Chain,
     build_chain,
+    overlay_quotes,
     realised_atm_vol,
     session_progress,
 )
@@ -92,8 +93,21 @@ class PriceSource(Protocol):
         ...
 
 
+@runtime_checkable
+class OptionQuotes(Protocol):
+    """A price source that also quotes options (the quote book of a live feed)."""
+
+    def option_tick(self, symbol: str) -> Tick | None:
+        """Return the latest tick of the option ``symbol`` (a Kite trading symbol), if any."""
+        ...
+
+
 class MarketData:
-    """Everything market-facing, on one clock, from one price source."""
+    """Everything market-facing, on one clock, from one price source.
+
+    When the source quotes options (``OptionQuotes``), chains carry the live quotes of the
+    options it has ticks for (``chains.overlay_quotes``); the simulator's chains are the model's.
+    """
 
     def __init__(
         self,
@@ -160,7 +174,11 @@ class MarketData:
         return expiries(instrument.expiry_rule, start, calendar, count)
 
     def chain(self, symbol: str, expiry: date | None = None) -> Chain:
-        """Return the option chain for ``expiry`` (the nearest when None), cached per tick."""
+        """Return the option chain for ``expiry`` (the nearest when None).
+
+        Chains are cached per second and underlying price: within one second the same chain
+        comes back, live option quotes included.
+        """
         instrument = self._optionable(symbol)
         listed = self.expiries(instrument.symbol)
         chosen = (
@@ -194,10 +212,20 @@ class MarketData:
             calendar=self.calendar.venue(instrument.derivatives_venue),
             seed=self.seed,
         )
+        if isinstance(self.source, OptionQuotes):
+            chain = self._with_option_quotes(chain, self.source)
         self._chains[key] = chain
         while len(self._chains) > 256:
             self._chains.popitem(last=False)
         return chain
+
+    @staticmethod
+    def _with_option_quotes(chain: Chain, quotes: OptionQuotes) -> Chain:
+        """Return ``chain`` with the live quotes ``quotes`` has for its options."""
+        strikes = range(chain.strikes.size)
+        calls = [quotes.option_tick(chain.option_symbol(i, Right.CE)) for i in strikes]
+        puts = [quotes.option_tick(chain.option_symbol(i, Right.PE)) for i in strikes]
+        return overlay_quotes(chain, calls, puts)
 
     def atm_iv_history(self, symbol: str) -> NDArray[np.float64]:
         """Return the daily at-the-money implied volatility of ``symbol`` up to today."""

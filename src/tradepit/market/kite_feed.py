@@ -4,7 +4,9 @@ Login (``KiteSession``)
     Kite access tokens live for one trading day: the operator logs in at ``login_url()``, Kite
     redirects with a ``request_token``, and ``exchange()`` trades it (with the API secret) for
     an access token that expires at 06:00 IST the next morning. ``instruments()`` reads Kite's
-    instrument dump and maps our catalogue symbols to Kite instrument tokens.
+    instrument dump and maps our catalogue symbols to Kite instrument tokens;
+    ``option_tokens()`` reads the NFO and BFO dumps and picks the option contracts to stream
+    (the nearest expiries, the strikes nearest the spot), under the connection's token limit.
 
 Feed (``KiteFeed``)
     ``KiteTicker`` (Twisted and autobahn) streams binary quote packets. Twisted's reactor can be
@@ -36,7 +38,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any, Final
 
@@ -46,7 +48,7 @@ from kiteconnect.exceptions import KiteException
 from twisted.internet import reactor as _twisted_reactor
 from twisted.internet.ssl import optionsForClientTLS
 
-from tradepit.domain.instruments import Instrument, Kind, Venue
+from tradepit.domain.instruments import Instrument, Kind, Right, Venue, derivative_symbol
 from tradepit.domain.market import Tick
 from tradepit.domain.sessions import IST
 from tradepit.market.catalogue import Catalogue
@@ -77,6 +79,15 @@ RECONNECT_MAX_TRIES: Final = 300
 RECONNECT_MAX_DELAY: Final = 60
 #: Seconds a stopping feed waits for Kite to acknowledge the close.
 CLOSE_TIMEOUT: Final = 2.0
+#: Kite streams at most this many instruments on one WebSocket connection.
+MAX_TOKENS_PER_CONNECTION: Final = 3000
+#: Options ``option_tokens`` picks at most by default: the connection's limit less room for the
+#: catalogue's indices and stocks. The defaults (2 expiries, 41 strikes, calls and puts, for the
+#: 15 underlyings of the shipped catalogue) need 2460.
+OPTION_TOKEN_LIMIT: Final = MAX_TOKENS_PER_CONNECTION - 100
+#: The option tick on NSE and BSE, for a dump row without one.
+OPTION_TICK: Final = Decimal("0.05")
+_OPTION_VENUES = frozenset({Venue.NFO, Venue.BFO})
 
 _DERIVATIVES = frozenset({Kind.FUTURE, Kind.OPTION})
 _REFUSED = re.compile(r"upgrade failed \(403\b")
@@ -176,6 +187,149 @@ def map_instruments(
     return found
 
 
+@dataclass(frozen=True)
+class OptionTokens:
+    """Option contracts to stream: Kite tokens and our instruments, by Kite trading symbol."""
+
+    tokens: dict[str, int]
+    instruments: dict[str, Instrument]
+
+
+def _row_date(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _row_decimal(value: object) -> Decimal:
+    """Return a dump number (a float once KiteConnect parsed it) as the decimal it spelt."""
+    number = Decimal(str(value))
+    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number
+
+
+def _option_instrument(row: Mapping[str, Any], underlying: Instrument) -> Instrument | None:
+    """Return our instrument for an option row of Kite's dump, or None when it does not fit.
+
+    The trading symbol must be one ``derivative_symbol`` spells for the contract (weekly or
+    monthly): the chains look options up by that symbol.
+    """
+    expiry = _row_date(row.get("expiry"))
+    right = Right(str(row["instrument_type"]))
+    strike = _row_decimal(row["strike"])
+    if expiry is None or strike <= 0:
+        return None
+    symbol = str(row["tradingsymbol"])
+    spelt = {
+        derivative_symbol(underlying.symbol, expiry, monthly=monthly, strike=strike, right=right)
+        for monthly in (True, False)
+    }
+    if symbol not in spelt:
+        return None
+    tick = _row_decimal(row.get("tick_size") or 0)
+    lot = _row_decimal(row.get("lot_size") or 0)
+    return Instrument(
+        symbol=symbol,
+        name=f"{underlying.symbol} {expiry.isoformat()} {strike} {right.value}",
+        kind=Kind.OPTION,
+        venue=Venue(str(row["exchange"])),
+        currency=underlying.currency,
+        tick_size=tick if tick > 0 else OPTION_TICK,
+        lot_size=lot if lot > 0 else underlying.lot_size,
+        underlying=underlying.symbol,
+        expiry=expiry,
+        strike=strike,
+        right=right,
+    )
+
+
+_Listed = dict[str, dict[date, dict[Decimal, list[Mapping[str, Any]]]]]
+
+
+def _listed_options(rows: Iterable[Mapping[str, Any]], known: Mapping[str, Instrument]) -> _Listed:
+    """Return the option rows of the ``known`` underlyings by symbol, expiry and strike."""
+    listed: _Listed = {}
+    for row in rows:
+        if row.get("instrument_type") not in ("CE", "PE"):
+            continue
+        underlying = known.get(str(row.get("name", "")))
+        venue = underlying.derivatives_venue if underlying is not None else None
+        expiry = _row_date(row.get("expiry"))
+        if underlying is None or venue is None or expiry is None:
+            continue
+        if row.get("exchange") != venue.value:
+            continue
+        strikes = listed.setdefault(underlying.symbol, {}).setdefault(expiry, {})
+        strikes.setdefault(_row_decimal(row["strike"]), []).append(row)
+    return listed
+
+
+def map_options(
+    rows: Iterable[Mapping[str, Any]],
+    underlyings: Sequence[Instrument],
+    spot: Mapping[str, Decimal] | None = None,
+    *,
+    expiries_per_underlying: int = 2,
+    strikes_each_side: int = 20,
+    limit: int = OPTION_TOKEN_LIMIT,
+) -> OptionTokens:
+    """Return the option contracts of ``underlyings`` to stream, from rows of Kite's dump.
+
+    Options are the NFO/BFO rows of instrument type CE or PE whose ``name`` is the underlying's
+    symbol (Kite names NIFTY's options ``NIFTY``, RELIANCE's ``RELIANCE``) on the underlying's
+    derivatives venue. For each underlying the nearest ``expiries_per_underlying`` expiries of
+    the dump are taken (Kite lists live contracts only) and, in each, the strike nearest the
+    spot (``spot``, by our symbol; the middle of the listed strikes when it has none) with
+    ``strikes_each_side`` listed strikes on each side, calls and puts: by default the chain's 41
+    strikes. When that makes more than ``limit`` contracts, the farthest strikes of the farthest
+    expiries go first, across all underlyings alike. Rows whose trading symbol is not one
+    ``derivative_symbol`` spells for the contract (weekly or monthly) are left out and counted
+    in a warning: the chains could not find them.
+    """
+    known = {
+        u.symbol: u for u in underlyings if u.has_options and u.derivatives_venue in _OPTION_VENUES
+    }
+    listed = _listed_options(rows, known)
+    ranked: list[tuple[tuple[int, int, int, str], int, Instrument]] = []
+    order = {symbol: n for n, symbol in enumerate(known)}
+    misspelt = 0
+    for symbol, by_expiry in listed.items():
+        for expiry_rank, expiry in enumerate(sorted(by_expiry)[:expiries_per_underlying]):
+            strikes = sorted(by_expiry[expiry])
+            centre = (spot or {}).get(symbol)
+            if centre is None:
+                centre = strikes[(len(strikes) - 1) // 2]
+            nearest = min(range(len(strikes)), key=lambda i: (abs(strikes[i] - centre), i))
+            low = max(nearest - strikes_each_side, 0)
+            for i in range(low, min(nearest + strikes_each_side + 1, len(strikes))):
+                for row in by_expiry[expiry][strikes[i]]:
+                    instrument = _option_instrument(row, known[symbol])
+                    if instrument is None:
+                        misspelt += 1
+                        continue
+                    key = (expiry_rank, abs(i - nearest), order[symbol], instrument.symbol)
+                    ranked.append((key, int(row["instrument_token"]), instrument))
+    if misspelt:
+        log.warning("skipped %d Kite options whose trading symbols we do not spell", misspelt)
+    ranked.sort(key=lambda item: item[0])
+    if len(ranked) > limit:
+        log.warning("%d Kite option contracts picked, keeping the %d nearest", len(ranked), limit)
+        del ranked[max(limit, 0) :]
+    return OptionTokens(
+        tokens={instrument.symbol: token for _, token, instrument in ranked},
+        instruments={instrument.symbol: instrument for _, _, instrument in ranked},
+    )
+
+
+def _dump_of(exchange: str) -> Callable[[Any], Any]:
+    """Return the request for one exchange's instrument dump (``GET /instruments/NFO``)."""
+    return lambda kite: kite.instruments(exchange)
+
+
 class KiteSession:
     """Kite's daily login flow and instrument list.
 
@@ -231,6 +385,43 @@ class KiteSession:
         rows = await asyncio.to_thread(self._call, access_token, lambda kite: kite.instruments())
         catalogue = self._catalogue if self._catalogue is not None else Catalogue.load()
         return map_instruments(rows, catalogue)
+
+    async def option_tokens(
+        self,
+        access_token: str,
+        underlyings: Sequence[Instrument],
+        spot: Mapping[str, Decimal] | None = None,
+        expiries_per_underlying: int = 2,
+        strikes_each_side: int = 20,
+        *,
+        limit: int = OPTION_TOKEN_LIMIT,
+    ) -> OptionTokens:
+        """Return the option contracts of ``underlyings`` to stream, with their instruments.
+
+        Reads the dumps of the underlyings' derivatives venues (``GET /instruments/NFO``,
+        ``/instruments/BFO``) and picks contracts as ``map_options`` says: the nearest
+        expiries, the strikes nearest ``spot`` (our symbol to its last price), at most
+        ``limit`` contracts, so that they and the catalogue's instruments stay under Kite's
+        ``MAX_TOKENS_PER_CONNECTION``.
+        """
+        venues = sorted(
+            {
+                u.derivatives_venue.value
+                for u in underlyings
+                if u.has_options and u.derivatives_venue in _OPTION_VENUES
+            }
+        )
+        rows: list[Mapping[str, Any]] = []
+        for venue in venues:
+            rows += await asyncio.to_thread(self._call, access_token, _dump_of(venue))
+        return map_options(
+            rows,
+            underlyings,
+            spot,
+            expiries_per_underlying=expiries_per_underlying,
+            strikes_each_side=strikes_each_side,
+            limit=limit,
+        )
 
     def _call(self, access_token: str | None, request: Callable[[Any], Any]) -> Any:
         kite = self._client(access_token)

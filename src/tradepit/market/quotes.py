@@ -1,4 +1,9 @@
-"""The latest quote of each symbol and the candles built from a feed's ticks."""
+"""The latest quote of each symbol and the candles built from a feed's ticks.
+
+Catalogue instruments get candles of every interval. Options a live feed streams (hundreds to
+thousands of contracts, renewed each day) are tracked apart (``QuoteBook.track``): only their
+latest tick is kept, for the option chains.
+"""
 
 from __future__ import annotations
 
@@ -27,10 +32,15 @@ class NoQuoteYet(NotFound):
 
 
 class QuoteBook:
-    """Latest ticks and candles of every interval, fed batch by batch; also a price source."""
+    """Latest ticks and candles of every interval, fed batch by batch; also a price source.
+
+    It also quotes the options registered with ``track`` (``option_tick``), the
+    ``OptionQuotes`` of ``tradepit.market.data``.
+    """
 
     def __init__(self, instruments: Iterable[Instrument]) -> None:
         self._latest: dict[str, Tick] = {}
+        self._options: dict[str, Tick | None] = {}
         self._builders: dict[str, list[CandleBuilder]] = {}
         self._history: dict[tuple[str, str], deque[Candle]] = {}
         for instrument in instruments:
@@ -42,9 +52,12 @@ class QuoteBook:
     def apply(self, batch: Sequence[Tick]) -> list[Candle]:
         """Take a batch of ticks; return the bars they closed."""
         closed: list[Candle] = []
+        options = self._options
         for tick in batch:
             builders = self._builders.get(tick.symbol)
             if builders is None:
+                if tick.symbol in options:
+                    options[tick.symbol] = tick
                 continue
             self._latest[tick.symbol] = tick
             for builder in builders:
@@ -53,6 +66,19 @@ class QuoteBook:
                     self._remember(bar)
                     closed.append(bar)
         return closed
+
+    def track(self, instruments: Iterable[Instrument]) -> None:
+        """Keep the latest tick of these options (or futures) from now on, without candles.
+
+        The set replaces the one tracked before: ticks of symbols no longer tracked are dropped,
+        those still tracked are kept. Catalogue instruments are ignored (they have candles).
+        """
+        symbols = {i.symbol for i in instruments if i.symbol not in self._builders}
+        self._options = {symbol: self._options.get(symbol) for symbol in symbols}
+
+    def option_tick(self, symbol: str) -> Tick | None:
+        """Return the latest tick of a tracked option, or None before its first one."""
+        return self._options.get(symbol)
 
     def load(self, bars: Iterable[Candle]) -> None:
         """Add bars persisted earlier (oldest first) to the in-memory history."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -85,7 +85,7 @@ class CandleRead(BaseModel):
 
 
 class OptionRead(BaseModel):
-    """One call or put of a chain."""
+    """One call or put of a chain: the live feed's quote, or the model's price."""
 
     tradingsymbol: str
     ltp: float
@@ -95,13 +95,20 @@ class OptionRead(BaseModel):
     volume: float
     oi: float
     change_in_oi: float
-    iv: float = Field(description="Implied volatility in percent")
+    iv: float | None = Field(
+        description="Implied volatility in percent; null when no volatility reproduces a live "
+        "price (below intrinsic value, or at expiry)"
+    )
     delta: float
     gamma: float
     theta: float = Field(description="Per calendar day")
     vega: float = Field(description="Per volatility point")
     rho: float = Field(description="Per percentage point of rate")
     label: str = Field(description="ATM, ITMn or OTMn")
+    source: Literal["live", "model"] = Field(
+        description="live: LTP, bid/ask, volume and OI from the feed, IV solved from its price "
+        "and greeks at that IV; model: Black-Scholes on the simulator's smile"
+    )
 
 
 class StrikeRead(BaseModel):

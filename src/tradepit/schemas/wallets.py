@@ -18,9 +18,7 @@ from pydantic import (
 from tradepit.domain.money import MAX_AMOUNT
 
 #: An exact amount on the wire: a JSON string such as "2500.00", never a float.
-Money = Annotated[
-    Decimal, PlainSerializer(lambda v: format(v.normalize(), "f"), return_type=str)
-]
+Money = Annotated[Decimal, PlainSerializer(lambda v: format(v.normalize(), "f"), return_type=str)]
 Currency = Literal["INR", "USDT", "USD"]
 
 

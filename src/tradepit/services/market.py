@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from tradepit.domain.analytics import iv_percentile
 from tradepit.domain.errors import InvalidInput
-from tradepit.domain.instruments import Instrument, Kind, Right, Venue, derivative_symbol
+from tradepit.domain.instruments import Instrument, Kind, Right, Venue
 from tradepit.domain.market import INTERVALS, Candle
 from tradepit.domain.sessions import SessionStatus
-from tradepit.market.chains import Chain, ChainSide
+from tradepit.market.chains import LIVE, Chain, ChainSide
 from tradepit.market.data import MarketData
 from tradepit.schemas.market import (
     BuildupRead,
@@ -181,20 +180,14 @@ def expiries(market: MarketData, symbol: str) -> tuple[list[date], list[date]]:
     return [e.date for e in listed], [e.date for e in listed if e.monthly]
 
 
-def _finite(value: float) -> float:
-    return value if math.isfinite(value) else 0.0
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _option(chain: Chain, side: ChainSide, i: int, right: Right) -> OptionRead:
-    strike = chain.strikes[i]
+    iv = _finite(float(side.iv[i]))
     return OptionRead(
-        tradingsymbol=derivative_symbol(
-            chain.underlying.symbol,
-            chain.expiry,
-            monthly=chain.monthly,
-            strike=_strike_decimal(strike),
-            right=right,
-        ),
+        tradingsymbol=chain.option_symbol(i, right),
         ltp=round(float(side.ltp[i]), 2),
         bid=round(float(side.bid[i]), 2),
         ask=round(float(side.ask[i]), 2),
@@ -202,18 +195,15 @@ def _option(chain: Chain, side: ChainSide, i: int, right: Right) -> OptionRead:
         volume=float(side.volume[i]),
         oi=float(side.oi[i]),
         change_in_oi=float(side.oi_change[i]),
-        iv=round(_finite(float(side.iv[i])) * 100, 2),
+        iv=round(iv * 100, 2) if iv is not None else None,
         delta=round(float(side.delta[i]), 4),
         gamma=round(float(side.gamma[i]), 6),
         theta=round(float(side.theta[i]), 4),
         vega=round(float(side.vega[i]), 4),
         rho=round(float(side.rho[i]), 4),
         label=str(side.label[i]),
+        source="live" if side.source[i] == LIVE else "model",
     )
-
-
-def _strike_decimal(strike: float) -> Decimal:
-    return Decimal(repr(round(float(strike), 2))).normalize()
 
 
 def chain_read(chain: Chain) -> ChainRead:
@@ -250,7 +240,11 @@ def dashboard(market: MarketData, symbol: str, expiry: date | None) -> Dashboard
     chain = market.chain(symbol, expiry)
     summary = chain.summary()
     atm = int(abs(chain.strikes - chain.atm_strike).argmin())
-    atm_iv = (float(chain.calls.iv[atm]) + float(chain.puts.iv[atm])) / 2
+    # The mean of the ATM call's and put's IV; of the one that solved when a live price did not.
+    solved = [
+        iv for iv in (float(chain.calls.iv[atm]), float(chain.puts.iv[atm])) if math.isfinite(iv)
+    ]
+    atm_iv = sum(solved) / len(solved) if solved else math.nan
     history_iv = market.atm_iv_history(symbol)
     move = summary.expected_move
     oi = summary.open_interest
