@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import hypothesis
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -25,6 +26,12 @@ from tradepit.settings import Settings
 from tradepit.store.db import create_engine
 from tradepit.store.migrate import upgrade
 from tradepit.store.models import metadata
+
+# CI explores the same examples on every run, so a red build is reproducible; local runs
+# explore new ones (and keep failures in .hypothesis/).
+hypothesis.settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI") == "true":
+    hypothesis.settings.load_profile("ci")
 
 POSTGRES_URL = os.environ.get("TRADEPIT_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("TRADEPIT_TEST_REDIS_URL")
