@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import options, simulator
+from bench import book, options, simulator
 from tradepit.app import create_app
 from tradepit.domain.money import MAX_UNITS, from_units, to_units
 from tradepit.settings import Settings
@@ -192,6 +192,7 @@ def main() -> None:
     print_table(f"Amount conversions, {CONVERSIONS} values × {ROUNDS} rounds", "ns", conversions)
     options.main()
     simulator.main()
+    book.main()
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
 
 

@@ -18,7 +18,18 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from starlette.middleware.cors import CORSMiddleware
 
 from tradepit import __version__
-from tradepit.api import admin, auth, candles, errors, feeds, health, market, users, wallets
+from tradepit.api import (
+    admin,
+    auth,
+    candles,
+    errors,
+    feeds,
+    health,
+    market,
+    orders,
+    users,
+    wallets,
+)
 from tradepit.api.deps import Wiring
 from tradepit.api.middleware import BodyLimit, RateLimit, RequestContext, caller_identity
 from tradepit.domain.clock import Clock, SimulatedClock, SystemClock, make_clock
@@ -26,6 +37,7 @@ from tradepit.domain.instruments import Venue
 from tradepit.market.calendars import load_calendar
 from tradepit.market.catalogue import Catalogue
 from tradepit.market.data import MarketData, exchange_trading_minutes
+from tradepit.market.fee_schedule import load_fee_schedule
 from tradepit.market.feed import Feed
 from tradepit.market.quotes import NoQuoteYet, QuoteBook
 from tradepit.market.replay import ReplayFeed, read_ticks
@@ -104,6 +116,7 @@ def build_wiring(
         starting_balances=starting_balances(settings),
         redis_url=settings.redis_url,
         market=market,
+        fees=load_fee_schedule(),
         feeds=FeedRunner(book, sessionmaker),
         feed=feed,
         sealer=Sealer(secrets.encryption_keys),
@@ -259,7 +272,7 @@ def create_app(
     )
     app.state.wiring = wired
     errors.install(app)
-    for module in (health, auth, users, wallets, admin, feeds, market, candles):
+    for module in (health, auth, users, wallets, orders, admin, feeds, market, candles):
         app.include_router(module.router)
 
     allow_any = "*" in settings.cors_origins

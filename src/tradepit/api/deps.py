@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tradepit.domain.accounts import Role
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import DomainError, NotAuthenticated, PermissionDenied
+from tradepit.domain.fees import FeeSchedule
 from tradepit.market.data import MarketData
 from tradepit.market.feed import Feed
 from tradepit.services import auth
@@ -39,6 +40,7 @@ class Wiring:
     data_dir: str
     starting_balances: dict[str, Decimal]
     market: MarketData
+    fees: FeeSchedule
     feeds: FeedRunner
     feed: Feed | None
     sealer: Sealer

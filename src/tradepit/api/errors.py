@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from starlette.exceptions import HTTPException
 
 from tradepit.domain.errors import (
@@ -172,6 +172,14 @@ async def _operational(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _statement(request: Request, exc: Exception) -> JSONResponse:
+    # A value the database type refused (an amount beyond the exact range) is the caller's.
+    assert isinstance(exc, StatementError)
+    if isinstance(exc.orig, DomainError):
+        return await _domain(request, exc.orig)
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(request.url.path, 500, "INTERNAL_ERROR", "internal error")
@@ -184,4 +192,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(OperationalError, _operational)
+    app.add_exception_handler(StatementError, _statement)
     app.add_exception_handler(Exception, _unexpected)

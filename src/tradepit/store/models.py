@@ -4,6 +4,7 @@ from tradepit.store.audit import AuditEntry
 from tradepit.store.base import Base
 from tradepit.store.candles import CandleRow
 from tradepit.store.feeds import FeedCredential
+from tradepit.store.orders import FillRow, OrderRow, PositionRow
 from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User, UserSettings
 from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
 
@@ -14,9 +15,12 @@ __all__ = [
     "AuditEntry",
     "CandleRow",
     "FeedCredential",
+    "FillRow",
     "LedgerEntry",
     "LedgerTransaction",
     "LoginAttempt",
+    "OrderRow",
+    "PositionRow",
     "RevokedToken",
     "User",
     "UserSettings",

@@ -1,0 +1,93 @@
+"""paper-tournaments' paper trading: orders, positions and the portfolio."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from tradepit.api.deps import CallerDep, IdPath, SessionDep, WiringDep, market_reader
+from tradepit.domain.orders import Status
+from tradepit.market.data import MarketData
+from tradepit.schemas.orders import OrderCreate, OrderRead, PortfolioRead, PositionRead
+from tradepit.services import orders
+
+router = APIRouter(prefix="/api/paper-trading", tags=["paper trading"])
+
+MarketDep = Annotated[MarketData, Depends(market_reader)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid order (lot size, tick, not tradable, not supported yet)"},
+    401: {"description": "Not logged in"},
+    404: {"description": "Unknown symbol or order"},
+    409: {"description": "Insufficient funds, market closed, or client_order_id reused"},
+}
+
+
+@router.post(
+    "/orders", status_code=status.HTTP_201_CREATED, summary="Place a paper order", responses=ERRORS
+)
+async def place_order(
+    body: OrderCreate,
+    response: Response,
+    caller: CallerDep,
+    session: SessionDep,
+    wired: WiringDep,
+) -> OrderRead:
+    """Place an order. A MARKET order fills at once at the ask (buy) or bid (sell) plus
+    slippage, with its charges. A retry with the same client_order_id and body returns the
+    first order (200); the same id with another body is 409."""
+    order, created = await orders.place(
+        session, wired.clock, wired.market, wired.fees, caller, body
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return order
+
+
+@router.get("/orders", summary="My orders", responses=ERRORS)
+async def list_orders(
+    caller: CallerDep,
+    session: SessionDep,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    symbol: Annotated[str | None, Query(max_length=40)] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Return my orders, newest first, filtered by status and symbol."""
+    found, total = await orders.history(
+        session,
+        caller,
+        status=status_.value if status_ else None,
+        symbol=symbol,
+        page=page,
+        limit=limit,
+    )
+    return {"orders": found, "page": page, "limit": limit, "total": total}
+
+
+@router.get("/orders/{order_id}", summary="One of my orders with its fills", responses=ERRORS)
+async def get_order(order_id: IdPath, caller: CallerDep, session: SessionDep) -> OrderRead:
+    """Return the order and its fills; another user's order is 404."""
+    return await orders.get(session, caller, order_id)
+
+
+@router.delete("/orders/{order_id}", summary="Cancel an open order", responses=ERRORS)
+async def cancel_order(
+    order_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> OrderRead:
+    """Cancel an open order; a filled, cancelled or rejected one is 409."""
+    return await orders.cancel(session, wired.clock, caller, order_id)
+
+
+@router.get("/positions", summary="My positions", responses=ERRORS)
+async def positions(
+    caller: CallerDep, session: SessionDep, data: MarketDep
+) -> dict[str, list[PositionRead]]:
+    """Return my net positions per symbol and product, marked to the last price."""
+    return {"positions": await orders.positions(session, data, caller)}
+
+
+@router.get("/portfolio", summary="My portfolio", responses=ERRORS)
+async def portfolio(caller: CallerDep, session: SessionDep, data: MarketDep) -> PortfolioRead:
+    """Return cash, positions value, equity, realized and unrealized P&L per currency."""
+    return await orders.portfolio(session, data, caller)

@@ -1,0 +1,124 @@
+"""Orders, their fills and the positions they build: models and queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tradepit.store.base import Base
+from tradepit.store.types import ExactDecimal, UTCDateTime
+
+
+class OrderRow(Base):
+    """An order and where it is in its life."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("user_id", "client_order_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    client_order_id: Mapped[str | None] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(40), index=True)
+    order_type: Mapped[str] = mapped_column(String(20))
+    side: Mapped[str] = mapped_column(String(4))
+    product: Mapped[str] = mapped_column(String(4))
+    validity: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    filled_quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    price: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    trigger_price: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    average_price: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    charges: Mapped[Decimal] = mapped_column(ExactDecimal())
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str | None] = mapped_column(String(255))
+    tournament_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FillRow(Base):
+    """One execution of an order."""
+
+    __tablename__ = "fills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    price: Mapped[Decimal] = mapped_column(ExactDecimal())
+    charges: Mapped[Decimal] = mapped_column(ExactDecimal())
+    liquidity: Mapped[str] = mapped_column(String(5))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PositionRow(Base):
+    """A net position, stored as quantity and exact cost basis (the average is derived)."""
+
+    __tablename__ = "positions"
+    __table_args__ = (UniqueConstraint("user_id", "symbol", "product"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    symbol: Mapped[str] = mapped_column(String(40))
+    product: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    cost_basis: Mapped[Decimal] = mapped_column(ExactDecimal())
+    realized_gross: Mapped[Decimal] = mapped_column(ExactDecimal())
+    charges: Mapped[Decimal] = mapped_column(ExactDecimal())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+async def by_client_id(
+    session: AsyncSession, user_id: int, client_order_id: str
+) -> OrderRow | None:
+    """Return the user's order placed with ``client_order_id``."""
+    stmt = select(OrderRow).where(
+        OrderRow.user_id == user_id, OrderRow.client_order_id == client_order_id
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def page(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    status: str | None,
+    symbol: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[OrderRow], int]:
+    """Return one page of the user's orders, newest first, and the total."""
+    stmt = select(OrderRow).where(OrderRow.user_id == user_id)
+    if status is not None:
+        stmt = stmt.where(OrderRow.status == status)
+    if symbol is not None:
+        stmt = stmt.where(OrderRow.symbol == symbol)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(stmt.order_by(OrderRow.id.desc()).offset(offset).limit(limit))
+    return list(rows), total
+
+
+async def fills_of(session: AsyncSession, order_id: int) -> list[FillRow]:
+    """Return an order's fills, oldest first."""
+    stmt = select(FillRow).where(FillRow.order_id == order_id).order_by(FillRow.id)
+    return list(await session.scalars(stmt))
+
+
+async def position(
+    session: AsyncSession, user_id: int, symbol: str, product: str
+) -> PositionRow | None:
+    """Return the user's position row in ``symbol`` and ``product``."""
+    stmt = select(PositionRow).where(
+        PositionRow.user_id == user_id, PositionRow.symbol == symbol, PositionRow.product == product
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def positions_of(session: AsyncSession, user_id: int) -> list[PositionRow]:
+    """Return the user's position rows."""
+    stmt = select(PositionRow).where(PositionRow.user_id == user_id).order_by(PositionRow.id)
+    return list(await session.scalars(stmt))

@@ -1,0 +1,300 @@
+"""Paper orders as a trader sees them: MARKET fills, idempotency, positions, the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from tests.conftest import client_for, make_settings
+from tests.factories import user_with_token
+from tradepit.app import create_app
+from tradepit.domain.clock import ManualClock
+from tradepit.store.wallets import Wallet, entries_sum
+
+#: A Thursday at 12:00 IST: NSE is open.
+OPEN = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
+#: A Saturday: NSE is closed.
+WEEKEND = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
+    """An app whose market clock stands at a weekday noon in Mumbai."""
+    application = create_app(make_settings(tmp_path / "data", db), clock=ManualClock(OPEN))
+    yield application
+    await application.state.wiring.engine.dispose()
+
+
+def order(symbol: str, side: str, quantity: str, **extra: object) -> dict[str, object]:
+    return {
+        "symbol": symbol,
+        "order_type": "MARKET",
+        "order_side": side,
+        "quantity": quantity,
+        **extra,
+    }
+
+
+class TestMarketOrders:
+    async def test_buy_fills_at_the_ask_or_worse_with_charges(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("RELIANCE").ask
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order("RELIANCE", "BUY", "10", product="CNC"),
+            headers=headers,
+        )
+        assert response.status_code == 201
+        body = response.json()
+        assert body["status"] == "filled" and body["filled_quantity"] == "10"
+        assert Decimal(body["average_price"]) >= ask
+        assert Decimal(body["charges"]) > 0
+        assert len(body["fills"]) == 1 and body["fills"][0]["liquidity"] == "taker"
+        cost = Decimal(body["average_price"]) * 10 + Decimal(body["charges"])
+        wallet = (await client.get("/api/paper-trading/wallet", headers=headers)).json()
+        assert Decimal(wallet[0]["cash"]) == Decimal(100000) - cost
+
+    async def test_sell_fills_at_the_bid_or_worse_and_realizes(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        await client.post(
+            "/api/paper-trading/orders",
+            json=order("TCS", "BUY", "5", product="MIS"),
+            headers=headers,
+        )
+        bid = app.state.wiring.market.tick("TCS").bid
+        sold = await client.post(
+            "/api/paper-trading/orders",
+            json=order("TCS", "SELL", "5", product="MIS"),
+            headers=headers,
+        )
+        assert sold.status_code == 201
+        assert Decimal(sold.json()["average_price"]) <= bid
+        positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
+        tcs = positions["positions"][0]
+        assert tcs["quantity"] == "0" and tcs["unrealized_pnl"] == "0"
+        # Bought at the ask, sold at the bid, paid charges both ways: a round trip loses.
+        assert Decimal(tcs["realized_pnl"]) < 0
+
+    async def test_product_defaults_to_the_users_setting(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        await client.put("/api/users/me/settings", json={"default_product": "CNC"}, headers=headers)
+        response = await client.post(
+            "/api/paper-trading/orders", json=order("ITC", "BUY", "1"), headers=headers
+        )
+        assert response.json()["product"] == "CNC"
+
+    async def test_buying_more_than_the_cash_is_409_and_writes_nothing(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order("LT", "BUY", "100", product="CNC"),
+            headers=headers,
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "INSUFFICIENT_FUNDS"
+        listed = (await client.get("/api/paper-trading/orders", headers=headers)).json()
+        assert listed["total"] == 0
+        assert (await client.get("/api/paper-trading/positions", headers=headers)).json() == {
+            "positions": []
+        }
+
+    async def test_selling_what_you_do_not_hold_is_refused(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order("SBIN", "SELL", "1", product="CNC"),
+            headers=headers,
+        )
+        assert response.status_code == 400
+        assert "short" in response.json()["message"]
+
+    @pytest.mark.parametrize(
+        ("body", "code"),
+        [
+            (order("NIFTY 50", "BUY", "1", instrument_type="INDEX"), "NOT_TRADABLE"),
+            (order("NIFTY", "BUY", "1"), "NOT_TRADABLE"),
+            (order("BTC-USDT", "BUY", "0.000001"), "INVALID_QUANTITY"),
+            (
+                {**order("TCS", "BUY", "1"), "order_type": "LIMIT", "price": "3000"},
+                "NOT_SUPPORTED_YET",
+            ),
+            (order("NOPE", "BUY", "1"), "NOT_FOUND"),
+        ],
+    )
+    async def test_refusals_say_why(
+        self, client: httpx.AsyncClient, body: dict[str, object], code: str
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post("/api/paper-trading/orders", json=body, headers=headers)
+        assert response.status_code in {400, 404}
+        assert response.json()["code"] == code
+
+    @pytest.mark.parametrize("quantity", ["0", "-1", "1.000000001", "abc"])
+    async def test_malformed_quantity_is_422(
+        self, client: httpx.AsyncClient, quantity: str
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post(
+            "/api/paper-trading/orders", json=order("TCS", "BUY", quantity), headers=headers
+        )
+        assert response.status_code == 422
+
+    async def test_closed_market_is_409(self, tmp_path: Path, db: str) -> None:
+        weekend = create_app(make_settings(tmp_path / "w", db), clock=ManualClock(WEEKEND))
+        async with client_for(weekend) as http:
+            _, headers = await user_with_token(http)
+            response = await http.post(
+                "/api/paper-trading/orders", json=order("TCS", "BUY", "1"), headers=headers
+            )
+            assert response.status_code == 409
+            assert response.json()["code"] == "MARKET_CLOSED"
+            assert "weekend" in response.json()["message"]
+            # Crypto trades round the clock, but this user has no USDT yet.
+            crypto = await http.post(
+                "/api/paper-trading/orders", json=order("BTC-USDT", "BUY", "0.001"), headers=headers
+            )
+            assert crypto.json()["code"] == "INSUFFICIENT_FUNDS"
+        await weekend.state.wiring.engine.dispose()
+
+
+class TestIdempotency:
+    async def test_retry_returns_the_first_order(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        body = order("INFY", "BUY", "3", product="CNC", client_order_id="retry-1")
+        first = await client.post("/api/paper-trading/orders", json=body, headers=headers)
+        again = await client.post("/api/paper-trading/orders", json=body, headers=headers)
+        assert first.status_code == 201 and again.status_code == 200
+        assert again.json()["id"] == first.json()["id"]
+        listed = (await client.get("/api/paper-trading/orders", headers=headers)).json()
+        assert listed["total"] == 1
+        positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
+        assert positions["positions"][0]["quantity"] == "3"
+
+    async def test_same_id_different_body_is_409(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        await client.post(
+            "/api/paper-trading/orders",
+            json=order("INFY", "BUY", "3", product="CNC", client_order_id="x-1"),
+            headers=headers,
+        )
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order("INFY", "BUY", "4", product="CNC", client_order_id="x-1"),
+            headers=headers,
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "DUPLICATE_CLIENT_ORDER_ID"
+
+    async def test_ids_are_per_user(self, client: httpx.AsyncClient) -> None:
+        _, alice = await user_with_token(client)
+        _, bob = await user_with_token(client)
+        body = order("INFY", "BUY", "1", product="CNC", client_order_id="shared")
+        assert (
+            await client.post("/api/paper-trading/orders", json=body, headers=alice)
+        ).status_code == 201
+        assert (
+            await client.post("/api/paper-trading/orders", json=body, headers=bob)
+        ).status_code == 201
+
+
+class TestReading:
+    async def test_another_users_order_is_404(self, client: httpx.AsyncClient) -> None:
+        _, alice = await user_with_token(client)
+        _, bob = await user_with_token(client)
+        placed = await client.post(
+            "/api/paper-trading/orders", json=order("ITC", "BUY", "1", product="CNC"), headers=alice
+        )
+        order_id = placed.json()["id"]
+        assert (
+            await client.get(f"/api/paper-trading/orders/{order_id}", headers=alice)
+        ).status_code == 200
+        assert (
+            await client.get(f"/api/paper-trading/orders/{order_id}", headers=bob)
+        ).status_code == 404
+        assert (
+            await client.delete(f"/api/paper-trading/orders/{order_id}", headers=bob)
+        ).status_code == 404
+
+    async def test_a_filled_order_cannot_be_cancelled(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        placed = await client.post(
+            "/api/paper-trading/orders",
+            json=order("ITC", "BUY", "1", product="CNC"),
+            headers=headers,
+        )
+        response = await client.delete(
+            f"/api/paper-trading/orders/{placed.json()['id']}", headers=headers
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "ORDER_STATE"
+
+    async def test_history_filters_and_pages(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        for symbol in ("ITC", "SBIN", "ITC"):
+            await client.post(
+                "/api/paper-trading/orders",
+                json=order(symbol, "BUY", "1", product="CNC"),
+                headers=headers,
+            )
+        itc = (await client.get("/api/paper-trading/orders?symbol=itc", headers=headers)).json()
+        assert itc["total"] == 2 and all(o["symbol"] == "ITC" for o in itc["orders"])
+        page = (
+            await client.get("/api/paper-trading/orders?limit=1&page=2", headers=headers)
+        ).json()
+        assert page["total"] == 3 and len(page["orders"]) == 1
+        filled = (
+            await client.get("/api/paper-trading/orders?status=filled", headers=headers)
+        ).json()
+        assert filled["total"] == 3
+
+    async def test_portfolio_reconciles_cash_positions_and_the_ledger(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        for symbol, qty in (("HDFCBANK", "7"), ("AXISBANK", "3"), ("HDFCBANK", "2")):
+            await client.post(
+                "/api/paper-trading/orders",
+                json=order(symbol, "BUY", qty, product="MIS"),
+                headers=headers,
+            )
+        await client.post(
+            "/api/paper-trading/orders",
+            json=order("HDFCBANK", "SELL", "4", product="MIS"),
+            headers=headers,
+        )
+        portfolio = (await client.get("/api/paper-trading/portfolio", headers=headers)).json()
+        inr = portfolio["currencies"][0]
+        assert Decimal(inr["equity"]) == Decimal(inr["cash"]) + Decimal(inr["positions_value"])
+        # Equity change = realized + unrealized, both net of every charge paid.
+        assert Decimal(inr["equity"]) - 100000 == Decimal(inr["realized_pnl"]) + Decimal(
+            inr["unrealized_pnl"]
+        )
+        async with app.state.wiring.sessionmaker() as session:
+            for wallet in await session.scalars(select(Wallet)):
+                assert wallet.balance == await entries_sum(session, wallet.id)
+
+
+async def test_a_huge_order_fills_only_what_the_quote_holds(client: httpx.AsyncClient) -> None:
+    _, headers = await user_with_token(client)
+    response = await client.post(
+        "/api/paper-trading/orders",
+        json=order("RELIANCE", "BUY", "9999999999", product="CNC"),
+        headers=headers,
+    )
+    # The quote holds a few hundred shares: even those cost more than the wallet has.
+    assert response.status_code == 409
+    assert response.json()["code"] == "INSUFFICIENT_FUNDS"
+    assert (await client.get("/api/paper-trading/orders", headers=headers)).json()["total"] == 0
