@@ -45,6 +45,7 @@ from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.market.simulator import Simulator
 from tradepit.services import feeds as feed_service
 from tradepit.services.auth import AuthPolicy
+from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.settings import Settings
 from tradepit.store.crypto import Sealer
@@ -104,6 +105,8 @@ def build_wiring(
     wall = wall or SystemClock()
     market, book, feed = build_market(settings, clock)
     sessionmaker = create_sessionmaker(engine)
+    fees = load_fee_schedule()
+    matcher = Matcher(sessionmaker, market.clock, market, fees)
     return Wiring(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -116,8 +119,9 @@ def build_wiring(
         starting_balances=starting_balances(settings),
         redis_url=settings.redis_url,
         market=market,
-        fees=load_fee_schedule(),
-        feeds=FeedRunner(book, sessionmaker),
+        fees=fees,
+        matcher=matcher,
+        feeds=FeedRunner(book, sessionmaker, listeners=[matcher.on_ticks]),
         feed=feed,
         sealer=Sealer(secrets.encryption_keys),
         kite=_kite_session(settings),
@@ -171,7 +175,9 @@ def _kite_session(settings: Settings) -> KiteLogin | None:
 
 
 async def start_feed(wired: Wiring, settings: Settings) -> None:
-    """Load persisted bars and start the configured feed (Kite: when a valid token is stored)."""
+    """Load persisted bars and resting orders, and start the configured feed (Kite: when a
+    valid token is stored)."""
+    await wired.matcher.rebuild()
     if wired.feeds.book is not None:
         instruments = list(wired.market.catalogue)
         await feed_service.warm(

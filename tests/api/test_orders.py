@@ -127,9 +127,10 @@ class TestMarketOrders:
             (order("NIFTY 50", "BUY", "1", instrument_type="INDEX"), "NOT_TRADABLE"),
             (order("NIFTY", "BUY", "1"), "NOT_TRADABLE"),
             (order("BTC-USDT", "BUY", "0.000001"), "INVALID_QUANTITY"),
+            ({**order("TCS", "BUY", "1"), "order_type": "LIMIT"}, "INVALID_PRICE"),
             (
-                {**order("TCS", "BUY", "1"), "order_type": "LIMIT", "price": "3000"},
-                "NOT_SUPPORTED_YET",
+                {**order("TCS", "BUY", "1"), "order_type": "LIMIT", "price": "3000.03"},
+                "INVALID_PRICE",
             ),
             (order("NOPE", "BUY", "1"), "NOT_FOUND"),
         ],
@@ -152,22 +153,29 @@ class TestMarketOrders:
         )
         assert response.status_code == 422
 
-    async def test_closed_market_is_409(self, tmp_path: Path, db: str) -> None:
+    async def test_closed_market_takes_an_after_market_order(self, tmp_path: Path, db: str) -> None:
         weekend = create_app(make_settings(tmp_path / "w", db), clock=ManualClock(WEEKEND))
-        async with client_for(weekend) as http:
-            _, headers = await user_with_token(http)
-            response = await http.post(
-                "/api/paper-trading/orders", json=order("TCS", "BUY", "1"), headers=headers
-            )
-            assert response.status_code == 409
-            assert response.json()["code"] == "MARKET_CLOSED"
-            assert "weekend" in response.json()["message"]
-            # Crypto trades round the clock, but this user has no USDT yet.
-            crypto = await http.post(
-                "/api/paper-trading/orders", json=order("BTC-USDT", "BUY", "0.001"), headers=headers
-            )
-            assert crypto.json()["code"] == "INSUFFICIENT_FUNDS"
-        await weekend.state.wiring.engine.dispose()
+        try:
+            async with client_for(weekend) as http:
+                _, headers = await user_with_token(http)
+                response = await http.post(
+                    "/api/paper-trading/orders", json=order("TCS", "BUY", "1"), headers=headers
+                )
+                assert response.status_code == 201
+                body = response.json()
+                assert body["status"] == "amo" and body["filled_quantity"] == "0"
+                assert "next open" in body["reason"]
+                wallet = (await http.get("/api/paper-trading/wallet", headers=headers)).json()
+                assert Decimal(wallet[0]["blocked"]) > 0
+                # Crypto trades round the clock, but this user has no USDT yet.
+                crypto = await http.post(
+                    "/api/paper-trading/orders",
+                    json=order("BTC-USDT", "BUY", "0.001"),
+                    headers=headers,
+                )
+                assert crypto.json()["code"] == "INSUFFICIENT_FUNDS"
+        finally:
+            await weekend.state.wiring.engine.dispose()
 
 
 class TestIdempotency:

@@ -120,7 +120,7 @@ class TestModelsMatchMigrations:
             table.to_metadata(changed)
         changed.tables["wallets"].append_column(Column("nickname", String(32), nullable=True))
         changed.tables["users"].c.username.type = String(64)
-        Table("orders", changed, Column("id", Integer, primary_key=True))
+        Table("not_yet_migrated", changed, Column("id", Integer, primary_key=True))
         async with empty_engine.connect() as conn:
             diff = await conn.run_sync(schema_diff, changed)
         kinds = {entry[0] if isinstance(entry, tuple) else entry[0][0] for entry in diff}

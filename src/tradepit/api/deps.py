@@ -22,6 +22,7 @@ from tradepit.market.feed import Feed
 from tradepit.services import auth
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.callers import Caller
+from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.store.crypto import Sealer
 
@@ -41,6 +42,7 @@ class Wiring:
     starting_balances: dict[str, Decimal]
     market: MarketData
     fees: FeeSchedule
+    matcher: Matcher
     feeds: FeedRunner
     feed: Feed | None
     sealer: Sealer

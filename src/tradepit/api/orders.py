@@ -34,10 +34,12 @@ async def place_order(
     wired: WiringDep,
 ) -> OrderRead:
     """Place an order. A MARKET order fills at once at the ask (buy) or bid (sell) plus
-    slippage, with its charges. A retry with the same client_order_id and body returns the
-    first order (200); the same id with another body is 409."""
+    slippage, with its charges; LIMIT and stop orders rest (a buy blocks its cash) and fill on
+    the tick that crosses them; on a closed venue the order is after-market (status ``amo``).
+    A retry with the same client_order_id and body returns the first order (200); the same id
+    with another body is 409."""
     order, created = await orders.place(
-        session, wired.clock, wired.market, wired.fees, caller, body
+        session, wired.clock, wired.market, wired.fees, wired.matcher, caller, body
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -76,7 +78,7 @@ async def cancel_order(
     order_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> OrderRead:
     """Cancel an open order; a filled, cancelled or rejected one is 409."""
-    return await orders.cancel(session, wired.clock, caller, order_id)
+    return await orders.cancel(session, wired.clock, wired.market, wired.matcher, caller, order_id)
 
 
 @router.get("/positions", summary="My positions", responses=ERRORS)

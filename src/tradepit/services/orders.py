@@ -1,9 +1,12 @@
 """Placing and reading paper orders; positions and the portfolio they build.
 
-This slice fills MARKET orders at once against the current quote (honest fills: the ask for a
-buy, the bid for a sell, slippage by size, charges from the fee schedule), in one transaction
-with the order, its fill, the position and the ledger. Resting LIMIT and stop orders, margin
-for shorts, after-market orders and square-off arrive with the matching engine.
+A MARKET order fills at once against the current quote (honest fills: the ask for a buy, the
+bid for a sell, slippage by size, charges from the fee schedule), in one transaction with the
+order, its fill, the position and the ledger. LIMIT and stop orders that cannot fill now rest:
+a buy blocks the cash it may need, and the matching engine (``services.engine``) fills them on
+the tick that crosses them. On a closed venue an order is accepted as after-market (``amo``)
+and goes live with the first tick after the open. Shorts (margin), MIS square-off and expiry
+settlement are not built yet: a sell needs the quantity held.
 """
 
 from __future__ import annotations
@@ -11,17 +14,32 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Protocol
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import Conflict, InvalidInput, NotFound
 from tradepit.domain.fees import FeeSchedule
-from tradepit.domain.fills import FILL_MODELS, NotTradable, Rest, check_quantity, market_fill
+from tradepit.domain.fills import (
+    FILL_MODELS,
+    FillPlan,
+    InvalidPrice,
+    NotTradable,
+    Rest,
+    check_price,
+    check_quantity,
+    check_trigger,
+    limit_fill,
+    market_fill,
+)
 from tradepit.domain.instruments import Instrument
 from tradepit.domain.ledger import Posting
-from tradepit.domain.orders import Fill, OrderType, Product, Side, Status, transition
+from tradepit.domain.market import Tick
+from tradepit.domain.orders import Fill, OrderType, Product, Side, Status, Validity, transition
 from tradepit.domain.positions import Position
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import (
@@ -38,6 +56,7 @@ from tradepit.store import orders as store
 from tradepit.store import users as user_store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
+from tradepit.store.wallets import Wallet
 
 #: The system wallets on the other side of trades and charges.
 MARKET = "system:market"
@@ -56,18 +75,6 @@ class OrderNotFound(NotFound):
     code = "ORDER_NOT_FOUND"
 
 
-class NotYetSupported(InvalidInput):
-    """The order needs the matching engine, which is not live yet."""
-
-    code = "NOT_SUPPORTED_YET"
-
-
-class MarketClosed(Conflict):
-    """The instrument's venue is not open now."""
-
-    code = "MARKET_CLOSED"
-
-
 class OrderRejected(InvalidInput):
     """The order cannot be filled (no book, nothing to sell...)."""
 
@@ -82,11 +89,29 @@ def request_hash(body: OrderCreate, product: Product) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
+class Book(Protocol):
+    """Where resting orders wait (``services.engine.Matcher``)."""
+
+    def rest(self, order: OrderRow) -> None:
+        """Start watching ``order`` (called once its row is committed)."""
+        ...
+
+    def forget(self, order_id: int) -> None:
+        """Stop watching the order."""
+        ...
+
+
+def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Run ``action`` once the session's transaction is durable, never if it rolls back."""
+    event.listen(session.sync_session, "after_commit", lambda _s: action(), once=True)
+
+
 async def place(
     session: AsyncSession,
     clock: Clock,
     market: MarketData,
     fees: FeeSchedule,
+    book: Book,
     caller: Caller,
     body: OrderCreate,
 ) -> tuple[OrderRead, bool]:
@@ -104,29 +129,10 @@ async def place(
     instrument = market.instrument(body.symbol)
     if not instrument.tradable:
         raise NotTradable(f"{instrument.symbol} is an index: quoted, not traded")
-    if body.order_type is not OrderType.MARKET:
-        raise NotYetSupported(
-            f"{body.order_type.value} orders rest in the matching engine, which is not live yet; "
-            "place a MARKET order"
-        )
     check_quantity(instrument, body.quantity)
-    status = market.status(instrument.venue)
-    if not status.is_open:
-        raise MarketClosed(
-            f"{instrument.venue.value} is closed ({status.reason}); after-market orders arrive "
-            "with the matching engine"
-        )
     tick = market.tick(instrument.symbol)
-    plan = market_fill(
-        body.order_side,
-        body.quantity,
-        tick,
-        instrument,
-        FILL_MODELS[instrument.venue],
-        body.validity,
-    )
-    if plan.rest is Rest.REJECT or plan.price is None or plan.filled == 0:
-        raise OrderRejected(plan.reason or f"{instrument.symbol} cannot be filled now")
+    _check_prices(instrument, body, tick)
+    is_open = market.status(instrument.venue).is_open
     now = clock.now()
     order = OrderRow(
         user_id=caller.user.id,
@@ -143,7 +149,8 @@ async def place(
         trigger_price=body.trigger_price,
         average_price=None,
         charges=Decimal(0),
-        status=Status.OPEN.value,
+        held=Decimal(0),
+        status=(Status.OPEN if is_open else Status.AMO).value,
         reason=None,
         tournament_id=None,
         created_at=now,
@@ -151,15 +158,143 @@ async def place(
     )
     session.add(order)
     await session.flush()
-    charges = fees.charges(
-        instrument, product, body.order_side, plan.filled, plan.price, plan.liquidity
-    ).total
-    await _apply_fill(session, clock, caller, instrument, product, order, body.order_side,
-                      Fill(plan.filled, plan.price, charges), plan.liquidity)  # fmt: skip
-    if plan.remaining > 0:
-        order.status = transition(Status(order.status), Status.CANCELLED).value
-        order.reason = f"{plan.reason}; the rest was cancelled (no resting orders yet)"
+    if body.order_side is Side.SELL:
+        await _check_holding(session, caller, instrument, product, order)
+    plan = _plan_now(instrument, order, tick) if is_open else None
+    if plan is not None and plan.rest is Rest.REJECT:
+        raise OrderRejected(plan.reason or f"{instrument.symbol} cannot be filled now")
+    if plan is not None and plan.price is not None and plan.filled > 0:
+        await execute(session, clock, fees, instrument, order, plan)
+    if Status(order.status).is_final:
+        return await order_read(session, order, with_fills=True), True
+    if body.validity is Validity.IOC and is_open:
+        await cancel_rest(
+            session, clock, instrument, order, "immediate-or-cancel: the rest was cancelled"
+        )
+        return await order_read(session, order, with_fills=True), True
+    if body.order_side is Side.BUY:
+        await _hold(session, fees, instrument, product, order, tick)
+    if not is_open:
+        order.reason = "after-market order: goes live at the next open"
+    after_commit(session, lambda: book.rest(order))
     return await order_read(session, order, with_fills=True), True
+
+
+def _check_prices(instrument: Instrument, body: OrderCreate, tick: Tick) -> None:
+    kind = body.order_type
+    if kind in (OrderType.LIMIT, OrderType.STOP_LOSS):
+        if body.price is None:
+            raise InvalidPrice(f"a {kind.value} order needs a price")
+        check_price(instrument, body.price)
+    elif body.price is not None:
+        raise InvalidPrice(f"a {kind.value} order takes no price")
+    if body.trigger_price is not None:
+        check_price(instrument, body.trigger_price)
+    check_trigger(body.order_side, kind, body.trigger_price, tick.ltp, body.price)
+
+
+def _plan_now(instrument: Instrument, order: OrderRow, tick: Tick) -> FillPlan | None:
+    """Return what the current quote fills of a new order (None: it rests)."""
+    side, validity = Side(order.side), Validity(order.validity)
+    model = FILL_MODELS[instrument.venue]
+    remaining = order.quantity - order.filled_quantity
+    kind = OrderType(order.order_type)
+    if kind is OrderType.MARKET:
+        return market_fill(side, remaining, tick, instrument, model, validity)
+    if kind is OrderType.LIMIT:
+        assert order.price is not None
+        return limit_fill(side, order.price, remaining, tick, instrument, model, validity)
+    return None  # a stop waits for its trigger (check_trigger refused one already crossed)
+
+
+async def _check_holding(
+    session: AsyncSession,
+    caller: Caller,
+    instrument: Instrument,
+    product: Product,
+    order: OrderRow,
+) -> None:
+    row = await store.position(session, caller.user.id, instrument.symbol, product.value)
+    held = row.quantity if row is not None else Decimal(0)
+    selling = await store.open_sell_quantity(
+        session, caller.user.id, instrument.symbol, product.value
+    )
+    if held - selling < 0:
+        raise OrderRejected(
+            f"you hold {held} {instrument.symbol} ({product.value}) and have "
+            f"{selling - order.quantity} already on sale; selling short needs margin, which is "
+            "not built yet"
+        )
+
+
+async def _hold(
+    session: AsyncSession,
+    fees: FeeSchedule,
+    instrument: Instrument,
+    product: Product,
+    order: OrderRow,
+    tick: Tick,
+) -> None:
+    """Block the cash a resting buy may need: its quantity at its limit (or trigger, or a 5 %
+    cushion over the ask for a stop-market), plus the charges of that fill."""
+    remaining = order.quantity - order.filled_quantity
+    basis = order.price or (order.trigger_price or tick.ask) * Decimal("1.05")
+    basis = basis.quantize(instrument.tick_size)
+    notional = remaining * basis * instrument.multiplier
+    charges = fees.charges(instrument, product, Side.BUY, remaining, basis).total
+    amount = notional + charges
+    wallet = await _cash_wallet(session, order.user_id, instrument.currency)
+    if not await wallet_store.hold(session, wallet.id, amount):
+        raise wallets.InsufficientFunds(
+            f"insufficient {instrument.currency} available to block {amount} for this order"
+        )
+    order.held = amount
+
+
+async def _cash_wallet(session: AsyncSession, user_id: int, currency: str) -> Wallet:
+    wallet = await wallet_store.find_wallet(session, user_id, wallets.CASH, currency)
+    if wallet is None:
+        raise OrderRejected(f"you have no {currency} wallet")
+    return wallet
+
+
+async def cancel_rest(
+    session: AsyncSession, clock: Clock, instrument: Instrument, order: OrderRow, reason: str
+) -> None:
+    """Cancel what is left of ``order`` and release the cash it blocked."""
+    await _release(session, instrument, order, order.held)
+    order.status = transition(Status(order.status), Status.CANCELLED).value
+    order.reason = reason
+    order.updated_at = clock.now()
+
+
+async def _release(
+    session: AsyncSession, instrument: Instrument, order: OrderRow, amount: Decimal
+) -> None:
+    if amount <= 0:
+        return
+    wallet = await _cash_wallet(session, order.user_id, instrument.currency)
+    await wallet_store.hold(session, wallet.id, -amount)
+    order.held -= amount
+
+
+async def execute(
+    session: AsyncSession,
+    clock: Clock,
+    fees: FeeSchedule,
+    instrument: Instrument,
+    order: OrderRow,
+    plan: FillPlan,
+) -> None:
+    """Apply the fill ``plan`` to ``order``: fill, position, ledger, released hold, status."""
+    assert plan.price is not None
+    side, product = Side(order.side), Product(order.product)
+    remaining = order.quantity - order.filled_quantity
+    release = order.held if plan.filled == remaining else order.held * plan.filled / remaining
+    await _release(session, instrument, order, release.quantize(Decimal("1e-8")))
+    charges = fees.charges(instrument, product, side, plan.filled, plan.price, plan.liquidity)
+    fill = Fill(plan.filled, plan.price, charges.total)
+    await _apply_fill(session, clock, instrument, product, order, side, fill, plan.liquidity)
 
 
 async def _default_product(session: AsyncSession, caller: Caller) -> str:
@@ -170,7 +305,6 @@ async def _default_product(session: AsyncSession, caller: Caller) -> str:
 async def _apply_fill(
     session: AsyncSession,
     clock: Clock,
-    caller: Caller,
     instrument: Instrument,
     product: Product,
     order: OrderRow,
@@ -178,17 +312,18 @@ async def _apply_fill(
     fill: Fill,
     liquidity: str,
 ) -> None:
-    row = await store.position(session, caller.user.id, instrument.symbol, product.value)
-    position = _position(caller.user.id, instrument.symbol, product, row)
+    user_id = order.user_id
+    row = await store.position(session, user_id, instrument.symbol, product.value)
+    position = _position(user_id, instrument.symbol, product, row)
     if side is Side.SELL and position.quantity - fill.quantity < 0:
         raise OrderRejected(
             f"you hold {position.quantity} {instrument.symbol} ({product.value}); selling short "
-            "needs margin, which arrives with the matching engine"
+            "needs margin, which is not built yet"
         )
     position.apply(side, fill, instrument.multiplier)
     now = clock.now()
     if row is None:
-        row = PositionRow(user_id=caller.user.id, symbol=instrument.symbol, product=product.value)
+        row = PositionRow(user_id=user_id, symbol=instrument.symbol, product=product.value)
         session.add(row)
     row.quantity = position.quantity
     row.cost_basis = position.cost_basis
@@ -213,24 +348,24 @@ async def _apply_fill(
     order.filled_quantity = filled
     order.charges += fill.charges
     target = Status.FILLED if filled == order.quantity else Status.PARTIALLY_FILLED
-    order.status = transition(Status(order.status), target).value
+    current = Status(order.status)
+    if current is Status.AMO:
+        current = transition(current, Status.OPEN)
+    order.status = transition(current, target).value
     order.updated_at = now
-    await _post_trade(session, clock, caller, instrument, order, side, fill)
+    await _post_trade(session, clock, instrument, order, side, fill)
 
 
 async def _post_trade(
     session: AsyncSession,
     clock: Clock,
-    caller: Caller,
     instrument: Instrument,
     order: OrderRow,
     side: Side,
     fill: Fill,
 ) -> None:
     currency = instrument.currency
-    wallet = await wallet_store.find_wallet(session, caller.user.id, wallets.CASH, currency)
-    if wallet is None:
-        raise OrderRejected(f"you have no {currency} wallet")
+    wallet = await _cash_wallet(session, order.user_id, currency)
     now = clock.now()
     market_wallet = await wallet_store.system_wallet(session, MARKET, currency, now)
     fee_wallet = await wallet_store.system_wallet(session, FEES, currency, now)
@@ -309,13 +444,20 @@ async def get(session: AsyncSession, caller: Caller, order_id: int) -> OrderRead
     return await order_read(session, order, with_fills=True)
 
 
-async def cancel(session: AsyncSession, clock: Clock, caller: Caller, order_id: int) -> OrderRead:
-    """Cancel an open order of the caller; a final one is a 409."""
-    order = await session.get(OrderRow, order_id)
+async def cancel(
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    book: Book,
+    caller: Caller,
+    order_id: int,
+) -> OrderRead:
+    """Cancel an open order of the caller and release what it blocked; a final one is a 409."""
+    order = await session.get(OrderRow, order_id, with_for_update=True)
     if order is None or order.user_id != caller.user.id:
         raise OrderNotFound(f"order {order_id} not found")
-    order.status = transition(Status(order.status), Status.CANCELLED).value
-    order.updated_at = clock.now()
+    await cancel_rest(session, clock, market.instrument(order.symbol), order, "cancelled by you")
+    after_commit(session, lambda: book.forget(order_id))
     return await order_read(session, order, with_fills=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +34,10 @@ class OrderRow(Base):
     trigger_price: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     average_price: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     charges: Mapped[Decimal] = mapped_column(ExactDecimal())
+    #: Cash blocked in the wallet for the unfilled part of a resting buy.
+    held: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0))
+    #: When a stop order's trigger was reached (it rests as a limit from then on).
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(20), index=True)
     reason: Mapped[str | None] = mapped_column(String(255))
     tournament_id: Mapped[int | None] = mapped_column(Integer)
@@ -100,6 +104,32 @@ async def page(
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = await session.scalars(stmt.order_by(OrderRow.id.desc()).offset(offset).limit(limit))
     return list(rows), total
+
+
+async def open_sell_quantity(
+    session: AsyncSession, user_id: int, symbol: str, product: str
+) -> Decimal:
+    """Return the unfilled quantity of the user's open sell orders in ``symbol`` and ``product``."""
+    unfilled = type_coerce(OrderRow.quantity - OrderRow.filled_quantity, ExactDecimal())
+    stmt = select(func.sum(unfilled, type_=ExactDecimal())).where(
+        OrderRow.user_id == user_id,
+        OrderRow.symbol == symbol,
+        OrderRow.product == product,
+        OrderRow.side == "SELL",
+        OrderRow.status.in_(["open", "partially_filled", "amo"]),
+    )
+    total = await session.scalar(stmt)
+    return total if total is not None else Decimal(0)
+
+
+async def resting(session: AsyncSession) -> list[OrderRow]:
+    """Return every order waiting to fill (open, partially filled or after-market), oldest first."""
+    stmt = (
+        select(OrderRow)
+        .where(OrderRow.status.in_(["open", "partially_filled", "amo"]))
+        .order_by(OrderRow.id)
+    )
+    return list(await session.scalars(stmt))
 
 
 async def fills_of(session: AsyncSession, order_id: int) -> list[FillRow]:

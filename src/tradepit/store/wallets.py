@@ -119,6 +119,21 @@ async def apply(session: AsyncSession, wallet_id: int, amount: Decimal) -> Decim
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def hold(session: AsyncSession, wallet_id: int, amount: Decimal) -> bool:
+    """Block ``amount`` (negative releases) if the wallet's available money covers it."""
+    stmt = (
+        update(Wallet)
+        .where(Wallet.id == wallet_id)
+        # Each comparison has the column first, so ``amount`` is bound as an exact amount.
+        .where(Wallet.blocked + amount <= Wallet.balance)
+        .where(Wallet.blocked + amount >= 0)
+        .values(blocked=Wallet.blocked + amount)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def entries_sum(session: AsyncSession, wallet_id: int) -> Decimal:
     """Return the sum of a wallet's ledger entries."""
     stmt = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(

@@ -1,0 +1,181 @@
+"""The matching engine: resting orders wait in a price-indexed book and fill on the tick that
+crosses them. Each fill is one transaction (order, fill, position, ledger, released hold); the
+book changes only after the transaction is durable, and is rebuilt from the database at start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tradepit.domain.book import Event, Release, Resting, TriggerBook
+from tradepit.domain.clock import Clock
+from tradepit.domain.errors import DomainError
+from tradepit.domain.fees import FeeSchedule
+from tradepit.domain.fills import FILL_MODELS, FillPlan, Rest, limit_fill, market_fill
+from tradepit.domain.market import Tick
+from tradepit.domain.orders import OrderType, Side, Status, Validity
+from tradepit.market.data import MarketData
+from tradepit.services import orders
+from tradepit.store import orders as store
+from tradepit.store.orders import OrderRow
+
+log = logging.getLogger("tradepit.engine")
+
+
+class Matcher:
+    """Watch resting orders and fill them from the feed's ticks."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        market: MarketData,
+        fees: FeeSchedule,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self.market = market
+        self.fees = fees
+        self.book = TriggerBook()
+        #: After-market MARKET orders, per symbol: they fill on the symbol's first tick.
+        self.waiting: dict[str, list[int]] = defaultdict(list)
+
+    def rest(self, order: OrderRow) -> None:
+        """Start watching a committed order that is waiting to fill."""
+        if OrderType(order.order_type) is OrderType.MARKET:
+            self.waiting[order.symbol].append(order.id)
+            return
+        self.book.add(_entry(order))
+
+    def forget(self, order_id: int) -> None:
+        """Stop watching an order (cancelled)."""
+        if order_id in self.book:
+            self.book.remove(order_id)
+        for ids in self.waiting.values():
+            if order_id in ids:
+                ids.remove(order_id)
+
+    async def rebuild(self) -> int:
+        """Load every waiting order from the database (at start-up); return how many."""
+        async with self.sessionmaker() as session:
+            rows = await store.resting(session)
+        self.book.rebuild(
+            _entry(r) for r in rows if OrderType(r.order_type) is not OrderType.MARKET
+        )
+        self.waiting.clear()
+        for row in rows:
+            if OrderType(row.order_type) is OrderType.MARKET:
+                self.waiting[row.symbol].append(row.id)
+        return len(rows)
+
+    async def on_ticks(self, batch: Sequence[Tick]) -> None:
+        """Fill what each tick makes executable; a failure of one order never stops the rest."""
+        for tick in batch:
+            waiting = self.waiting.pop(tick.symbol, None)
+            for order_id in waiting or ():
+                await self._execute(order_id, tick, market=True)
+            for release in self.book.on_quote(tick):
+                await self._release(release, tick)
+
+    async def _release(self, release: Release, tick: Tick) -> None:
+        if release.event is Event.TRIGGERED:
+            await self._execute(release.order_id, tick, market=False, triggered=True)
+            return
+        is_market = release.entry.order_type is OrderType.STOP_LOSS_MARKET
+        await self._execute(release.order_id, tick, market=is_market)
+
+    async def _execute(
+        self, order_id: int, tick: Tick, *, market: bool, triggered: bool = False
+    ) -> None:
+        try:
+            async with self.sessionmaker() as session:
+                order = await session.get(OrderRow, order_id, with_for_update=True)
+                if order is None or Status(order.status).is_final:
+                    return
+                rest_again = await self._fill(
+                    session, order, tick, market=market, triggered=triggered
+                )
+                await session.commit()
+        except DomainError as exc:
+            await self._reject(order_id, str(exc))
+            return
+        if rest_again is not None:
+            self.book.add(rest_again)
+
+    async def _fill(
+        self, session: AsyncSession, order: OrderRow, tick: Tick, *, market: bool, triggered: bool
+    ) -> Resting | None:
+        """Fill what the tick allows; return the entry to rest again, if any."""
+        instrument = self.market.instrument(order.symbol)
+        side, validity = Side(order.side), Validity(order.validity)
+        remaining = order.quantity - order.filled_quantity
+        model = FILL_MODELS[instrument.venue]
+        if triggered and order.triggered_at is None:
+            order.triggered_at = self.clock.now()
+        plan: FillPlan | None
+        if market:
+            plan = market_fill(side, remaining, tick, instrument, model, validity)
+        else:
+            assert order.price is not None
+            plan = limit_fill(
+                side,
+                order.price,
+                remaining,
+                tick,
+                instrument,
+                model,
+                validity,
+                resting=not triggered,
+            )
+        if plan is not None and plan.rest is Rest.REJECT:
+            raise orders.OrderRejected(plan.reason or "cannot be filled")
+        if plan is not None and plan.price is not None and plan.filled > 0:
+            await orders.execute(session, self.clock, self.fees, instrument, order, plan)
+        if Status(order.status).is_final:
+            return None
+        if validity is Validity.IOC:
+            await orders.cancel_rest(
+                session,
+                self.clock,
+                instrument,
+                order,
+                "immediate-or-cancel: the rest was cancelled",
+            )
+            return None
+        if market:
+            self.waiting[order.symbol].append(order.id)
+            return None
+        entry = _entry(order)
+        return (
+            entry.as_limit()
+            if entry.order_type is OrderType.STOP_LOSS and order.triggered_at
+            else entry
+        )
+
+    async def _reject(self, order_id: int, reason: str) -> None:
+        async with self.sessionmaker() as session:
+            order = await session.get(OrderRow, order_id, with_for_update=True)
+            if order is None or Status(order.status).is_final:
+                return
+            instrument = self.market.instrument(order.symbol)
+            await orders.cancel_rest(session, self.clock, instrument, order, f"cancelled: {reason}")
+            await session.commit()
+        log.info("order %s cancelled by the engine: %s", order_id, reason)
+
+
+def _entry(order: OrderRow) -> Resting:
+    kind = OrderType(order.order_type)
+    if kind is OrderType.STOP_LOSS and order.triggered_at is not None:
+        kind = OrderType.LIMIT
+    return Resting.of(
+        order.id,
+        order.symbol,
+        Side(order.side),
+        kind,
+        order.price,
+        None if kind is OrderType.LIMIT else order.trigger_price,
+    )

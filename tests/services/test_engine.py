@@ -1,0 +1,256 @@
+"""The matching engine: resting orders fill on the tick that crosses them, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from tests.conftest import client_for, make_settings
+from tests.factories import user_with_token
+from tradepit.app import create_app
+from tradepit.domain.clock import ManualClock
+from tradepit.domain.market import Tick
+from tradepit.services.engine import Matcher
+from tradepit.store.wallets import Wallet, entries_sum
+
+OPEN = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # Thursday noon in Mumbai
+WEEKEND = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
+    application = create_app(make_settings(tmp_path / "data", db), clock=ManualClock(OPEN))
+    yield application
+    await application.state.wiring.engine.dispose()
+
+
+def matcher(app: FastAPI) -> Matcher:
+    found: Matcher = app.state.wiring.matcher
+    return found
+
+
+def quote(symbol: str, bid: str, ask: str, ltp: str | None = None, size: str = "5000") -> Tick:
+    return Tick(
+        symbol=symbol,
+        ts=OPEN + timedelta(seconds=1),
+        ltp=Decimal(ltp or ask),
+        bid=Decimal(bid),
+        ask=Decimal(ask),
+        bid_size=Decimal(size),
+        ask_size=Decimal(size),
+        volume=Decimal(0),
+    )
+
+
+async def place(
+    client: httpx.AsyncClient, headers: dict[str, str], **body: object
+) -> dict[str, object]:
+    response = await client.post(
+        "/api/paper-trading/orders",
+        json={"order_type": "LIMIT", "order_side": "BUY", "product": "CNC", **body},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    placed: dict[str, object] = response.json()
+    return placed
+
+
+async def fetch(
+    client: httpx.AsyncClient, headers: dict[str, str], order_id: object
+) -> dict[str, object]:
+    found: dict[str, object] = (
+        await client.get(f"/api/paper-trading/orders/{order_id}", headers=headers)
+    ).json()
+    return found
+
+
+async def inr(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, str]:
+    wallets = (await client.get("/api/paper-trading/wallet", headers=headers)).json()
+    found: dict[str, str] = wallets[0]
+    return found
+
+
+class TestLimitOrders:
+    async def test_a_buy_rests_blocking_cash_and_fills_when_the_ask_reaches_it(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("INFY").ask
+        limit = (ask * Decimal("0.95")).quantize(Decimal("0.1"))
+        placed = await place(client, headers, symbol="INFY", quantity="10", price=str(limit))
+        assert placed["status"] == "open" and placed["filled_quantity"] == "0"
+        wallet = await inr(client, headers)
+        assert Decimal(wallet["blocked"]) >= limit * 10
+        assert Decimal(wallet["available"]) == Decimal(wallet["cash"]) - Decimal(wallet["blocked"])
+
+        # A tick above the limit fills nothing.
+        await matcher(app).on_ticks([quote("INFY", str(limit + 1), str(limit + Decimal("1.1")))])
+        assert (await fetch(client, headers, placed["id"]))["status"] == "open"
+        # The ask trades through the limit: filled at the ask (better than the limit), as maker.
+        better = limit - Decimal("0.5")
+        await matcher(app).on_ticks([quote("INFY", str(better - Decimal("0.1")), str(better))])
+        filled = await fetch(client, headers, placed["id"])
+        assert filled["status"] == "filled"
+        assert Decimal(str(filled["average_price"])) <= limit
+        assert filled["fills"][0]["liquidity"] == "maker"  # type: ignore[index]
+        wallet = await inr(client, headers)
+        assert wallet["blocked"] == "0"
+        # The same tick again fills nothing more: exactly once.
+        await matcher(app).on_ticks([quote("INFY", str(better - Decimal("0.1")), str(better))])
+        assert len((await fetch(client, headers, placed["id"]))["fills"]) == 1  # type: ignore[arg-type]
+
+    async def test_a_marketable_limit_fills_at_once_as_taker(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("ITC").ask
+        placed = await place(client, headers, symbol="ITC", quantity="5", price=str(ask + 1))
+        assert placed["status"] == "filled"
+        assert Decimal(str(placed["average_price"])) <= ask + 1
+
+    async def test_cancel_releases_the_blocked_cash(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("SBIN").ask
+        placed = await place(client, headers, symbol="SBIN", quantity="20", price=str(ask - 20))
+        cancelled = await client.delete(
+            f"/api/paper-trading/orders/{placed['id']}", headers=headers
+        )
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        assert (await inr(client, headers))["blocked"] == "0"
+        # A cancelled order never fills, even on a crossing tick.
+        await matcher(app).on_ticks([quote("SBIN", "1", "2")])
+        assert (await fetch(client, headers, placed["id"]))["filled_quantity"] == "0"
+
+    async def test_ioc_that_cannot_fill_is_cancelled(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("TCS").ask
+        placed = await place(
+            client, headers, symbol="TCS", quantity="1", price=str(ask - 50), validity="IOC"
+        )
+        assert placed["status"] == "cancelled"
+        assert (await inr(client, headers))["blocked"] == "0"
+
+    async def test_blocking_more_than_available_is_409(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json={"symbol": "LT", "order_type": "LIMIT", "order_side": "BUY", "product": "CNC",
+                  "quantity": "100", "price": "1000"},
+            headers=headers,
+        )  # fmt: skip
+        assert response.status_code == 409
+        assert (await inr(client, headers))["blocked"] == "0"
+
+
+class TestStops:
+    async def test_a_sell_stop_market_triggers_on_the_ltp_and_sells(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        await client.post(
+            "/api/paper-trading/orders",
+            json={"symbol": "HDFCBANK", "order_type": "MARKET", "order_side": "BUY",
+                  "product": "CNC", "quantity": "10"},
+            headers=headers,
+        )  # fmt: skip
+        ltp = app.state.wiring.market.tick("HDFCBANK").ltp
+        trigger = (ltp * Decimal("0.97")).quantize(Decimal("0.1"))
+        stop = await place(
+            client,
+            headers,
+            symbol="HDFCBANK",
+            quantity="10",
+            order_type="STOP_LOSS_MARKET",
+            order_side="SELL",
+            trigger_price=str(trigger),
+        )
+        assert stop["status"] == "open"
+        await matcher(app).on_ticks(
+            [quote("HDFCBANK", str(trigger + 1), str(trigger + Decimal("1.1")))]
+        )
+        assert (await fetch(client, headers, stop["id"]))["status"] == "open"
+        low = trigger - 2
+        await matcher(app).on_ticks(
+            [quote("HDFCBANK", str(low), str(low + Decimal("0.1")), ltp=str(low))]
+        )
+        sold = await fetch(client, headers, stop["id"])
+        assert sold["status"] == "filled"
+        assert Decimal(str(sold["average_price"])) <= low
+        positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
+        assert positions["positions"][0]["quantity"] == "0"
+
+    async def test_a_buy_trigger_below_the_market_is_refused(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ltp = app.state.wiring.market.tick("AXISBANK").ltp
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json={"symbol": "AXISBANK", "order_type": "STOP_LOSS_MARKET", "order_side": "BUY",
+                  "product": "CNC", "quantity": "1", "trigger_price": str(ltp - 10)},
+            headers=headers,
+        )  # fmt: skip
+        assert response.status_code == 400
+        assert response.json()["code"] == "INVALID_TRIGGER"
+
+
+class TestRestart:
+    async def test_a_new_engine_rebuilds_the_book_from_the_database(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("RELIANCE").ask
+        limit = ask - 10
+        placed = await place(client, headers, symbol="RELIANCE", quantity="3", price=str(limit))
+        fresh = Matcher(
+            app.state.wiring.sessionmaker,
+            app.state.wiring.clock,
+            app.state.wiring.market,
+            app.state.wiring.fees,
+        )
+        assert await fresh.rebuild() == 1
+        await fresh.on_ticks([quote("RELIANCE", str(limit - 1), str(limit))])
+        assert (await fetch(client, headers, placed["id"]))["status"] == "filled"
+        async with app.state.wiring.sessionmaker() as session:
+            for wallet in await session.scalars(select(Wallet)):
+                assert wallet.balance == await entries_sum(session, wallet.id)
+
+
+class TestAfterMarket:
+    async def test_an_amo_market_order_fills_on_the_first_tick_after_the_open(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        weekend = create_app(make_settings(tmp_path / "w", db), clock=ManualClock(WEEKEND))
+        try:
+            async with client_for(weekend) as http:
+                _, headers = await user_with_token(http)
+                placed = (
+                    await http.post(
+                        "/api/paper-trading/orders",
+                        json={"symbol": "TCS", "order_type": "MARKET", "order_side": "BUY",
+                              "product": "CNC", "quantity": "2"},
+                        headers=headers,
+                    )
+                ).json()  # fmt: skip
+                assert placed["status"] == "amo"
+                engine: Matcher = weekend.state.wiring.matcher
+                await engine.on_ticks([quote("TCS", "3100", "3100.2")])
+                filled = await fetch(http, headers, placed["id"])
+                assert filled["status"] == "filled"
+                assert Decimal(str(filled["average_price"])) >= Decimal("3100.2")
+                assert (await inr(http, headers))["blocked"] == "0"
+        finally:
+            await weekend.state.wiring.engine.dispose()
