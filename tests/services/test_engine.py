@@ -254,3 +254,50 @@ class TestAfterMarket:
                 assert (await inr(http, headers))["blocked"] == "0"
         finally:
             await weekend.state.wiring.engine.dispose()
+
+
+class TestModify:
+    async def test_a_new_price_moves_the_order_and_its_hold(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("TCS").ask
+        far = ask - 100
+        placed = await place(client, headers, symbol="TCS", quantity="2", price=str(far))
+        blocked_before = Decimal((await inr(client, headers))["blocked"])
+        nearer = ask - 10
+        changed = await client.put(
+            f"/api/paper-trading/orders/{placed['id']}",
+            json={"price": str(nearer), "quantity": "3"},
+            headers=headers,
+        )
+        assert changed.status_code == 200
+        assert changed.json()["price"] == format(nearer.normalize(), "f")
+        assert changed.json()["quantity"] == "3"
+        assert Decimal((await inr(client, headers))["blocked"]) > blocked_before
+        # The old price no longer fills; the new one does.
+        await matcher(app).on_ticks([quote("TCS", str(far - 1), str(far))])
+        assert (await fetch(client, headers, placed["id"]))["filled_quantity"] == "3"
+
+    async def test_a_filled_order_cannot_be_modified(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("ITC").ask
+        placed = await place(client, headers, symbol="ITC", quantity="1", price=str(ask + 1))
+        response = await client.put(
+            f"/api/paper-trading/orders/{placed['id']}", json={"price": str(ask)}, headers=headers
+        )
+        assert response.status_code == 409
+
+    async def test_another_users_order_is_404(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, alice = await user_with_token(client)
+        _, bob = await user_with_token(client)
+        ask = app.state.wiring.market.tick("ITC").ask
+        placed = await place(client, alice, symbol="ITC", quantity="1", price=str(ask - 5))
+        response = await client.put(
+            f"/api/paper-trading/orders/{placed['id']}", json={"price": str(ask - 4)}, headers=bob
+        )
+        assert response.status_code == 404

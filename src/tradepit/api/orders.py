@@ -9,7 +9,13 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from tradepit.api.deps import CallerDep, IdPath, SessionDep, WiringDep, market_reader
 from tradepit.domain.orders import Status
 from tradepit.market.data import MarketData
-from tradepit.schemas.orders import OrderCreate, OrderRead, PortfolioRead, PositionRead
+from tradepit.schemas.orders import (
+    OrderCreate,
+    OrderModify,
+    OrderRead,
+    PortfolioRead,
+    PositionRead,
+)
 from tradepit.services import orders
 
 router = APIRouter(prefix="/api/paper-trading", tags=["paper trading"])
@@ -71,6 +77,16 @@ async def list_orders(
 async def get_order(order_id: IdPath, caller: CallerDep, session: SessionDep) -> OrderRead:
     """Return the order and its fills; another user's order is 404."""
     return await orders.get(session, caller, order_id)
+
+
+@router.put("/orders/{order_id}", summary="Modify an open order", responses=ERRORS)
+async def modify_order(
+    order_id: IdPath, body: OrderModify, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> OrderRead:
+    """Change the price, quantity or trigger of an open LIMIT or stop order."""
+    return await orders.modify(
+        session, wired.clock, wired.market, wired.fees, wired.matcher, caller, order_id, body
+    )
 
 
 @router.delete("/orders/{order_id}", summary="Cancel an open order", responses=ERRORS)

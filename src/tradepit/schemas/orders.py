@@ -57,6 +57,17 @@ class OrderCreate(BaseModel):
     ) = None
 
 
+class OrderModify(BaseModel):
+    """New price, quantity or trigger for an open order; fields left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"price": "1520.5", "quantity": "20"}]}
+    )
+    quantity: Amount | None = None
+    price: Amount | None = None
+    trigger_price: Amount | None = None
+
+
 class FillRead(BaseModel):
     """One execution."""
 

@@ -59,6 +59,11 @@ class Matcher:
             if order_id in ids:
                 ids.remove(order_id)
 
+    def replace(self, order: OrderRow) -> None:
+        """Watch a modified order's new prices (it keeps no time priority, as on an exchange)."""
+        self.forget(order.id)
+        self.rest(order)
+
     async def rebuild(self) -> int:
         """Load every waiting order from the database (at start-up); return how many."""
         async with self.sessionmaker() as session:

@@ -39,12 +39,22 @@ from tradepit.domain.fills import (
 from tradepit.domain.instruments import Instrument
 from tradepit.domain.ledger import Posting
 from tradepit.domain.market import Tick
-from tradepit.domain.orders import Fill, OrderType, Product, Side, Status, Validity, transition
+from tradepit.domain.orders import (
+    Fill,
+    IllegalTransition,
+    OrderType,
+    Product,
+    Side,
+    Status,
+    Validity,
+    transition,
+)
 from tradepit.domain.positions import Position
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import (
     FillRead,
     OrderCreate,
+    OrderModify,
     OrderRead,
     PortfolioCurrency,
     PortfolioRead,
@@ -98,6 +108,10 @@ class Book(Protocol):
 
     def forget(self, order_id: int) -> None:
         """Stop watching the order."""
+        ...
+
+    def replace(self, order: OrderRow) -> None:
+        """Watch the order's new prices instead of its old ones."""
         ...
 
 
@@ -458,6 +472,54 @@ async def cancel(
         raise OrderNotFound(f"order {order_id} not found")
     await cancel_rest(session, clock, market.instrument(order.symbol), order, "cancelled by you")
     after_commit(session, lambda: book.forget(order_id))
+    return await order_read(session, order, with_fills=True)
+
+
+async def modify(
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    fees: FeeSchedule,
+    book: Book,
+    caller: Caller,
+    order_id: int,
+    change: OrderModify,
+) -> OrderRead:
+    """Change the price, quantity or trigger of an open, resting order of the caller.
+
+    The new quantity cannot be below what has filled; a buy's blocked cash is re-computed.
+    """
+    order = await session.get(OrderRow, order_id, with_for_update=True)
+    if order is None or order.user_id != caller.user.id:
+        raise OrderNotFound(f"order {order_id} not found")
+    status = Status(order.status)
+    if status.is_final or OrderType(order.order_type) is OrderType.MARKET:
+        raise IllegalTransition(f"an order that is {status.value} cannot be modified")
+    instrument = market.instrument(order.symbol)
+    quantity = change.quantity if change.quantity is not None else order.quantity
+    if quantity <= order.filled_quantity:
+        raise InvalidInput(
+            f"the new quantity must be above the {order.filled_quantity} already filled"
+        )
+    check_quantity(instrument, quantity)
+    tick = market.tick(instrument.symbol)
+    new = OrderCreate(
+        symbol=order.symbol,
+        order_type=OrderType(order.order_type),
+        order_side=Side(order.side),
+        quantity=quantity,
+        price=change.price if change.price is not None else order.price,
+        trigger_price=change.trigger_price
+        if change.trigger_price is not None
+        else order.trigger_price,
+    )
+    _check_prices(instrument, new, tick)
+    await _release(session, instrument, order, order.held)
+    order.quantity, order.price, order.trigger_price = quantity, new.price, new.trigger_price
+    if Side(order.side) is Side.BUY:
+        await _hold(session, fees, instrument, Product(order.product), order, tick)
+    order.updated_at = clock.now()
+    after_commit(session, lambda: book.replace(order))
     return await order_read(session, order, with_fills=True)
 
 
