@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -264,7 +265,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await start_feed(wired, settings)
+        housekeeping = asyncio.create_task(wired.matcher.run_housekeeping(), name="end-of-day")
         yield
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
         await wired.feeds.stop()
         await wired.engine.dispose()
 

@@ -301,3 +301,94 @@ class TestModify:
             f"/api/paper-trading/orders/{placed['id']}", json={"price": str(ask - 4)}, headers=bob
         )
         assert response.status_code == 404
+
+
+class TestEndOfDay:
+    async def test_day_orders_expire_after_the_close_and_gtc_stay(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("INFY").ask
+        day = await place(client, headers, symbol="INFY", quantity="1", price=str(ask - 30))
+        gtc = await place(
+            client, headers, symbol="INFY", quantity="1", price=str(ask - 30), validity="GTC"
+        )
+        assert await matcher(app).end_of_day() == (0, 0)  # noon: nothing is due
+        clock: ManualClock = app.state.wiring.clock
+        clock.advance(timedelta(hours=3, minutes=31))  # 15:31 IST
+        assert await matcher(app).end_of_day() == (1, 0)
+        expired = await fetch(client, headers, day["id"])
+        assert expired["status"] == "expired" and "expired at the close" in str(expired["reason"])
+        assert (await fetch(client, headers, gtc["id"]))["status"] == "open"
+        blocked = Decimal((await inr(client, headers))["blocked"])
+        assert blocked > 0  # only the GTC order's hold is left
+        # An expired order never fills.
+        await matcher(app).on_ticks([quote("INFY", "1", "2")])
+        assert (await fetch(client, headers, day["id"]))["filled_quantity"] == "0"
+
+    async def test_mis_positions_are_squared_off_at_1520(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        await client.post(
+            "/api/paper-trading/orders",
+            json={"symbol": "SBIN", "order_type": "MARKET", "order_side": "BUY",
+                  "product": "MIS", "quantity": "10"},
+            headers=headers,
+        )  # fmt: skip
+        await client.post(
+            "/api/paper-trading/orders",
+            json={"symbol": "SBIN", "order_type": "MARKET", "order_side": "BUY",
+                  "product": "CNC", "quantity": "4"},
+            headers=headers,
+        )  # fmt: skip
+        clock: ManualClock = app.state.wiring.clock
+        clock.advance(timedelta(hours=3, minutes=19))  # 15:19 IST: not yet
+        assert (await matcher(app).end_of_day())[1] == 0
+        clock.advance(timedelta(minutes=1, seconds=1))  # 15:20:01 IST
+        assert (await matcher(app).end_of_day())[1] == 1
+        positions = {
+            p["product"]: p
+            for p in (await client.get("/api/paper-trading/positions", headers=headers)).json()[
+                "positions"
+            ]
+        }
+        assert positions["MIS"]["quantity"] == "0"
+        assert positions["CNC"]["quantity"] == "4"  # delivery is not intraday
+        history = (await client.get("/api/paper-trading/orders", headers=headers)).json()
+        square = history["orders"][0]
+        assert square["order_side"] == "SELL" and square["status"] == "filled"
+        assert "square-off" in square["reason"]
+        assert (await matcher(app).end_of_day())[1] == 0  # once only
+
+    async def test_an_order_placed_after_the_close_lives_until_the_next_close(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        clock = ManualClock(WEEKEND)
+        weekend = create_app(make_settings(tmp_path / "w", db), clock=clock)
+        try:
+            async with client_for(weekend) as http:
+                _, headers = await user_with_token(http)
+                placed = await place(http, headers, symbol="TCS", quantity="1", price="1000")
+                engine: Matcher = weekend.state.wiring.matcher
+                assert await engine.end_of_day() == (0, 0)
+                clock.advance(timedelta(days=2))  # Monday noon
+                assert await engine.end_of_day() == (0, 0)
+                clock.advance(timedelta(hours=4))  # Monday 16:00 IST
+                assert await engine.end_of_day() == (1, 0)
+                assert (await fetch(http, headers, placed["id"]))["status"] == "expired"
+        finally:
+            await weekend.state.wiring.engine.dispose()
+
+    async def test_market_hours_always_expires_nothing(self, tmp_path: Path, db: str) -> None:
+        clock = ManualClock(OPEN)
+        always = create_app(make_settings(tmp_path / "a", db, market_hours="always"), clock=clock)
+        try:
+            async with client_for(always) as http:
+                _, headers = await user_with_token(http)
+                await place(http, headers, symbol="TCS", quantity="1", price="1000")
+                clock.advance(timedelta(hours=8))
+                engine: Matcher = always.state.wiring.matcher
+                assert await engine.end_of_day() == (0, 0)
+        finally:
+            await always.state.wiring.engine.dispose()

@@ -337,3 +337,39 @@ def monthly_expiries(
             found.append(Expiry(day, True))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return found
+
+
+#: When intraday (MIS) positions are squared off on the Indian venues.
+SQUARE_OFF = dt.time(15, 20)
+
+
+def last_close(venue: Venue, now: dt.datetime, calendar: TradingCalendar) -> dt.datetime:
+    """Return the end of the venue's most recent trading day at or before ``now`` (UTC).
+
+    NSE/BSE: 15:30 IST of the last trading day whose close has passed; OKX: the last 00:00 UTC
+    (its trading day is the UTC date); FX: the last 22:00 UTC rollover.
+    """
+    hours = _EXCHANGE_HOURS.get(venue)
+    if hours is not None:
+        local = now.astimezone(hours.zone)
+        days = calendar.venue(venue)
+        day = local.date()
+        if not (days.is_trading_day(day) and local.time() >= hours.close):
+            day = days.previous_trading_day(day)
+        return dt.datetime.combine(day, hours.close, hours.zone).astimezone(dt.UTC)
+    utc = now.astimezone(dt.UTC)
+    if venue is Venue.FX:
+        rollover = dt.datetime.combine(utc.date(), dt.time(22, 0), dt.UTC)
+        return rollover if utc >= rollover else rollover - dt.timedelta(days=1)
+    return dt.datetime.combine(utc.date(), dt.time(0, 0), dt.UTC)
+
+
+def square_off_due(venue: Venue, now: dt.datetime, calendar: TradingCalendar) -> dt.datetime | None:
+    """Return today's square-off instant if it has passed on a trading day of an Indian venue."""
+    hours = _EXCHANGE_HOURS.get(venue)
+    if hours is None:
+        return None
+    local = now.astimezone(hours.zone)
+    if not calendar.venue(venue).is_trading_day(local.date()) or local.time() < SQUARE_OFF:
+        return None
+    return dt.datetime.combine(local.date(), SQUARE_OFF, hours.zone).astimezone(dt.UTC)

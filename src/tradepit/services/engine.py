@@ -5,6 +5,7 @@ book changes only after the transaction is durable, and is rebuilt from the data
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,8 +17,10 @@ from tradepit.domain.clock import Clock
 from tradepit.domain.errors import DomainError
 from tradepit.domain.fees import FeeSchedule
 from tradepit.domain.fills import FILL_MODELS, FillPlan, Rest, limit_fill, market_fill
+from tradepit.domain.instruments import Instrument
 from tradepit.domain.market import Tick
-from tradepit.domain.orders import OrderType, Side, Status, Validity
+from tradepit.domain.orders import OrderType, Product, Side, Status, Validity
+from tradepit.domain.sessions import last_close, square_off_due
 from tradepit.market.data import MarketData
 from tradepit.services import orders
 from tradepit.store import orders as store
@@ -160,6 +163,57 @@ class Matcher:
             if entry.order_type is OrderType.STOP_LOSS and order.triggered_at
             else entry
         )
+
+    async def end_of_day(self) -> tuple[int, int]:
+        """Expire DAY orders whose session has closed and square off due MIS positions.
+
+        Decided from each venue's session (the last close, the 15:20 IST square-off), not
+        from when a row was written, so a restart after the close still does it. Returns
+        (orders expired, positions squared off).
+        """
+        now = self.clock.now()
+        calendar = self.market.calendar
+        expired: list[int] = []
+        squared = 0
+        async with self.sessionmaker() as session:
+            for order in await store.resting(session):
+                instrument = self.market.instrument(order.symbol)
+                if Validity(order.validity) is not Validity.DAY or self._forced(instrument):
+                    continue
+                if order.created_at < last_close(instrument.venue, now, calendar):
+                    await orders.expire(session, self.clock, instrument, order)
+                    expired.append(order.id)
+            for row in await store.open_positions(session, Product.MIS.value):
+                instrument = self.market.instrument(row.symbol)
+                if (
+                    self._forced(instrument)
+                    or square_off_due(instrument.venue, now, calendar) is None
+                ):
+                    continue
+                tick = self.market.tick(row.symbol)
+                await orders.square_off(session, self.clock, self.fees, instrument, row, tick)
+                squared += 1
+            await session.commit()
+        for order_id in expired:
+            self.forget(order_id)
+        if expired or squared:
+            log.info(
+                "end of day: %d orders expired, %d MIS positions squared off", len(expired), squared
+            )
+        return len(expired), squared
+
+    def _forced(self, instrument: Instrument) -> bool:
+        # Under market_hours=always a demo trades at any hour: nothing closes, nothing squares off.
+        return self.market.always_open
+
+    async def run_housekeeping(self, interval: float = 5.0) -> None:
+        """Run ``end_of_day`` every ``interval`` wall seconds until cancelled."""
+        while True:
+            try:
+                await self.end_of_day()
+            except Exception:  # one bad row must not stop the schedule
+                log.exception("end-of-day housekeeping failed")
+            await asyncio.sleep(interval)
 
     async def _reject(self, order_id: int, reason: str) -> None:
         async with self.sessionmaker() as session:

@@ -282,6 +282,65 @@ async def cancel_rest(
     order.updated_at = clock.now()
 
 
+async def expire(
+    session: AsyncSession, clock: Clock, instrument: Instrument, order: OrderRow
+) -> None:
+    """Expire a DAY order whose session has closed, releasing what it blocked."""
+    await _release(session, instrument, order, order.held)
+    order.status = transition(Status(order.status), Status.EXPIRED).value
+    order.reason = "DAY order expired at the close"
+    order.updated_at = clock.now()
+
+
+async def square_off(
+    session: AsyncSession,
+    clock: Clock,
+    fees: FeeSchedule,
+    instrument: Instrument,
+    row: PositionRow,
+    tick: Tick,
+) -> OrderRow:
+    """Close an intraday (MIS) position with a MARKET order at the current quote."""
+    side = Side.SELL if row.quantity > 0 else Side.BUY
+    quantity = abs(row.quantity)
+    now = clock.now()
+    order = OrderRow(
+        user_id=row.user_id,
+        client_order_id=None,
+        request_hash="square-off",
+        symbol=row.symbol,
+        order_type=OrderType.MARKET.value,
+        side=side.value,
+        product=Product.MIS.value,
+        validity=Validity.DAY.value,
+        quantity=quantity,
+        filled_quantity=Decimal(0),
+        price=None,
+        trigger_price=None,
+        average_price=None,
+        charges=Decimal(0),
+        held=Decimal(0),
+        status=Status.OPEN.value,
+        reason="MIS square-off at 15:20 IST",
+        tournament_id=None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    plan = market_fill(
+        side, quantity, tick, instrument, FILL_MODELS[instrument.venue], Validity.IOC
+    )
+    if plan.price is None or plan.filled == 0:
+        order.status = transition(Status.OPEN, Status.REJECTED).value
+        order.reason = f"MIS square-off could not fill: {plan.reason}"
+        return order
+    await execute(session, clock, fees, instrument, order, plan)
+    if not Status(order.status).is_final:
+        await cancel_rest(session, clock, instrument, order, f"MIS square-off: {plan.reason}")
+    return order
+
+
 async def _release(
     session: AsyncSession, instrument: Instrument, order: OrderRow, amount: Decimal
 ) -> None:

@@ -132,6 +132,16 @@ async def resting(session: AsyncSession) -> list[OrderRow]:
     return list(await session.scalars(stmt))
 
 
+async def open_positions(session: AsyncSession, product: str) -> list[PositionRow]:
+    """Return every user's non-flat position in ``product``."""
+    stmt = (
+        select(PositionRow)
+        .where(PositionRow.product == product, PositionRow.quantity != 0)
+        .order_by(PositionRow.id)
+    )
+    return list(await session.scalars(stmt))
+
+
 async def fills_of(session: AsyncSession, order_id: int) -> list[FillRow]:
     """Return an order's fills, oldest first."""
     stmt = select(FillRow).where(FillRow.order_id == order_id).order_by(FillRow.id)

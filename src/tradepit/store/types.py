@@ -26,9 +26,15 @@ class ExactDecimal(TypeDecorator[Decimal]):
         super().__init__()
         self.scale = scale
 
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
-        """Turn a Decimal into its integer units."""
-        return None if value is None else to_units(value, self.scale)
+    def process_bind_param(self, value: Decimal | int | None, dialect: Dialect) -> int | None:
+        """Turn a Decimal (or a whole number, as in ``quantity != 0``) into integer units."""
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return to_units(Decimal(value), self.scale)
+        if not isinstance(value, Decimal):
+            raise TypeError(f"an exact amount must be a Decimal, got {type(value).__name__}")
+        return to_units(value, self.scale)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         """Turn stored integer units back into the exact Decimal."""
