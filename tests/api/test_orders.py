@@ -306,3 +306,64 @@ async def test_a_huge_order_fills_only_what_the_quote_holds(client: httpx.AsyncC
     assert response.status_code == 409
     assert response.json()["code"] == "INSUFFICIENT_FUNDS"
     assert (await client.get("/api/paper-trading/orders", headers=headers)).json()["total"] == 0
+
+
+class TestShorts:
+    async def test_an_intraday_short_blocks_proceeds_and_margin_and_a_cover_releases_them(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        bid = app.state.wiring.market.tick("SBIN").bid
+        sold = await client.post(
+            "/api/paper-trading/orders",
+            json=order("SBIN", "SELL", "10", product="MIS"),
+            headers=headers,
+        )
+        assert sold.status_code == 201, sold.text
+        price = Decimal(sold.json()["average_price"])
+        assert price <= bid
+        wallet = await client.get("/api/paper-trading/wallet", headers=headers)
+        inr = wallet.json()[0]
+        # Proceeds are credited but blocked, with 20 % margin on top.
+        assert Decimal(inr["blocked"]) == price * 10 * Decimal("1.2")
+        positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
+        assert positions["positions"][0]["quantity"] == "-10"
+        covered = await client.post(
+            "/api/paper-trading/orders",
+            json=order("SBIN", "BUY", "10", product="MIS"),
+            headers=headers,
+        )
+        assert covered.status_code == 201
+        inr = (await client.get("/api/paper-trading/wallet", headers=headers)).json()[0]
+        assert inr["blocked"] == "0"
+        portfolio = (await client.get("/api/paper-trading/portfolio", headers=headers)).json()
+        money = portfolio["currencies"][0]
+        assert Decimal(money["equity"]) - 100000 == Decimal(money["realized_pnl"])
+
+    @pytest.mark.parametrize(("symbol", "product"), [("SBIN", "CNC"), ("BTC-USDT", "MIS")])
+    async def test_delivery_and_crypto_spot_cannot_go_short(
+        self, client: httpx.AsyncClient, symbol: str, product: str
+    ) -> None:
+        _, headers = await user_with_token(client)
+        quantity = "1" if symbol == "SBIN" else "0.001"
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order(symbol, "SELL", quantity, product=product),
+            headers=headers,
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "ORDER_REJECTED"
+
+    async def test_a_short_larger_than_the_margin_allows_is_409(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order("LT", "SELL", "150", product="MIS"),
+            headers=headers,
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "INSUFFICIENT_FUNDS"
+        positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
+        assert positions["positions"] == []

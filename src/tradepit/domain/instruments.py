@@ -72,6 +72,8 @@ class Instrument:
     volatility: float = 0.2
     index: str | None = None
     beta: float = 1.0
+    #: Share of the notional blocked as margin while short; None: cannot be sold short.
+    short_margin: Decimal | None = None
     # Set on derived futures and options.
     underlying: str | None = None
     expiry: date | None = None
@@ -82,6 +84,12 @@ class Instrument:
     def tradable(self) -> bool:
         """Tell whether orders may be placed (an index is quoted, not traded)."""
         return self.kind is not Kind.INDEX
+
+    def can_short(self, product: str) -> bool:
+        """Tell whether ``product`` may go short: intraday (MIS) equities, and forex CFDs."""
+        if self.short_margin is None:
+            return False
+        return self.kind is Kind.FOREX or (self.kind is Kind.EQUITY and product == "MIS")
 
     @property
     def has_options(self) -> bool:

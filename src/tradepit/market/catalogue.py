@@ -18,7 +18,7 @@ def _decimal(row: dict[str, Any], key: str, default: str | None = None) -> Decim
     return None if value is None else Decimal(str(value))
 
 
-def _instrument(row: dict[str, Any]) -> Instrument:
+def _instrument(row: dict[str, Any], margins: dict[str, Any]) -> Instrument:
     def required(key: str, default: str) -> Decimal:
         value = _decimal(row, key, default)
         assert value is not None
@@ -41,6 +41,7 @@ def _instrument(row: dict[str, Any]) -> Instrument:
         volatility=float(row.get("volatility", 0.2)),
         index=row.get("index"),
         beta=float(row.get("beta", 1.0)),
+        short_margin=Decimal(margins[row["kind"]]) if row["kind"] in margins else None,
     )
 
 
@@ -61,8 +62,9 @@ class Catalogue:
     def load(cls, path: Path = DEFAULT_PATH) -> Catalogue:
         """Read a catalogue file."""
         with path.open("rb") as handle:
-            rows = tomllib.load(handle)["instrument"]
-        return cls(_instrument(row) for row in rows)
+            document = tomllib.load(handle)
+        margins = document.get("margin", {})
+        return cls(_instrument(row, margins) for row in document["instrument"])
 
     def get(self, symbol: str) -> Instrument:
         """Return the instrument named ``symbol`` (or one of its aliases)."""

@@ -24,6 +24,7 @@ from tradepit.domain.sessions import last_close, square_off_due
 from tradepit.market.data import MarketData
 from tradepit.services import orders
 from tradepit.store import orders as store
+from tradepit.store import wallets as wallet_store
 from tradepit.store.orders import OrderRow
 
 log = logging.getLogger("tradepit.engine")
@@ -101,7 +102,7 @@ class Matcher:
     ) -> None:
         try:
             async with self.sessionmaker() as session:
-                order = await session.get(OrderRow, order_id, with_for_update=True)
+                order = await lock_order(session, order_id)
                 if order is None or Status(order.status).is_final:
                     return
                 rest_again = await self._fill(
@@ -176,11 +177,14 @@ class Matcher:
         expired: list[int] = []
         squared = 0
         async with self.sessionmaker() as session:
-            for order in await store.resting(session):
-                instrument = self.market.instrument(order.symbol)
-                if Validity(order.validity) is not Validity.DAY or self._forced(instrument):
+            for found in await store.resting(session):
+                instrument = self.market.instrument(found.symbol)
+                if Validity(found.validity) is not Validity.DAY or self._forced(instrument):
                     continue
-                if order.created_at < last_close(instrument.venue, now, calendar):
+                if found.created_at >= last_close(instrument.venue, now, calendar):
+                    continue
+                order = await lock_order(session, found.id)
+                if order is not None and not Status(order.status).is_final:
                     await orders.expire(session, self.clock, instrument, order)
                     expired.append(order.id)
             for row in await store.open_positions(session, Product.MIS.value):
@@ -189,6 +193,10 @@ class Matcher:
                     self._forced(instrument)
                     or square_off_due(instrument.venue, now, calendar) is None
                 ):
+                    continue
+                await wallet_store.lock_user(session, row.user_id)
+                await session.refresh(row)
+                if row.quantity == 0:
                     continue
                 tick = self.market.tick(row.symbol)
                 await orders.square_off(session, self.clock, self.fees, instrument, row, tick)
@@ -217,13 +225,22 @@ class Matcher:
 
     async def _reject(self, order_id: int, reason: str) -> None:
         async with self.sessionmaker() as session:
-            order = await session.get(OrderRow, order_id, with_for_update=True)
+            order = await lock_order(session, order_id)
             if order is None or Status(order.status).is_final:
                 return
             instrument = self.market.instrument(order.symbol)
             await orders.cancel_rest(session, self.clock, instrument, order, f"cancelled: {reason}")
             await session.commit()
         log.info("order %s cancelled by the engine: %s", order_id, reason)
+
+
+async def lock_order(session: AsyncSession, order_id: int) -> OrderRow | None:
+    """Lock the order's owner, then the order (the order every writer takes locks in)."""
+    order = await session.get(OrderRow, order_id)
+    if order is None:
+        return None
+    await wallet_store.lock_user(session, order.user_id)
+    return await session.get(OrderRow, order_id, with_for_update=True, populate_existing=True)
 
 
 def _entry(order: OrderRow) -> Resting:

@@ -5,8 +5,9 @@ bid for a sell, slippage by size, charges from the fee schedule), in one transac
 order, its fill, the position and the ledger. LIMIT and stop orders that cannot fill now rest:
 a buy blocks the cash it may need, and the matching engine (``services.engine``) fills them on
 the tick that crosses them. On a closed venue an order is accepted as after-market (``amo``)
-and goes live with the first tick after the open. Shorts (margin), MIS square-off and expiry
-settlement are not built yet: a sell needs the quantity held.
+and goes live with the first tick after the open. Expiry
+settlement are not built yet. A sell needs the quantity held, except where the instrument may
+go short (intraday equities, forex): then it blocks the sale proceeds plus the margin.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from tradepit.domain.orders import (
     Validity,
     transition,
 )
-from tradepit.domain.positions import Position
+from tradepit.domain.positions import Position, PositionChange
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import (
     FillRead,
@@ -130,6 +131,9 @@ async def place(
     body: OrderCreate,
 ) -> tuple[OrderRead, bool]:
     """Place an order; return it and whether it is new (False: a retry of the same order)."""
+    # One user's orders change one at a time: the duplicate check, holdings and positions
+    # below read what the previous order wrote.
+    await wallet_store.lock_user(session, caller.user.id)
     product = body.product or Product(await _default_product(session, caller))
     digest = request_hash(body, product)
     if body.client_order_id is not None:
@@ -228,6 +232,8 @@ async def _check_holding(
     product: Product,
     order: OrderRow,
 ) -> None:
+    if instrument.can_short(product.value):
+        return  # the margin is blocked when the short fills
     row = await store.position(session, caller.user.id, instrument.symbol, product.value)
     held = row.quantity if row is not None else Decimal(0)
     selling = await store.open_sell_quantity(
@@ -236,9 +242,14 @@ async def _check_holding(
     if held - selling < 0:
         raise OrderRejected(
             f"you hold {held} {instrument.symbol} ({product.value}) and have "
-            f"{selling - order.quantity} already on sale; selling short needs margin, which is "
-            "not built yet"
+            f"{selling - order.quantity} already on sale; {_no_short(instrument, product)}"
         )
+
+
+def _no_short(instrument: Instrument, product: Product) -> str:
+    if instrument.short_margin is None:
+        return f"{instrument.symbol} cannot be sold short"
+    return f"{instrument.symbol} can be sold short only intraday (MIS), not {product.value}"
 
 
 async def _hold(
@@ -388,12 +399,13 @@ async def _apply_fill(
     user_id = order.user_id
     row = await store.position(session, user_id, instrument.symbol, product.value)
     position = _position(user_id, instrument.symbol, product, row)
-    if side is Side.SELL and position.quantity - fill.quantity < 0:
+    shorting = side is Side.SELL and position.quantity - fill.quantity < 0
+    if shorting and not instrument.can_short(product.value):
         raise OrderRejected(
-            f"you hold {position.quantity} {instrument.symbol} ({product.value}); selling short "
-            "needs margin, which is not built yet"
+            f"you hold {position.quantity} {instrument.symbol} ({product.value}); "
+            f"{_no_short(instrument, product)}"
         )
-    position.apply(side, fill, instrument.multiplier)
+    change = position.apply(side, fill, instrument.multiplier)
     now = clock.now()
     if row is None:
         row = PositionRow(user_id=user_id, symbol=instrument.symbol, product=product.value)
@@ -427,6 +439,31 @@ async def _apply_fill(
     order.status = transition(current, target).value
     order.updated_at = now
     await _post_trade(session, clock, instrument, order, side, fill)
+    await _short_margin(session, instrument, row, change)
+
+
+async def _short_margin(
+    session: AsyncSession, instrument: Instrument, row: PositionRow, change: PositionChange
+) -> None:
+    """Block the proceeds and margin of a short that opened; release them as it is covered."""
+    wallet = await _cash_wallet(session, row.user_id, instrument.currency)
+    if change.before < 0 and change.closed > 0:
+        release = (row.blocked * change.closed / abs(change.before)).quantize(Decimal("1e-8"))
+        if change.after >= 0:
+            release = row.blocked
+        await wallet_store.hold(session, wallet.id, -release)
+        row.blocked -= release
+    if change.after < 0 and change.opened > 0:
+        assert instrument.short_margin is not None
+        notional = change.opened * change.price * instrument.multiplier
+        amount = (notional * (1 + instrument.short_margin)).quantize(Decimal("1e-8"))
+        if not await wallet_store.hold(session, wallet.id, amount):
+            raise wallets.InsufficientFunds(
+                f"selling {change.opened} {instrument.symbol} short needs {amount} "
+                f"{instrument.currency} available (proceeds plus "
+                f"{instrument.short_margin * 100}% margin)"
+            )
+        row.blocked = (row.blocked or Decimal(0)) + amount
 
 
 async def _post_trade(
@@ -526,6 +563,7 @@ async def cancel(
     order_id: int,
 ) -> OrderRead:
     """Cancel an open order of the caller and release what it blocked; a final one is a 409."""
+    await wallet_store.lock_user(session, caller.user.id)
     order = await session.get(OrderRow, order_id, with_for_update=True)
     if order is None or order.user_id != caller.user.id:
         raise OrderNotFound(f"order {order_id} not found")
@@ -548,6 +586,7 @@ async def modify(
 
     The new quantity cannot be below what has filled; a buy's blocked cash is re-computed.
     """
+    await wallet_store.lock_user(session, caller.user.id)
     order = await session.get(OrderRow, order_id, with_for_update=True)
     if order is None or order.user_id != caller.user.id:
         raise OrderNotFound(f"order {order_id} not found")

@@ -73,6 +73,8 @@ class PositionRow(Base):
     cost_basis: Mapped[Decimal] = mapped_column(ExactDecimal())
     realized_gross: Mapped[Decimal] = mapped_column(ExactDecimal())
     charges: Mapped[Decimal] = mapped_column(ExactDecimal())
+    #: Cash blocked while the position is short: the sale proceeds and the margin.
+    blocked: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -8,13 +8,16 @@ from decimal import Decimal
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
     func,
     select,
+    text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +31,15 @@ class Wallet(Base):
     __tablename__ = "wallets"
     __table_args__ = (
         UniqueConstraint("user_id", "name", "currency"),
+        # NULLs are distinct in the constraint above: system wallets need their own index.
+        Index(
+            "uq_wallets_system_name_currency",
+            "name",
+            "currency",
+            unique=True,
+            sqlite_where=text("user_id IS NULL"),
+            postgresql_where=text("user_id IS NULL"),
+        ),
         # The last line of defence: a user's money never goes below zero, whatever the code does.
         CheckConstraint("allow_negative OR balance >= 0", name="balance_not_negative"),
         CheckConstraint("blocked >= 0", name="blocked_not_negative"),
@@ -70,23 +82,39 @@ class LedgerEntry(Base):
 
 
 async def system_wallet(session: AsyncSession, name: str, currency: str, now: datetime) -> Wallet:
-    """Return the system wallet ``name`` in ``currency``, creating it the first time."""
+    """Return the system wallet ``name`` in ``currency``, creating it the first time.
+
+    Two first uses at once both try to create it; the unique index lets one win, and the other
+    takes the winner's row (the insert runs in a savepoint, so its transaction goes on).
+    """
     stmt = select(Wallet).where(
         Wallet.user_id.is_(None), Wallet.name == name, Wallet.currency == currency
     )
     found = (await session.scalars(stmt)).first()
-    if found is None:
-        found = Wallet(
-            user_id=None,
-            name=name,
-            currency=currency,
-            balance=Decimal(0),
-            allow_negative=True,
-            created_at=now,
-        )
-        session.add(found)
-        await session.flush()
-    return found
+    if found is not None:
+        return found
+    created = Wallet(
+        user_id=None,
+        name=name,
+        currency=currency,
+        balance=Decimal(0),
+        blocked=Decimal(0),
+        allow_negative=True,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(created)
+    except IntegrityError:
+        return (await session.scalars(stmt)).one()
+    return created
+
+
+async def lock_user(session: AsyncSession, user_id: int) -> None:
+    """Lock the user's wallets until the transaction ends, so that one user's orders, fills
+    and positions change one at a time (PostgreSQL; SQLite serialises every writer anyway)."""
+    stmt = select(Wallet.id).where(Wallet.user_id == user_id).order_by(Wallet.id).with_for_update()
+    await session.execute(stmt)
 
 
 async def user_wallets(session: AsyncSession, user_id: int) -> list[Wallet]:

@@ -1,0 +1,231 @@
+"""Measure MARKET order placement over HTTP, end to end, against ``GET /health``.
+
+Run with ``python -m bench.orders``. A real ``tradepit serve`` runs as a subprocess on
+loopback (embedded SQLite in a temporary data directory, market always open, cheap Argon2,
+rate limits that never trigger). ``WORKERS`` concurrent clients first send ``REQUESTS``
+health checks, the baseline (a bare GET that touches no database), then ``REQUESTS`` MARKET
+buys, each filled and committed (order, fill, position, ledger) before it is answered.
+
+Target: order throughput at least 0.35 of the health check's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REQUESTS = 1_500
+WARMUP = 50
+WORKERS = 8
+#: A phase stops early after this many seconds, to keep the whole run under a minute.
+PHASE_LIMIT = 25.0
+STARTUP_TIMEOUT = 30.0
+TARGET = 0.35
+PASSWORD = "bench-password-1"
+TRADEPIT = Path(sys.executable).parent / "tradepit"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One phase: how many requests, in how long, and their latencies in seconds."""
+
+    name: str
+    latencies: list[float]
+    seconds: float
+
+    @property
+    def throughput(self) -> float:
+        """Return requests per second over the phase's wall time."""
+        return len(self.latencies) / self.seconds
+
+    @property
+    def p50(self) -> float:
+        """Return the median latency in seconds."""
+        return statistics.median(self.latencies)
+
+    @property
+    def p99(self) -> float:
+        """Return the 99th-percentile latency in seconds."""
+        return statistics.quantiles(self.latencies, n=100)[-1]
+
+
+def free_port() -> int:
+    """Return a loopback port nobody listens on right now."""
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(data_dir: Path) -> dict[str, str]:
+    """Return the server's environment: ours without TRADEPIT_*, plus the bench settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEPIT_")}
+    env.update(
+        {
+            "TRADEPIT_DATA_DIR": str(data_dir),
+            "TRADEPIT_MARKET_HOURS": "always",
+            "TRADEPIT_ARGON2_TIME_COST": "1",
+            "TRADEPIT_ARGON2_MEMORY_COST_KIB": "1024",
+            "TRADEPIT_ARGON2_PARALLELISM": "1",
+            "TRADEPIT_RATE_LIMIT": "10000000/minute",
+            "TRADEPIT_AUTH_RATE_LIMIT": "10000000/minute",
+            "TRADEPIT_STARTING_BALANCE_INR": "1000000000",
+            "TRADEPIT_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def tail(log: Path) -> str:
+    """Return what the server printed."""
+    return log.read_text(encoding="utf-8", errors="replace")
+
+
+async def wait_healthy(process: asyncio.subprocess.Process, base_url: str, log: Path) -> None:
+    """Poll ``GET /health`` until it answers; raise if the server exits or never answers."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{tail(log)}")
+            try:
+                if (await http.get("/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"server not healthy after {STARTUP_TIMEOUT} s:\n{tail(log)}")
+
+
+async def login(http: httpx.AsyncClient) -> dict[str, str]:
+    """Register the bench user; return bearer-token headers."""
+    response = await http.post("/api/register", json={"username": "bench", "password": PASSWORD})
+    response.raise_for_status()
+    response = await http.post("/api/login", json={"username": "bench", "password": PASSWORD})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def phase(
+    name: str, call: Callable[[int], Awaitable[httpx.Response]], expect: int, count: int
+) -> Result:
+    """Send ``count`` requests from ``WORKERS`` concurrent workers; time each one."""
+    numbers: Iterator[int] = itertools.count()
+    latencies: list[float] = []
+    started = time.perf_counter()
+    deadline = started + PHASE_LIMIT
+
+    async def worker() -> None:
+        for number in numbers:
+            if number >= count or time.perf_counter() > deadline:
+                return
+            sent = time.perf_counter()
+            response = await call(number)
+            latencies.append(time.perf_counter() - sent)
+            if response.status_code != expect:
+                raise RuntimeError(f"{name} answered {response.status_code}: {response.text}")
+
+    await asyncio.gather(*(worker() for _ in range(WORKERS)))
+    return Result(name, latencies, time.perf_counter() - started)
+
+
+async def bench(base_url: str) -> list[Result]:
+    """Measure health checks, then MARKET orders, on the running server."""
+    limits = httpx.Limits(max_connections=WORKERS, max_keepalive_connections=WORKERS)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits) as http:
+        headers = await login(http)
+
+        def health(_: int) -> Awaitable[httpx.Response]:
+            return http.get("/health")
+
+        def order(number: int) -> Awaitable[httpx.Response]:
+            symbol = ("ITC", "SBIN", "TCS", "INFY")[number % 4]
+            body = {
+                "symbol": symbol,
+                "order_type": "MARKET",
+                "order_side": "BUY",
+                "quantity": "1",
+                "product": "MIS",
+                "client_order_id": f"bench-{number:07d}",
+            }
+            return http.post("/api/paper-trading/orders", json=body, headers=headers)
+
+        await phase("warm-up health", health, 200, WARMUP)
+        await phase("warm-up orders", lambda n: order(REQUESTS + n), 201, WARMUP)
+        baseline = await phase("GET /health (baseline)", health, 200, REQUESTS)
+        orders = await phase("POST MARKET order, filled + committed", order, 201, REQUESTS)
+    return [baseline, orders]
+
+
+async def run_server() -> list[Result]:
+    """Start ``tradepit serve`` in a temporary data directory, bench it, stop it."""
+    with tempfile.TemporaryDirectory(prefix="tradepit-bench-orders-") as folder:
+        data_dir = Path(folder) / "data"
+        log = Path(folder) / "server.log"
+        port = free_port()
+        with log.open("wb") as output:
+            process = await asyncio.create_subprocess_exec(
+                str(TRADEPIT),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                env=server_env(data_dir),
+                cwd=folder,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=output,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            try:
+                base_url = f"http://127.0.0.1:{port}"
+                await wait_healthy(process, base_url, log)
+                return await bench(base_url)
+            finally:
+                if process.returncode is None:
+                    process.terminate()
+                    try:
+                        await asyncio.wait_for(process.wait(), timeout=10)
+                    except TimeoutError:
+                        process.kill()
+                await process.wait()
+
+
+def run() -> list[Result]:
+    """Return the baseline's and the orders' results."""
+    return asyncio.run(run_server())
+
+
+def main() -> None:
+    """Print throughput, p50 and p99 of both phases and the orders/health ratio."""
+    baseline, orders = run()
+    width = max(len(r.name) for r in (baseline, orders))
+    print(
+        f"\nHTTP end to end against `tradepit serve` on loopback (SQLite), {WORKERS} workers, "
+        f"{REQUESTS:,} requests each"
+    )
+    print(f"{'case':<{width}}  {'requests':>8}  {'req/s':>8}  {'p50 ms':>8}  {'p99 ms':>8}")
+    for r in (baseline, orders):
+        print(
+            f"{r.name:<{width}}  {len(r.latencies):>8}  {r.throughput:>8.0f}  "
+            f"{r.p50 * 1e3:>8.2f}  {r.p99 * 1e3:>8.2f}"
+        )
+    ratio = orders.throughput / baseline.throughput
+    verdict = "met" if ratio >= TARGET else "NOT met"
+    print(f"\ntarget: orders/health throughput ≥ {TARGET} → {ratio:.3f} ({verdict})")
+
+
+if __name__ == "__main__":
+    main()
