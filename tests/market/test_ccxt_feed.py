@@ -9,22 +9,21 @@ broken gateway (HTTP 500 with a plain-text body).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from tests.standins import Collector, running, serve, until
 from tradepit.domain.clock import ManualClock
 from tradepit.domain.instruments import Instrument
 from tradepit.domain.market import Tick
@@ -181,59 +180,12 @@ class Server:
 async def okx() -> AsyncIterator[Server]:
     """Run the stand-in under uvicorn on a free port of 127.0.0.1."""
     stand_in = StandIn()
-    config = uvicorn.Config(
-        stand_in.app(), host="127.0.0.1", port=0, http="h11", ws="none", lifespan="off",
-        log_level="warning", access_log=False, timeout_graceful_shutdown=2,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Server(stand_in, port)
-    finally:
-        if stand_in.stall is not None:
-            stand_in.stall.set()
-        server.should_exit = True
-        await task
-
-
-class Collector:
-    """A sink that keeps every batch."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[Tick]] = []
-
-    async def __call__(self, batch: Sequence[Tick]) -> None:
-        self.batches.append(list(batch))
-
-    @property
-    def ticks(self) -> list[Tick]:
-        """Return every tick received, in order."""
-        return [tick for batch in self.batches for tick in batch]
-
-
-async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    """Wait until ``condition()`` holds (polled: feed state is a plain dataclass)."""
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
-
-
-@contextlib.asynccontextmanager
-async def running(feed: CcxtFeed, sink: Collector) -> AsyncIterator[asyncio.Task[None]]:
-    """Run ``feed`` in a task; cancel it and wait for it on the way out."""
-    task = asyncio.create_task(feed.run(sink))
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async with serve(stand_in.app()) as port:
+        try:
+            yield Server(stand_in, port)
+        finally:
+            if stand_in.stall is not None:
+                stand_in.stall.set()
 
 
 def feed_for(server: Server, instruments: Sequence[Instrument] = CRYPTO, **kw: Any) -> CcxtFeed:

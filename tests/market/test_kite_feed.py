@@ -22,7 +22,7 @@ import socket
 import ssl
 import struct
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -50,6 +49,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 
+from tests.standins import Collector, running, until
+from tests.standins import serve as serve_http
 from tradepit.domain.instruments import Instrument, Kind, Venue
 from tradepit.domain.market import Tick
 from tradepit.domain.sessions import IST
@@ -241,23 +242,8 @@ def rest_app() -> Starlette:
 @pytest.fixture(scope="module")
 async def rest_root() -> AsyncIterator[str]:
     """Run the REST stand-in under uvicorn on a free port of 127.0.0.1; yield its root."""
-    config = uvicorn.Config(
-        rest_app(), host="127.0.0.1", port=0, http="h11", ws="none", lifespan="off",
-        log_level="warning", access_log=False, timeout_graceful_shutdown=2,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    async with serve_http(rest_app()) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 # -- WebSocket stand-in -----------------------------------------------------------------------
@@ -336,44 +322,6 @@ async def ticker() -> AsyncIterator[Ticker]:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-class Collector:
-    """A sink that keeps every batch."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[Tick]] = []
-
-    async def __call__(self, batch: Sequence[Tick]) -> None:
-        self.batches.append(list(batch))
-
-    @property
-    def ticks(self) -> list[Tick]:
-        """Return every tick received, in order."""
-        return [tick for batch in self.batches for tick in batch]
-
-    def latest(self) -> dict[str, Tick]:
-        """Return the latest tick of each symbol."""
-        return {tick.symbol: tick for tick in self.ticks}
-
-
-async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    """Wait until ``condition()`` holds (polled: feed state is a plain dataclass)."""
-    async with asyncio.timeout(within):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-
-
-@contextlib.asynccontextmanager
-async def running(feed: KiteFeed, sink: Collector) -> AsyncIterator[asyncio.Task[None]]:
-    """Run ``feed`` in a task; cancel it and wait for it on the way out."""
-    task = asyncio.create_task(feed.run(sink))
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def closed_port() -> int:

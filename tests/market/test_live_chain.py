@@ -9,7 +9,6 @@ chain solves back is 18 % within what half a tick is worth in volatility. The Ki
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import AsyncIterator
@@ -21,13 +20,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.standins import serve
 from tradepit.app import kite_options
 from tradepit.domain import options
 from tradepit.domain.clock import ManualClock
@@ -431,23 +430,8 @@ def dump_requests() -> list[str]:
 @pytest.fixture(scope="module")
 async def dump_root(dump_requests: list[str]) -> AsyncIterator[str]:
     """Run the dump stand-in under uvicorn on a free port of 127.0.0.1; yield its root."""
-    config = uvicorn.Config(
-        dump_app(dump_requests), host="127.0.0.1", port=0, http="h11", ws="none",
-        lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=2,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    async with serve(dump_app(dump_requests)) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def test_option_tokens_pick_the_nearest_expiries_and_strikes(
