@@ -60,9 +60,15 @@ class Backend:
 
     @classmethod
     def build(cls, name: str, url: str) -> Backend:
-        """Build the app for ``url``; nothing connects to the database yet."""
+        """Build the app for ``url``; nothing connects to the database yet.
+
+        The schema comes straight from the app: loading it over ASGI would start the app's
+        lifespan (feed, engine rebuild) before the fixtures have migrated the database.
+        """
         app = create_app(make_settings(_DATA / name, url))
-        return cls(name, url, app, schemathesis.openapi.from_asgi("/openapi.json", app))
+        schema = schemathesis.openapi.from_dict(app.openapi())
+        schema.app = app
+        return cls(name, url, app, schema)
 
 
 _PG_NAME = f"tradepit_fuzz_{uuid.uuid4().hex[:12]}"
