@@ -33,6 +33,7 @@ from tradepit.api import (
 )
 from tradepit.api.deps import Wiring
 from tradepit.api.middleware import BodyLimit, RateLimit, RequestContext, caller_identity
+from tradepit.bus import MemoryBus
 from tradepit.domain.clock import Clock, SimulatedClock, SystemClock, make_clock
 from tradepit.domain.instruments import Venue
 from tradepit.market.calendars import load_calendar
@@ -107,7 +108,8 @@ def build_wiring(
     market, book, feed = build_market(settings, clock)
     sessionmaker = create_sessionmaker(engine)
     fees = load_fee_schedule()
-    matcher = Matcher(sessionmaker, market.clock, market, fees)
+    bus = MemoryBus()
+    matcher = Matcher(sessionmaker, market.clock, market, fees, bus)
     return Wiring(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -122,6 +124,7 @@ def build_wiring(
         market=market,
         fees=fees,
         matcher=matcher,
+        bus=bus,
         feeds=FeedRunner(book, sessionmaker, listeners=[matcher.on_ticks]),
         feed=feed,
         sealer=Sealer(secrets.encryption_keys),

@@ -13,6 +13,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tradepit.bus import Bus
 from tradepit.domain.accounts import Role
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import DomainError, NotAuthenticated, PermissionDenied
@@ -25,6 +26,7 @@ from tradepit.services.callers import Caller
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.store.crypto import Sealer
+from tradepit.store.db import commit
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Wiring:
     market: MarketData
     fees: FeeSchedule
     matcher: Matcher
+    bus: Bus
     feeds: FeedRunner
     feed: Feed | None
     sealer: Sealer
@@ -83,9 +86,9 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
         except DomainError as exc:
             if exc.commits:
-                await session.commit()
+                await commit(session)
             raise
-        await session.commit()
+        await commit(session)
 
 
 SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]

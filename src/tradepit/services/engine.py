@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tradepit.bus import Bus, MemoryBus, user_topic
 from tradepit.domain.book import Event, Release, Resting, TriggerBook
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import DomainError
@@ -25,6 +26,7 @@ from tradepit.market.data import MarketData
 from tradepit.services import orders
 from tradepit.store import orders as store
 from tradepit.store import wallets as wallet_store
+from tradepit.store.db import commit
 from tradepit.store.orders import OrderRow
 
 log = logging.getLogger("tradepit.engine")
@@ -39,7 +41,9 @@ class Matcher:
         clock: Clock,
         market: MarketData,
         fees: FeeSchedule,
+        bus: Bus | None = None,
     ) -> None:
+        self.bus: Bus = bus or MemoryBus()
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.market = market
@@ -47,6 +51,18 @@ class Matcher:
         self.book = TriggerBook()
         #: After-market MARKET orders, per symbol: they fill on the symbol's first tick.
         self.waiting: dict[str, list[int]] = defaultdict(list)
+
+    def notify(self, user_id: int, event: str, order: dict[str, object]) -> None:
+        """Publish an order event on the user's topic."""
+        self.bus.publish(
+            user_topic(user_id),
+            {
+                "type": "order",
+                "event": event,
+                "order": order,
+                "timestamp": self.clock.now().isoformat(),
+            },
+        )
 
     def rest(self, order: OrderRow) -> None:
         """Start watching a committed order that is waiting to fill."""
@@ -108,7 +124,7 @@ class Matcher:
                 rest_again = await self._fill(
                     session, order, tick, market=market, triggered=triggered
                 )
-                await session.commit()
+                await commit(session)
         except DomainError as exc:
             await self._reject(order_id, str(exc))
             return
@@ -144,6 +160,7 @@ class Matcher:
             raise orders.OrderRejected(plan.reason or "cannot be filled")
         if plan is not None and plan.price is not None and plan.filled > 0:
             await orders.execute(session, self.clock, self.fees, instrument, order, plan)
+            orders.announce(session, self, order, orders.fill_event(order))
         if Status(order.status).is_final:
             return None
         if validity is Validity.IOC:
@@ -154,6 +171,7 @@ class Matcher:
                 order,
                 "immediate-or-cancel: the rest was cancelled",
             )
+            orders.announce(session, self, order, "canceled")
             return None
         if market:
             self.waiting[order.symbol].append(order.id)
@@ -186,6 +204,7 @@ class Matcher:
                 order = await lock_order(session, found.id)
                 if order is not None and not Status(order.status).is_final:
                     await orders.expire(session, self.clock, instrument, order)
+                    orders.announce(session, self, order, "expired")
                     expired.append(order.id)
             for row in await store.open_positions(session, Product.MIS.value):
                 instrument = self.market.instrument(row.symbol)
@@ -199,9 +218,13 @@ class Matcher:
                 if row.quantity == 0:
                     continue
                 tick = self.market.tick(row.symbol)
-                await orders.square_off(session, self.clock, self.fees, instrument, row, tick)
+                squared_order = await orders.square_off(
+                    session, self.clock, self.fees, instrument, row, tick
+                )
+                orders.announce(session, self, squared_order, "new")
+                orders.announce(session, self, squared_order, orders.fill_event(squared_order))
                 squared += 1
-            await session.commit()
+            await commit(session)
         for order_id in expired:
             self.forget(order_id)
         if expired or squared:
@@ -230,7 +253,8 @@ class Matcher:
                 return
             instrument = self.market.instrument(order.symbol)
             await orders.cancel_rest(session, self.clock, instrument, order, f"cancelled: {reason}")
-            await session.commit()
+            orders.announce(session, self, order, "canceled")
+            await commit(session)
         log.info("order %s cancelled by the engine: %s", order_id, reason)
 
 

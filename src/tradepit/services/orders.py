@@ -15,11 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradepit.domain.clock import Clock
@@ -66,6 +64,7 @@ from tradepit.services.callers import Caller
 from tradepit.store import orders as store
 from tradepit.store import users as user_store
 from tradepit.store import wallets as wallet_store
+from tradepit.store.db import after_commit
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
 from tradepit.store.wallets import Wallet
 
@@ -115,10 +114,31 @@ class Book(Protocol):
         """Watch the order's new prices instead of its old ones."""
         ...
 
+    def notify(self, user_id: int, event: str, order: dict[str, object]) -> None:
+        """Publish an order event (Alpaca's trade_updates names) on the user's topic."""
+        ...
 
-def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
-    """Run ``action`` once the session's transaction is durable, never if it rolls back."""
-    event.listen(session.sync_session, "after_commit", lambda _s: action(), once=True)
+
+def announce(session: AsyncSession, book: Book, order: OrderRow, event: str) -> None:
+    """Publish ``event`` with the order as it is now, once the transaction commits."""
+    snapshot = order_model(order).model_dump(mode="json", exclude={"fills"})
+    after_commit(session, lambda: book.notify(order.user_id, event, snapshot))
+
+
+_EVENTS = {
+    Status.FILLED: "fill",
+    Status.PARTIALLY_FILLED: "partial_fill",
+    Status.CANCELLED: "canceled",
+    Status.REJECTED: "rejected",
+    Status.EXPIRED: "expired",
+    Status.OPEN: "new",
+    Status.AMO: "new",
+}
+
+
+def fill_event(order: OrderRow) -> str:
+    """Return the event name for an order that just traded (fill, partial_fill, rejected...)."""
+    return _EVENTS[Status(order.status)]
 
 
 async def place(
@@ -181,14 +201,17 @@ async def place(
     plan = _plan_now(instrument, order, tick) if is_open else None
     if plan is not None and plan.rest is Rest.REJECT:
         raise OrderRejected(plan.reason or f"{instrument.symbol} cannot be filled now")
+    announce(session, book, order, "new")
     if plan is not None and plan.price is not None and plan.filled > 0:
         await execute(session, clock, fees, instrument, order, plan)
+        announce(session, book, order, fill_event(order))
     if Status(order.status).is_final:
         return await order_read(session, order, with_fills=True), True
     if body.validity is Validity.IOC and is_open:
         await cancel_rest(
             session, clock, instrument, order, "immediate-or-cancel: the rest was cancelled"
         )
+        announce(session, book, order, "canceled")
         return await order_read(session, order, with_fills=True), True
     if body.order_side is Side.BUY:
         await _hold(session, fees, instrument, product, order, tick)
@@ -509,20 +532,8 @@ def _position(user_id: int, symbol: str, product: Product, row: PositionRow | No
     )
 
 
-async def order_read(session: AsyncSession, order: OrderRow, *, with_fills: bool) -> OrderRead:
-    """Return the wire shape of an order (with its fills when asked)."""
-    fills = None
-    if with_fills:
-        fills = [
-            FillRead(
-                quantity=f.quantity,
-                price=f.price,
-                charges=f.charges,
-                liquidity=f.liquidity,
-                at=f.at,
-            )
-            for f in await store.fills_of(session, order.id)
-        ]
+def order_model(order: OrderRow, fills: list[FillRead] | None = None) -> OrderRead:
+    """Return the wire shape of an order."""
     return OrderRead(
         id=order.id,
         client_order_id=order.client_order_id,
@@ -544,6 +555,18 @@ async def order_read(session: AsyncSession, order: OrderRow, *, with_fills: bool
         updated_at=order.updated_at,
         fills=fills,
     )
+
+
+async def order_read(session: AsyncSession, order: OrderRow, *, with_fills: bool) -> OrderRead:
+    """Return the wire shape of an order (with its fills when asked)."""
+    fills = None
+    if with_fills:
+        fills = [
+            FillRead(quantity=f.quantity, price=f.price, charges=f.charges,
+                     liquidity=f.liquidity, at=f.at)
+            for f in await store.fills_of(session, order.id)
+        ]  # fmt: skip
+    return order_model(order, fills)
 
 
 async def get(session: AsyncSession, caller: Caller, order_id: int) -> OrderRead:
@@ -569,6 +592,7 @@ async def cancel(
         raise OrderNotFound(f"order {order_id} not found")
     await cancel_rest(session, clock, market.instrument(order.symbol), order, "cancelled by you")
     after_commit(session, lambda: book.forget(order_id))
+    announce(session, book, order, "canceled")
     return await order_read(session, order, with_fills=True)
 
 
@@ -618,6 +642,7 @@ async def modify(
         await _hold(session, fees, instrument, Product(order.product), order, tick)
     order.updated_at = clock.now()
     after_commit(session, lambda: book.replace(order))
+    announce(session, book, order, "replaced")
     return await order_read(session, order, with_fills=True)
 
 

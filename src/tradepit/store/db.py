@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -46,3 +47,16 @@ def _begin_immediate(connection: Any) -> None:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Return the session factory; objects stay readable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Run ``action`` once ``commit(session)`` has made the transaction durable; never if it
+    rolls back. (SQLAlchemy's own after_commit event also fires when a savepoint is released.)"""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit the session's transaction, then run what waited for it."""
+    await session.commit()
+    for action in session.info.pop("after_commit", []):
+        action()
