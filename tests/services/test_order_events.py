@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,11 +32,17 @@ async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
 
 
 def drain(subscription: Subscription) -> list[tuple[str, str]]:
-    """Return the (event, status) pairs queued so far."""
+    """Return the (event, status) pairs of the order messages queued so far."""
+    return [
+        (m["event"], m["order"]["status"]) for m in messages(subscription) if m["type"] == "order"
+    ]
+
+
+def messages(subscription: Subscription) -> list[dict[str, Any]]:
+    """Return every message queued so far."""
     found = []
     while not subscription.queue.empty():
-        event = subscription.queue.get_nowait()
-        found.append((event["event"], event["order"]["status"]))
+        found.append(subscription.queue.get_nowait())
     return found
 
 
@@ -99,3 +106,23 @@ class TestOrderEvents:
                 "product": "CNC"}  # fmt: skip
         assert (await client.post(ORDERS, json=body, headers=headers)).status_code == 409
         assert drain(events) == []  # the transaction rolled back: nothing happened
+
+
+class TestPositionAndBalance:
+    async def test_a_fill_is_followed_by_the_position_and_the_balance(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        user, headers = await user_with_token(client)
+        events = await subscribed(app, user)
+        body = {"symbol": "ITC", "order_type": "MARKET", "order_side": "BUY", "quantity": "3",
+                "product": "CNC"}  # fmt: skip
+        placed = (await client.post(ORDERS, json=body, headers=headers)).json()
+        sent = messages(events)
+        assert [m["type"] for m in sent] == ["order", "order", "position", "balance"]
+        assert sent[2]["position"]["quantity"] == "3"
+        wallet = (await client.get("/api/paper-trading/wallet", headers=headers)).json()[0]
+        assert sent[3]["balance"] == wallet
+        assert Decimal(wallet["cash"]) == 100000 - Decimal(placed["average_price"]) * 3 - Decimal(
+            placed["charges"]
+        )
+        assert all("timestamp" in m for m in sent)

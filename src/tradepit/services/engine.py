@@ -52,16 +52,10 @@ class Matcher:
         #: After-market MARKET orders, per symbol: they fill on the symbol's first tick.
         self.waiting: dict[str, list[int]] = defaultdict(list)
 
-    def notify(self, user_id: int, event: str, order: dict[str, object]) -> None:
-        """Publish an order event on the user's topic."""
+    def notify(self, user_id: int, message: dict[str, object]) -> None:
+        """Publish a private message on the user's topic, stamped with the market time."""
         self.bus.publish(
-            user_topic(user_id),
-            {
-                "type": "order",
-                "event": event,
-                "order": order,
-                "timestamp": self.clock.now().isoformat(),
-            },
+            user_topic(user_id), {**message, "timestamp": self.clock.now().isoformat()}
         )
 
     def rest(self, order: OrderRow) -> None:
@@ -160,7 +154,7 @@ class Matcher:
             raise orders.OrderRejected(plan.reason or "cannot be filled")
         if plan is not None and plan.price is not None and plan.filled > 0:
             await orders.execute(session, self.clock, self.fees, instrument, order, plan)
-            orders.announce(session, self, order, orders.fill_event(order))
+            await orders.announce_trade(session, self, order, instrument)
         if Status(order.status).is_final:
             return None
         if validity is Validity.IOC:
@@ -222,7 +216,7 @@ class Matcher:
                     session, self.clock, self.fees, instrument, row, tick
                 )
                 orders.announce(session, self, squared_order, "new")
-                orders.announce(session, self, squared_order, orders.fill_event(squared_order))
+                await orders.announce_trade(session, self, squared_order, instrument)
                 squared += 1
             await commit(session)
         for order_id in expired:

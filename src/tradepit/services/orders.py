@@ -12,6 +12,7 @@ go short (intraday equities, forex): then it blocks the sale proceeds plus the m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -59,6 +60,7 @@ from tradepit.schemas.orders import (
     PortfolioRead,
     PositionRead,
 )
+from tradepit.schemas.wallets import WalletRead
 from tradepit.services import wallets
 from tradepit.services.callers import Caller
 from tradepit.store import orders as store
@@ -114,15 +116,47 @@ class Book(Protocol):
         """Watch the order's new prices instead of its old ones."""
         ...
 
-    def notify(self, user_id: int, event: str, order: dict[str, object]) -> None:
-        """Publish an order event (Alpaca's trade_updates names) on the user's topic."""
+    def notify(self, user_id: int, message: dict[str, object]) -> None:
+        """Publish a private message (order, position or balance) on the user's topic."""
         ...
 
 
 def announce(session: AsyncSession, book: Book, order: OrderRow, event: str) -> None:
-    """Publish ``event`` with the order as it is now, once the transaction commits."""
+    """Publish ``event`` (Alpaca's trade_updates names) with the order as it is now, once the
+    transaction commits."""
     snapshot = order_model(order).model_dump(mode="json", exclude={"fills"})
-    after_commit(session, lambda: book.notify(order.user_id, event, snapshot))
+    message: dict[str, object] = {"type": "order", "event": event, "order": snapshot}
+    after_commit(session, lambda: book.notify(order.user_id, message))
+
+
+async def announce_trade(
+    session: AsyncSession, book: Book, order: OrderRow, instrument: Instrument
+) -> None:
+    """Publish the order's fill event, then its position and cash balance as they now are."""
+    announce(session, book, order, fill_event(order))
+    row = await store.position(session, order.user_id, order.symbol, order.product)
+    wallet = await _cash_wallet(session, order.user_id, instrument.currency)
+    await session.refresh(wallet, ["balance", "blocked"])
+    messages: list[dict[str, object]] = [
+        {"type": "balance", "balance": WalletRead(
+            currency=wallet.currency, cash=wallet.balance, blocked=wallet.blocked,
+            available=wallet.balance - wallet.blocked,
+        ).model_dump(mode="json")},
+    ]  # fmt: skip
+    if row is not None:
+        position = _position(row.user_id, row.symbol, Product(row.product), row)
+        messages.insert(0, {"type": "position", "position": {
+            "symbol": row.symbol, "product": row.product, "quantity": _text(position.quantity),
+            "average_price": _text(position.average_price(instrument.multiplier)),
+            "realized_pnl": _text(position.realized_net), "charges": _text(position.charges),
+        }})  # fmt: skip
+    for message in messages:
+        after_commit(session, functools.partial(book.notify, order.user_id, message))
+
+
+def _text(value: Decimal) -> str:
+    """Return an exact amount as the wire spells it: plain notation, no trailing zeros."""
+    return format(value.normalize(), "f")
 
 
 _EVENTS = {
@@ -204,7 +238,7 @@ async def place(
     announce(session, book, order, "new")
     if plan is not None and plan.price is not None and plan.filled > 0:
         await execute(session, clock, fees, instrument, order, plan)
-        announce(session, book, order, fill_event(order))
+        await announce_trade(session, book, order, instrument)
     if Status(order.status).is_final:
         return await order_read(session, order, with_fills=True), True
     if body.validity is Validity.IOC and is_open:
