@@ -17,6 +17,7 @@ from tradepit.schemas.orders import (
     PositionRead,
 )
 from tradepit.services import orders
+from tradepit.services import portfolio as holdings
 
 router = APIRouter(prefix="/api/paper-trading", tags=["paper trading"])
 
@@ -102,10 +103,10 @@ async def positions(
     caller: CallerDep, session: SessionDep, data: MarketDep
 ) -> dict[str, list[PositionRead]]:
     """Return my net positions per symbol and product, marked to the last price."""
-    return {"positions": await orders.positions(session, data, caller)}
+    return {"positions": await holdings.positions(session, data, caller)}
 
 
 @router.get("/portfolio", summary="My portfolio", responses=ERRORS)
 async def portfolio(caller: CallerDep, session: SessionDep, data: MarketDep) -> PortfolioRead:
     """Return cash, positions value, equity, realized and unrealized P&L per currency."""
-    return await orders.portfolio(session, data, caller)
+    return await holdings.portfolio(session, data, caller)

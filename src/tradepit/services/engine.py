@@ -23,7 +23,7 @@ from tradepit.domain.market import Tick
 from tradepit.domain.orders import OrderType, Product, Side, Status, Validity
 from tradepit.domain.sessions import last_close, square_off_due
 from tradepit.market.data import MarketData
-from tradepit.services import orders
+from tradepit.services import execution, orders
 from tradepit.store import orders as store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.db import commit
@@ -151,14 +151,14 @@ class Matcher:
                 resting=not triggered,
             )
         if plan is not None and plan.rest is Rest.REJECT:
-            raise orders.OrderRejected(plan.reason or "cannot be filled")
+            raise execution.OrderRejected(plan.reason or "cannot be filled")
         if plan is not None and plan.price is not None and plan.filled > 0:
-            await orders.execute(session, self.clock, self.fees, instrument, order, plan)
+            await execution.execute(session, self.clock, self.fees, instrument, order, plan)
             await orders.announce_trade(session, self, order, instrument)
         if Status(order.status).is_final:
             return None
         if validity is Validity.IOC:
-            await orders.cancel_rest(
+            await execution.cancel_rest(
                 session,
                 self.clock,
                 instrument,
@@ -197,7 +197,7 @@ class Matcher:
                     continue
                 order = await lock_order(session, found.id)
                 if order is not None and not Status(order.status).is_final:
-                    await orders.expire(session, self.clock, instrument, order)
+                    await execution.expire(session, self.clock, instrument, order)
                     orders.announce(session, self, order, "expired")
                     expired.append(order.id)
             for row in await store.open_positions(session, Product.MIS.value):
@@ -212,7 +212,7 @@ class Matcher:
                 if row.quantity == 0:
                     continue
                 tick = self.market.tick(row.symbol)
-                squared_order = await orders.square_off(
+                squared_order = await execution.square_off(
                     session, self.clock, self.fees, instrument, row, tick
                 )
                 orders.announce(session, self, squared_order, "new")
@@ -246,7 +246,9 @@ class Matcher:
             if order is None or Status(order.status).is_final:
                 return
             instrument = self.market.instrument(order.symbol)
-            await orders.cancel_rest(session, self.clock, instrument, order, f"cancelled: {reason}")
+            await execution.cancel_rest(
+                session, self.clock, instrument, order, f"cancelled: {reason}"
+            )
             orders.announce(session, self, order, "canceled")
             await commit(session)
         log.info("order %s cancelled by the engine: %s", order_id, reason)

@@ -1,13 +1,13 @@
-"""Placing and reading paper orders; positions and the portfolio they build.
+"""Placing, changing and reading paper orders.
 
 A MARKET order fills at once against the current quote (honest fills: the ask for a buy, the
 bid for a sell, slippage by size, charges from the fee schedule), in one transaction with the
 order, its fill, the position and the ledger. LIMIT and stop orders that cannot fill now rest:
 a buy blocks the cash it may need, and the matching engine (``services.engine``) fills them on
 the tick that crosses them. On a closed venue an order is accepted as after-market (``amo``)
-and goes live with the first tick after the open. Expiry
-settlement are not built yet. A sell needs the quantity held, except where the instrument may
-go short (intraday equities, forex): then it blocks the sale proceeds plus the margin.
+and goes live with the first tick after the open. A sell needs the quantity held, except where
+the instrument may go short (intraday equities, forex): then it blocks the sale proceeds plus
+the margin. Fills and their money are applied by ``services.execution``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections import defaultdict
 from decimal import Decimal
 from typing import Protocol
 
@@ -37,42 +36,39 @@ from tradepit.domain.fills import (
     market_fill,
 )
 from tradepit.domain.instruments import Instrument
-from tradepit.domain.ledger import Posting
 from tradepit.domain.market import Tick
 from tradepit.domain.orders import (
-    Fill,
     IllegalTransition,
     OrderType,
     Product,
     Side,
     Status,
     Validity,
-    transition,
 )
-from tradepit.domain.positions import Position, PositionChange
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import (
     FillRead,
     OrderCreate,
     OrderModify,
     OrderRead,
-    PortfolioCurrency,
-    PortfolioRead,
-    PositionRead,
 )
 from tradepit.schemas.wallets import WalletRead
-from tradepit.services import wallets
 from tradepit.services.callers import Caller
+from tradepit.services.execution import (
+    OrderRejected,
+    cancel_rest,
+    cash_wallet,
+    execute,
+    hold,
+    no_short,
+    position_of,
+    release,
+)
 from tradepit.store import orders as store
 from tradepit.store import users as user_store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.db import after_commit
-from tradepit.store.orders import FillRow, OrderRow, PositionRow
-from tradepit.store.wallets import Wallet
-
-#: The system wallets on the other side of trades and charges.
-MARKET = "system:market"
-FEES = "system:fees"
+from tradepit.store.orders import OrderRow
 
 
 class DuplicateClientOrderId(Conflict):
@@ -85,12 +81,6 @@ class OrderNotFound(NotFound):
     """No order of the caller has this id."""
 
     code = "ORDER_NOT_FOUND"
-
-
-class OrderRejected(InvalidInput):
-    """The order cannot be filled (no book, nothing to sell...)."""
-
-    code = "ORDER_REJECTED"
 
 
 def request_hash(body: OrderCreate, product: Product) -> str:
@@ -135,7 +125,7 @@ async def announce_trade(
     """Publish the order's fill event, then its position and cash balance as they now are."""
     announce(session, book, order, fill_event(order))
     row = await store.position(session, order.user_id, order.symbol, order.product)
-    wallet = await _cash_wallet(session, order.user_id, instrument.currency)
+    wallet = await cash_wallet(session, order.user_id, instrument.currency)
     await session.refresh(wallet, ["balance", "blocked"])
     messages: list[dict[str, object]] = [
         {"type": "balance", "balance": WalletRead(
@@ -144,7 +134,7 @@ async def announce_trade(
         ).model_dump(mode="json")},
     ]  # fmt: skip
     if row is not None:
-        position = _position(row.user_id, row.symbol, Product(row.product), row)
+        position = position_of(row.user_id, row.symbol, Product(row.product), row)
         messages.insert(0, {"type": "position", "position": {
             "symbol": row.symbol, "product": row.product, "quantity": _text(position.quantity),
             "average_price": _text(position.average_price(instrument.multiplier)),
@@ -248,7 +238,7 @@ async def place(
         announce(session, book, order, "canceled")
         return await order_read(session, order, with_fills=True), True
     if body.order_side is Side.BUY:
-        await _hold(session, fees, instrument, product, order, tick)
+        await hold(session, fees, instrument, product, order, tick)
     if not is_open:
         order.reason = "after-market order: goes live at the next open"
     after_commit(session, lambda: book.rest(order))
@@ -299,271 +289,13 @@ async def _check_holding(
     if held - selling < 0:
         raise OrderRejected(
             f"you hold {held} {instrument.symbol} ({product.value}) and have "
-            f"{selling - order.quantity} already on sale; {_no_short(instrument, product)}"
+            f"{selling - order.quantity} already on sale; {no_short(instrument, product)}"
         )
-
-
-def _no_short(instrument: Instrument, product: Product) -> str:
-    if instrument.short_margin is None:
-        return f"{instrument.symbol} cannot be sold short"
-    return f"{instrument.symbol} can be sold short only intraday (MIS), not {product.value}"
-
-
-async def _hold(
-    session: AsyncSession,
-    fees: FeeSchedule,
-    instrument: Instrument,
-    product: Product,
-    order: OrderRow,
-    tick: Tick,
-) -> None:
-    """Block the cash a resting buy may need: its quantity at its limit (or trigger, or a 5 %
-    cushion over the ask for a stop-market), plus the charges of that fill."""
-    remaining = order.quantity - order.filled_quantity
-    basis = order.price or (order.trigger_price or tick.ask) * Decimal("1.05")
-    basis = basis.quantize(instrument.tick_size)
-    notional = remaining * basis * instrument.multiplier
-    charges = fees.charges(instrument, product, Side.BUY, remaining, basis).total
-    amount = notional + charges
-    wallet = await _cash_wallet(session, order.user_id, instrument.currency)
-    if not await wallet_store.hold(session, wallet.id, amount):
-        raise wallets.InsufficientFunds(
-            f"insufficient {instrument.currency} available to block {amount} for this order"
-        )
-    order.held = amount
-
-
-async def _cash_wallet(session: AsyncSession, user_id: int, currency: str) -> Wallet:
-    wallet = await wallet_store.find_wallet(session, user_id, wallets.CASH, currency)
-    if wallet is None:
-        raise OrderRejected(f"you have no {currency} wallet")
-    return wallet
-
-
-async def cancel_rest(
-    session: AsyncSession, clock: Clock, instrument: Instrument, order: OrderRow, reason: str
-) -> None:
-    """Cancel what is left of ``order`` and release the cash it blocked."""
-    await _release(session, instrument, order, order.held)
-    order.status = transition(Status(order.status), Status.CANCELLED).value
-    order.reason = reason
-    order.updated_at = clock.now()
-
-
-async def expire(
-    session: AsyncSession, clock: Clock, instrument: Instrument, order: OrderRow
-) -> None:
-    """Expire a DAY order whose session has closed, releasing what it blocked."""
-    await _release(session, instrument, order, order.held)
-    order.status = transition(Status(order.status), Status.EXPIRED).value
-    order.reason = "DAY order expired at the close"
-    order.updated_at = clock.now()
-
-
-async def square_off(
-    session: AsyncSession,
-    clock: Clock,
-    fees: FeeSchedule,
-    instrument: Instrument,
-    row: PositionRow,
-    tick: Tick,
-) -> OrderRow:
-    """Close an intraday (MIS) position with a MARKET order at the current quote."""
-    side = Side.SELL if row.quantity > 0 else Side.BUY
-    quantity = abs(row.quantity)
-    now = clock.now()
-    order = OrderRow(
-        user_id=row.user_id,
-        client_order_id=None,
-        request_hash="square-off",
-        symbol=row.symbol,
-        order_type=OrderType.MARKET.value,
-        side=side.value,
-        product=Product.MIS.value,
-        validity=Validity.DAY.value,
-        quantity=quantity,
-        filled_quantity=Decimal(0),
-        price=None,
-        trigger_price=None,
-        average_price=None,
-        charges=Decimal(0),
-        held=Decimal(0),
-        status=Status.OPEN.value,
-        reason="MIS square-off at 15:20 IST",
-        tournament_id=None,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(order)
-    await session.flush()
-    plan = market_fill(
-        side, quantity, tick, instrument, FILL_MODELS[instrument.venue], Validity.IOC
-    )
-    if plan.price is None or plan.filled == 0:
-        order.status = transition(Status.OPEN, Status.REJECTED).value
-        order.reason = f"MIS square-off could not fill: {plan.reason}"
-        return order
-    await execute(session, clock, fees, instrument, order, plan)
-    if not Status(order.status).is_final:
-        await cancel_rest(session, clock, instrument, order, f"MIS square-off: {plan.reason}")
-    return order
-
-
-async def _release(
-    session: AsyncSession, instrument: Instrument, order: OrderRow, amount: Decimal
-) -> None:
-    if amount <= 0:
-        return
-    wallet = await _cash_wallet(session, order.user_id, instrument.currency)
-    await wallet_store.hold(session, wallet.id, -amount)
-    order.held -= amount
-
-
-async def execute(
-    session: AsyncSession,
-    clock: Clock,
-    fees: FeeSchedule,
-    instrument: Instrument,
-    order: OrderRow,
-    plan: FillPlan,
-) -> None:
-    """Apply the fill ``plan`` to ``order``: fill, position, ledger, released hold, status."""
-    assert plan.price is not None
-    side, product = Side(order.side), Product(order.product)
-    remaining = order.quantity - order.filled_quantity
-    release = order.held if plan.filled == remaining else order.held * plan.filled / remaining
-    await _release(session, instrument, order, release.quantize(Decimal("1e-8")))
-    charges = fees.charges(instrument, product, side, plan.filled, plan.price, plan.liquidity)
-    fill = Fill(plan.filled, plan.price, charges.total)
-    await _apply_fill(session, clock, instrument, product, order, side, fill, plan.liquidity)
 
 
 async def _default_product(session: AsyncSession, caller: Caller) -> str:
     found = await user_store.get_settings(session, caller.user.id)
     return found.default_product if found is not None else Product.MIS.value
-
-
-async def _apply_fill(
-    session: AsyncSession,
-    clock: Clock,
-    instrument: Instrument,
-    product: Product,
-    order: OrderRow,
-    side: Side,
-    fill: Fill,
-    liquidity: str,
-) -> None:
-    user_id = order.user_id
-    row = await store.position(session, user_id, instrument.symbol, product.value)
-    position = _position(user_id, instrument.symbol, product, row)
-    shorting = side is Side.SELL and position.quantity - fill.quantity < 0
-    if shorting and not instrument.can_short(product.value):
-        raise OrderRejected(
-            f"you hold {position.quantity} {instrument.symbol} ({product.value}); "
-            f"{_no_short(instrument, product)}"
-        )
-    change = position.apply(side, fill, instrument.multiplier)
-    now = clock.now()
-    if row is None:
-        row = PositionRow(user_id=user_id, symbol=instrument.symbol, product=product.value)
-        session.add(row)
-    row.quantity = position.quantity
-    row.cost_basis = position.cost_basis
-    row.realized_gross = position.realized_gross
-    row.charges = position.charges
-    row.updated_at = now
-    session.add(
-        FillRow(
-            order_id=order.id,
-            quantity=fill.quantity,
-            price=fill.price,
-            charges=fill.charges,
-            liquidity=liquidity,
-            at=now,
-        )
-    )
-    filled = order.filled_quantity + fill.quantity
-    order.average_price = (
-        (order.average_price or Decimal(0)) * order.filled_quantity + fill.price * fill.quantity
-    ) / filled
-    order.average_price = order.average_price.quantize(Decimal("1e-8"))
-    order.filled_quantity = filled
-    order.charges += fill.charges
-    target = Status.FILLED if filled == order.quantity else Status.PARTIALLY_FILLED
-    current = Status(order.status)
-    if current is Status.AMO:
-        current = transition(current, Status.OPEN)
-    order.status = transition(current, target).value
-    order.updated_at = now
-    await _post_trade(session, clock, instrument, order, side, fill)
-    await _short_margin(session, instrument, row, change)
-
-
-async def _short_margin(
-    session: AsyncSession, instrument: Instrument, row: PositionRow, change: PositionChange
-) -> None:
-    """Block the proceeds and margin of a short that opened; release them as it is covered."""
-    wallet = await _cash_wallet(session, row.user_id, instrument.currency)
-    if change.before < 0 and change.closed > 0:
-        release = (row.blocked * change.closed / abs(change.before)).quantize(Decimal("1e-8"))
-        if change.after >= 0:
-            release = row.blocked
-        await wallet_store.hold(session, wallet.id, -release)
-        row.blocked -= release
-    if change.after < 0 and change.opened > 0:
-        assert instrument.short_margin is not None
-        notional = change.opened * change.price * instrument.multiplier
-        amount = (notional * (1 + instrument.short_margin)).quantize(Decimal("1e-8"))
-        if not await wallet_store.hold(session, wallet.id, amount):
-            raise wallets.InsufficientFunds(
-                f"selling {change.opened} {instrument.symbol} short needs {amount} "
-                f"{instrument.currency} available (proceeds plus "
-                f"{instrument.short_margin * 100}% margin)"
-            )
-        row.blocked = (row.blocked or Decimal(0)) + amount
-
-
-async def _post_trade(
-    session: AsyncSession,
-    clock: Clock,
-    instrument: Instrument,
-    order: OrderRow,
-    side: Side,
-    fill: Fill,
-) -> None:
-    currency = instrument.currency
-    wallet = await _cash_wallet(session, order.user_id, currency)
-    now = clock.now()
-    market_wallet = await wallet_store.system_wallet(session, MARKET, currency, now)
-    fee_wallet = await wallet_store.system_wallet(session, FEES, currency, now)
-    notional = fill.quantity * fill.price * instrument.multiplier
-    cash = -side.sign * notional - fill.charges
-    postings = [
-        Posting(wallet.id, currency, cash),
-        Posting(market_wallet.id, currency, side.sign * notional),
-        Posting(fee_wallet.id, currency, fill.charges),
-    ]
-    await wallets.post(
-        session,
-        clock,
-        kind="trade",
-        reference=f"order:{order.id}",
-        postings=[p for p in postings if p.amount != 0],
-    )
-
-
-def _position(user_id: int, symbol: str, product: Product, row: PositionRow | None) -> Position:
-    if row is None:
-        return Position(user_id, symbol, product)
-    return Position(
-        user_id,
-        symbol,
-        product,
-        quantity=row.quantity,
-        cost_basis=row.cost_basis,
-        realized_gross=row.realized_gross,
-        charges=row.charges,
-    )
 
 
 def order_model(order: OrderRow, fills: list[FillRead] | None = None) -> OrderRead:
@@ -670,10 +402,10 @@ async def modify(
         else order.trigger_price,
     )
     _check_prices(instrument, new, tick)
-    await _release(session, instrument, order, order.held)
+    await release(session, instrument, order, order.held)
     order.quantity, order.price, order.trigger_price = quantity, new.price, new.trigger_price
     if Side(order.side) is Side.BUY:
-        await _hold(session, fees, instrument, Product(order.product), order, tick)
+        await hold(session, fees, instrument, Product(order.product), order, tick)
     order.updated_at = clock.now()
     after_commit(session, lambda: book.replace(order))
     announce(session, book, order, "replaced")
@@ -699,53 +431,3 @@ async def history(
         limit=limit,
     )
     return [await order_read(session, row, with_fills=False) for row in rows], total
-
-
-async def positions(
-    session: AsyncSession, market: MarketData, caller: Caller
-) -> list[PositionRead]:
-    """Return the caller's positions (open, and closed ones with realized P&L) marked to LTP."""
-    found = []
-    for row in await store.positions_of(session, caller.user.id):
-        instrument = market.instrument(row.symbol)
-        position = _position(caller.user.id, row.symbol, Product(row.product), row)
-        ltp = market.tick(row.symbol).ltp
-        found.append(
-            PositionRead(
-                symbol=row.symbol,
-                product=Product(row.product),
-                currency=instrument.currency,
-                quantity=position.quantity,
-                average_price=position.average_price(instrument.multiplier),
-                ltp=ltp,
-                realized_pnl=position.realized_net,
-                unrealized_pnl=position.unrealized(ltp, instrument.multiplier),
-                charges=position.charges,
-            )
-        )
-    return found
-
-
-async def portfolio(session: AsyncSession, market: MarketData, caller: Caller) -> PortfolioRead:
-    """Return cash, positions value, equity and P&L per currency, with the positions."""
-    held = await positions(session, market, caller)
-    value: dict[str, Decimal] = defaultdict(Decimal)
-    realized: dict[str, Decimal] = defaultdict(Decimal)
-    unrealized: dict[str, Decimal] = defaultdict(Decimal)
-    for p in held:
-        multiplier = market.instrument(p.symbol).multiplier
-        value[p.currency] += p.quantity * p.ltp * multiplier
-        realized[p.currency] += p.realized_pnl
-        unrealized[p.currency] += p.unrealized_pnl
-    currencies = [
-        PortfolioCurrency(
-            currency=w.currency,
-            cash=w.cash,
-            positions_value=value[w.currency],
-            equity=w.cash + value[w.currency],
-            realized_pnl=realized[w.currency],
-            unrealized_pnl=unrealized[w.currency],
-        )
-        for w in await wallets.wallets_of(session, caller.user.id)
-    ]
-    return PortfolioRead(currencies=currencies, positions=held)

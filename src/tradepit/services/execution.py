@@ -1,0 +1,308 @@
+"""Applying fills and their money: holds, positions, ledger postings, short margin, and the
+end-of-day actions (expiry, square-off).
+
+Every function here runs inside the caller's transaction; the caller has locked the user.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradepit.domain.clock import Clock
+from tradepit.domain.errors import InvalidInput
+from tradepit.domain.fees import FeeSchedule
+from tradepit.domain.fills import (
+    FILL_MODELS,
+    FillPlan,
+    market_fill,
+)
+from tradepit.domain.instruments import Instrument
+from tradepit.domain.ledger import Posting
+from tradepit.domain.market import Tick
+from tradepit.domain.orders import (
+    Fill,
+    OrderType,
+    Product,
+    Side,
+    Status,
+    Validity,
+    transition,
+)
+from tradepit.domain.positions import Position, PositionChange
+from tradepit.services import wallets
+from tradepit.store import orders as store
+from tradepit.store import wallets as wallet_store
+from tradepit.store.orders import FillRow, OrderRow, PositionRow
+from tradepit.store.wallets import Wallet
+
+#: The system wallets on the other side of trades and charges.
+
+MARKET = "system:market"
+
+FEES = "system:fees"
+
+
+class OrderRejected(InvalidInput):
+    """The order cannot be filled (no book, nothing to sell...)."""
+
+    code = "ORDER_REJECTED"
+
+
+def no_short(instrument: Instrument, product: Product) -> str:
+    if instrument.short_margin is None:
+        return f"{instrument.symbol} cannot be sold short"
+    return f"{instrument.symbol} can be sold short only intraday (MIS), not {product.value}"
+
+
+async def hold(
+    session: AsyncSession,
+    fees: FeeSchedule,
+    instrument: Instrument,
+    product: Product,
+    order: OrderRow,
+    tick: Tick,
+) -> None:
+    """Block the cash a resting buy may need: its quantity at its limit (or trigger, or a 5 %
+    cushion over the ask for a stop-market), plus the charges of that fill."""
+    remaining = order.quantity - order.filled_quantity
+    basis = order.price or (order.trigger_price or tick.ask) * Decimal("1.05")
+    basis = basis.quantize(instrument.tick_size)
+    notional = remaining * basis * instrument.multiplier
+    charges = fees.charges(instrument, product, Side.BUY, remaining, basis).total
+    amount = notional + charges
+    wallet = await cash_wallet(session, order.user_id, instrument.currency)
+    if not await wallet_store.hold(session, wallet.id, amount):
+        raise wallets.InsufficientFunds(
+            f"insufficient {instrument.currency} available to block {amount} for this order"
+        )
+    order.held = amount
+
+
+async def cash_wallet(session: AsyncSession, user_id: int, currency: str) -> Wallet:
+    wallet = await wallet_store.find_wallet(session, user_id, wallets.CASH, currency)
+    if wallet is None:
+        raise OrderRejected(f"you have no {currency} wallet")
+    return wallet
+
+
+async def cancel_rest(
+    session: AsyncSession, clock: Clock, instrument: Instrument, order: OrderRow, reason: str
+) -> None:
+    """Cancel what is left of ``order`` and release the cash it blocked."""
+    await release(session, instrument, order, order.held)
+    order.status = transition(Status(order.status), Status.CANCELLED).value
+    order.reason = reason
+    order.updated_at = clock.now()
+
+
+async def expire(
+    session: AsyncSession, clock: Clock, instrument: Instrument, order: OrderRow
+) -> None:
+    """Expire a DAY order whose session has closed, releasing what it blocked."""
+    await release(session, instrument, order, order.held)
+    order.status = transition(Status(order.status), Status.EXPIRED).value
+    order.reason = "DAY order expired at the close"
+    order.updated_at = clock.now()
+
+
+async def square_off(
+    session: AsyncSession,
+    clock: Clock,
+    fees: FeeSchedule,
+    instrument: Instrument,
+    row: PositionRow,
+    tick: Tick,
+) -> OrderRow:
+    """Close an intraday (MIS) position with a MARKET order at the current quote."""
+    side = Side.SELL if row.quantity > 0 else Side.BUY
+    quantity = abs(row.quantity)
+    now = clock.now()
+    order = OrderRow(
+        user_id=row.user_id,
+        client_order_id=None,
+        request_hash="square-off",
+        symbol=row.symbol,
+        order_type=OrderType.MARKET.value,
+        side=side.value,
+        product=Product.MIS.value,
+        validity=Validity.DAY.value,
+        quantity=quantity,
+        filled_quantity=Decimal(0),
+        price=None,
+        trigger_price=None,
+        average_price=None,
+        charges=Decimal(0),
+        held=Decimal(0),
+        status=Status.OPEN.value,
+        reason="MIS square-off at 15:20 IST",
+        tournament_id=None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    plan = market_fill(
+        side, quantity, tick, instrument, FILL_MODELS[instrument.venue], Validity.IOC
+    )
+    if plan.price is None or plan.filled == 0:
+        order.status = transition(Status.OPEN, Status.REJECTED).value
+        order.reason = f"MIS square-off could not fill: {plan.reason}"
+        return order
+    await execute(session, clock, fees, instrument, order, plan)
+    if not Status(order.status).is_final:
+        await cancel_rest(session, clock, instrument, order, f"MIS square-off: {plan.reason}")
+    return order
+
+
+async def release(
+    session: AsyncSession, instrument: Instrument, order: OrderRow, amount: Decimal
+) -> None:
+    if amount <= 0:
+        return
+    wallet = await cash_wallet(session, order.user_id, instrument.currency)
+    await wallet_store.hold(session, wallet.id, -amount)
+    order.held -= amount
+
+
+async def execute(
+    session: AsyncSession,
+    clock: Clock,
+    fees: FeeSchedule,
+    instrument: Instrument,
+    order: OrderRow,
+    plan: FillPlan,
+) -> None:
+    """Apply the fill ``plan`` to ``order``: fill, position, ledger, released hold, status."""
+    assert plan.price is not None
+    side, product = Side(order.side), Product(order.product)
+    remaining = order.quantity - order.filled_quantity
+    freed = order.held if plan.filled == remaining else order.held * plan.filled / remaining
+    await release(session, instrument, order, freed.quantize(Decimal("1e-8")))
+    charges = fees.charges(instrument, product, side, plan.filled, plan.price, plan.liquidity)
+    fill = Fill(plan.filled, plan.price, charges.total)
+    await _apply_fill(session, clock, instrument, product, order, side, fill, plan.liquidity)
+
+
+async def _apply_fill(
+    session: AsyncSession,
+    clock: Clock,
+    instrument: Instrument,
+    product: Product,
+    order: OrderRow,
+    side: Side,
+    fill: Fill,
+    liquidity: str,
+) -> None:
+    user_id = order.user_id
+    row = await store.position(session, user_id, instrument.symbol, product.value)
+    position = position_of(user_id, instrument.symbol, product, row)
+    shorting = side is Side.SELL and position.quantity - fill.quantity < 0
+    if shorting and not instrument.can_short(product.value):
+        raise OrderRejected(
+            f"you hold {position.quantity} {instrument.symbol} ({product.value}); "
+            f"{no_short(instrument, product)}"
+        )
+    change = position.apply(side, fill, instrument.multiplier)
+    now = clock.now()
+    if row is None:
+        row = PositionRow(user_id=user_id, symbol=instrument.symbol, product=product.value)
+        session.add(row)
+    row.quantity = position.quantity
+    row.cost_basis = position.cost_basis
+    row.realized_gross = position.realized_gross
+    row.charges = position.charges
+    row.updated_at = now
+    session.add(
+        FillRow(
+            order_id=order.id,
+            quantity=fill.quantity,
+            price=fill.price,
+            charges=fill.charges,
+            liquidity=liquidity,
+            at=now,
+        )
+    )
+    filled = order.filled_quantity + fill.quantity
+    order.average_price = (
+        (order.average_price or Decimal(0)) * order.filled_quantity + fill.price * fill.quantity
+    ) / filled
+    order.average_price = order.average_price.quantize(Decimal("1e-8"))
+    order.filled_quantity = filled
+    order.charges += fill.charges
+    target = Status.FILLED if filled == order.quantity else Status.PARTIALLY_FILLED
+    current = Status(order.status)
+    if current is Status.AMO:
+        current = transition(current, Status.OPEN)
+    order.status = transition(current, target).value
+    order.updated_at = now
+    await _post_trade(session, clock, instrument, order, side, fill)
+    await _short_margin(session, instrument, row, change)
+
+
+async def _short_margin(
+    session: AsyncSession, instrument: Instrument, row: PositionRow, change: PositionChange
+) -> None:
+    """Block the proceeds and margin of a short that opened; release them as it is covered."""
+    wallet = await cash_wallet(session, row.user_id, instrument.currency)
+    if change.before < 0 and change.closed > 0:
+        release = (row.blocked * change.closed / abs(change.before)).quantize(Decimal("1e-8"))
+        if change.after >= 0:
+            release = row.blocked
+        await wallet_store.hold(session, wallet.id, -release)
+        row.blocked -= release
+    if change.after < 0 and change.opened > 0:
+        assert instrument.short_margin is not None
+        notional = change.opened * change.price * instrument.multiplier
+        amount = (notional * (1 + instrument.short_margin)).quantize(Decimal("1e-8"))
+        if not await wallet_store.hold(session, wallet.id, amount):
+            raise wallets.InsufficientFunds(
+                f"selling {change.opened} {instrument.symbol} short needs {amount} "
+                f"{instrument.currency} available (proceeds plus "
+                f"{instrument.short_margin * 100}% margin)"
+            )
+        row.blocked = (row.blocked or Decimal(0)) + amount
+
+
+async def _post_trade(
+    session: AsyncSession,
+    clock: Clock,
+    instrument: Instrument,
+    order: OrderRow,
+    side: Side,
+    fill: Fill,
+) -> None:
+    currency = instrument.currency
+    wallet = await cash_wallet(session, order.user_id, currency)
+    now = clock.now()
+    market_wallet = await wallet_store.system_wallet(session, MARKET, currency, now)
+    fee_wallet = await wallet_store.system_wallet(session, FEES, currency, now)
+    notional = fill.quantity * fill.price * instrument.multiplier
+    cash = -side.sign * notional - fill.charges
+    postings = [
+        Posting(wallet.id, currency, cash),
+        Posting(market_wallet.id, currency, side.sign * notional),
+        Posting(fee_wallet.id, currency, fill.charges),
+    ]
+    await wallets.post(
+        session,
+        clock,
+        kind="trade",
+        reference=f"order:{order.id}",
+        postings=[p for p in postings if p.amount != 0],
+    )
+
+
+def position_of(user_id: int, symbol: str, product: Product, row: PositionRow | None) -> Position:
+    if row is None:
+        return Position(user_id, symbol, product)
+    return Position(
+        user_id,
+        symbol,
+        product,
+        quantity=row.quantity,
+        cost_basis=row.cost_basis,
+        realized_gross=row.realized_gross,
+        charges=row.charges,
+    )

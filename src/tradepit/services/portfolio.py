@@ -1,0 +1,72 @@
+"""Positions and the portfolio: what a user holds, marked to the last price."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradepit.domain.orders import (
+    Product,
+)
+from tradepit.market.data import MarketData
+from tradepit.schemas.orders import (
+    PortfolioCurrency,
+    PortfolioRead,
+    PositionRead,
+)
+from tradepit.services import wallets
+from tradepit.services.callers import Caller
+from tradepit.services.execution import position_of
+from tradepit.store import orders as store
+
+
+async def positions(
+    session: AsyncSession, market: MarketData, caller: Caller
+) -> list[PositionRead]:
+    """Return the caller's positions (open, and closed ones with realized P&L) marked to LTP."""
+    found = []
+    for row in await store.positions_of(session, caller.user.id):
+        instrument = market.instrument(row.symbol)
+        position = position_of(caller.user.id, row.symbol, Product(row.product), row)
+        ltp = market.tick(row.symbol).ltp
+        found.append(
+            PositionRead(
+                symbol=row.symbol,
+                product=Product(row.product),
+                currency=instrument.currency,
+                quantity=position.quantity,
+                average_price=position.average_price(instrument.multiplier),
+                ltp=ltp,
+                realized_pnl=position.realized_net,
+                unrealized_pnl=position.unrealized(ltp, instrument.multiplier),
+                charges=position.charges,
+            )
+        )
+    return found
+
+
+async def portfolio(session: AsyncSession, market: MarketData, caller: Caller) -> PortfolioRead:
+    """Return cash, positions value, equity and P&L per currency, with the positions."""
+    held = await positions(session, market, caller)
+    value: dict[str, Decimal] = defaultdict(Decimal)
+    realized: dict[str, Decimal] = defaultdict(Decimal)
+    unrealized: dict[str, Decimal] = defaultdict(Decimal)
+    for p in held:
+        multiplier = market.instrument(p.symbol).multiplier
+        value[p.currency] += p.quantity * p.ltp * multiplier
+        realized[p.currency] += p.realized_pnl
+        unrealized[p.currency] += p.unrealized_pnl
+    currencies = [
+        PortfolioCurrency(
+            currency=w.currency,
+            cash=w.cash,
+            positions_value=value[w.currency],
+            equity=w.cash + value[w.currency],
+            realized_pnl=realized[w.currency],
+            unrealized_pnl=unrealized[w.currency],
+        )
+        for w in await wallets.wallets_of(session, caller.user.id)
+    ]
+    return PortfolioRead(currencies=currencies, positions=held)
