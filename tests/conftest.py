@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradepit.app import create_app
+from tradepit.domain.clock import ManualClock
 from tradepit.settings import Settings
 from tradepit.store.db import create_engine
 from tradepit.store.migrate import upgrade
@@ -136,6 +137,18 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
 def settings(tmp_path: Path, db: str) -> Settings:
     """Return the settings of the test app."""
     return make_settings(tmp_path / "data", db)
+
+
+@asynccontextmanager
+async def app_at(
+    data_dir: Path, database_url: str, clock: ManualClock, **overrides: object
+) -> AsyncIterator[FastAPI]:
+    """Yield an app whose market clock is ``clock`` (it moves only when told to)."""
+    application = create_app(make_settings(data_dir, database_url, **overrides), clock=clock)
+    try:
+        yield application
+    finally:
+        await application.state.wiring.engine.dispose()
 
 
 @pytest.fixture

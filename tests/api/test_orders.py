@@ -12,9 +12,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tests.conftest import client_for, make_settings
+from tests.conftest import app_at, client_for
 from tests.factories import user_with_token
-from tradepit.app import create_app
 from tradepit.domain.clock import ManualClock
 from tradepit.store.wallets import Wallet, entries_sum
 
@@ -27,9 +26,8 @@ WEEKEND = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
 @pytest.fixture
 async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
     """An app whose market clock stands at a weekday noon in Mumbai."""
-    application = create_app(make_settings(tmp_path / "data", db), clock=ManualClock(OPEN))
-    yield application
-    await application.state.wiring.engine.dispose()
+    async with app_at(tmp_path / "data", db, ManualClock(OPEN)) as application:
+        yield application
 
 
 def order(symbol: str, side: str, quantity: str, **extra: object) -> dict[str, object]:
@@ -154,28 +152,27 @@ class TestMarketOrders:
         assert response.status_code == 422
 
     async def test_closed_market_takes_an_after_market_order(self, tmp_path: Path, db: str) -> None:
-        weekend = create_app(make_settings(tmp_path / "w", db), clock=ManualClock(WEEKEND))
-        try:
-            async with client_for(weekend) as http:
-                _, headers = await user_with_token(http)
-                response = await http.post(
-                    "/api/paper-trading/orders", json=order("TCS", "BUY", "1"), headers=headers
-                )
-                assert response.status_code == 201
-                body = response.json()
-                assert body["status"] == "amo" and body["filled_quantity"] == "0"
-                assert "next open" in body["reason"]
-                wallet = (await http.get("/api/paper-trading/wallet", headers=headers)).json()
-                assert Decimal(wallet[0]["blocked"]) > 0
-                # Crypto trades round the clock, but this user has no USDT yet.
-                crypto = await http.post(
-                    "/api/paper-trading/orders",
-                    json=order("BTC-USDT", "BUY", "0.001"),
-                    headers=headers,
-                )
-                assert crypto.json()["code"] == "INSUFFICIENT_FUNDS"
-        finally:
-            await weekend.state.wiring.engine.dispose()
+        async with (
+            app_at(tmp_path / "w", db, ManualClock(WEEKEND)) as weekend,
+            client_for(weekend) as http,
+        ):
+            _, headers = await user_with_token(http)
+            response = await http.post(
+                "/api/paper-trading/orders", json=order("TCS", "BUY", "1"), headers=headers
+            )
+            assert response.status_code == 201
+            body = response.json()
+            assert body["status"] == "amo" and body["filled_quantity"] == "0"
+            assert "next open" in body["reason"]
+            wallet = (await http.get("/api/paper-trading/wallet", headers=headers)).json()
+            assert Decimal(wallet[0]["blocked"]) > 0
+            # Crypto trades round the clock, but this user has no USDT yet.
+            crypto = await http.post(
+                "/api/paper-trading/orders",
+                json=order("BTC-USDT", "BUY", "0.001"),
+                headers=headers,
+            )
+            assert crypto.json()["code"] == "INSUFFICIENT_FUNDS"
 
 
 class TestIdempotency:

@@ -12,9 +12,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tests.conftest import client_for, make_settings
+from tests.conftest import app_at, client_for
 from tests.factories import user_with_token
-from tradepit.app import create_app
 from tradepit.domain.clock import ManualClock
 from tradepit.domain.market import Tick
 from tradepit.services.engine import Matcher
@@ -26,9 +25,8 @@ WEEKEND = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
 
 @pytest.fixture
 async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
-    application = create_app(make_settings(tmp_path / "data", db), clock=ManualClock(OPEN))
-    yield application
-    await application.state.wiring.engine.dispose()
+    async with app_at(tmp_path / "data", db, ManualClock(OPEN)) as application:
+        yield application
 
 
 def matcher(app: FastAPI) -> Matcher:
@@ -233,27 +231,26 @@ class TestAfterMarket:
     async def test_an_amo_market_order_fills_on_the_first_tick_after_the_open(
         self, tmp_path: Path, db: str
     ) -> None:
-        weekend = create_app(make_settings(tmp_path / "w", db), clock=ManualClock(WEEKEND))
-        try:
-            async with client_for(weekend) as http:
-                _, headers = await user_with_token(http)
-                placed = (
-                    await http.post(
-                        "/api/paper-trading/orders",
-                        json={"symbol": "TCS", "order_type": "MARKET", "order_side": "BUY",
-                              "product": "CNC", "quantity": "2"},
-                        headers=headers,
-                    )
-                ).json()  # fmt: skip
-                assert placed["status"] == "amo"
-                engine: Matcher = weekend.state.wiring.matcher
-                await engine.on_ticks([quote("TCS", "3100", "3100.2")])
-                filled = await fetch(http, headers, placed["id"])
-                assert filled["status"] == "filled"
-                assert Decimal(str(filled["average_price"])) >= Decimal("3100.2")
-                assert (await inr(http, headers))["blocked"] == "0"
-        finally:
-            await weekend.state.wiring.engine.dispose()
+        async with (
+            app_at(tmp_path / "w", db, ManualClock(WEEKEND)) as weekend,
+            client_for(weekend) as http,
+        ):
+            _, headers = await user_with_token(http)
+            placed = (
+                await http.post(
+                    "/api/paper-trading/orders",
+                    json={"symbol": "TCS", "order_type": "MARKET", "order_side": "BUY",
+                          "product": "CNC", "quantity": "2"},
+                    headers=headers,
+                )
+            ).json()  # fmt: skip
+            assert placed["status"] == "amo"
+            engine: Matcher = weekend.state.wiring.matcher
+            await engine.on_ticks([quote("TCS", "3100", "3100.2")])
+            filled = await fetch(http, headers, placed["id"])
+            assert filled["status"] == "filled"
+            assert Decimal(str(filled["average_price"])) >= Decimal("3100.2")
+            assert (await inr(http, headers))["blocked"] == "0"
 
 
 class TestModify:
@@ -365,30 +362,28 @@ class TestEndOfDay:
         self, tmp_path: Path, db: str
     ) -> None:
         clock = ManualClock(WEEKEND)
-        weekend = create_app(make_settings(tmp_path / "w", db), clock=clock)
-        try:
-            async with client_for(weekend) as http:
-                _, headers = await user_with_token(http)
-                placed = await place(http, headers, symbol="TCS", quantity="1", price="1000")
-                engine: Matcher = weekend.state.wiring.matcher
-                assert await engine.end_of_day() == (0, 0)
-                clock.advance(timedelta(days=2))  # Monday noon
-                assert await engine.end_of_day() == (0, 0)
-                clock.advance(timedelta(hours=4))  # Monday 16:00 IST
-                assert await engine.end_of_day() == (1, 0)
-                assert (await fetch(http, headers, placed["id"]))["status"] == "expired"
-        finally:
-            await weekend.state.wiring.engine.dispose()
+        async with (
+            app_at(tmp_path / "w", db, clock) as weekend,
+            client_for(weekend) as http,
+        ):
+            _, headers = await user_with_token(http)
+            placed = await place(http, headers, symbol="TCS", quantity="1", price="1000")
+            engine: Matcher = weekend.state.wiring.matcher
+            assert await engine.end_of_day() == (0, 0)
+            clock.advance(timedelta(days=2))  # Monday noon
+            assert await engine.end_of_day() == (0, 0)
+            clock.advance(timedelta(hours=4))  # Monday 16:00 IST
+            assert await engine.end_of_day() == (1, 0)
+            assert (await fetch(http, headers, placed["id"]))["status"] == "expired"
 
     async def test_market_hours_always_expires_nothing(self, tmp_path: Path, db: str) -> None:
         clock = ManualClock(OPEN)
-        always = create_app(make_settings(tmp_path / "a", db, market_hours="always"), clock=clock)
-        try:
-            async with client_for(always) as http:
-                _, headers = await user_with_token(http)
-                await place(http, headers, symbol="TCS", quantity="1", price="1000")
-                clock.advance(timedelta(hours=8))
-                engine: Matcher = always.state.wiring.matcher
-                assert await engine.end_of_day() == (0, 0)
-        finally:
-            await always.state.wiring.engine.dispose()
+        async with (
+            app_at(tmp_path / "a", db, clock, market_hours="always") as always,
+            client_for(always) as http,
+        ):
+            _, headers = await user_with_token(http)
+            await place(http, headers, symbol="TCS", quantity="1", price="1000")
+            clock.advance(timedelta(hours=8))
+            engine: Matcher = always.state.wiring.matcher
+            assert await engine.end_of_day() == (0, 0)

@@ -13,9 +13,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import make_settings
+from tests.conftest import app_at
 from tests.factories import user_with_token
-from tradepit.app import create_app
 from tradepit.bus import MemoryBus, Subscription, user_topic
 from tradepit.domain.clock import ManualClock
 from tradepit.domain.market import Tick
@@ -26,9 +25,8 @@ ORDERS = "/api/paper-trading/orders"
 
 @pytest.fixture
 async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
-    application = create_app(make_settings(tmp_path / "data", db), clock=ManualClock(OPEN))
-    yield application
-    await application.state.wiring.engine.dispose()
+    async with app_at(tmp_path / "data", db, ManualClock(OPEN)) as application:
+        yield application
 
 
 def drain(subscription: Subscription) -> list[tuple[str, str]]:
