@@ -364,3 +364,57 @@ class TestShorts:
         assert response.json()["code"] == "INSUFFICIENT_FUNDS"
         positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
         assert positions["positions"] == []
+
+
+class TestClosePosition:
+    async def test_closes_one_position_only(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        for symbol in ("ITC", "SBIN"):
+            await client.post(
+                "/api/paper-trading/orders",
+                json=order(symbol, "BUY", "5", product="CNC"),
+                headers=headers,
+            )
+        closed = await client.post("/api/paper-trading/positions/itc/close", headers=headers)
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["order_side"] == "SELL" and closed.json()["status"] == "filled"
+        positions = {
+            p["symbol"]: p["quantity"]
+            for p in (await client.get("/api/paper-trading/positions", headers=headers)).json()[
+                "positions"
+            ]
+        }
+        assert positions == {"ITC": "0", "SBIN": "5"}
+
+    async def test_a_short_is_covered(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        await client.post(
+            "/api/paper-trading/orders",
+            json=order("SBIN", "SELL", "3", product="MIS"),
+            headers=headers,
+        )
+        closed = await client.post("/api/paper-trading/positions/SBIN/close", headers=headers)
+        assert closed.json()["order_side"] == "BUY" and closed.json()["quantity"] == "3"
+        wallet = (await client.get("/api/paper-trading/wallet", headers=headers)).json()[0]
+        assert wallet["blocked"] == "0"
+
+    async def test_two_products_need_a_choice(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        for product in ("CNC", "MIS"):
+            await client.post(
+                "/api/paper-trading/orders",
+                json=order("ITC", "BUY", "2", product=product),
+                headers=headers,
+            )
+        ambiguous = await client.post("/api/paper-trading/positions/ITC/close", headers=headers)
+        assert ambiguous.status_code == 400 and "product" in ambiguous.json()["message"]
+        chosen = await client.post(
+            "/api/paper-trading/positions/ITC/close?product=MIS", headers=headers
+        )
+        assert chosen.status_code == 200 and chosen.json()["product"] == "MIS"
+
+    async def test_nothing_to_close_is_404(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post("/api/paper-trading/positions/TCS/close", headers=headers)
+        assert response.status_code == 404
+        assert response.json()["code"] == "POSITION_NOT_FOUND"

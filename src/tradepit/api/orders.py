@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from tradepit.api.deps import CallerDep, IdPath, SessionDep, WiringDep, market_reader
-from tradepit.domain.orders import Status
+from tradepit.domain.orders import Product, Status
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import (
     OrderCreate,
@@ -104,6 +104,20 @@ async def positions(
 ) -> dict[str, list[PositionRead]]:
     """Return my net positions per symbol and product, marked to the last price."""
     return {"positions": await holdings.positions(session, data, caller)}
+
+
+@router.post("/positions/{symbol}/close", summary="Close one of my positions", responses=ERRORS)
+async def close_position(
+    symbol: Annotated[str, Path(min_length=1, max_length=40)],
+    caller: CallerDep,
+    session: SessionDep,
+    wired: WiringDep,
+    product: Product | None = None,
+) -> OrderRead:
+    """Close the position in ``symbol`` (and ``product``, if several) with a MARKET order."""
+    return await orders.close_position(
+        session, wired.clock, wired.market, wired.fees, wired.matcher, caller, symbol, product
+    )
 
 
 @router.get("/portfolio", summary="My portfolio", responses=ERRORS)

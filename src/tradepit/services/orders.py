@@ -412,6 +412,50 @@ async def modify(
     return await order_read(session, order, with_fills=True)
 
 
+class NoPosition(NotFound):
+    """The caller has no open position in that symbol (and product)."""
+
+    code = "POSITION_NOT_FOUND"
+
+
+async def close_position(
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    fees: FeeSchedule,
+    book: Book,
+    caller: Caller,
+    symbol: str,
+    product: Product | None,
+) -> OrderRead:
+    """Close one open position with a MARKET order of the opposite side for its quantity.
+
+    With several products open in the symbol, ``product`` says which one.
+    """
+    await wallet_store.lock_user(session, caller.user.id)
+    instrument = market.instrument(symbol)
+    open_rows = [
+        row for row in await store.positions_of(session, caller.user.id)
+        if row.symbol == instrument.symbol and row.quantity != 0
+        and (product is None or row.product == product.value)
+    ]  # fmt: skip
+    if not open_rows:
+        raise NoPosition(f"you have no open {instrument.symbol} position")
+    if len(open_rows) > 1:
+        held = ", ".join(row.product for row in open_rows)
+        raise InvalidInput(f"you hold {instrument.symbol} as {held}: say which with ?product=")
+    row = open_rows[0]
+    body = OrderCreate(
+        symbol=instrument.symbol,
+        order_type=OrderType.MARKET,
+        order_side=Side.SELL if row.quantity > 0 else Side.BUY,
+        quantity=abs(row.quantity),
+        product=Product(row.product),
+    )
+    order, _ = await place(session, clock, market, fees, book, caller, body)
+    return order
+
+
 async def history(
     session: AsyncSession,
     caller: Caller,
