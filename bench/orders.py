@@ -13,28 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import socket
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from bench.server import serving
 
 REQUESTS = 1_500
 WARMUP = 50
 WORKERS = 8
 #: A phase stops early after this many seconds, to keep the whole run under a minute.
 PHASE_LIMIT = 25.0
-STARTUP_TIMEOUT = 30.0
 TARGET = 0.35
 PASSWORD = "bench-password-1"
-TRADEPIT = Path(sys.executable).parent / "tradepit"
 
 
 @dataclass(frozen=True)
@@ -59,54 +55,6 @@ class Result:
     def p99(self) -> float:
         """Return the 99th-percentile latency in seconds."""
         return statistics.quantiles(self.latencies, n=100)[-1]
-
-
-def free_port() -> int:
-    """Return a loopback port nobody listens on right now."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def server_env(data_dir: Path) -> dict[str, str]:
-    """Return the server's environment: ours without TRADEPIT_*, plus the bench settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEPIT_")}
-    env.update(
-        {
-            "TRADEPIT_DATA_DIR": str(data_dir),
-            "TRADEPIT_MARKET_HOURS": "always",
-            "TRADEPIT_ARGON2_TIME_COST": "1",
-            "TRADEPIT_ARGON2_MEMORY_COST_KIB": "1024",
-            "TRADEPIT_ARGON2_PARALLELISM": "1",
-            "TRADEPIT_RATE_LIMIT": "10000000/minute",
-            "TRADEPIT_AUTH_RATE_LIMIT": "10000000/minute",
-            "TRADEPIT_STARTING_BALANCE_INR": "1000000000",
-            "TRADEPIT_LOG_LEVEL": "WARNING",
-        }
-    )
-    return env
-
-
-def tail(log: Path) -> str:
-    """Return what the server printed."""
-    return log.read_text(encoding="utf-8", errors="replace")
-
-
-async def wait_healthy(process: asyncio.subprocess.Process, base_url: str, log: Path) -> None:
-    """Poll ``GET /health`` until it answers; raise if the server exits or never answers."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            if process.returncode is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{tail(log)}")
-            try:
-                if (await http.get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"server not healthy after {STARTUP_TIMEOUT} s:\n{tail(log)}")
 
 
 async def login(http: httpx.AsyncClient) -> dict[str, str]:
@@ -172,35 +120,8 @@ async def bench(base_url: str) -> list[Result]:
 async def run_server() -> list[Result]:
     """Start ``tradepit serve`` in a temporary data directory, bench it, stop it."""
     with tempfile.TemporaryDirectory(prefix="tradepit-bench-orders-") as folder:
-        data_dir = Path(folder) / "data"
-        log = Path(folder) / "server.log"
-        port = free_port()
-        with log.open("wb") as output:
-            process = await asyncio.create_subprocess_exec(
-                str(TRADEPIT),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                env=server_env(data_dir),
-                cwd=folder,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=output,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-            try:
-                base_url = f"http://127.0.0.1:{port}"
-                await wait_healthy(process, base_url, log)
-                return await bench(base_url)
-            finally:
-                if process.returncode is None:
-                    process.terminate()
-                    try:
-                        await asyncio.wait_for(process.wait(), timeout=10)
-                    except TimeoutError:
-                        process.kill()
-                await process.wait()
+        async with serving(Path(folder) / "data", "server") as server:
+            return await bench(server.base_url)
 
 
 def run() -> list[Result]:

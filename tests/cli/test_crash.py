@@ -14,23 +14,19 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import sqlite3
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, closing
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from bench.server import TRADEPIT, serving
 
 from tests.factories import PASSWORD
 
-TRADEPIT = Path(sys.executable).parent / "tradepit"
-STARTUP_TIMEOUT = 20.0
 LOAD_SECONDS = 1.5
 WORKERS = 4
 #: Acknowledged orders the stream must reach before the crash.
@@ -40,105 +36,6 @@ ORDERS = "/api/paper-trading/orders"
 STREAM = [("ITC", "MIS", "1"), ("SBIN", "CNC", "2"), ("ITC", "CNC", "3"), ("SBIN", "MIS", "1")]
 
 pytestmark = pytest.mark.skipif(not TRADEPIT.exists(), reason=f"{TRADEPIT} is not installed")
-
-
-def free_port() -> int:
-    """Return a loopback port nobody listens on right now."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def server_env(data_dir: Path) -> dict[str, str]:
-    """Return the server's environment: ours, minus any TRADEPIT_* the shell had."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEPIT_")}
-    env.update(
-        {
-            "TRADEPIT_DATA_DIR": str(data_dir),
-            "TRADEPIT_MARKET_HOURS": "always",
-            "TRADEPIT_ARGON2_TIME_COST": "1",
-            "TRADEPIT_ARGON2_MEMORY_COST_KIB": "1024",
-            "TRADEPIT_ARGON2_PARALLELISM": "1",
-            "TRADEPIT_RATE_LIMIT": "10000000/minute",
-            "TRADEPIT_AUTH_RATE_LIMIT": "10000000/minute",
-            "TRADEPIT_STARTING_BALANCE_INR": "1000000000",
-            "TRADEPIT_LOG_LEVEL": "WARNING",
-        }
-    )
-    return env
-
-
-@dataclass
-class Server:
-    """A running ``tradepit serve`` subprocess."""
-
-    process: asyncio.subprocess.Process
-    port: int
-    log: Path
-
-    @property
-    def base_url(self) -> str:
-        """Return the server's root URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        """Return what the server printed so far."""
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-async def wait_healthy(server: Server) -> None:
-    """Poll ``GET /health`` until it answers 200; fail if the process exits or times out."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            if server.process.returncode is not None:
-                pytest.fail(f"server exited with {server.process.returncode}:\n{server.output()}")
-            try:
-                if (await http.get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    pytest.fail(f"server not healthy after {STARTUP_TIMEOUT} s:\n{server.output()}")
-
-
-async def stop(server: Server) -> None:
-    """Terminate the server (SIGKILL if it lingers) and reap it."""
-    if server.process.returncode is None:
-        server.process.terminate()
-        try:
-            await asyncio.wait_for(server.process.wait(), timeout=10)
-        except TimeoutError:
-            server.process.kill()
-    await server.process.wait()
-
-
-@asynccontextmanager
-async def serving(data_dir: Path, name: str) -> AsyncIterator[Server]:
-    """Start ``tradepit serve`` on ``data_dir`` and a free port; stop it however we leave."""
-    log = data_dir.parent / f"{name}.log"
-    with log.open("wb") as output:
-        port = free_port()
-        process = await asyncio.create_subprocess_exec(
-            str(TRADEPIT),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            env=server_env(data_dir),
-            cwd=data_dir.parent,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=output,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        server = Server(process, port, log)
-        try:
-            await wait_healthy(server)
-            yield server
-        finally:
-            await stop(server)
 
 
 @dataclass
