@@ -32,6 +32,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine; SQLite gets WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        # One connection per process: sessions queue for it in asyncio instead of spinning in
+        # SQLite's busy handler, which sleeps up to 100 ms per retry under contention.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 30)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # Take SQLite's write lock at BEGIN so two writers queue instead of deadlocking.
