@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -72,7 +73,10 @@ class Instrument:
     volatility: float = 0.2
     index: str | None = None
     beta: float = 1.0
-    #: Share of the notional blocked as margin while short; None: cannot be sold short.
+    #: The catalogue's margin rate for the kind (its ``[margin]`` table): the share of the
+    #: notional blocked while short, on an intraday (MIS) long, or on a future either way; for an
+    #: option sold, the share of the strike notional blocked on top of the premium. None: the
+    #: kind cannot be sold short or bought on margin.
     short_margin: Decimal | None = None
     # Set on derived futures and options.
     underlying: str | None = None
@@ -86,10 +90,31 @@ class Instrument:
         return self.kind is not Kind.INDEX
 
     def can_short(self, product: str) -> bool:
-        """Tell whether ``product`` may go short: intraday (MIS) equities, and forex CFDs."""
+        """Tell whether ``product`` may go short: intraday (MIS) equities, forex CFDs, and
+        futures and options (MIS or NRML)."""
         if self.short_margin is None:
             return False
+        if self.is_derivative:
+            return product in ("MIS", "NRML")
         return self.kind is Kind.FOREX or (self.kind is Kind.EQUITY and product == "MIS")
+
+    @property
+    def is_derivative(self) -> bool:
+        """Tell whether this is a future or an option (derived from an underlying)."""
+        return self.kind in (Kind.FUTURE, Kind.OPTION)
+
+    def margined(self, product: str, long: bool) -> bool:
+        """Tell whether a position of this side is carried on margin: only the margin is
+        blocked and its P&L settles in cash, no notional changes hands. Futures always are;
+        an intraday (MIS) long of a kind with a margin rate is (the intraday leverage)."""
+        if self.kind is Kind.FUTURE:
+            return True
+        return (
+            long
+            and product == "MIS"
+            and self.short_margin is not None
+            and self.kind in (Kind.EQUITY, Kind.FOREX)
+        )
 
     @property
     def has_options(self) -> bool:
@@ -122,3 +147,61 @@ def derivative_symbol(
         return f"{underlying}{year}{MONTHS[expiry.month - 1]}{strike_text}{right.value}"
     code = _WEEKLY_MONTH_CODES[expiry.month - 1]
     return f"{underlying}{year}{code}{expiry.day:02d}{strike_text}{right.value}"
+
+
+@dataclass(frozen=True)
+class DerivativeSymbol:
+    """What a trading symbol of a future or option says: ``derivative_symbol`` read back.
+
+    Monthly contracts name only the year and month (the day follows from the expiry rule);
+    weekly options name the day.
+    """
+
+    underlying: str
+    year: int
+    month: int
+    day: int | None
+    strike: Decimal | None
+    right: Right | None
+
+    @property
+    def is_future(self) -> bool:
+        """Tell whether the symbol names a future."""
+        return self.right is None
+
+
+_MONTHLY = "|".join(MONTHS)
+_DERIVATIVE = re.compile(
+    rf"^(?P<u>[A-Z&-]+?)(?P<yy>\d{{2}})(?:"
+    rf"(?P<mon>{_MONTHLY})(?:(?P<fut>FUT)|(?P<mk>\d+(?:\.\d+)?)(?P<mr>CE|PE))"
+    rf"|(?P<wm>[1-9OND])(?P<wd>\d{{2}})(?P<wk>\d+(?:\.\d+)?)(?P<wr>CE|PE))$"
+)
+
+
+def parse_derivative_symbol(symbol: str) -> DerivativeSymbol | None:
+    """Return what a Kite-style future or option symbol says, or None if it is not one.
+
+    ``NIFTY26DECFUT``, ``NIFTY26DEC26000CE``, weekly ``NIFTY2612226000CE``.
+    """
+    found = _DERIVATIVE.match(symbol.strip().upper())
+    if found is None:
+        return None
+    year = 2000 + int(found["yy"])
+    if found["mon"] is not None:
+        month = MONTHS.index(found["mon"]) + 1
+        if found["fut"] is not None:
+            return DerivativeSymbol(found["u"], year, month, None, None, None)
+        return DerivativeSymbol(
+            found["u"], year, month, None, Decimal(found["mk"]), Right(found["mr"])
+        )
+    month = _WEEKLY_MONTH_CODES.index(found["wm"]) + 1
+    return DerivativeSymbol(
+        found["u"], year, month, int(found["wd"]), Decimal(found["wk"]), Right(found["wr"])
+    )
+
+
+def intrinsic_value(right: Right, strike: Decimal, underlying: Decimal) -> Decimal:
+    """Return what an option is worth at expiry: ``max(S - K, 0)`` for a call, ``max(K - S,
+    0)`` for a put."""
+    value = underlying - strike if right is Right.CE else strike - underlying
+    return max(value, Decimal(0))

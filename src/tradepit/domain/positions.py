@@ -281,6 +281,36 @@ class Position:
             charges=fill.charges,
         )
 
+    def settle(self, price: Decimal, multiplier: Decimal) -> PositionChange:
+        """Close the whole position at ``price`` with no charges: a derivative's expiry.
+
+        Unlike a fill, the price may be 0 (an option that expires worthless). A flat position
+        cannot be settled.
+        """
+        if self._quantity == 0:
+            raise InvalidFill(f"{self.symbol} ({self.product.value}) is flat: nothing to settle")
+        _check_mark(price, multiplier)
+        before = self._quantity
+        side = Side.SELL if before > 0 else Side.BUY
+        with _exact():
+            closed = abs(before)
+            realized = -side.sign * closed * price * multiplier - self._cost
+            total_realized = self._realized + realized
+        self._quantity = _ZERO
+        self._cost = _ZERO
+        self._realized = total_realized
+        return PositionChange(
+            kind=ChangeKind.CLOSED,
+            side=side,
+            price=price,
+            before=before,
+            after=_ZERO,
+            closed=closed,
+            opened=_ZERO,
+            realized=realized,
+            charges=_ZERO,
+        )
+
 
 @contextmanager
 def _exact() -> Iterator[None]:

@@ -48,7 +48,11 @@ def _instrument(row: dict[str, Any], margins: dict[str, Any]) -> Instrument:
 class Catalogue:
     """The instruments the server knows, by symbol or alias (case-insensitive)."""
 
-    def __init__(self, instruments: Iterable[Instrument]) -> None:
+    def __init__(
+        self, instruments: Iterable[Instrument], margins: dict[str, Decimal] | None = None
+    ) -> None:
+        #: The ``[margin]`` table: margin rate per instrument kind (futures and options too).
+        self.margins: dict[str, Decimal] = dict(margins or {})
         self._by_symbol: dict[str, Instrument] = {}
         self._by_name: dict[str, Instrument] = {}
         for instrument in instruments:
@@ -64,7 +68,10 @@ class Catalogue:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
         margins = document.get("margin", {})
-        return cls(_instrument(row, margins) for row in document["instrument"])
+        return cls(
+            (_instrument(row, margins) for row in document["instrument"]),
+            {kind: Decimal(str(rate)) for kind, rate in margins.items()},
+        )
 
     def get(self, symbol: str) -> Instrument:
         """Return the instrument named ``symbol`` (or one of its aliases)."""

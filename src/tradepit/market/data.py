@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import InvalidInput, NotFound
-from tradepit.domain.instruments import Instrument, Right, Venue
+from tradepit.domain.instruments import Instrument, Kind, Right, Venue
 from tradepit.domain.market import Candle, Tick
 from tradepit.domain.sessions import (
     Expiry,
@@ -24,6 +24,7 @@ from tradepit.domain.sessions import (
     session_status,
     venue_zone,
 )
+from tradepit.market import derivatives
 from tradepit.market.catalogue import Catalogue
 from tradepit.market.chains import (
     EXPIRY_TIME,
@@ -45,6 +46,12 @@ class UnknownExpiry(NotFound):
     """The underlying has no contract expiring on that date."""
 
     code = "NOT_FOUND"
+
+
+class ContractNotListed(InvalidInput):
+    """The future or option is not listed now (expired, or beyond the listed expiries)."""
+
+    code = "CONTRACT_NOT_LISTED"
 
 
 class NoOptions(InvalidInput):
@@ -127,10 +134,53 @@ class MarketData:
         self.always_open = always_open
         self._chains: OrderedDict[tuple[str, date, int, Decimal], Chain] = OrderedDict()
         self._iv: dict[tuple[str, date], NDArray[np.float64]] = {}
+        self._derivatives: dict[str, Instrument] = {}
 
     def instrument(self, symbol: str) -> Instrument:
-        """Return the instrument named ``symbol`` (404 if unknown)."""
-        return self.catalogue.get(symbol)
+        """Return the instrument named ``symbol`` (404 if unknown): one of the catalogue, or a
+        future or option of one of its underlyings (``derivatives.resolve``)."""
+        if symbol in self.catalogue:
+            return self.catalogue.get(symbol)
+        key = symbol.strip().upper()
+        found = self._derivatives.get(key)
+        if found is None:
+            found = derivatives.resolve(self.catalogue, self.calendar, key)
+            if found is None:
+                return self.catalogue.get(symbol)  # raises UnknownSymbol
+            self._derivatives[key] = found
+        return found
+
+    def check_listed(self, instrument: Instrument, product: str) -> None:
+        """Refuse a future or option that is not listed now (expired, or too far out), or
+        ordered as delivery (CNC): they trade as MIS (intraday) or NRML (carry forward)."""
+        if instrument.underlying is None:
+            return
+        assert instrument.expiry is not None
+        if product not in ("MIS", "NRML"):
+            raise ContractNotListed(
+                f"{instrument.symbol} trades as MIS (intraday) or NRML (carry forward), "
+                f"not {product}"
+            )
+        if self.clock.now() >= derivatives.expiry_close(instrument):
+            raise ContractNotListed(f"{instrument.symbol} expired on {instrument.expiry}")
+        underlying = self.catalogue.get(instrument.underlying)
+        if instrument.kind is Kind.FUTURE:
+            assert underlying.derivatives_venue is not None
+            local = self.clock.now().astimezone(venue_zone(underlying.derivatives_venue))
+            listed = derivatives.listed_futures(underlying, self.calendar, local.date())
+        else:
+            listed = [e.date for e in self.expiries(underlying.symbol)]
+        if instrument.expiry not in listed:
+            raise ContractNotListed(
+                f"{instrument.symbol} is not listed yet: listed expiries are "
+                + ", ".join(str(d) for d in listed)
+            )
+
+    def final_price(self, instrument: Instrument) -> Decimal:
+        """Return the underlying's price at a derivative's expiry close (its final price)."""
+        assert instrument.underlying is not None
+        at = derivatives.expiry_close(instrument)
+        return self.source.price_at(instrument.underlying, at)
 
     def status(self, venue: Venue) -> SessionStatus:
         """Return the venue's session status now."""
@@ -141,8 +191,22 @@ class MarketData:
         return [self.status(venue) for venue in Venue]
 
     def tick(self, symbol: str) -> Tick:
-        """Return the latest tick of ``symbol``."""
-        return self.source.tick_at(self.instrument(symbol).symbol, self.clock.now())
+        """Return the latest tick of ``symbol``; a derivative's is priced from its underlying
+        (``derivatives.quote``)."""
+        instrument = self.instrument(symbol)
+        now = self.clock.now()
+        if instrument.underlying is None:
+            return self.source.tick_at(instrument.symbol, now)
+        assert instrument.expiry is not None
+        underlying = self.catalogue.get(instrument.underlying)
+        spot = self.source.tick_at(underlying.symbol, now)
+        chain = None
+        if instrument.kind is Kind.OPTION and instrument.expiry in {
+            e.date for e in self.expiries(underlying.symbol)
+        }:
+            chain = self.chain(underlying.symbol, instrument.expiry)
+        atm_vol = float(self.atm_iv_history(underlying.symbol)[-1])
+        return derivatives.quote(instrument, underlying, spot, now, chain=chain, atm_vol=atm_vol)
 
     def quote(self, symbol: str) -> Quote:
         """Return the latest tick with the session OHLC and previous close."""

@@ -125,6 +125,8 @@ class PortfolioCurrency(BaseModel):
     equity: Money
     realized_pnl: Money
     unrealized_pnl: Money
+    #: What open positions block as margin (shorts, futures, intraday longs, options sold).
+    margin_used: Money = Decimal(0)
 
 
 class PortfolioRead(BaseModel):

@@ -23,7 +23,7 @@ from tradepit.domain.market import Tick
 from tradepit.domain.orders import OrderType, Product, Side, Status, Validity
 from tradepit.domain.sessions import last_close, square_off_due
 from tradepit.market.data import MarketData
-from tradepit.services import execution, orders
+from tradepit.services import execution, orders, settlement
 from tradepit.store import orders as store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.db import commit
@@ -219,6 +219,7 @@ class Matcher:
                 await orders.announce_trade(session, self, squared_order, instrument)
                 squared += 1
             await commit(session)
+        await settlement.settle_expired(self.sessionmaker, self.clock, self.market, self)
         for order_id in expired:
             self.forget(order_id)
         if expired or squared:

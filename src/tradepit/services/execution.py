@@ -18,7 +18,7 @@ from tradepit.domain.fills import (
     FillPlan,
     market_fill,
 )
-from tradepit.domain.instruments import Instrument
+from tradepit.domain.instruments import Instrument, Kind
 from tradepit.domain.ledger import Posting
 from tradepit.domain.market import Tick
 from tradepit.domain.orders import (
@@ -65,11 +65,15 @@ async def hold(
     tick: Tick,
 ) -> None:
     """Block the cash a resting buy may need: its quantity at its limit (or trigger, or a 5 %
-    cushion over the ask for a stop-market), plus the charges of that fill."""
+    cushion over the ask for a stop-market), plus the charges of that fill. A buy carried on
+    margin (a future, an intraday long) blocks the margin of that notional instead."""
     remaining = order.quantity - order.filled_quantity
     basis = order.price or (order.trigger_price or tick.ask) * Decimal("1.05")
     basis = basis.quantize(instrument.tick_size)
     notional = remaining * basis * instrument.multiplier
+    if instrument.margined(product.value, long=True):
+        assert instrument.short_margin is not None
+        notional = (notional * instrument.short_margin).quantize(Decimal("1e-8"))
     charges = fees.charges(instrument, product, Side.BUY, remaining, basis).total
     amount = notional + charges
     wallet = await cash_wallet(session, order.user_id, instrument.currency)
@@ -156,6 +160,59 @@ async def square_off(
     return order
 
 
+async def settle(
+    session: AsyncSession,
+    clock: Clock,
+    instrument: Instrument,
+    row: PositionRow,
+    price: Decimal,
+    final: Decimal,
+) -> OrderRow:
+    """Close an expired future or option position at its settlement ``price`` (an option's
+    intrinsic value, a future's final price; ``final`` is the underlying's), with no charges.
+
+    Recorded as a filled order (``request_hash`` "settlement") with one fill, so the history
+    shows it; the ledger posting is of kind "settlement".
+    """
+    side = Side.SELL if row.quantity > 0 else Side.BUY
+    quantity = abs(row.quantity)
+    now = clock.now()
+    basis = "intrinsic value" if instrument.right is not None else "final price"
+    order = OrderRow(
+        user_id=row.user_id,
+        client_order_id=None,
+        request_hash="settlement",
+        symbol=row.symbol,
+        order_type=OrderType.MARKET.value,
+        side=side.value,
+        product=row.product,
+        validity=Validity.DAY.value,
+        quantity=quantity,
+        filled_quantity=Decimal(0),
+        price=None,
+        trigger_price=None,
+        average_price=None,
+        charges=Decimal(0),
+        held=Decimal(0),
+        status=Status.OPEN.value,
+        reason=(
+            f"expiry settlement at the {basis} {price} "
+            f"({instrument.underlying} closed at {final} on {instrument.expiry})"
+        ),
+        tournament_id=None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    fill = Fill(quantity, price, Decimal(0))
+    await _apply_fill(
+        session, clock, instrument, Product(row.product), order, side, fill, "taker",
+        settlement=True,
+    )  # fmt: skip
+    return order
+
+
 async def release(
     session: AsyncSession, instrument: Instrument, order: OrderRow, amount: Decimal
 ) -> None:
@@ -194,6 +251,8 @@ async def _apply_fill(
     side: Side,
     fill: Fill,
     liquidity: str,
+    *,
+    settlement: bool = False,
 ) -> None:
     user_id = order.user_id
     row = await store.position(session, user_id, instrument.symbol, product.value)
@@ -204,7 +263,10 @@ async def _apply_fill(
             f"you hold {position.quantity} {instrument.symbol} ({product.value}); "
             f"{no_short(instrument, product)}"
         )
-    change = position.apply(side, fill, instrument.multiplier)
+    if settlement:
+        change = position.settle(fill.price, instrument.multiplier)
+    else:
+        change = position.apply(side, fill, instrument.multiplier)
     now = clock.now()
     if row is None:
         row = PositionRow(user_id=user_id, symbol=instrument.symbol, product=product.value)
@@ -237,32 +299,104 @@ async def _apply_fill(
         current = transition(current, Status.OPEN)
     order.status = transition(current, target).value
     order.updated_at = now
-    await _post_trade(session, clock, instrument, order, side, fill)
-    await _short_margin(session, instrument, row, change)
+    cash = trade_cash(instrument, product, change) - fill.charges
+    kind = "settlement" if settlement else "trade"
+    await _post_trade(session, clock, instrument, order, cash, fill.charges, kind)
+    await _margin(session, instrument, product, row, change)
 
 
-async def _short_margin(
-    session: AsyncSession, instrument: Instrument, row: PositionRow, change: PositionChange
+def trade_cash(instrument: Instrument, product: Product, change: PositionChange) -> Decimal:
+    """Return the cash a fill moves into (+) or out of (-) the wallet, before charges.
+
+    A position carried on margin (``Instrument.margined``) exchanges no notional: closing it
+    settles its realized P&L in cash. Any other position pays (long) or receives (short) the
+    notional. A fill that flips a position settles the old side one way and opens the new side
+    the other.
+    """
+    multiplier = instrument.multiplier
+    cash = Decimal(0)
+    if change.closed:
+        if instrument.margined(product.value, long=change.before > 0):
+            cash += change.realized
+        else:
+            cash += -change.side.sign * change.closed * change.price * multiplier
+    if change.opened and not instrument.margined(product.value, long=change.after > 0):
+        cash += -change.side.sign * change.opened * change.price * multiplier
+    return cash
+
+
+def margin_for(
+    instrument: Instrument, product: Product, long: bool, quantity: Decimal, price: Decimal
+) -> Decimal:
+    """Return what opening ``quantity`` at ``price`` blocks while it is open.
+
+    - on margin (a future either way, an intraday long): the kind's margin rate x the notional;
+    - an option sold: its premium plus the OPTION rate x the strike notional (the stand-in for
+      SPAN + exposure margin);
+    - any other short (intraday equity, forex): the proceeds plus the margin rate x notional;
+    - any other long: nothing (it was paid in full).
+    """
+    rate = instrument.short_margin
+    notional = quantity * price * instrument.multiplier
+    if instrument.margined(product.value, long):
+        assert rate is not None
+        amount = notional * rate
+    elif long:
+        return Decimal(0)
+    elif instrument.kind is Kind.OPTION:
+        assert rate is not None and instrument.strike is not None
+        amount = notional + quantity * instrument.strike * instrument.multiplier * rate
+    else:
+        assert rate is not None
+        amount = notional * (1 + rate)
+    return amount.quantize(Decimal("1e-8"))
+
+
+async def _margin(
+    session: AsyncSession,
+    instrument: Instrument,
+    product: Product,
+    row: PositionRow,
+    change: PositionChange,
 ) -> None:
-    """Block the proceeds and margin of a short that opened; release them as it is covered."""
+    """Release the closed share of what the position blocked; block what the opened part
+    needs (``margin_for``)."""
     wallet = await cash_wallet(session, row.user_id, instrument.currency)
-    if change.before < 0 and change.closed > 0:
-        release = (row.blocked * change.closed / abs(change.before)).quantize(Decimal("1e-8"))
-        if change.after >= 0:
-            release = row.blocked
+    blocked = row.blocked or Decimal(0)
+    if change.closed > 0 and blocked:
+        release = (blocked * change.closed / abs(change.before)).quantize(Decimal("1e-8"))
+        if change.closed == abs(change.before):
+            release = blocked
         await wallet_store.hold(session, wallet.id, -release)
-        row.blocked -= release
-    if change.after < 0 and change.opened > 0:
-        assert instrument.short_margin is not None
-        notional = change.opened * change.price * instrument.multiplier
-        amount = (notional * (1 + instrument.short_margin)).quantize(Decimal("1e-8"))
-        if not await wallet_store.hold(session, wallet.id, amount):
-            raise wallets.InsufficientFunds(
-                f"selling {change.opened} {instrument.symbol} short needs {amount} "
-                f"{instrument.currency} available (proceeds plus "
-                f"{instrument.short_margin * 100}% margin)"
-            )
-        row.blocked = (row.blocked or Decimal(0)) + amount
+        blocked -= release
+    if change.opened > 0:
+        long = change.after > 0
+        amount = margin_for(instrument, product, long, change.opened, change.price)
+        if amount and not await wallet_store.hold(session, wallet.id, amount):
+            raise wallets.InsufficientFunds(_margin_message(instrument, product, change, amount))
+        blocked += amount
+    row.blocked = blocked
+
+
+def _margin_message(
+    instrument: Instrument, product: Product, change: PositionChange, amount: Decimal
+) -> str:
+    what = "buying" if change.after > 0 else "selling"
+    if change.after < 0 and not instrument.margined(product.value, long=False):
+        what = "selling short"
+    return (
+        f"{what} {change.opened} {instrument.symbol} ({product.value}) needs {amount} "
+        f"{instrument.currency} available as margin ({_basis(instrument, product, change)})"
+    )
+
+
+def _basis(instrument: Instrument, product: Product, change: PositionChange) -> str:
+    rate = (instrument.short_margin or Decimal(0)) * 100
+    if instrument.margined(product.value, long=change.after > 0):
+        return f"{rate.normalize():f}% of the notional"
+    if instrument.kind is Kind.OPTION:
+        return f"the premium plus {rate.normalize():f}% of the strike notional"
+    return f"proceeds plus {rate.normalize():f}% margin"
 
 
 async def _post_trade(
@@ -270,25 +404,26 @@ async def _post_trade(
     clock: Clock,
     instrument: Instrument,
     order: OrderRow,
-    side: Side,
-    fill: Fill,
+    cash: Decimal,
+    charges: Decimal,
+    kind: str,
 ) -> None:
+    """Post ``cash`` (net of ``charges``) to the user; the market takes the other side of the
+    trade and the fee wallet the charges."""
     currency = instrument.currency
     wallet = await cash_wallet(session, order.user_id, currency)
     now = clock.now()
     market_wallet = await wallet_store.system_wallet(session, MARKET, currency, now)
     fee_wallet = await wallet_store.system_wallet(session, FEES, currency, now)
-    notional = fill.quantity * fill.price * instrument.multiplier
-    cash = -side.sign * notional - fill.charges
     postings = [
         Posting(wallet.id, currency, cash),
-        Posting(market_wallet.id, currency, side.sign * notional),
-        Posting(fee_wallet.id, currency, fill.charges),
+        Posting(market_wallet.id, currency, -(cash + charges)),
+        Posting(fee_wallet.id, currency, charges),
     ]
     await wallets.post(
         session,
         clock,
-        kind="trade",
+        kind=kind,
         reference=f"order:{order.id}",
         postings=[p for p in postings if p.amount != 0],
     )

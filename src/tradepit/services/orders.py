@@ -191,6 +191,7 @@ async def place(
     instrument = market.instrument(body.symbol)
     if not instrument.tradable:
         raise NotTradable(f"{instrument.symbol} is an index: quoted, not traded")
+    market.check_listed(instrument, product.value)  # futures and options: listed, not CNC
     check_quantity(instrument, body.quantity)
     tick = market.tick(instrument.symbol)
     _check_prices(instrument, body, tick)

@@ -48,16 +48,26 @@ async def positions(
 
 
 async def portfolio(session: AsyncSession, market: MarketData, caller: Caller) -> PortfolioRead:
-    """Return cash, positions value, equity and P&L per currency, with the positions."""
+    """Return cash, positions value, equity, margin used and P&L per currency, with the
+    positions. A position carried on margin (a future, an intraday long) is valued at its
+    unrealized P&L, any other at its market value, so equity = cash + positions value."""
     held = await positions(session, market, caller)
     value: dict[str, Decimal] = defaultdict(Decimal)
     realized: dict[str, Decimal] = defaultdict(Decimal)
     unrealized: dict[str, Decimal] = defaultdict(Decimal)
+    margin: dict[str, Decimal] = defaultdict(Decimal)
     for p in held:
-        multiplier = market.instrument(p.symbol).multiplier
-        value[p.currency] += p.quantity * p.ltp * multiplier
+        instrument = market.instrument(p.symbol)
+        if instrument.margined(p.product.value, long=p.quantity > 0):
+            # Carried on margin: no notional was paid, the position is worth its P&L.
+            value[p.currency] += p.unrealized_pnl
+        else:
+            value[p.currency] += p.quantity * p.ltp * instrument.multiplier
         realized[p.currency] += p.realized_pnl
         unrealized[p.currency] += p.unrealized_pnl
+    for row in await store.positions_of(session, caller.user.id):
+        if row.quantity != 0:
+            margin[market.instrument(row.symbol).currency] += row.blocked
     currencies = [
         PortfolioCurrency(
             currency=w.currency,
@@ -66,6 +76,7 @@ async def portfolio(session: AsyncSession, market: MarketData, caller: Caller) -
             equity=w.cash + value[w.currency],
             realized_pnl=realized[w.currency],
             unrealized_pnl=unrealized[w.currency],
+            margin_used=margin[w.currency],
         )
         for w in await wallets.wallets_of(session, caller.user.id)
     ]
