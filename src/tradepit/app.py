@@ -33,7 +33,8 @@ from tradepit.api import (
 )
 from tradepit.api.deps import Wiring
 from tradepit.api.middleware import BodyLimit, RateLimit, RequestContext, caller_identity
-from tradepit.bus import MemoryBus
+from tradepit.bus import Bus, MemoryBus
+from tradepit.bus.redis import RedisBus
 from tradepit.domain.clock import Clock, SimulatedClock, SystemClock, make_clock
 from tradepit.domain.instruments import Venue
 from tradepit.market.calendars import load_calendar
@@ -45,10 +46,13 @@ from tradepit.market.quotes import NoQuoteYet, QuoteBook
 from tradepit.market.replay import ReplayFeed, read_ticks
 from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.market.simulator import Simulator
+from tradepit.realtime import ws
 from tradepit.services import feeds as feed_service
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
+from tradepit.services.journal import JournaledBus
+from tradepit.services.realtime import Hub, Limits
 from tradepit.settings import Settings
 from tradepit.store.crypto import Sealer
 from tradepit.store.db import create_engine, create_sessionmaker
@@ -108,12 +112,18 @@ def build_wiring(
     market, book, feed = build_market(settings, clock)
     sessionmaker = create_sessionmaker(engine)
     fees = load_fee_schedule()
-    bus = MemoryBus()
+    inner: Bus = (
+        RedisBus(settings.redis_url, settings.redis_prefix) if settings.redis_url else MemoryBus()
+    )
+    retention = timedelta(hours=settings.event_retention_hours)
+    bus = JournaledBus(inner, sessionmaker, wall, retention)
     matcher = Matcher(sessionmaker, market.clock, market, fees, bus)
+    policy = auth_policy(settings, secrets)
+    hub = Hub(bus, market, sessionmaker, policy, wall, realtime_limits(settings))
     return Wiring(
         engine=engine,
         sessionmaker=sessionmaker,
-        auth=auth_policy(settings, secrets),
+        auth=policy,
         clock=market.clock,
         wall=wall,
         started_at=wall.now(),
@@ -125,10 +135,24 @@ def build_wiring(
         fees=fees,
         matcher=matcher,
         bus=bus,
-        feeds=FeedRunner(book, sessionmaker, listeners=[matcher.on_ticks]),
+        feeds=FeedRunner(book, sessionmaker, listeners=[matcher.on_ticks, hub.on_ticks]),
         feed=feed,
         sealer=Sealer(secrets.encryption_keys),
         kite=_kite_session(settings),
+        hub=hub,
+    )
+
+
+def realtime_limits(settings: Settings) -> Limits:
+    """Return the gateways' limits of ``settings``."""
+    return Limits(
+        max_connections=settings.ws_max_connections,
+        max_subscriptions=settings.ws_max_subscriptions,
+        max_message_bytes=settings.ws_max_message_bytes,
+        messages_per_second=settings.ws_messages_per_second,
+        queue_size=settings.ws_queue_size,
+        auth_timeout=settings.ws_auth_timeout_seconds,
+        public_market_data=settings.ws_public_market_data,
     )
 
 
@@ -267,6 +291,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await wired.hub.start()
         await start_feed(wired, settings)
         housekeeping = asyncio.create_task(wired.matcher.run_housekeeping(), name="end-of-day")
         yield
@@ -274,6 +299,7 @@ def create_app(
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
         await wired.feeds.stop()
+        await wired.hub.stop()
         await wired.engine.dispose()
 
     app = FastAPI(
@@ -288,6 +314,7 @@ def create_app(
     errors.install(app)
     for module in (health, auth, users, wallets, orders, admin, feeds, market, candles):
         app.include_router(module.router)
+    app.add_api_websocket_route("/ws", ws.endpoint)
 
     allow_any = "*" in settings.cors_origins
     app.add_middleware(

@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     starting_balance_inr: Decimal = Decimal("100000")
     starting_balance_usdt: Decimal = Decimal("0")
     starting_balance_usd: Decimal = Decimal("0")
+    # Real time (docs/realtime.md): limits per worker and per connection.
+    ws_max_connections: int = Field(default=10_000, ge=1)
+    ws_max_subscriptions: int = Field(default=100, ge=1)
+    ws_max_message_bytes: int = Field(default=4096, ge=64)
+    ws_messages_per_second: float = Field(default=20, gt=0)
+    ws_queue_size: int = Field(default=1000, ge=1)
+    ws_auth_timeout_seconds: float = Field(default=10, gt=0)
+    ws_public_market_data: bool = True
+    event_retention_hours: int = Field(default=24, ge=1)
     # Argon2id cost. The defaults are argon2-cffi's (RFC 9106 low-memory profile).
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)

@@ -25,6 +25,7 @@ from tradepit.services.auth import AuthPolicy
 from tradepit.services.callers import Caller
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
+from tradepit.services.realtime import Hub
 from tradepit.store.crypto import Sealer
 from tradepit.store.db import commit
 
@@ -50,6 +51,7 @@ class Wiring:
     feed: Feed | None
     sealer: Sealer
     kite: KiteLogin | None
+    hub: Hub
     on_kite_token: Callable[[str], Awaitable[None]] | None = None
     redis_url: str | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)

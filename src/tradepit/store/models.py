@@ -3,6 +3,7 @@
 from tradepit.store.audit import AuditEntry
 from tradepit.store.base import Base
 from tradepit.store.candles import CandleRow
+from tradepit.store.events import UserEventRow
 from tradepit.store.feeds import FeedCredential
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
 from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User, UserSettings
@@ -23,6 +24,7 @@ __all__ = [
     "PositionRow",
     "RevokedToken",
     "User",
+    "UserEventRow",
     "UserSettings",
     "Wallet",
     "metadata",

@@ -1,0 +1,210 @@
+"""The native WebSocket ``/ws`` of paper-tournaments (protocol: ``docs/realtime.md``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from tradepit.api.deps import Wiring
+from tradepit.domain.errors import DomainError, NotAuthenticated
+from tradepit.services.auth import InvalidToken
+from tradepit.services.realtime import (
+    Client,
+    Hub,
+    TooManyConnections,
+    TooManySubscriptions,
+)
+
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_LATER = 1013
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_SLOW = 4408
+#: Longest symbol name accepted in a message.
+SYMBOL_MAX = 40
+
+
+class BadMessage(DomainError):
+    """A client message that is not JSON or not one of the protocol's."""
+
+    code = "BAD_MESSAGE"
+
+
+def _json(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), default=str)
+
+
+def _error(code: str, message: str) -> str:
+    return _json({"type": "error", "code": code, "message": message})
+
+
+def _last_seq(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        return int(value)
+    raise BadMessage("last_seq must be a whole number")
+
+
+async def _credential(websocket: WebSocket, hub: Hub) -> tuple[str, int | None]:
+    """Return the token (query, header or first message) and the ``last_seq`` to resume from."""
+    query = websocket.query_params
+    last_seq = _last_seq(query.get("last_seq"))
+    bearer = websocket.headers.get("authorization", "")
+    token = (
+        query.get("token")
+        or query.get("api_key")
+        or websocket.headers.get("x-api-key")
+        or (bearer[7:] if bearer.lower().startswith("bearer ") else "")
+    )
+    if token:
+        return token, last_seq
+    try:
+        first = await asyncio.wait_for(websocket.receive_text(), hub.limits.auth_timeout)
+    except TimeoutError as exc:
+        raise InvalidToken("authentication timed out: send ?token= or an auth message") from exc
+    if len(first) > hub.limits.max_message_bytes:
+        raise BadMessage("message too large")
+    try:
+        message = json.loads(first)
+    except ValueError as exc:
+        raise BadMessage("the first message must be {'type': 'auth', 'token': ...}") from exc
+    sent = message.get("token") if isinstance(message, dict) else None
+    if not isinstance(sent, str) or not sent:
+        raise InvalidToken("authentication required: send {'type': 'auth', 'token': ...}")
+    return sent, _last_seq(message.get("last_seq", last_seq))
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    """Authenticate, then stream ticks, private events and market status to one client."""
+    wired: Wiring = websocket.app.state.wiring
+    hub = wired.hub
+    await websocket.accept()
+    ip = websocket.client.host if websocket.client else "unknown"
+    try:
+        credential, last_seq = await _credential(websocket, hub)
+        caller = await hub.authenticate(credential, ip)
+    except NotAuthenticated as exc:
+        await _close(websocket, CLOSE_UNAUTHORIZED, exc.message)
+        return
+    except BadMessage as exc:
+        await _close(websocket, CLOSE_POLICY, exc.message)
+        return
+    except WebSocketDisconnect:
+        return
+    client = hub.client("ws", caller)
+    try:
+        current = await hub.attach(client, last_seq)
+    except TooManyConnections as exc:
+        hub.detach(client)
+        await websocket.send_text(_error(exc.code, exc.message))
+        await _close(websocket, CLOSE_TRY_LATER, exc.message)
+        return
+    try:
+        hello = {"type": "connected", "user_id": caller.user.id, "username": caller.user.username}
+        await websocket.send_text(_json({**hello, "last_seq": current}))
+        code, reason = await _serve(websocket, hub, client)
+    except (WebSocketDisconnect, OSError, RuntimeError):
+        code, reason = CLOSE_NORMAL, ""
+    finally:
+        hub.detach(client)
+    await _close(websocket, code, reason)
+
+
+async def _serve(websocket: WebSocket, hub: Hub, client: Client) -> tuple[int, str]:
+    """Run the reader and the writer until either ends; return the close code and reason."""
+    tasks = [
+        asyncio.create_task(_write(websocket, client)),
+        asyncio.create_task(_read(websocket, hub, client)),
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    finished = done.pop()
+    if finished.cancelled() or finished.exception() is not None:
+        return CLOSE_NORMAL, ""
+    return finished.result()
+
+
+async def _write(websocket: WebSocket, client: Client) -> tuple[int, str]:
+    while True:
+        batch = await client.take()
+        if client.closing is not None:
+            return CLOSE_TOO_SLOW, client.closing
+        for message in batch:
+            await websocket.send_text(message.text())
+
+
+async def _read(websocket: WebSocket, hub: Hub, client: Client) -> tuple[int, str]:
+    limits = hub.limits
+    while True:
+        received = await websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            return CLOSE_NORMAL, ""
+        raw = received.get("text")
+        if raw is None:
+            raw = (received.get("bytes") or b"").decode("utf-8", errors="replace")
+        if len(raw) > limits.max_message_bytes:
+            await websocket.send_text(_error("MESSAGE_TOO_LARGE", "message too large"))
+            return CLOSE_TOO_BIG, "message too large"
+        if not client.allow():
+            await websocket.send_text(_error("RATE_LIMITED", "too many messages"))
+            return CLOSE_POLICY, "too many messages"
+        try:
+            reply = await _handle(hub, client, raw)
+        except TooManySubscriptions as exc:
+            await websocket.send_text(_error(exc.code, exc.message))
+            return CLOSE_POLICY, exc.message
+        except DomainError as exc:
+            reply = {"type": "error", "code": exc.code, "message": exc.message}
+        if reply is not None:
+            await websocket.send_text(_json(reply))
+
+
+def _symbols(message: dict[str, Any]) -> list[str]:
+    found = message.get("symbols", [message.get("symbol")] if "symbol" in message else None)
+    if not isinstance(found, list) or not found:
+        raise BadMessage("give 'symbol' or a non-empty list 'symbols'")
+    if not all(isinstance(s, str) and 0 < len(s) <= SYMBOL_MAX for s in found):
+        raise BadMessage(f"symbols are strings of 1 to {SYMBOL_MAX} characters")
+    return list(dict.fromkeys(found))
+
+
+async def _handle(hub: Hub, client: Client, raw: str) -> dict[str, Any] | None:
+    """Answer one client message; a bad one gets an error and the connection stays up."""
+    try:
+        message = json.loads(raw)
+    except ValueError as exc:
+        raise BadMessage("messages are JSON objects with a 'type'") from exc
+    if not isinstance(message, dict):
+        raise BadMessage("messages are JSON objects with a 'type'")
+    kind = message.get("type")
+    if kind == "ping":
+        return {"type": "pong", "timestamp": hub.wall.now().isoformat()}
+    if kind == "pong":
+        return None
+    if kind == "subscribe":
+        names = await hub.subscribe(client, _symbols(message))
+        for name in names:
+            with contextlib.suppress(DomainError, LookupError):
+                client.offer_tick(name, hub.tick_now(name))
+        return {"type": "subscribed", "symbols": names}
+    if kind == "unsubscribe":
+        return {"type": "unsubscribed", "symbols": hub.unsubscribe(client, _symbols(message))}
+    raise BadMessage("unknown message type: use subscribe, unsubscribe or ping")
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+        await websocket.close(code=code, reason=reason[:120])

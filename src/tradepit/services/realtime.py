@@ -1,0 +1,448 @@
+"""Real-time delivery shared by the gateways (native ``/ws`` and Socket.IO).
+
+The hub keeps one bus subscription per topic that a local client needs (``tick.<symbol>``,
+``user.<id>.seq``, ``market_status``) and fans each event out to the clients' queues. A client's
+queue is bounded: ticks are conflated per symbol (a slow client gets the latest price, not a
+backlog); private events are never dropped: a client that lets them pile up is closed with a
+reason. Each gateway runs one writer per client, so a slow client delays nobody else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tradepit.bus import MARKET_STATUS_TOPIC, Bus, Event, Subscription, sequenced_topic, tick_topic
+from tradepit.domain.accounts import username_key
+from tradepit.domain.clock import Clock
+from tradepit.domain.errors import DomainError, InvalidInput, PermissionDenied, TooManyAttempts
+from tradepit.domain.market import Tick
+from tradepit.market.data import MarketData
+from tradepit.schemas.realtime import TickRead, WorkerStatsRead
+from tradepit.services import auth, journal, market, wallets
+from tradepit.services.auth import AuthPolicy
+from tradepit.services.callers import Caller
+
+log = logging.getLogger("tradepit.realtime")
+
+#: Seconds between two looks at the venues' session phases.
+STATUS_EVERY = 1.0
+#: Most missed private events replayed to one client at once.
+MAX_REPLAY = 10_000
+
+
+class TooManyConnections(TooManyAttempts):
+    """This worker already serves its maximum of connections."""
+
+    code = "TOO_MANY_CONNECTIONS"
+
+
+class TooManySubscriptions(InvalidInput):
+    """A connection asked for more symbols than allowed."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"
+
+
+class NotYours(PermissionDenied):
+    """A client asked for another user's private data."""
+
+    code = "FORBIDDEN"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-worker and per-connection limits (settings ``TRADEPIT_WS_*``)."""
+
+    max_connections: int = 10_000
+    max_subscriptions: int = 100
+    max_message_bytes: int = 4096
+    messages_per_second: float = 20
+    queue_size: int = 1000
+    auth_timeout: float = 10
+    public_market_data: bool = True
+
+
+class Outgoing:
+    """One message for clients; its JSON text is encoded once, however many receive it."""
+
+    __slots__ = ("_text", "message")
+
+    def __init__(self, message: Event) -> None:
+        self.message = message
+        self._text: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """Return the message type (``tick``, ``order``, ``balance``...)."""
+        return str(self.message.get("type", ""))
+
+    def text(self) -> str:
+        """Return the message as compact JSON."""
+        if self._text is None:
+            self._text = json.dumps(self.message, separators=(",", ":"), default=str)
+        return self._text
+
+
+@dataclass
+class Counters:
+    """What one worker's gateways did."""
+
+    sent: int = 0
+    dropped: int = 0
+    slow_disconnects: int = 0
+
+
+class Client:
+    """One connection's outgoing queue and subscriptions."""
+
+    def __init__(
+        self,
+        transport: str,
+        caller: Caller | None,
+        limits: Limits,
+        counters: Counters,
+        replay: Callable[[int, int, int], Awaitable[Sequence[Event]]],
+    ) -> None:
+        self.transport = transport
+        self.caller = caller
+        self.limits = limits
+        self.counters = counters
+        self.replay = replay
+        self.symbols: set[str] = set()
+        self.ticks: dict[str, Outgoing] = {}
+        self.events: deque[Outgoing] = deque()
+        self.wake = asyncio.Event()
+        self.last_seq: int | None = None
+        #: Why the gateway must close this connection (set when it falls too far behind).
+        self.closing: str | None = None
+        self._allowance = limits.messages_per_second
+        self._checked = time.monotonic()
+
+    @property
+    def user_id(self) -> int | None:
+        """Return the authenticated user's id (None for anonymous market data)."""
+        return self.caller.user.id if self.caller else None
+
+    def offer_tick(self, symbol: str, message: Outgoing) -> None:
+        """Queue a tick, replacing an unsent older one of the same symbol."""
+        if symbol in self.ticks:
+            self.counters.dropped += 1
+        self.ticks[symbol] = message
+        self.wake.set()
+
+    def offer(self, message: Outgoing) -> None:
+        """Queue a message that must not be lost; close the client if its queue is full."""
+        if len(self.events) >= self.limits.queue_size:
+            self.close_for("too slow: private events would be lost; reconnect with last_seq")
+            return
+        self.events.append(message)
+        self.wake.set()
+
+    def close_for(self, reason: str) -> None:
+        """Ask the gateway to close this connection with ``reason``."""
+        if self.closing is None:
+            self.closing = reason
+            self.counters.slow_disconnects += 1
+        self.wake.set()
+
+    def allow(self) -> bool:
+        """Take one incoming message from the rate budget; False when it is spent."""
+        now = time.monotonic()
+        rate = self.limits.messages_per_second
+        self._allowance = min(rate, self._allowance + (now - self._checked) * rate)
+        self._checked = now
+        if self._allowance < 1:
+            return False
+        self._allowance -= 1
+        return True
+
+    async def take(self) -> list[Outgoing]:
+        """Wait for messages; return them in order, private events first, gaps filled from
+        the journal and duplicates left out. Empty when the client must be closed."""
+        await self.wake.wait()
+        self.wake.clear()
+        if self.closing is not None:
+            return []
+        batch: list[Outgoing] = []
+        while self.events:
+            message = self.events.popleft()
+            seq = message.message.get("seq")
+            if isinstance(seq, int):
+                if self.last_seq is not None and seq <= self.last_seq:
+                    continue
+                if self.last_seq is not None and seq > self.last_seq + 1:
+                    assert self.user_id is not None
+                    missed = await self.replay(self.user_id, self.last_seq, seq - 1)
+                    batch.extend(Outgoing(m) for m in missed)
+                self.last_seq = seq
+            batch.append(message)
+        batch.extend(self.ticks.values())
+        self.ticks.clear()
+        self.counters.sent += len(batch)
+        return batch
+
+
+@dataclass
+class _Topic:
+    subscription: Subscription
+    pump: asyncio.Task[None]
+    clients: set[Client] = field(default_factory=set)
+
+
+class Hub:
+    """Fan bus events out to this worker's clients; publish ticks and market status."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        market_data: MarketData,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        policy: AuthPolicy,
+        wall: Clock,
+        limits: Limits,
+    ) -> None:
+        self.bus = bus
+        self.market = market_data
+        self.sessionmaker = sessionmaker
+        self.policy = policy
+        self.wall = wall
+        self.limits = limits
+        self.counters = Counters()
+        self.worker = f"{os.uname().nodename}:{os.getpid()}"
+        self.clients: set[Client] = set()
+        self._topics: dict[str, _Topic] = {}
+        self._previous_close: dict[str, tuple[date, Decimal | None]] = {}
+        self._status_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect the bus and start watching the market's session phases."""
+        await self.bus.start()
+        self._status_task = asyncio.create_task(self._watch_status(), name="market-status")
+
+    async def stop(self) -> None:
+        """Stop the pumps, the status watcher and the bus."""
+        tasks = [t.pump for t in self._topics.values()]
+        if self._status_task is not None:
+            tasks.append(self._status_task)
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._topics.clear()
+        await self.bus.close()
+
+    # -- clients -------------------------------------------------------------------------------
+
+    async def authenticate(self, credential: str, ip: str) -> Caller:
+        """Return the caller a JWT or an API key proves; refuse revoked or unknown ones."""
+        async with self.sessionmaker() as session:
+            if credential.startswith(auth.API_KEY_PREFIX):
+                caller = await auth.authenticate_api_key(session, self.wall, credential, ip)
+            else:
+                caller = await auth.authenticate_token(
+                    session, self.policy, self.wall, credential, ip
+                )
+            await session.commit()
+        return caller
+
+    def client(self, transport: str, caller: Caller | None) -> Client:
+        """Return a new client of ``transport`` for ``caller``, not yet attached."""
+        return Client(transport, caller, self.limits, self.counters, self._replay)
+
+    async def attach(self, client: Client, last_seq: int | None = None) -> int | None:
+        """Start delivering market status and, with a user, their private events after
+        ``last_seq`` (from now when None). Return the user's current event number."""
+        if len(self.clients) >= self.limits.max_connections:
+            raise TooManyConnections("this server has its maximum of connections", retry_after=5)
+        self.clients.add(client)
+        await self._watch(client, MARKET_STATUS_TOPIC)
+        if client.user_id is None:
+            return None
+        await self._watch(client, sequenced_topic(client.user_id))
+        current = await journal.last_seq(self.sessionmaker, client.user_id)
+        client.last_seq = current if last_seq is None else min(last_seq, current)
+        if client.last_seq < current:
+            for event in await self._replay(client.user_id, client.last_seq, current):
+                client.offer(Outgoing(event))
+        return current
+
+    def detach(self, client: Client) -> None:
+        """Forget ``client`` and its subscriptions."""
+        self.clients.discard(client)
+        for topic in [t for t, entry in self._topics.items() if client in entry.clients]:
+            self._unwatch(client, topic)
+
+    async def subscribe(self, client: Client, symbols: Iterable[str]) -> list[str]:
+        """Subscribe ``client`` to the symbols' ticks; return their catalogue names."""
+        names = [self.market.instrument(s).symbol for s in symbols]
+        if len(client.symbols | set(names)) > self.limits.max_subscriptions:
+            raise TooManySubscriptions(
+                f"at most {self.limits.max_subscriptions} symbols per connection"
+            )
+        for name in names:
+            client.symbols.add(name)
+            await self._watch(client, tick_topic(name))
+        return names
+
+    def unsubscribe(self, client: Client, symbols: Iterable[str]) -> list[str]:
+        """Stop the symbols' ticks for ``client``; return the names it was subscribed to."""
+        gone = [s for s in symbols if s in client.symbols]
+        for name in gone:
+            client.symbols.discard(name)
+            client.ticks.pop(name, None)
+            self._unwatch(client, tick_topic(name))
+        return gone
+
+    def tick_now(self, symbol: str) -> Outgoing:
+        """Return the latest tick of ``symbol`` as a message (sent on subscription)."""
+        return Outgoing(self._tick_event(self.market.tick(symbol)))
+
+    # -- private data ----------------------------------------------------------------------------
+
+    async def bet_balance(self, caller: Caller, telegram_username: str) -> Event:
+        """Return okx-bets' balance of the caller; refuse another user's."""
+        if username_key(telegram_username) != caller.user.username_key:
+            raise NotYours("you can only ask for your own balance")
+        async with self.sessionmaker() as session:
+            balance = await wallets.balance_of(session, caller.user.id, wallets.BET_CURRENCY)
+        return {"telegram_username": caller.user.username, "balance": float(balance)}
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    async def on_ticks(self, batch: Sequence[Tick]) -> None:
+        """Publish each tick of the feed's batch on ``tick.<symbol>``."""
+        for tick in batch:
+            self.bus.publish(tick_topic(tick.symbol), self._tick_event(tick))
+
+    def _tick_event(self, tick: Tick) -> Event:
+        previous = self._previous(tick)
+        read = TickRead(
+            symbol=tick.symbol,
+            ltp=float(tick.ltp),
+            bid=float(tick.bid),
+            ask=float(tick.ask),
+            volume=float(tick.volume),
+            oi=float(tick.oi) if tick.oi is not None else None,
+            change=float(tick.ltp - previous) if previous is not None else None,
+            timestamp=tick.ts,
+        )
+        return {"type": "tick", **read.model_dump(mode="json")}
+
+    def _previous(self, tick: Tick) -> Decimal | None:
+        day = tick.ts.date()
+        cached = self._previous_close.get(tick.symbol)
+        if cached is None or cached[0] != day:
+            try:
+                previous: Decimal | None = self.market.quote(tick.symbol).previous_close
+            except (DomainError, LookupError, ValueError):
+                previous = None
+            cached = (day, previous)
+            self._previous_close[tick.symbol] = cached
+        return cached[1]
+
+    def market_status_event(self) -> Event:
+        """Return the market status as a message."""
+        status = market.market_status(self.market).model_dump(mode="json")
+        return {"type": "market_status", **status}
+
+    async def _watch_status(self) -> None:
+        phases: list[str] | None = None
+        while True:
+            try:
+                now = [f"{s.venue.value}:{s.phase.value}" for s in self.market.statuses()]
+                if now != phases:
+                    if phases is not None:
+                        self.bus.publish(MARKET_STATUS_TOPIC, self.market_status_event())
+                    phases = now
+            except Exception:  # a calendar bug must not stop the watcher
+                log.exception("market status failed")
+            await asyncio.sleep(STATUS_EVERY)
+
+    # -- statistics -------------------------------------------------------------------------------
+
+    def stats(self) -> WorkerStatsRead:
+        """Return this worker's connections, subscriptions and message counts."""
+        connections: dict[str, int] = {"ws": 0, "socketio": 0}
+        for client in self.clients:
+            connections[client.transport] = connections.get(client.transport, 0) + 1
+        subscriptions = {
+            topic.removeprefix("tick."): len(entry.clients)
+            for topic, entry in sorted(self._topics.items())
+            if topic.startswith("tick.")
+        }
+        return WorkerStatsRead(
+            worker=self.worker,
+            connections=connections,
+            subscriptions=subscriptions,
+            messages_sent=self.counters.sent,
+            messages_dropped=self.counters.dropped,
+            slow_disconnects=self.counters.slow_disconnects,
+            updated_at=self.wall.now(),
+        )
+
+    # -- topics ----------------------------------------------------------------------------------
+
+    async def _watch(self, client: Client, topic: str) -> None:
+        entry = self._topics.get(topic)
+        if entry is None:
+            subscription = self.bus.subscribe(topic)
+            pump = asyncio.create_task(self._pump(topic, subscription), name=f"pump:{topic}")
+            entry = self._topics[topic] = _Topic(subscription, pump)
+        entry.clients.add(client)
+        await entry.subscription.ready.wait()
+
+    def _unwatch(self, client: Client, topic: str) -> None:
+        entry = self._topics.get(topic)
+        if entry is None:
+            return
+        entry.clients.discard(client)
+        if not entry.clients:
+            del self._topics[topic]
+            entry.subscription.close()
+            entry.pump.cancel()
+
+    async def _pump(self, topic: str, subscription: Subscription) -> None:
+        newest = datetime.min.replace(tzinfo=UTC)
+        status: Any = None
+        async for event in subscription:
+            entry = self._topics.get(topic)
+            if entry is None:
+                return
+            message = Outgoing(event)
+            kind = message.kind
+            if kind == "tick":
+                # Several workers may run a feed: a tick no newer than the last one is a copy.
+                stamp = datetime.fromisoformat(str(event["timestamp"]))
+                if stamp <= newest:
+                    continue
+                newest = stamp
+                symbol = str(event["symbol"])
+                for client in entry.clients:
+                    client.offer_tick(symbol, message)
+                continue
+            if kind == "market_status":
+                # Each worker announces a change: deliver it once.
+                phases = [(v.get("venue"), v.get("phase")) for v in event.get("venues", ())]
+                if phases == status:
+                    continue
+                status = phases
+            for client in tuple(entry.clients):
+                client.offer(message)
+
+    async def _replay(self, user_id: int, after: int, through: int) -> Sequence[Event]:
+        limit = min(through - after, MAX_REPLAY)
+        return await journal.since(self.sessionmaker, user_id, after, limit)
