@@ -6,12 +6,42 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from tradepit.domain.orders import OrderType, Product, Side, Validity
 from tradepit.schemas.wallets import Money
 
 Amount = Annotated[Decimal, Field(gt=0, max_digits=19, decimal_places=8, allow_inf_nan=False)]
+Percent = Annotated[Decimal, Field(gt=0, lt=100, decimal_places=4, allow_inf_nan=False)]
+
+
+class LegSpec(BaseModel):
+    """A bracket leg: an absolute price, or a distance from the entry's fill price."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"points": "25"}]})
+    price: Amount | None = None
+    points: Amount | None = None
+    percent: Percent | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> LegSpec:
+        if sum(v is not None for v in (self.price, self.points, self.percent)) != 1:
+            raise ValueError("give exactly one of price, points or percent")
+        return self
+
+
+class TrailSpec(BaseModel):
+    """A trailing stop's distance behind the best price since the entry."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"percent": "1.5"}]})
+    points: Amount | None = None
+    percent: Percent | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TrailSpec:
+        if (self.points is None) == (self.percent is None):
+            raise ValueError("give exactly one of points or percent")
+        return self
 
 
 class OrderCreate(BaseModel):
@@ -36,6 +66,17 @@ class OrderCreate(BaseModel):
                     "product": "CNC",
                     "client_order_id": "my-order-0001",
                 },
+                {
+                    "symbol": "INFY",
+                    "order_type": "LIMIT",
+                    "order_side": "BUY",
+                    "quantity": "5",
+                    "price": "1500",
+                    "product": "MIS",
+                    "take_profit": {"percent": "2"},
+                    "stop_loss": {"points": "15"},
+                    "trailing_stop": {"points": "10"},
+                },
             ]
         },
     )
@@ -55,6 +96,17 @@ class OrderCreate(BaseModel):
     client_order_id: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")] | None
     ) = None
+    take_profit: LegSpec | None = Field(
+        default=None, description="Bracket: a LIMIT that closes the position at a profit"
+    )
+    stop_loss: LegSpec | None = Field(
+        default=None, description="Bracket: a stop that closes the position at a loss"
+    )
+    trailing_stop: TrailSpec | None = Field(
+        default=None,
+        description="Bracket: a stop that follows the best price since the entry by this "
+        "distance (with stop_loss too, the stop starts there and only tightens)",
+    )
 
 
 class OrderModify(BaseModel):
@@ -97,6 +149,11 @@ class OrderRead(BaseModel):
     reason: str | None
     charges: Money
     tournament_id: int | None
+    parent_id: int | None = Field(default=None, description="A bracket leg's entry order")
+    leg: str | None = Field(default=None, description="take_profit or stop_loss for a leg")
+    bracket: dict[str, dict[str, Money]] | None = Field(
+        default=None, description="The legs asked for (entry), or a leg's trailing stop"
+    )
     created_at: datetime
     updated_at: datetime
     fills: list[FillRead] | None = None

@@ -9,11 +9,13 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tradepit.bus import Bus, MemoryBus, user_topic
 from tradepit.domain.book import Event, Release, Resting, TriggerBook
+from tradepit.domain.brackets import Trail, tighter
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import DomainError
 from tradepit.domain.fees import FeeSchedule
@@ -23,7 +25,7 @@ from tradepit.domain.market import Tick
 from tradepit.domain.orders import OrderType, Product, Side, Status, Validity
 from tradepit.domain.sessions import last_close, square_off_due
 from tradepit.market.data import MarketData
-from tradepit.services import execution, orders, settlement
+from tradepit.services import brackets, execution, orders, settlement
 from tradepit.store import orders as store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.db import commit
@@ -51,6 +53,8 @@ class Matcher:
         self.book = TriggerBook()
         #: After-market MARKET orders, per symbol: they fill on the symbol's first tick.
         self.waiting: dict[str, list[int]] = defaultdict(list)
+        #: Trailing stop legs, per symbol: their trail and current trigger.
+        self.trails: dict[str, dict[int, tuple[Trail, Decimal]]] = defaultdict(dict)
 
     def notify(self, user_id: int, message: dict[str, object]) -> None:
         """Publish a private message on the user's topic, stamped with the market time."""
@@ -64,6 +68,9 @@ class Matcher:
             self.waiting[order.symbol].append(order.id)
             return
         self.book.add(_entry(order))
+        trail = brackets.trail_of(order)
+        if trail is not None and order.trigger_price is not None:
+            self.trails[order.symbol][order.id] = (trail, order.trigger_price)
 
     def forget(self, order_id: int) -> None:
         """Stop watching an order (cancelled)."""
@@ -72,6 +79,8 @@ class Matcher:
         for ids in self.waiting.values():
             if order_id in ids:
                 ids.remove(order_id)
+        for trails in self.trails.values():
+            trails.pop(order_id, None)
 
     def replace(self, order: OrderRow) -> None:
         """Watch a modified order's new prices (it keeps no time priority, as on an exchange)."""
@@ -86,9 +95,13 @@ class Matcher:
             _entry(r) for r in rows if OrderType(r.order_type) is not OrderType.MARKET
         )
         self.waiting.clear()
+        self.trails.clear()
         for row in rows:
             if OrderType(row.order_type) is OrderType.MARKET:
                 self.waiting[row.symbol].append(row.id)
+            trail = brackets.trail_of(row)
+            if trail is not None and row.trigger_price is not None:
+                self.trails[row.symbol][row.id] = (trail, row.trigger_price)
         return len(rows)
 
     async def on_ticks(self, batch: Sequence[Tick]) -> None:
@@ -97,8 +110,36 @@ class Matcher:
             waiting = self.waiting.pop(tick.symbol, None)
             for order_id in waiting or ():
                 await self._execute(order_id, tick, market=True)
+            if self.trails.get(tick.symbol):
+                await self._trail(tick)
             for release in self.book.on_quote(tick):
                 await self._release(release, tick)
+
+    async def _trail(self, tick: Tick) -> None:
+        """Move trailing stops after a new best price; the trigger only ever tightens."""
+        trails = self.trails[tick.symbol]
+        tick_size = self.market.instrument(tick.symbol).tick_size
+        for order_id, (trail, trigger) in list(trails.items()):
+            moved = trail.seen(tick.ltp)
+            if moved is trail:
+                continue
+            new = moved.trigger(tick_size)
+            trails[order_id] = (moved, trigger)
+            if not tighter(moved.entry_side, new, trigger):
+                continue
+            try:
+                async with self.sessionmaker() as session:
+                    order = await lock_order(session, order_id)
+                    if order is None or Status(order.status).is_final:
+                        continue
+                    order.trigger_price, order.trail_extreme = new, moved.extreme
+                    order.updated_at = self.clock.now()
+                    orders.announce(session, self, order, "replaced")
+                    await commit(session)
+            except DomainError:
+                log.exception("trailing stop %s could not move", order_id)
+                continue
+            self.replace(order)
 
     async def _release(self, release: Release, tick: Tick) -> None:
         if release.event is Event.TRIGGERED:
@@ -154,7 +195,7 @@ class Matcher:
             raise execution.OrderRejected(plan.reason or "cannot be filled")
         if plan is not None and plan.price is not None and plan.filled > 0:
             await execution.execute(session, self.clock, self.fees, instrument, order, plan)
-            await orders.announce_trade(session, self, order, instrument)
+            await orders.after_trade(session, self.clock, self, order, instrument)
         if Status(order.status).is_final:
             return None
         if validity is Validity.IOC:
@@ -216,7 +257,7 @@ class Matcher:
                     session, self.clock, self.fees, instrument, row, tick
                 )
                 orders.announce(session, self, squared_order, "new")
-                await orders.announce_trade(session, self, squared_order, instrument)
+                await orders.after_trade(session, self.clock, self, squared_order, instrument)
                 squared += 1
             await commit(session)
         await settlement.settle_expired(self.sessionmaker, self.clock, self.market, self)

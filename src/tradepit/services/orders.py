@@ -53,6 +53,7 @@ from tradepit.schemas.orders import (
     OrderRead,
 )
 from tradepit.schemas.wallets import WalletRead
+from tradepit.services import brackets
 from tradepit.services.callers import Caller
 from tradepit.services.execution import (
     OrderRejected,
@@ -144,6 +145,23 @@ async def announce_trade(
         after_commit(session, functools.partial(book.notify, order.user_id, message))
 
 
+async def after_trade(
+    session: AsyncSession, clock: Clock, book: Book, order: OrderRow, instrument: Instrument
+) -> None:
+    """Announce a fill of ``order``, then create, resize or cancel the bracket legs it
+    concerns; the book learns of the legs once the transaction commits."""
+    await announce_trade(session, book, order, instrument)
+    changes = await brackets.after_fill(session, clock, instrument, order)
+    for leg in changes.created:
+        announce(session, book, leg, "new")
+        after_commit(session, functools.partial(book.rest, leg))
+    for leg in changes.replaced:
+        announce(session, book, leg, "replaced")
+    for leg in changes.cancelled:
+        announce(session, book, leg, "canceled")
+        after_commit(session, functools.partial(book.forget, leg.id))
+
+
 def _text(value: Decimal) -> str:
     """Return an exact amount as the wire spells it: plain notation, no trailing zeros."""
     return format(value.normalize(), "f")
@@ -195,6 +213,7 @@ async def place(
     check_quantity(instrument, body.quantity)
     tick = market.tick(instrument.symbol)
     _check_prices(instrument, body, tick)
+    brackets.check(instrument, body, tick)
     is_open = market.status(instrument.venue).is_open
     now = clock.now()
     order = OrderRow(
@@ -216,6 +235,7 @@ async def place(
         status=(Status.OPEN if is_open else Status.AMO).value,
         reason=None,
         tournament_id=None,
+        bracket=brackets.spec_of(body),
         created_at=now,
         updated_at=now,
     )
@@ -229,7 +249,7 @@ async def place(
     announce(session, book, order, "new")
     if plan is not None and plan.price is not None and plan.filled > 0:
         await execute(session, clock, fees, instrument, order, plan)
-        await announce_trade(session, book, order, instrument)
+        await after_trade(session, clock, book, order, instrument)
     if Status(order.status).is_final:
         return await order_read(session, order, with_fills=True), True
     if body.validity is Validity.IOC and is_open:
@@ -318,6 +338,9 @@ def order_model(order: OrderRow, fills: list[FillRead] | None = None) -> OrderRe
         reason=order.reason,
         charges=order.charges,
         tournament_id=order.tournament_id,
+        parent_id=order.parent_id,
+        leg=order.leg,
+        bracket=json.loads(order.bracket) if order.bracket else None,
         created_at=order.created_at,
         updated_at=order.updated_at,
         fills=fills,
@@ -405,7 +428,7 @@ async def modify(
     _check_prices(instrument, new, tick)
     await release(session, instrument, order, order.held)
     order.quantity, order.price, order.trigger_price = quantity, new.price, new.trigger_price
-    if Side(order.side) is Side.BUY:
+    if Side(order.side) is Side.BUY and order.parent_id is None:  # legs need no cash
         await hold(session, fees, instrument, Product(order.product), order, tick)
     order.updated_at = clock.now()
     after_commit(session, lambda: book.replace(order))

@@ -41,6 +41,15 @@ class OrderRow(Base):
     status: Mapped[str] = mapped_column(String(20), index=True)
     reason: Mapped[str | None] = mapped_column(String(255))
     tournament_id: Mapped[int | None] = mapped_column(Integer)
+    #: A bracket leg's entry order, and which leg it is (take_profit, stop_loss).
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    leg: Mapped[str | None] = mapped_column(String(16))
+    #: JSON: the legs an entry asked for; on a trailing stop leg, its distance.
+    bracket: Mapped[str | None] = mapped_column(String(255))
+    #: A trailing stop's best price since the entry.
+    trail_extreme: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -130,6 +139,36 @@ async def resting(session: AsyncSession) -> list[OrderRow]:
         select(OrderRow)
         .where(OrderRow.status.in_(["open", "partially_filled", "amo"]))
         .order_by(OrderRow.id)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def legs_of(session: AsyncSession, parent_id: int) -> list[OrderRow]:
+    """Return the bracket legs of an entry order, locked for update."""
+    stmt = (
+        select(OrderRow)
+        .where(OrderRow.parent_id == parent_id)
+        .order_by(OrderRow.id)
+        .with_for_update()
+    )
+    return list(await session.scalars(stmt))
+
+
+async def resting_legs(
+    session: AsyncSession, user_id: int, symbol: str, product: str
+) -> list[OrderRow]:
+    """Return the user's bracket legs still waiting in ``symbol`` and ``product``, locked."""
+    stmt = (
+        select(OrderRow)
+        .where(
+            OrderRow.user_id == user_id,
+            OrderRow.symbol == symbol,
+            OrderRow.product == product,
+            OrderRow.parent_id.is_not(None),
+            OrderRow.status.in_(["open", "partially_filled", "amo"]),
+        )
+        .order_by(OrderRow.id)
+        .with_for_update()
     )
     return list(await session.scalars(stmt))
 
