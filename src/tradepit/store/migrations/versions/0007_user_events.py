@@ -1,7 +1,7 @@
 """user events journal
 
 Revision ID: 0007_user_events
-Revises: 0006
+Revises: 0007_bracket_legs
 Create Date: 2026-11-27 06:21:38.824556
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import tradepit.store.types
 
 revision: str = "0007_user_events"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007_bracket_legs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
