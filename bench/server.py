@@ -93,16 +93,19 @@ async def stop(server: Server) -> None:
 
 
 @asynccontextmanager
-async def serving(data_dir: Path, name: str) -> AsyncIterator[Server]:
-    """Start ``tradepit serve`` on ``data_dir`` and a free port; stop it however we leave."""
+async def serving(
+    data_dir: Path, name: str, env: dict[str, str] | None = None
+) -> AsyncIterator[Server]:
+    """Start ``tradepit serve`` on ``data_dir`` and a free port, with ``env`` added to the
+    environment; stop it however we leave."""
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"{name}.log"
     with log.open("wb") as output:
         port = free_port()
         process = await asyncio.create_subprocess_exec(
             str(TRADEPIT), "serve", "--host", "127.0.0.1", "--port", str(port),
-            env=server_env(data_dir), cwd=data_dir.parent, stdin=asyncio.subprocess.DEVNULL,
-            stdout=output, stderr=asyncio.subprocess.STDOUT,
+            env=server_env(data_dir) | (env or {}), cwd=data_dir.parent,
+            stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         server = Server(process, port, log)
         try:
