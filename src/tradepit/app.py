@@ -22,6 +22,7 @@ from tradepit import __version__
 from tradepit.api import (
     admin,
     auth,
+    calculator,
     candles,
     errors,
     feeds,
@@ -314,6 +315,7 @@ def create_app(
     errors.install(app)
     for module in (health, auth, users, wallets, orders, admin, feeds, market, candles):
         app.include_router(module.router)
+    app.include_router(calculator.router)
     app.add_api_websocket_route("/ws", ws.endpoint)
 
     allow_any = "*" in settings.cors_origins

@@ -1,0 +1,96 @@
+"""Shapes of the lot-size calculator (mt5-copier's ``POST /api/calculate``)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from tradepit.domain.lots import MAX_ENTRIES
+from tradepit.schemas.wallets import Money
+
+Price = Annotated[Decimal, Field(gt=0, max_digits=19, decimal_places=8, allow_inf_nan=False)]
+Symbol = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+_ENTRY = re.compile(r"^entry_?price_?(\d{1,2})$", re.IGNORECASE)
+
+
+def entry_prices(data: Any) -> Any:
+    """Move ``entryPrice1``, ``entryPrice2``… (or ``entry_price_1``…) into ``entries``, in
+    their numeric order."""
+    if not isinstance(data, dict):
+        return data
+    found: dict[int, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in data.items():
+        match = _ENTRY.match(key) if isinstance(key, str) else None
+        if match:
+            found[int(match[1])] = value
+        else:
+            rest[key] = value
+    if found:
+        if "entries" in rest:
+            raise ValueError("give entries or entryPrice1, entryPrice2…, not both")
+        rest["entries"] = [found[n] for n in sorted(found)]
+    return rest
+
+
+class CalculationCreate(BaseModel):
+    """What to size: balance, risk in percent, stop loss and one or more entries."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "symbol": "XAUUSD",
+                    "portfolioSize": 10000,
+                    "riskPercent": 1,
+                    "stopLoss": 2340,
+                    "entryPrice1": 2350,
+                    "entryPrice2": 2345,
+                }
+            ]
+        },
+    )
+    symbol: Symbol
+    portfolio_size: Price = Field(
+        alias="portfolioSize", description="The balance, in the instrument's currency"
+    )
+    risk_percent: Annotated[
+        Decimal, Field(alias="riskPercent", gt=0, le=100, decimal_places=4, allow_inf_nan=False)
+    ]
+    stop_loss: Price = Field(alias="stopLoss")
+    entries: list[Price] = Field(
+        min_length=1,
+        max_length=MAX_ENTRIES,
+        description="Entry prices; also accepted as entryPrice1, entryPrice2…",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entries(cls, data: Any) -> Any:
+        return entry_prices(data)
+
+
+class EntrySizeRead(BaseModel):
+    """One entry's size and the money it loses at the stop."""
+
+    entry_price: Money
+    lots: Money
+    risk_amount: Money
+
+
+class CalculationRead(BaseModel):
+    """The risk asked, each entry's lots, their total, and warnings."""
+
+    symbol: str
+    currency: str
+    contract_size: Money = Field(description="Money per 1.0 of price per lot")
+    risk_amount: Money
+    entries: list[EntrySizeRead]
+    total_lots: Money
+    warnings: list[str]
