@@ -31,6 +31,7 @@ from tradepit.api import (
     orders,
     users,
     wallets,
+    websocket,
 )
 from tradepit.api.deps import Wiring
 from tradepit.api.middleware import BodyLimit, RateLimit, RequestContext, caller_identity
@@ -120,7 +121,8 @@ def build_wiring(
     bus = JournaledBus(inner, sessionmaker, wall, retention)
     matcher = Matcher(sessionmaker, market.clock, market, fees, bus)
     policy = auth_policy(settings, secrets)
-    hub = Hub(bus, market, sessionmaker, policy, wall, realtime_limits(settings))
+    board = inner if isinstance(inner, RedisBus) else None
+    hub = Hub(bus, market, sessionmaker, policy, wall, realtime_limits(settings), board)
     return Wiring(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -316,6 +318,7 @@ def create_app(
     for module in (health, auth, users, wallets, orders, admin, feeds, market, candles):
         app.include_router(module.router)
     app.include_router(calculator.router)
+    app.include_router(websocket.router)
     app.add_api_websocket_route("/ws", ws.endpoint)
 
     allow_any = "*" in settings.cors_origins

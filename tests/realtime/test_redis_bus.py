@@ -16,8 +16,9 @@ from websockets.asyncio.client import connect
 
 from tests.conftest import REDIS_URL, skip_or_fail
 from tests.factories import login, register
-from tests.realtime.conftest import receive, receive_until, ws_url
+from tests.realtime.conftest import receive, receive_until, user_token, ws_url
 from tradepit.bus.redis import RedisBus
+from tradepit.services.realtime import REPORT_EVERY
 
 pytestmark = pytest.mark.redis
 
@@ -109,3 +110,27 @@ async def test_a_fill_on_one_server_reaches_a_client_of_another(
     assert [(m["type"], m["seq"]) for m in private] == [
         ("order", 1), ("order", 2), ("position", 3), ("balance", 4)
     ]  # fmt: skip
+
+
+@pytest.mark.skipif(not TRADEPIT.exists(), reason=f"{TRADEPIT} is not installed")
+async def test_stats_add_up_every_worker(tmp_path: Path, redis_url: str, prefix: str) -> None:
+    env = {"TRADEPIT_REDIS_URL": redis_url, "TRADEPIT_REDIS_PREFIX": prefix}
+    data = tmp_path / "data"
+    async with (
+        serving(data, "first", env) as first,
+        serving(data, "second", env) as second,
+        httpx.AsyncClient(base_url=first.base_url, timeout=10) as http,
+    ):
+        _, token = await user_token(http)
+        addresses = [s.base_url.removeprefix("http://") for s in (first, second)]
+        async with (
+            connect(ws_url(addresses[0], token=token)) as one,
+            connect(ws_url(addresses[1], token=token)) as two,
+        ):
+            await receive(one)
+            await receive(two)
+            await asyncio.sleep(REPORT_EVERY + 0.5)
+            stats = (await http.get("/api/websocket/stats")).json()["data"]
+    assert stats["worker"]["connections"]["ws"] == 1
+    assert len(stats["workers"]) == 2
+    assert stats["totals"]["connections"]["ws"] == 2

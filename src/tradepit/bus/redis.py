@@ -114,6 +114,19 @@ class RedisBus:
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         await self.redis.aclose()
 
+    async def report(self, worker: str, stats: str) -> None:
+        """Share one worker's statistics with the others."""
+        await self.redis.hset(self.prefix + "_stats", worker, stats)
+
+    async def forget(self, worker: str) -> None:
+        """Remove a stopped worker's statistics."""
+        await self.redis.hdel(self.prefix + "_stats", worker)
+
+    async def reports(self) -> list[str]:
+        """Return every worker's last shared statistics."""
+        found = await self.redis.hvals(self.prefix + "_stats")
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in found]
+
     async def _publish_loop(self) -> None:
         while True:
             batch = [await self._outbox.get()]

@@ -15,12 +15,13 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,7 +31,7 @@ from tradepit.domain.clock import Clock
 from tradepit.domain.errors import DomainError, InvalidInput, PermissionDenied, TooManyAttempts
 from tradepit.domain.market import Tick
 from tradepit.market.data import MarketData
-from tradepit.schemas.realtime import TickRead, WorkerStatsRead
+from tradepit.schemas.realtime import StatsRead, TickRead, WorkerStatsRead
 from tradepit.services import auth, journal, market, wallets
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.callers import Caller
@@ -41,6 +42,8 @@ log = logging.getLogger("tradepit.realtime")
 STATUS_EVERY = 1.0
 #: Most missed private events replayed to one client at once.
 MAX_REPLAY = 10_000
+#: Seconds between two shares of a worker's statistics; three missed shares retire a worker.
+REPORT_EVERY = 2.0
 
 
 class TooManyConnections(TooManyAttempts):
@@ -194,6 +197,22 @@ class Client:
         return batch
 
 
+class StatsBoard(Protocol):
+    """Where workers share their statistics (Redis; none in a single process)."""
+
+    async def report(self, worker: str, stats: str) -> None:
+        """Share this worker's statistics."""
+        ...
+
+    async def forget(self, worker: str) -> None:
+        """Remove this worker's statistics."""
+        ...
+
+    async def reports(self) -> list[str]:
+        """Return every worker's statistics."""
+        ...
+
+
 @dataclass
 class _Topic:
     subscription: Subscription
@@ -212,37 +231,41 @@ class Hub:
         policy: AuthPolicy,
         wall: Clock,
         limits: Limits,
+        board: StatsBoard | None = None,
     ) -> None:
         self.bus = bus
+        self.board = board
         self.market = market_data
         self.sessionmaker = sessionmaker
         self.policy = policy
         self.wall = wall
         self.limits = limits
         self.counters = Counters()
-        self.worker = f"{os.uname().nodename}:{os.getpid()}"
+        self.worker = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.clients: set[Client] = set()
         self._topics: dict[str, _Topic] = {}
         self._previous_close: dict[str, tuple[date, Decimal | None]] = {}
-        self._status_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Connect the bus and start watching the market's session phases."""
         await self.bus.start()
-        self._status_task = asyncio.create_task(self._watch_status(), name="market-status")
+        self._tasks.append(asyncio.create_task(self._watch_status(), name="market-status"))
+        if self.board is not None:
+            self._tasks.append(asyncio.create_task(self._report(self.board), name="ws-stats"))
 
     async def stop(self) -> None:
         """Stop the pumps, the status watcher and the bus."""
-        tasks = [t.pump for t in self._topics.values()]
-        if self._status_task is not None:
-            tasks.append(self._status_task)
-        for task in tasks:
+        for task in [*self._tasks, *(t.pump for t in self._topics.values())]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._topics.clear()
+        if self.board is not None:
+            with contextlib.suppress(Exception):
+                await self.board.forget(self.worker)
         await self.bus.close()
 
     # -- clients -------------------------------------------------------------------------------
@@ -394,6 +417,33 @@ class Hub:
             updated_at=self.wall.now(),
         )
 
+    async def all_stats(self) -> StatsRead:
+        """Return this worker's statistics, every live worker's, and their totals."""
+        mine = self.stats()
+        workers = [mine]
+        if self.board is not None:
+            fresh = self.wall.now() - timedelta(seconds=REPORT_EVERY * 3)
+            shared = [WorkerStatsRead.model_validate_json(r) for r in await self.board.reports()]
+            workers += [w for w in shared if w.worker != mine.worker and w.updated_at >= fresh]
+        totals = WorkerStatsRead(
+            worker="all",
+            connections=_sum(w.connections for w in workers),
+            subscriptions=_sum(w.subscriptions for w in workers),
+            messages_sent=sum(w.messages_sent for w in workers),
+            messages_dropped=sum(w.messages_dropped for w in workers),
+            slow_disconnects=sum(w.slow_disconnects for w in workers),
+            updated_at=mine.updated_at,
+        )
+        return StatsRead(worker=mine, workers=workers, totals=totals)
+
+    async def _report(self, board: StatsBoard) -> None:
+        while True:
+            try:
+                await board.report(self.worker, self.stats().model_dump_json())
+            except Exception as exc:  # Redis away: try again on the next round
+                log.warning("sharing statistics failed: %s", exc)
+            await asyncio.sleep(REPORT_EVERY)
+
     # -- topics ----------------------------------------------------------------------------------
 
     async def _watch(self, client: Client, topic: str) -> None:
@@ -446,3 +496,11 @@ class Hub:
     async def _replay(self, user_id: int, after: int, through: int) -> Sequence[Event]:
         limit = min(through - after, MAX_REPLAY)
         return await journal.since(self.sessionmaker, user_id, after, limit)
+
+
+def _sum(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for key, value in count.items():
+            total[key] = total.get(key, 0) + value
+    return dict(sorted(total.items()))

@@ -1,0 +1,19 @@
+"""smd-options' ``GET /api/websocket/stats``: the real-time gateways' statistics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tradepit.api.deps import WiringDep
+from tradepit.api.market import envelope
+from tradepit.schemas.market import Envelope
+from tradepit.schemas.realtime import StatsRead
+
+router = APIRouter(tags=["real time"])
+
+
+@router.get("/api/websocket/stats", summary="WebSocket and Socket.IO statistics")
+async def websocket_stats(wired: WiringDep) -> Envelope[StatsRead]:
+    """Return connections per transport, subscriptions per symbol and messages sent and
+    dropped (conflated ticks), for this worker and, with Redis, every live worker and totals."""
+    return envelope(await wired.hub.all_stats(), "WebSocket statistics retrieved")
