@@ -49,6 +49,7 @@ from tradepit.market.replay import ReplayFeed, read_ticks
 from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.market.simulator import Simulator
 from tradepit.realtime import ws
+from tradepit.realtime.sio import SocketIOGateway
 from tradepit.services import feeds as feed_service
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.engine import Matcher
@@ -320,6 +321,7 @@ def create_app(
     app.include_router(calculator.router)
     app.include_router(websocket.router)
     app.add_api_websocket_route("/ws", ws.endpoint)
+    app.mount("/socket.io", SocketIOGateway(wired.hub, settings.ws_max_message_bytes).asgi())
 
     allow_any = "*" in settings.cors_origins
     app.add_middleware(

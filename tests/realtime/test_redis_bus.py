@@ -17,6 +17,7 @@ from websockets.asyncio.client import connect
 from tests.conftest import REDIS_URL, skip_or_fail
 from tests.factories import login, register
 from tests.realtime.conftest import receive, receive_until, user_token, ws_url
+from tests.realtime.test_socketio import sio_client
 from tradepit.bus.redis import RedisBus
 from tradepit.services.realtime import REPORT_EVERY
 
@@ -134,3 +135,28 @@ async def test_stats_add_up_every_worker(tmp_path: Path, redis_url: str, prefix:
     assert stats["worker"]["connections"]["ws"] == 1
     assert len(stats["workers"]) == 2
     assert stats["totals"]["connections"]["ws"] == 2
+
+
+@pytest.mark.skipif(not TRADEPIT.exists(), reason=f"{TRADEPIT} is not installed")
+async def test_socketio_websocket_transport_across_two_servers(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    env = {"TRADEPIT_REDIS_URL": redis_url, "TRADEPIT_REDIS_PREFIX": prefix,
+           "TRADEPIT_STARTING_BALANCE_USDT": "100000"}  # fmt: skip
+    data = tmp_path / "data"
+    async with (
+        serving(data, "first", env) as first,
+        serving(data, "second", env) as second,
+        httpx.AsyncClient(base_url=first.base_url, timeout=10) as http,
+    ):
+        me, token = await user_token(http)
+        async with sio_client(second.base_url.removeprefix("http://"), token) as (_, received):
+            await received.next("connection_status")
+            body = {"symbol": "BTC-USDT", "order_type": "MARKET", "order_side": "BUY",
+                    "quantity": "0.01", "product": "CNC"}  # fmt: skip
+            headers = {"Authorization": f"Bearer {token}"}
+            placed = await http.post("/api/paper-trading/orders", json=body, headers=headers)
+            assert placed.status_code == 201, placed.text
+            pushed = await received.next("balance_update", within=10)
+    assert pushed["telegram_username"] == me["username"]
+    assert pushed["balance"] < 100000

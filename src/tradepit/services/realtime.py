@@ -44,6 +44,7 @@ STATUS_EVERY = 1.0
 MAX_REPLAY = 10_000
 #: Seconds between two shares of a worker's statistics; three missed shares retire a worker.
 REPORT_EVERY = 2.0
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class TooManyConnections(TooManyAttempts):
@@ -218,6 +219,9 @@ class _Topic:
     subscription: Subscription
     pump: asyncio.Task[None]
     clients: set[Client] = field(default_factory=set)
+    #: The newest tick delivered (ticks of a topic only move forward in time).
+    last: Outgoing | None = None
+    newest: datetime = EPOCH
 
 
 class Hub:
@@ -331,8 +335,13 @@ class Hub:
         return gone
 
     def tick_now(self, symbol: str) -> Outgoing:
-        """Return the latest tick of ``symbol`` as a message (sent on subscription)."""
-        return Outgoing(self._tick_event(self.market.tick(symbol)))
+        """Return the latest tick of a subscribed ``symbol`` (sent on subscription); later
+        ticks are never older than it."""
+        entry = self._topics[tick_topic(symbol)]
+        if entry.last is None:
+            tick = self.market.tick(symbol)
+            entry.last, entry.newest = Outgoing(self._tick_event(tick)), tick.ts
+        return entry.last
 
     # -- private data ----------------------------------------------------------------------------
 
@@ -466,7 +475,6 @@ class Hub:
             entry.pump.cancel()
 
     async def _pump(self, topic: str, subscription: Subscription) -> None:
-        newest = datetime.min.replace(tzinfo=UTC)
         status: Any = None
         async for event in subscription:
             entry = self._topics.get(topic)
@@ -477,9 +485,9 @@ class Hub:
             if kind == "tick":
                 # Several workers may run a feed: a tick no newer than the last one is a copy.
                 stamp = datetime.fromisoformat(str(event["timestamp"]))
-                if stamp <= newest:
+                if stamp <= entry.newest:
                     continue
-                newest = stamp
+                entry.last, entry.newest = message, stamp
                 symbol = str(event["symbol"])
                 for client in entry.clients:
                     client.offer_tick(symbol, message)

@@ -1,0 +1,250 @@
+"""Socket.IO ``/socket.io``: okx-bets' balance events and smd-options' market events.
+
+Events and payloads: ``docs/realtime.md``. Every client has the same bounded queue as a native
+``/ws`` client (``services/realtime.Client``), fed by the same bus, so the transports cannot
+drift; across workers the bus carries the events (python-socketio's own Redis manager is not
+used: one mechanism, not two).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import date
+from typing import Any
+
+import socketio
+
+from tradepit.domain.errors import DomainError, NotAuthenticated
+from tradepit.services import market, wallets
+from tradepit.services.realtime import Client, Hub, Outgoing, TooManyConnections
+
+#: Engine.IO packets waiting for one client beyond which its writer waits (ticks conflate).
+BACKLOG = 64
+NAMESPACE = "/"
+
+
+class BadRequest(DomainError):
+    """A Socket.IO event with missing or malformed data."""
+
+    code = "VALIDATION_ERROR"
+
+
+def _text(data: object, key: str, longest: int = 40) -> str:
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, str) or not 0 < len(value) <= longest:
+        raise BadRequest(f"'{key}' is required: a string of 1 to {longest} characters")
+    return value
+
+
+def _expiry(data: object) -> date | None:
+    value = data.get("expiry") if isinstance(data, dict) else None
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise BadRequest("'expiry' must be a date YYYY-MM-DD") from exc
+
+
+def _payload(message: Outgoing) -> dict[str, Any]:
+    return {k: v for k, v in message.message.items() if k != "type"}
+
+
+class SocketIOGateway:
+    """The Socket.IO server's event handlers, one ``Client`` per connection."""
+
+    def __init__(self, hub: Hub, max_message_bytes: int) -> None:
+        self.hub = hub
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            # Origins are checked by the app's CORS middleware for polling; the websocket
+            # transport carries no cookies (the token is in the auth payload).
+            cors_allowed_origins=[],
+            max_http_buffer_size=max_message_bytes,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.clients: dict[str, Client] = {}
+        self.writers: dict[str, asyncio.Task[None]] = {}
+        handlers = {
+            "connect": self.connect,
+            "disconnect": self.disconnect,
+            "subscribe_symbol": self.subscribe_symbol,
+            "unsubscribe_symbol": self.unsubscribe_symbol,
+            "get_option_chain": self.get_option_chain,
+            "get_dashboard_data": self.get_dashboard_data,
+            "request_balance": self.request_balance,
+            "ping": self.ping,
+        }
+        for event, handler in handlers.items():
+            self.sio.on(event, handler)
+
+    def asgi(self) -> socketio.ASGIApp:
+        """Return the ASGI app to mount at ``/socket.io``."""
+        return socketio.ASGIApp(self.sio, socketio_path="socket.io")
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
+        """Authenticate with the ``auth`` payload's token (optional for market data)."""
+        given = auth if isinstance(auth, dict) else {}
+        token = given.get("token") or given.get("api_key")
+        caller = None
+        if isinstance(token, str) and token:
+            ip = str(environ.get("REMOTE_ADDR", "unknown"))
+            try:
+                caller = await self.hub.authenticate(token, ip)
+            except NotAuthenticated as exc:
+                raise socketio.exceptions.ConnectionRefusedError(
+                    {"code": exc.code, "message": exc.message}
+                ) from exc
+        elif not self.hub.limits.public_market_data:
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "NOT_AUTHENTICATED", "message": "send your token in the auth payload"}
+            )
+        client = self.hub.client("socketio", caller)
+        try:
+            await self.hub.attach(client)
+        except TooManyConnections as exc:
+            self.hub.detach(client)
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": exc.code, "message": exc.message}
+            ) from exc
+        self.clients[sid] = client
+        status = {
+            "type": "connection_status",
+            "status": "connected",
+            "sid": sid,
+            "authenticated": caller is not None,
+            "username": caller.user.username if caller else None,
+            "timestamp": self.hub.wall.now().isoformat(),
+        }
+        client.offer(Outgoing(status))
+        self.writers[sid] = asyncio.create_task(self._write(sid, client), name=f"sio:{sid}")
+
+    async def disconnect(self, sid: str, reason: object = None) -> None:
+        """Forget the connection."""
+        client = self.clients.pop(sid, None)
+        writer = self.writers.pop(sid, None)
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
+        if client is not None:
+            self.hub.detach(client)
+
+    async def _write(self, sid: str, client: Client) -> None:
+        while True:
+            batch = await client.take()
+            if client.closing is not None:
+                await self._error(sid, "TOO_SLOW", client.closing)
+                await self.sio.disconnect(sid)
+                return
+            for message in batch:
+                event = self._event(client, message)
+                if event is not None:
+                    await self.sio.emit(event[0], event[1], to=sid)
+            while self._backlog(sid) > BACKLOG:  # noqa: ASYNC110 - Engine.IO has no drain event
+                await asyncio.sleep(0.02)
+
+    def _backlog(self, sid: str) -> int:
+        """Return the packets Engine.IO still holds for ``sid`` (0 once it is gone)."""
+        with contextlib.suppress(Exception):
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
+            return int(self.sio.eio.sockets[eio_sid].queue.qsize())
+        return 0
+
+    def _event(self, client: Client, message: Outgoing) -> tuple[str, dict[str, Any]] | None:
+        kind = message.kind
+        if kind == "tick":
+            return "symbol_update", _payload(message)
+        if kind in {"market_status", "connection_status"}:
+            return kind, _payload(message)
+        balance = message.message.get("balance")
+        if kind == "balance" and client.caller is not None and isinstance(balance, dict):
+            if balance.get("currency") != wallets.BET_CURRENCY:
+                return None
+            name = client.caller.user.username
+            return "balance_update", {"telegram_username": name, "balance": float(balance["cash"])}
+        return None
+
+    async def _error(self, sid: str, code: str, message: str) -> None:
+        await self.sio.emit("error", {"code": code, "message": message}, to=sid)
+
+    async def _guard(self, sid: str) -> Client | None:
+        """Return the sender's client, or None after closing it for flooding."""
+        client = self.clients.get(sid)
+        if client is None:
+            return None
+        if not client.allow():
+            await self._error(sid, "RATE_LIMITED", "too many messages")
+            await self.sio.disconnect(sid)
+            return None
+        return client
+
+    async def subscribe_symbol(self, sid: str, data: object = None) -> dict[str, Any]:
+        """Start ``symbol_update`` for ``{"symbol"}``; answer (ack) with the symbol."""
+        client = await self._guard(sid)
+        if client is None:
+            return {"success": False}
+        try:
+            names = await self.hub.subscribe(client, [_text(data, "symbol")])
+        except DomainError as exc:
+            await self._error(sid, exc.code, exc.message)
+            return {"success": False, "error": exc.code}
+        for name in names:
+            with contextlib.suppress(DomainError, LookupError):
+                client.offer_tick(name, self.hub.tick_now(name))
+        return {"success": True, "symbol": names[0]}
+
+    async def unsubscribe_symbol(self, sid: str, data: object = None) -> dict[str, Any]:
+        """Stop ``symbol_update`` for ``{"symbol"}``."""
+        client = await self._guard(sid)
+        if client is None:
+            return {"success": False}
+        try:
+            symbol = self.hub.market.instrument(_text(data, "symbol")).symbol
+        except DomainError as exc:
+            await self._error(sid, exc.code, exc.message)
+            return {"success": False, "error": exc.code}
+        self.hub.unsubscribe(client, [symbol])
+        return {"success": True, "symbol": symbol}
+
+    async def get_option_chain(self, sid: str, data: object = None) -> None:
+        """Answer ``option_chain_data`` for ``{"symbol", "expiry"}``."""
+        if await self._guard(sid) is None:
+            return
+        try:
+            chain = market.option_chain(self.hub.market, _text(data, "symbol"), _expiry(data))
+        except DomainError as exc:
+            await self._error(sid, exc.code, exc.message)
+            return
+        await self.sio.emit("option_chain_data", chain.model_dump(mode="json"), to=sid)
+
+    async def get_dashboard_data(self, sid: str, data: object = None) -> None:
+        """Answer ``dashboard_data`` (PCR, max pain, OI...) for ``{"symbol", "expiry"}``."""
+        if await self._guard(sid) is None:
+            return
+        try:
+            metrics = market.dashboard(self.hub.market, _text(data, "symbol"), _expiry(data))
+        except DomainError as exc:
+            await self._error(sid, exc.code, exc.message)
+            return
+        await self.sio.emit("dashboard_data", metrics.model_dump(mode="json"), to=sid)
+
+    async def request_balance(self, sid: str, data: object = None) -> None:
+        """Answer ``balance_update`` with the caller's own balance; another user's is refused."""
+        client = await self._guard(sid)
+        if client is None:
+            return
+        if client.caller is None:
+            await self._error(sid, "NOT_AUTHENTICATED", "send your token in the auth payload")
+            return
+        try:
+            balance = await self.hub.bet_balance(client.caller, _text(data, "telegram_username"))
+        except DomainError as exc:
+            await self._error(sid, exc.code, exc.message)
+            return
+        await self.sio.emit("balance_update", balance, to=sid)
+
+    async def ping(self, sid: str, data: object = None) -> None:
+        """Answer ``pong``."""
+        if await self._guard(sid) is not None:
+            await self.sio.emit("pong", {"timestamp": self.hub.wall.now().isoformat()}, to=sid)

@@ -1,0 +1,176 @@
+"""Socket.IO ``/socket.io`` with python-socketio's AsyncClient against a running server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+
+from tests.realtime.conftest import live_app, user_token
+from tradepit.market.simulated_feed import WALL_INTERVAL
+
+EVENTS = ["connection_status", "symbol_update", "option_chain_data", "dashboard_data",
+          "balance_update", "market_status", "pong", "error"]  # fmt: skip
+
+
+class Received:
+    """Every event a client received, by name."""
+
+    def __init__(self, client: socketio.AsyncClient) -> None:
+        self.queues: dict[str, asyncio.Queue[Any]] = {e: asyncio.Queue() for e in EVENTS}
+        for event in EVENTS:
+            client.on(event, self.queues[event].put)
+
+    async def next(self, event: str, within: float = 5.0) -> Any:
+        """Return the next payload of ``event``."""
+        return await asyncio.wait_for(self.queues[event].get(), within)
+
+    def pending(self, event: str) -> int:
+        """Return how many payloads of ``event`` are waiting."""
+        return self.queues[event].qsize()
+
+
+@asynccontextmanager
+async def sio_client(
+    address: str, token: str | None = None
+) -> AsyncIterator[tuple[socketio.AsyncClient, Received]]:
+    """Connect over the websocket transport; yield the client and what it receives."""
+    client = socketio.AsyncClient(reconnection=False)
+    received = Received(client)
+    auth = {"token": token} if token else None
+    await client.connect(f"http://{address}", auth=auth, transports=["websocket"], wait_timeout=5)
+    try:
+        yield client, received
+    finally:
+        await client.disconnect()
+
+
+class TestConnection:
+    async def test_connect_with_a_token_announces_the_connection(
+        self, live: str, http: httpx.AsyncClient
+    ) -> None:
+        user, token = await user_token(http)
+        async with sio_client(live, token) as (_, received):
+            status = await received.next("connection_status")
+        assert status["status"] == "connected"
+        assert status["authenticated"] is True
+        assert status["username"] == user["username"]
+
+    async def test_an_invalid_token_is_refused(self, live: str) -> None:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            async with sio_client(live, "garbage"):
+                pass
+
+    async def test_market_data_needs_no_login_but_private_data_does(
+        self, live: str, http: httpx.AsyncClient
+    ) -> None:
+        user, _ = await user_token(http)
+        async with sio_client(live) as (client, received):
+            assert (await received.next("connection_status"))["authenticated"] is False
+            await client.emit("request_balance", {"telegram_username": user["username"]})
+            error = await received.next("error")
+        assert error["code"] == "NOT_AUTHENTICATED"
+
+    async def test_an_operator_can_require_a_login_for_market_data(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        async with live_app(tmp_path / "data", db, ws_public_market_data=False) as address:
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                async with sio_client(address):
+                    pass
+
+
+class TestMarketData:
+    async def test_subscribe_symbol_streams_symbol_updates(self, live: str) -> None:
+        async with sio_client(live) as (client, received):
+            ack = await client.call("subscribe_symbol", {"symbol": "NIFTY"}, timeout=5)
+            first = await received.next("symbol_update")  # the latest price, at once
+            await received.next("symbol_update")
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            second = await received.next("symbol_update")
+            waited = loop.time() - started
+        assert ack == {"success": True, "symbol": "NIFTY"}
+        assert first["symbol"] == second["symbol"] == "NIFTY"
+        assert {"ltp", "bid", "ask", "change", "timestamp"} <= set(second)
+        assert waited < WALL_INTERVAL * 2
+
+    async def test_unsubscribe_symbol_stops_the_updates(self, live: str) -> None:
+        async with sio_client(live) as (client, received):
+            await client.call("subscribe_symbol", {"symbol": "ITC"}, timeout=5)
+            await received.next("symbol_update")
+            await client.call("unsubscribe_symbol", {"symbol": "ITC"}, timeout=5)
+            await asyncio.sleep(WALL_INTERVAL)
+            while received.pending("symbol_update"):
+                await received.next("symbol_update")
+            await asyncio.sleep(WALL_INTERVAL * 3)
+            assert received.pending("symbol_update") == 0
+
+    async def test_option_chain_and_dashboard_data(self, live: str) -> None:
+        async with sio_client(live) as (client, received):
+            await client.emit("get_option_chain", {"symbol": "NIFTY"})
+            chain = await received.next("option_chain_data")
+            await client.emit("get_dashboard_data", {"symbol": "NIFTY"})
+            dashboard = await received.next("dashboard_data")
+        assert chain["symbol"] == dashboard["symbol"] == "NIFTY"
+        assert "pcr_oi" in dashboard
+        assert "max_pain" in dashboard
+
+    async def test_bad_requests_get_an_error(self, live: str) -> None:
+        async with sio_client(live) as (client, received):
+            await client.emit("get_option_chain", {"symbol": "NIFTY", "expiry": "soon"})
+            bad_expiry = await received.next("error")
+            await client.emit("subscribe_symbol", {"symbol": "NOPE"})
+            unknown = await received.next("error")
+            await client.emit("get_dashboard_data", {})
+            missing = await received.next("error")
+            await client.emit("ping")
+            pong = await received.next("pong")
+        assert bad_expiry["code"] == missing["code"] == "VALIDATION_ERROR"
+        assert unknown["code"] != "VALIDATION_ERROR"
+        assert "timestamp" in pong
+
+
+class TestBalance:
+    async def test_request_balance_answers_my_balance_and_refuses_anothers(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        async with (
+            live_app(tmp_path / "data", db, starting_balance_usdt="250") as address,
+            httpx.AsyncClient(base_url=f"http://{address}") as http,
+        ):
+            me, token = await user_token(http)
+            someone, _ = await user_token(http)
+            async with sio_client(address, token) as (client, received):
+                await client.emit("request_balance", {"telegram_username": me["username"]})
+                mine = await received.next("balance_update")
+                await client.emit("request_balance", {"telegram_username": someone["username"]})
+                refused = await received.next("error")
+        assert mine == {"telegram_username": me["username"], "balance": 250.0}
+        assert refused["code"] == "FORBIDDEN"
+        assert received.pending("balance_update") == 0
+
+    async def test_a_trade_pushes_the_new_balance(self, tmp_path: Path, db: str) -> None:
+        async with (
+            live_app(tmp_path / "data", db, starting_balance_usdt="100000") as address,
+            httpx.AsyncClient(base_url=f"http://{address}") as http,
+        ):
+            me, token = await user_token(http)
+            async with sio_client(address, token) as (_, received):
+                await received.next("connection_status")
+                body = {"symbol": "BTC-USDT", "order_type": "MARKET", "order_side": "BUY",
+                        "quantity": "0.01", "product": "CNC"}  # fmt: skip
+                headers = {"Authorization": f"Bearer {token}"}
+                placed = await http.post("/api/paper-trading/orders", json=body, headers=headers)
+                assert placed.status_code == 201, placed.text
+                pushed = await received.next("balance_update")
+            wallet = (await http.get("/api/paper-trading/wallet", headers=headers)).json()
+        usdt = next(w for w in wallet if w["currency"] == "USDT")
+        assert pushed == {"telegram_username": me["username"], "balance": float(usdt["cash"])}
+        assert pushed["balance"] < 100000
