@@ -22,6 +22,7 @@ from tradepit import __version__
 from tradepit.api import (
     admin,
     auth,
+    broker_accounts,
     calculator,
     candles,
     errors,
@@ -50,6 +51,7 @@ from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.market.simulator import Simulator
 from tradepit.realtime import ws
 from tradepit.realtime.sio import SocketIOGateway
+from tradepit.services import broker_accounts as account_service
 from tradepit.services import feeds as feed_service
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.engine import Matcher
@@ -144,6 +146,7 @@ def build_wiring(
         sealer=Sealer(secrets.encryption_keys),
         kite=_kite_session(settings),
         hub=hub,
+        brokers=account_service.brokers(market.clock, market, fees, matcher, settings.kite_root),
     )
 
 
@@ -319,6 +322,7 @@ def create_app(
     for module in (health, auth, users, wallets, orders, admin, feeds, market, candles):
         app.include_router(module.router)
     app.include_router(calculator.router)
+    app.include_router(broker_accounts.router)
     app.include_router(websocket.router)
     app.add_api_websocket_route("/ws", ws.endpoint)
     app.mount("/socket.io", SocketIOGateway(wired.hub, settings.ws_max_message_bytes).asgi())

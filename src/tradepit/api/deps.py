@@ -22,6 +22,7 @@ from tradepit.market.data import MarketData
 from tradepit.market.feed import Feed
 from tradepit.services import auth
 from tradepit.services.auth import AuthPolicy
+from tradepit.services.brokers import Brokers
 from tradepit.services.callers import Caller
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
@@ -52,6 +53,7 @@ class Wiring:
     sealer: Sealer
     kite: KiteLogin | None
     hub: Hub
+    brokers: Brokers
     on_kite_token: Callable[[str], Awaitable[None]] | None = None
     redis_url: str | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)

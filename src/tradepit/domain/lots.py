@@ -137,3 +137,11 @@ def size(
 
 def _text(value: Decimal) -> str:
     return format(value.normalize(), "f")
+
+
+def quantity_of(instrument: Instrument, lots: Decimal) -> Decimal:
+    """Return the order quantity of ``lots``: lots themselves for forex (MT5-style), the
+    exchange lot times ``lots`` for futures and options, shares or coins otherwise."""
+    if instrument.is_derivative:
+        return lots * instrument.lot_size
+    return lots

@@ -2,6 +2,7 @@
 
 from tradepit.store.audit import AuditEntry
 from tradepit.store.base import Base
+from tradepit.store.broker_accounts import BrokerAccount, BrokerAccountVersion
 from tradepit.store.candles import CandleRow
 from tradepit.store.events import UserEventRow
 from tradepit.store.feeds import FeedCredential
@@ -14,6 +15,8 @@ metadata = Base.metadata
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "BrokerAccount",
+    "BrokerAccountVersion",
     "CandleRow",
     "FeedCredential",
     "FillRow",

@@ -1,0 +1,131 @@
+"""Shapes of linked broker accounts (mt5-copier) and the shared accounts table (csv-accounts).
+
+Secrets are write-only: requests carry them, answers show masks like ``••••1234``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tradepit.schemas.users import NO_NUL
+from tradepit.schemas.wallets import Money
+
+BROKER_PATTERN = r"^(paper|mt5|kite|ccxt:[a-z][a-z0-9]{1,23})$"
+Broker = Annotated[
+    str, Field(pattern=BROKER_PATTERN, description="paper, mt5, kite or ccxt:<exchange>")
+]
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+Short = Annotated[str, Field(max_length=64, pattern=NO_NUL)]
+Secret = Annotated[str, Field(max_length=512, pattern=NO_NUL)]
+Figure = Annotated[Decimal, Field(ge=-(10**10), le=10**10, decimal_places=8, allow_inf_nan=False)]
+Risk = Annotated[Decimal, Field(ge=0, le=10**10, decimal_places=8, allow_inf_nan=False)]
+AccountType = Literal["demo", "live"]
+
+
+class AccountCreate(BaseModel):
+    """A broker account to link (mt5-copier's body, plus the desk figures)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "account_name": "Gold demo",
+                    "broker": "mt5",
+                    "login": "51234567",
+                    "password": "s3cret-pass",
+                    "server": "ICMarketsSC-Demo",
+                    "account_type": "demo",
+                },
+                {"account_name": "Paper", "broker": "paper"},
+            ]
+        },
+    )
+    account_name: Name
+    broker: Broker
+    login: Short | None = None
+    password: Secret | None = None
+    api_key: Secret | None = None
+    api_secret: Secret | None = None
+    server: Annotated[str, Field(max_length=100, pattern=NO_NUL)] | None = None
+    account_type: AccountType = "demo"
+    is_active: bool = True
+    pnl: Figure = Decimal(0)
+    margin: Figure = Decimal(0)
+    max_risk: Risk = Decimal(0)
+
+
+class AccountUpdate(BaseModel):
+    """Fields to change; a secret left out stays, an empty one is removed."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"max_risk": "2.5", "is_active": False}]}
+    )
+    account_name: Name | None = None
+    broker: Broker | None = None
+    login: Short | None = None
+    password: Secret | None = None
+    api_key: Secret | None = None
+    api_secret: Secret | None = None
+    server: Annotated[str, Field(max_length=100, pattern=NO_NUL)] | None = None
+    account_type: AccountType | None = None
+    is_active: bool | None = None
+    pnl: Figure | None = None
+    margin: Figure | None = None
+    max_risk: Risk | None = None
+
+
+class AccountRead(BaseModel):
+    """A linked account as its owner (or an admin) sees it: secrets masked."""
+
+    id: int
+    user_id: int
+    user: str
+    account_name: str
+    broker: str
+    login: str | None
+    server: str | None
+    account_type: str
+    is_active: bool
+    password: str | None = Field(description="A mask such as '••••1234', or null")
+    api_key: str | None
+    api_secret: str | None
+    pnl: Money
+    margin: Money
+    max_risk: Money
+    status: str = Field(description="new, connected or failed (the last connect)")
+    status_detail: str | None
+    checked_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountsRead(BaseModel):
+    """Every account the caller may see."""
+
+    accounts: list[AccountRead]
+
+
+class AccountInfoRead(BaseModel):
+    """The account as its broker reports it."""
+
+    login: str
+    currency: str
+    balance: Money
+    equity: Money
+    margin: Money
+
+
+class ConnectRead(BaseModel):
+    """What a connect found: connected with the account, or failed with the broker's reason."""
+
+    success: bool
+    id: int
+    status: Literal["connected", "failed"]
+    message: str
+    account: AccountInfoRead | None = None
