@@ -30,6 +30,7 @@ from tradepit.api import (
     health,
     market,
     orders,
+    predictions,
     users,
     wallets,
     websocket,
@@ -57,6 +58,7 @@ from tradepit.services.auth import AuthPolicy
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.journal import JournaledBus
+from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub, Limits
 from tradepit.settings import Settings
 from tradepit.store.crypto import Sealer
@@ -95,6 +97,16 @@ def starting_balances(settings: Settings) -> dict[str, Decimal]:
         "USDT": settings.starting_balance_usdt,
         "USD": settings.starting_balance_usd,
     }
+
+
+def bet_rules(settings: Settings) -> BetRules:
+    """Return the rules of predictions (okx-bets) from ``settings``."""
+    return BetRules(
+        payout_ratio=settings.bet_payout_ratio,
+        min_amount=settings.bet_min_amount,
+        max_amount=settings.bet_max_amount,
+        default_symbol=settings.bet_symbol,
+    )
 
 
 def auth_policy(settings: Settings, secrets: Secrets) -> AuthPolicy:
@@ -145,6 +157,8 @@ def build_wiring(
         feed=feed,
         sealer=Sealer(secrets.encryption_keys),
         kite=_kite_session(settings),
+        bet_rules=bet_rules(settings),
+        resolver=Resolver(sessionmaker, market.clock, market, bus),
         hub=hub,
         brokers=account_service.brokers(market.clock, market, fees, matcher, settings.kite_root),
     )
@@ -301,7 +315,11 @@ def create_app(
         await wired.hub.start()
         await start_feed(wired, settings)
         housekeeping = asyncio.create_task(wired.matcher.run_housekeeping(), name="end-of-day")
+        resolver = asyncio.create_task(wired.resolver.run(), name="bet-resolver")
         yield
+        resolver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await resolver
         housekeeping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await housekeeping
@@ -321,6 +339,7 @@ def create_app(
     errors.install(app)
     for module in (health, auth, users, wallets, orders, admin, feeds, market, candles):
         app.include_router(module.router)
+    app.include_router(predictions.router)
     app.include_router(calculator.router)
     app.include_router(broker_accounts.router)
     app.include_router(websocket.router)

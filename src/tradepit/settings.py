@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     kite_ws_root: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
+    # Predictions (okx-bets): what a win pays per unit staked, stake limits in USDT, the symbol.
+    bet_payout_ratio: Decimal = Field(default=Decimal("1.8"), gt=0, le=100, decimal_places=8)
+    bet_min_amount: Decimal = Field(default=Decimal("1"), gt=0, decimal_places=8)
+    bet_max_amount: Decimal = Field(default=Decimal("10000"), gt=0, le=10**9, decimal_places=8)
+    bet_symbol: str = "BTC-USDT"
     starting_balance_inr: Decimal = Decimal("100000")
     starting_balance_usdt: Decimal = Decimal("0")
     starting_balance_usd: Decimal = Decimal("0")
@@ -72,6 +77,12 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"not a rate limit like '120/minute': {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _bet_range(self) -> Settings:
+        if self.bet_min_amount > self.bet_max_amount:
+            raise ValueError("bet_min_amount must not exceed bet_max_amount")
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

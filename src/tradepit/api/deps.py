@@ -26,6 +26,7 @@ from tradepit.services.brokers import Brokers
 from tradepit.services.callers import Caller
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
+from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub
 from tradepit.store.crypto import Sealer
 from tradepit.store.db import commit
@@ -52,6 +53,8 @@ class Wiring:
     feed: Feed | None
     sealer: Sealer
     kite: KiteLogin | None
+    bet_rules: BetRules
+    resolver: Resolver
     hub: Hub
     brokers: Brokers
     on_kite_token: Callable[[str], Awaitable[None]] | None = None

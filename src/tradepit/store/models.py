@@ -7,6 +7,7 @@ from tradepit.store.candles import CandleRow
 from tradepit.store.events import UserEventRow
 from tradepit.store.feeds import FeedCredential
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
+from tradepit.store.predictions import Bet
 from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User, UserSettings
 from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
 
@@ -15,6 +16,7 @@ metadata = Base.metadata
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "Bet",
     "BrokerAccount",
     "BrokerAccountVersion",
     "CandleRow",

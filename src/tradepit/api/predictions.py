@@ -1,0 +1,65 @@
+"""okx-bets' fixed-time predictions: place a bet, read the balance and the bets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
+
+from tradepit.api.deps import CallerDep, SessionDep, WiringDep
+from tradepit.schemas.predictions import BalanceRead, BetCreate, BetPlaced, BetsRead
+from tradepit.schemas.users import NO_NUL
+from tradepit.services import predictions
+
+router = APIRouter(prefix="/api", tags=["predictions"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not logged in"},
+    403: {"description": "Not the caller's telegram handle"},
+}
+
+
+@router.post(
+    "/bet",
+    status_code=status.HTTP_201_CREATED,
+    summary="Place a bet (okx-bets)",
+    responses={
+        **ERRORS,
+        400: {
+            "description": "Amount or time out of range, unknown symbol, market closed, "
+            "insufficient balance"
+        },
+        422: {"description": "Malformed body"},
+    },
+)
+async def place_bet(
+    body: BetCreate, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> BetPlaced:
+    """Stake ``amount`` USDT that the price of ``symbol`` (default BTC-USDT) is higher
+    (``long``) or lower (``short``) in ``time`` minutes. The stake is debited at once; a win
+    pays the payout ratio times the stake, a tie refunds it."""
+    bet, balance = await predictions.place(
+        session, wired.clock, wired.market, wired.bus, wired.bet_rules, caller, body
+    )
+    return BetPlaced(**dict(bet), new_balance=balance)
+
+
+@router.get("/balance/{telegram_username}", summary="My USDT balance (okx-bets)", responses=ERRORS)
+async def get_balance(
+    telegram_username: Annotated[str, Path(max_length=64, pattern=NO_NUL)],
+    caller: CallerDep,
+    session: SessionDep,
+) -> BalanceRead:
+    """Return the caller's USDT balance; another user's is 403."""
+    balance = await predictions.balance(session, caller, telegram_username)
+    return BalanceRead(telegram_username=caller.user.username, balance=balance)
+
+
+@router.get("/bets", summary="My bets and their outcomes (okx-bets)", responses=ERRORS)
+async def list_bets(
+    caller: CallerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> BetsRead:
+    """Return my latest bets, newest first: active, won, lost or refunded."""
+    return BetsRead(bets=await predictions.history(session, caller, limit))

@@ -1,0 +1,318 @@
+"""Fixed-time predictions (okx-bets): place a bet, read balance and bets, resolve at expiry.
+
+The stake moves at once from the user's USDT wallet to ``system:bets``; at expiry the bet is
+resolved against the feed's price at that instant and a win (stake x ratio) or a tie (the
+stake) is paid back from ``system:bets``. A bet leaves ``active`` only through a conditional
+update, so it resolves exactly once, however many resolvers run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tradepit.bus import Bus, user_topic
+from tradepit.domain.clock import Clock
+from tradepit.domain.errors import InvalidInput, NotFound, PermissionDenied
+from tradepit.domain.ledger import Posting
+from tradepit.domain.money import as_float, to_units
+from tradepit.domain.predictions import BetStatus, Direction, outcome, payout
+from tradepit.market.data import MarketData
+from tradepit.schemas.predictions import BetCreate, BetRead
+from tradepit.services.callers import Caller
+from tradepit.services.wallets import BET_CURRENCY, CASH, InsufficientFunds, balance_of, post
+from tradepit.store import predictions as store
+from tradepit.store import wallets as wallet_store
+from tradepit.store.db import after_commit, commit
+from tradepit.store.predictions import Bet
+from tradepit.store.users import User
+
+log = logging.getLogger("tradepit.predictions")
+
+#: The system wallet that holds stakes and pays winnings.
+BETS_WALLET = "system:bets"
+#: Internal topic: a bet was placed (the resolver wakes to reschedule).
+BETS_TOPIC = "bets"
+
+
+class NotYourAccount(PermissionDenied):
+    """The telegram handle is not the caller's."""
+
+    code = "FORBIDDEN"
+
+
+class InvalidBet(InvalidInput):
+    """The bet breaks a rule (amount, duration, symbol, market hours)."""
+
+    code = "INVALID_BET"
+
+
+class InsufficientBalance(InvalidInput):
+    """The USDT wallet's available money does not cover the stake."""
+
+    code = "INSUFFICIENT_BALANCE"
+
+
+@dataclass(frozen=True)
+class BetRules:
+    """What a bet may be and what a win pays (from the settings)."""
+
+    payout_ratio: Decimal
+    min_amount: Decimal
+    max_amount: Decimal
+    default_symbol: str
+    min_minutes: int = 1
+    max_minutes: int = 60
+
+
+def check_caller(caller: Caller, telegram: str) -> None:
+    """Refuse a telegram handle that is not the caller's (case and a leading ``@`` ignored)."""
+    if telegram.strip().lstrip("@").lower() != caller.user.username.lower():
+        raise NotYourAccount("you can only act for your own account")
+
+
+async def place(
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    bus: Bus,
+    rules: BetRules,
+    caller: Caller,
+    body: BetCreate,
+) -> tuple[BetRead, Decimal]:
+    """Place a bet: debit the stake, record the entry price; return the bet and new balance."""
+    check_caller(caller, body.telegram)
+    _check_terms(rules, body)
+    symbol = body.symbol or rules.default_symbol
+    try:
+        instrument = market.instrument(symbol)
+    except NotFound as exc:
+        raise InvalidBet(f"unknown symbol {symbol!r}") from exc
+    now = clock.now()
+    expires_at = now + timedelta(minutes=body.time)
+    session_now = market.status(instrument.venue)
+    if not session_now.is_open:
+        raise InvalidBet(f"{instrument.venue} is closed: {session_now.reason}")
+    if session_now.next_close is not None and expires_at > session_now.next_close:
+        raise InvalidBet(f"{instrument.venue} closes before the bet would expire")
+    try:
+        entry = market.source.price_at(instrument.symbol, now)
+    except NotFound as exc:
+        raise InvalidBet(f"no price for {instrument.symbol} yet") from exc
+
+    user = caller.user
+    await wallet_store.lock_user(session, user.id)
+    wallet = await wallet_store.find_wallet(session, user.id, CASH, BET_CURRENCY)
+    if wallet is not None:
+        await session.refresh(wallet, ["balance", "blocked"])
+    available = Decimal(0) if wallet is None else wallet.balance - wallet.blocked
+    if wallet is None or available < body.amount:
+        raise InsufficientBalance(
+            f"insufficient {BET_CURRENCY} balance: {available} available, {body.amount} staked"
+        )
+    bet = Bet(
+        user_id=user.id,
+        symbol=instrument.symbol,
+        direction=body.direction.value,
+        amount=body.amount,
+        payout_ratio=rules.payout_ratio,
+        duration_minutes=body.time,
+        entry_price=entry,
+        placed_at=now,
+        expires_at=expires_at,
+        status=BetStatus.ACTIVE.value,
+    )
+    session.add(bet)
+    await session.flush()
+    house = await wallet_store.system_wallet(session, BETS_WALLET, BET_CURRENCY, now)
+    try:
+        await post(
+            session,
+            clock,
+            kind="bet_stake",
+            reference=f"bet:{bet.id}",
+            postings=[
+                Posting(wallet.id, BET_CURRENCY, -body.amount),
+                Posting(house.id, BET_CURRENCY, body.amount),
+            ],
+        )
+    except InsufficientFunds as exc:
+        raise InsufficientBalance(exc.message) from exc
+    balance = await balance_of(session, user.id, BET_CURRENCY)
+    read = BetRead.model_validate(bet)
+    after_commit(session, lambda: _balance_event(bus, clock, user, balance))
+    after_commit(
+        session,
+        lambda: bus.publish(BETS_TOPIC, {"type": "bet_placed", "id": read.id}),
+    )
+    return read, balance
+
+
+def _check_terms(rules: BetRules, body: BetCreate) -> None:
+    if body.amount <= 0:
+        raise InvalidBet("amount must be greater than 0")
+    if body.amount < rules.min_amount:
+        raise InvalidBet(f"amount must be at least {rules.min_amount}")
+    if body.amount > rules.max_amount:
+        raise InvalidBet(f"amount must be at most {rules.max_amount}")
+    to_units(body.amount)  # more than 8 decimals: refused, never rounded
+    if not rules.min_minutes <= body.time <= rules.max_minutes:
+        raise InvalidBet(f"time must be {rules.min_minutes} to {rules.max_minutes} minutes")
+
+
+async def balance(session: AsyncSession, caller: Caller, telegram_username: str) -> Decimal:
+    """Return the caller's USDT balance; another user's is refused."""
+    check_caller(caller, telegram_username)
+    return await balance_of(session, caller.user.id, BET_CURRENCY)
+
+
+async def history(session: AsyncSession, caller: Caller, limit: int) -> list[BetRead]:
+    """Return the caller's latest bets with their outcomes, newest first."""
+    return [BetRead.model_validate(b) for b in await store.of_user(session, caller.user.id, limit)]
+
+
+def _balance_event(bus: Bus, clock: Clock, user: User, balance: Decimal) -> None:
+    bus.publish(
+        user_topic(user.id),
+        {
+            "type": "balance_update",
+            "telegram_username": user.username,
+            "balance": as_float(balance),
+            "currency": BET_CURRENCY,
+            "timestamp": clock.now().isoformat(),
+        },
+    )
+
+
+class Resolver:
+    """Resolve bets at their expiry: sleep until the next one, wake when a bet is placed."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        market: MarketData,
+        bus: Bus,
+        *,
+        batch: int = 100,
+        max_sleep: float = 60.0,
+        retry: float = 5.0,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self.market = market
+        self.bus = bus
+        self.batch = batch
+        #: A safety net: wake at least this often (wall seconds) even if no bet was announced.
+        self.max_sleep = max_sleep
+        #: Wall seconds before trying again a bet that could not be resolved (no price).
+        self.retry = retry
+
+    async def run(self) -> None:
+        """Resolve what expired (also while the server was down), then each bet at its
+        expiry, until cancelled."""
+        wake = self.bus.subscribe(BETS_TOPIC)
+        try:
+            while True:
+                try:
+                    await self.resolve_due()
+                    delay = await self.seconds_to_next()
+                except Exception:  # one bad bet must not stop the schedule
+                    log.exception("resolving bets failed")
+                    delay = self.retry
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.get(), timeout=delay)
+        finally:
+            wake.close()
+
+    async def seconds_to_next(self) -> float:
+        """Return the wall seconds to sleep until the next expiry (at most ``max_sleep``)."""
+        async with self.sessionmaker() as session:
+            expiry = await store.next_expiry(session)
+        if expiry is None:
+            return self.max_sleep
+        seconds = (expiry - self.clock.now()).total_seconds() / self.clock.speed
+        # Still due after resolve_due: it could not be resolved now; try again later.
+        return self.retry if seconds <= 0 else min(seconds, self.max_sleep)
+
+    async def resolve_due(self) -> int:
+        """Resolve every bet that has expired; return how many this call resolved."""
+        resolved = 0
+        while True:
+            async with self.sessionmaker() as session:
+                ids = await store.due(session, self.clock.now(), self.batch)
+            done = 0
+            for bet_id in ids:
+                try:
+                    done += await self.resolve(bet_id)
+                except Exception:
+                    log.exception("bet %s could not be resolved", bet_id)
+            resolved += done
+            if len(ids) < self.batch or done == 0:
+                return resolved
+
+    async def resolve(self, bet_id: int) -> bool:
+        """Resolve one expired bet at the price of its expiry instant; False if it was not
+        active any more (another resolver got there first)."""
+        async with self.sessionmaker() as session:
+            bet = await session.get(Bet, bet_id)
+            if bet is None or bet.status != BetStatus.ACTIVE:
+                return False
+            await wallet_store.lock_user(session, bet.user_id)
+            exit_price = self.market.source.price_at(bet.symbol, bet.expires_at)
+            status = outcome(Direction(bet.direction), bet.entry_price, exit_price)
+            paid = payout(status, bet.amount, bet.payout_ratio)
+            now = self.clock.now()
+            settled = await store.settle(
+                session, bet_id, status=status.value, exit_price=exit_price, payout=paid, at=now
+            )
+            if not settled:
+                return False
+            if paid > 0:
+                await self._pay(session, bet, status, paid)
+            await session.refresh(bet)
+            user = await session.get(User, bet.user_id)
+            assert user is not None
+            balance = await balance_of(session, bet.user_id, BET_CURRENCY)
+            read = BetRead.model_validate(bet)
+            after_commit(session, lambda: self._announce(user, read, balance))
+            await commit(session)
+        log.info("bet %s %s at %s", bet_id, status.value, exit_price)
+        return True
+
+    async def _pay(self, session: AsyncSession, bet: Bet, status: BetStatus, paid: Decimal) -> None:
+        now = self.clock.now()
+        house = await wallet_store.system_wallet(session, BETS_WALLET, BET_CURRENCY, now)
+        wallet = await wallet_store.find_wallet(session, bet.user_id, CASH, BET_CURRENCY)
+        assert wallet is not None, "a bet's stake came from this wallet"
+        await post(
+            session,
+            self.clock,
+            kind="bet_payout" if status is BetStatus.WON else "bet_refund",
+            reference=f"bet:{bet.id}",
+            postings=[
+                Posting(house.id, BET_CURRENCY, -paid),
+                Posting(wallet.id, BET_CURRENCY, paid),
+            ],
+        )
+
+    def _announce(self, user: User, bet: BetRead, balance: Decimal) -> None:
+        self.bus.publish(
+            user_topic(user.id),
+            {
+                "type": "bet_result",
+                "telegram_username": user.username,
+                "result": bet.status.value,
+                "payout": as_float(bet.payout or Decimal(0)),
+                "bet": bet.model_dump(mode="json"),
+                "balance": as_float(balance),
+                "timestamp": self.clock.now().isoformat(),
+            },
+        )
+        _balance_event(self.bus, self.clock, user, balance)

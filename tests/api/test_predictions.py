@@ -1,0 +1,265 @@
+"""okx-bets' routes: place a bet, read the balance and the bets; only ever as oneself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from tests.conftest import app_at, client_for, make_settings
+from tests.factories import user_with_token
+from tradepit.app import create_app
+from tradepit.domain.clock import ManualClock, SimulatedClock
+from tradepit.domain.predictions import Direction, outcome
+from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
+
+T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # Thursday, noon in Mumbai: every venue open
+STARTING_USDT = "1000"
+
+
+@pytest.fixture
+async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
+    async with app_at(
+        tmp_path / "data", db, ManualClock(T0), starting_balance_usdt=STARTING_USDT
+    ) as application:
+        yield application
+
+
+async def bettor(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
+    """Return a fresh user's telegram handle and auth headers."""
+    body, headers = await user_with_token(client)
+    return body["telegram"], headers
+
+
+async def bet(
+    client: httpx.AsyncClient, headers: dict[str, str], telegram: str, **body: Any
+) -> httpx.Response:
+    return await client.post(
+        "/api/bet",
+        json={"telegram": telegram, "amount": 10.0, "direction": "long", "time": 5, **body},
+        headers=headers,
+    )
+
+
+class TestPlaceBet:
+    async def test_debits_the_stake_and_answers_okx_bets_shape(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        telegram, headers = await bettor(client)
+        response = await bet(client, headers, telegram)
+        assert response.status_code == 201, response.text
+        body = response.json()
+        entry = app.state.wiring.market.source.price_at("BTC-USDT", T0)
+        assert body["success"] is True
+        assert body["message"] == "Bet placed successfully"
+        assert body["new_balance"] == 990.0
+        assert body["symbol"] == "BTC-USDT"
+        assert body["direction"] == "long"
+        assert body["amount"] == 10.0
+        assert body["duration_minutes"] == 5
+        assert Decimal(str(body["entry_price"])) == entry
+        assert datetime.fromisoformat(body["placed_at"]) == T0
+        assert datetime.fromisoformat(body["expires_at"]) == T0 + timedelta(minutes=5)
+        assert body["status"] == "active"
+        assert body["exit_price"] is None and body["payout"] is None
+
+        balance = await client.get(f"/api/balance/{telegram}", headers=headers)
+        assert balance.status_code == 200
+        assert balance.json() == {"telegram_username": telegram, "balance": 990.0}
+
+    async def test_the_stake_is_a_ledger_transaction_to_the_house(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        telegram, headers = await bettor(client)
+        placed = (await bet(client, headers, telegram, amount="12.34567891")).json()
+        async with app.state.wiring.sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(LedgerEntry.amount, Wallet.name, Wallet.user_id)
+                    .join(LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id)
+                    .join(Wallet, LedgerEntry.wallet_id == Wallet.id)
+                    .where(LedgerTransaction.reference == f"bet:{placed['id']}")
+                    .where(LedgerTransaction.kind == "bet_stake")
+                )
+            ).all()
+        amounts = {name: amount for amount, name, _ in rows}
+        assert amounts == {"cash": Decimal("-12.34567891"), "system:bets": Decimal("12.34567891")}
+
+    async def test_symbol_and_telegram_handle_variants(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        telegram, headers = await bettor(client)
+        response = await bet(
+            client, headers, "@" + telegram.upper(), symbol="eth-usdt", direction="short", time=1
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["symbol"] == "ETH-USDT"
+        assert body["direction"] == "short"
+        assert datetime.fromisoformat(body["expires_at"]) == T0 + timedelta(minutes=1)
+
+    async def test_needs_login(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/bet", json={"telegram": "x", "amount": 1, "direction": "long", "time": 1}
+        )
+        assert response.status_code == 401
+        assert (await client.get("/api/balance/x")).status_code == 401
+        assert (await client.get("/api/bets")).status_code == 401
+
+
+class TestOnlyAsOneself:
+    async def test_cannot_bet_as_another_user(self, client: httpx.AsyncClient) -> None:
+        victim, victim_headers = await bettor(client)
+        _, headers = await bettor(client)
+        response = await bet(client, headers, victim)
+        assert response.status_code == 403
+        assert response.json()["success"] is False
+        assert response.json()["code"] == "FORBIDDEN"
+        assert (await client.get("/api/bets", headers=victim_headers)).json() == {"bets": []}
+        balance = await client.get(f"/api/balance/{victim}", headers=victim_headers)
+        assert balance.json()["balance"] == 1000.0
+
+    async def test_cannot_read_another_users_balance(self, client: httpx.AsyncClient) -> None:
+        victim, _ = await bettor(client)
+        _, headers = await bettor(client)
+        assert (await client.get(f"/api/balance/{victim}", headers=headers)).status_code == 403
+        # An unknown name is refused the same way: the route does not reveal who exists.
+        assert (await client.get("/api/balance/nobody_here", headers=headers)).status_code == 403
+
+    async def test_bets_lists_only_my_bets(self, client: httpx.AsyncClient) -> None:
+        alice, alice_headers = await bettor(client)
+        bob, bob_headers = await bettor(client)
+        await bet(client, alice_headers, alice)
+        await bet(client, bob_headers, bob, direction="short")
+        mine = (await client.get("/api/bets", headers=bob_headers)).json()["bets"]
+        assert [b["direction"] for b in mine] == ["short"]
+
+
+class TestValidation:
+    @pytest.mark.parametrize(
+        ("change", "words"),
+        [
+            ({"amount": 0}, "greater than 0"),
+            ({"amount": -5}, "greater than 0"),
+            ({"amount": "0.5"}, "at least 1"),
+            ({"amount": 10001}, "at most 10000"),
+            ({"amount": "1.123456789"}, "8 decimal"),
+            ({"time": 0}, "1 to 60 minutes"),
+            ({"time": 61}, "1 to 60 minutes"),
+            ({"symbol": "NOPE-USDT"}, "unknown symbol"),
+            ({"amount": "1000.01"}, "insufficient USDT balance"),
+        ],
+    )
+    async def test_rule_breaks_are_clear_400s(
+        self, client: httpx.AsyncClient, change: dict[str, Any], words: str
+    ) -> None:
+        telegram, headers = await bettor(client)
+        response = await bet(client, headers, telegram, **change)
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["success"] is False
+        assert words in body["message"]
+        assert body["detail"] == body["message"]
+        balance = await client.get(f"/api/balance/{telegram}", headers=headers)
+        assert balance.json()["balance"] == 1000.0
+        assert (await client.get("/api/bets", headers=headers)).json() == {"bets": []}
+
+    async def test_the_whole_balance_may_be_staked(self, client: httpx.AsyncClient) -> None:
+        telegram, headers = await bettor(client)
+        response = await bet(client, headers, telegram, amount=STARTING_USDT)
+        assert response.status_code == 201
+        assert response.json()["new_balance"] == 0.0
+        again = await bet(client, headers, telegram, amount=1)
+        assert again.status_code == 400
+        assert again.json()["code"] == "INSUFFICIENT_BALANCE"
+
+    async def test_closed_market_and_a_close_before_expiry(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        telegram, headers = await bettor(client)
+        clock: ManualClock = app.state.wiring.clock
+        clock.advance(timedelta(hours=3, minutes=25))  # 15:25 IST: NSE closes at 15:30
+        response = await bet(client, headers, telegram, symbol="RELIANCE", time=10)
+        assert response.status_code == 400
+        assert "closes before the bet would expire" in response.json()["message"]
+        assert (await bet(client, headers, telegram, symbol="RELIANCE", time=5)).status_code == 201
+        clock.advance(timedelta(hours=2))  # NSE closed; OKX trades around the clock
+        response = await bet(client, headers, telegram, symbol="RELIANCE", time=5)
+        assert response.status_code == 400
+        assert response.json()["code"] == "INVALID_BET"
+        assert "closed" in response.json()["message"]
+        assert (await bet(client, headers, telegram, time=5)).status_code == 201
+
+    @pytest.mark.parametrize(
+        "change",
+        [{"direction": "up"}, {"amount": "ten"}, {"time": "soon"}, {"extra": 1}, {"amount": None}],
+    )
+    async def test_malformed_bodies_are_422(
+        self, client: httpx.AsyncClient, change: dict[str, Any]
+    ) -> None:
+        telegram, headers = await bettor(client)
+        response = await bet(client, headers, telegram, **change)
+        assert response.status_code == 422
+        assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+class TestBets:
+    async def test_lists_every_field_newest_first(self, client: httpx.AsyncClient) -> None:
+        telegram, headers = await bettor(client)
+        first = (await bet(client, headers, telegram)).json()
+        second = (await bet(client, headers, telegram, direction="short", time=1)).json()
+        listed = (await client.get("/api/bets", headers=headers)).json()["bets"]
+        assert [b["id"] for b in listed] == [second["id"], first["id"]]
+        assert set(listed[0]) == {
+            "id",
+            "symbol",
+            "direction",
+            "amount",
+            "duration_minutes",
+            "entry_price",
+            "exit_price",
+            "placed_at",
+            "expires_at",
+            "status",
+            "payout",
+        }
+        limited = await client.get("/api/bets", params={"limit": 1}, headers=headers)
+        assert [b["id"] for b in limited.json()["bets"]] == [second["id"]]
+
+
+class TestSimulatedClock:
+    async def test_a_one_minute_bet_resolves_in_a_second_at_speed_60(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        settings = make_settings(tmp_path / "data", db, starting_balance_usdt=STARTING_USDT)
+        app = create_app(settings, clock=SimulatedClock(60, start=T0))
+        try:
+            async with app.router.lifespan_context(app), client_for(app) as client:
+                telegram, headers = await bettor(client)
+                placed = (await bet(client, headers, telegram, time=1)).json()
+                async with asyncio.timeout(10):
+                    while True:
+                        (found,) = (await client.get("/api/bets", headers=headers)).json()["bets"]
+                        if found["status"] != "active":
+                            break
+                        await asyncio.sleep(0.05)
+                balance = (await client.get(f"/api/balance/{telegram}", headers=headers)).json()
+        finally:
+            await app.state.wiring.engine.dispose()
+        expires_at = datetime.fromisoformat(placed["expires_at"])
+        exit_price = app.state.wiring.market.source.price_at("BTC-USDT", expires_at)
+        entry = Decimal(str(placed["entry_price"]))
+        assert Decimal(str(found["exit_price"])) == exit_price
+        expected = outcome(Direction.LONG, entry, exit_price)
+        assert found["status"] == expected.value
+        paid = {"won": 18.0, "lost": 0.0, "refunded": 10.0}[expected.value]
+        assert found["payout"] == paid
+        assert balance["balance"] == 990.0 + paid
