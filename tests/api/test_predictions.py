@@ -156,6 +156,9 @@ class TestValidation:
             ({"time": 61}, "1 to 60 minutes"),
             ({"symbol": "NOPE-USDT"}, "unknown symbol"),
             ({"amount": "1000.01"}, "insufficient USDT balance"),
+            ({"amount": "1e400"}, "at most 10000"),
+            ({"amount": "-1e-400"}, "greater than 0"),
+            ({"time": 2**70}, "1 to 60 minutes"),
         ],
     )
     async def test_rule_breaks_are_clear_400s(
@@ -171,6 +174,14 @@ class TestValidation:
         balance = await client.get(f"/api/balance/{telegram}", headers=headers)
         assert balance.json()["balance"] == 1000.0
         assert (await client.get("/api/bets", headers=headers)).json() == {"bets": []}
+
+    async def test_a_json_number_amount_is_taken_at_its_decimal_value(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        telegram, headers = await bettor(client)
+        response = await bet(client, headers, telegram, amount=10.1)
+        assert response.status_code == 201
+        assert response.json()["new_balance"] == 989.9
 
     async def test_the_whole_balance_may_be_staked(self, client: httpx.AsyncClient) -> None:
         telegram, headers = await bettor(client)
@@ -200,13 +211,24 @@ class TestValidation:
 
     @pytest.mark.parametrize(
         "change",
-        [{"direction": "up"}, {"amount": "ten"}, {"time": "soon"}, {"extra": 1}, {"amount": None}],
+        [
+            {"direction": "up"},
+            {"amount": "ten"},
+            {"amount": "NaN"},
+            {"amount": "Infinity"},
+            {"time": "soon"},
+            {"time": 1.5},
+            {"extra": 1},
+            {"amount": None},
+            {"telegram": "a\x00b"},
+        ],
     )
     async def test_malformed_bodies_are_422(
         self, client: httpx.AsyncClient, change: dict[str, Any]
     ) -> None:
         telegram, headers = await bettor(client)
-        response = await bet(client, headers, telegram, **change)
+        body = {"telegram": telegram, **change}
+        response = await bet(client, headers, **body)
         assert response.status_code == 422
         assert response.json()["code"] == "VALIDATION_ERROR"
 

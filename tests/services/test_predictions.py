@@ -202,7 +202,13 @@ class TestResolution:
         bet_id = await place(app, user_id)
         async with asyncio.timeout(5):
             placed = await events.get()
-        assert placed["type"] == "balance_update" and placed["balance"] == 990.0
+        assert placed["type"] == "balance"
+        assert placed["balance"] == {
+            "currency": "USDT",
+            "cash": "990",
+            "blocked": "0",
+            "available": "990",
+        }
         clock(app).advance(timedelta(minutes=5))
         await resolver(app).resolve_due()
         async with asyncio.timeout(5):
@@ -210,14 +216,9 @@ class TestResolution:
         events.close()
         assert result["type"] == "bet_result"
         assert result["result"] == "won" and result["payout"] == 18.0
+        assert result["balance"] == 1008.0
         assert result["bet"]["id"] == bet_id and result["bet"]["exit_price"] == 91700.0
-        assert balance == {
-            "type": "balance_update",
-            "telegram_username": result["telegram_username"],
-            "balance": 1008.0,
-            "currency": "USDT",
-            "timestamp": balance["timestamp"],
-        }
+        assert balance["type"] == "balance" and balance["balance"]["cash"] == "1008"
 
 
 class TestExactlyOnce:

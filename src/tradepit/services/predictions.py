@@ -25,8 +25,9 @@ from tradepit.domain.money import as_float, to_units
 from tradepit.domain.predictions import BetStatus, Direction, outcome, payout
 from tradepit.market.data import MarketData
 from tradepit.schemas.predictions import BetCreate, BetRead
+from tradepit.schemas.wallets import WalletRead
 from tradepit.services.callers import Caller
-from tradepit.services.wallets import BET_CURRENCY, CASH, InsufficientFunds, balance_of, post
+from tradepit.services.wallets import BET_CURRENCY, CASH, balance_of, post
 from tradepit.store import predictions as store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.db import after_commit, commit
@@ -131,27 +132,21 @@ async def place(
     session.add(bet)
     await session.flush()
     house = await wallet_store.system_wallet(session, BETS_WALLET, BET_CURRENCY, now)
-    try:
-        await post(
-            session,
-            clock,
-            kind="bet_stake",
-            reference=f"bet:{bet.id}",
-            postings=[
-                Posting(wallet.id, BET_CURRENCY, -body.amount),
-                Posting(house.id, BET_CURRENCY, body.amount),
-            ],
-        )
-    except InsufficientFunds as exc:
-        raise InsufficientBalance(exc.message) from exc
-    balance = await balance_of(session, user.id, BET_CURRENCY)
-    read = BetRead.model_validate(bet)
-    after_commit(session, lambda: _balance_event(bus, clock, user, balance))
-    after_commit(
+    await post(
         session,
-        lambda: bus.publish(BETS_TOPIC, {"type": "bet_placed", "id": read.id}),
+        clock,
+        kind="bet_stake",
+        reference=f"bet:{bet.id}",
+        postings=[
+            Posting(wallet.id, BET_CURRENCY, -body.amount),
+            Posting(house.id, BET_CURRENCY, body.amount),
+        ],
     )
-    return read, balance
+    wallet_now = await usdt_wallet(session, user.id)
+    read = BetRead.model_validate(bet)
+    after_commit(session, lambda: bus.publish(user_topic(user.id), _balance(clock, wallet_now)))
+    after_commit(session, lambda: bus.publish(BETS_TOPIC, {"type": "bet_placed", "id": read.id}))
+    return read, wallet_now.cash
 
 
 def _check_terms(rules: BetRules, body: BetCreate) -> None:
@@ -177,17 +172,27 @@ async def history(session: AsyncSession, caller: Caller, limit: int) -> list[Bet
     return [BetRead.model_validate(b) for b in await store.of_user(session, caller.user.id, limit)]
 
 
-def _balance_event(bus: Bus, clock: Clock, user: User, balance: Decimal) -> None:
-    bus.publish(
-        user_topic(user.id),
-        {
-            "type": "balance_update",
-            "telegram_username": user.username,
-            "balance": as_float(balance),
-            "currency": BET_CURRENCY,
-            "timestamp": clock.now().isoformat(),
-        },
+async def usdt_wallet(session: AsyncSession, user_id: int) -> WalletRead:
+    """Return the user's USDT cash wallet as it is now."""
+    wallet = await wallet_store.find_wallet(session, user_id, CASH, BET_CURRENCY)
+    assert wallet is not None, "bets are staked from this wallet"
+    await session.refresh(wallet, ["balance", "blocked"])
+    return WalletRead(
+        currency=BET_CURRENCY,
+        cash=wallet.balance,
+        blocked=wallet.blocked,
+        available=wallet.balance - wallet.blocked,
     )
+
+
+def _balance(clock: Clock, wallet: WalletRead) -> dict[str, object]:
+    # The event every balance change publishes (orders too); Socket.IO sends the USDT one as
+    # okx-bets' balance_update.
+    return {
+        "type": "balance",
+        "balance": wallet.model_dump(mode="json"),
+        "timestamp": clock.now().isoformat(),
+    }
 
 
 class Resolver:
@@ -279,9 +284,9 @@ class Resolver:
             await session.refresh(bet)
             user = await session.get(User, bet.user_id)
             assert user is not None
-            balance = await balance_of(session, bet.user_id, BET_CURRENCY)
+            wallet = await usdt_wallet(session, bet.user_id)
             read = BetRead.model_validate(bet)
-            after_commit(session, lambda: self._announce(user, read, balance))
+            after_commit(session, lambda: self._announce(user, read, wallet))
             await commit(session)
         log.info("bet %s %s at %s", bet_id, status.value, exit_price)
         return True
@@ -302,7 +307,7 @@ class Resolver:
             ],
         )
 
-    def _announce(self, user: User, bet: BetRead, balance: Decimal) -> None:
+    def _announce(self, user: User, bet: BetRead, wallet: WalletRead) -> None:
         self.bus.publish(
             user_topic(user.id),
             {
@@ -311,8 +316,8 @@ class Resolver:
                 "result": bet.status.value,
                 "payout": as_float(bet.payout or Decimal(0)),
                 "bet": bet.model_dump(mode="json"),
-                "balance": as_float(balance),
+                "balance": as_float(wallet.cash),
                 "timestamp": self.clock.now().isoformat(),
             },
         )
-        _balance_event(self.bus, self.clock, user, balance)
+        self.bus.publish(user_topic(user.id), _balance(self.clock, wallet))
