@@ -343,7 +343,7 @@ def create_app(
     app.include_router(calculator.router)
     app.include_router(broker_accounts.router)
     app.include_router(websocket.router)
-    app.add_api_websocket_route("/ws", ws.endpoint)
+    app.add_middleware(ws.Gateway)
     app.mount("/socket.io", SocketIOGateway(wired.hub, settings.ws_max_message_bytes).asgi())
 
     allow_any = "*" in settings.cors_origins

@@ -158,6 +158,9 @@ def serve(
         log_config=None,
         proxy_headers=True,
         ws="websockets-sansio",
+        # Ticks are small and many: compressing each frame for each client costs more CPU
+        # than it saves bandwidth (docs/decisions.md).
+        ws_per_message_deflate=False,
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 import json
 from typing import Any
 
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tradepit.api.deps import Wiring
@@ -19,6 +20,7 @@ from tradepit.services.realtime import (
     TooManySubscriptions,
 )
 
+PATH = "/ws"
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
@@ -80,6 +82,21 @@ async def _credential(websocket: WebSocket, hub: Hub) -> tuple[str, int | None]:
     if not isinstance(sent, str) or not sent:
         raise InvalidToken("authentication required: send {'type': 'auth', 'token': ...}")
     return sent, _last_seq(message.get("last_seq", last_seq))
+
+
+class Gateway:
+    """Serve ``/ws`` ahead of the router: every message then goes straight to the server,
+    without the exception handlers' wrappers (they serve HTTP routes; this endpoint closes
+    with a code instead)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == PATH:
+            await endpoint(WebSocket(scope, receive, send))
+            return
+        await self.app(scope, receive, send)
 
 
 async def endpoint(websocket: WebSocket) -> None:

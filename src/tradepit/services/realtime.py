@@ -356,7 +356,11 @@ class Hub:
     # -- publishing ------------------------------------------------------------------------------
 
     async def on_ticks(self, batch: Sequence[Tick]) -> None:
-        """Publish each tick of the feed's batch on ``tick.<symbol>``."""
+        """Publish each tick of the feed's batch on ``tick.<symbol>`` (a feed listener)."""
+        self.publish_ticks(batch)
+
+    def publish_ticks(self, batch: Sequence[Tick]) -> None:
+        """Publish each tick on ``tick.<symbol>``."""
         for tick in batch:
             self.bus.publish(tick_topic(tick.symbol), self._tick_event(tick))
 

@@ -1,0 +1,290 @@
+"""Fan-out: ticks of 10 symbols at 20 ticks/s each to 1,000 WebSocket clients of 2 symbols each.
+
+Run with ``python -m bench.fanout``. Two servers run in turn as subprocesses on loopback, each
+alone on the machine while measured:
+
+- the baseline, a minimal ``websockets`` server that encodes each tick once and sends it with
+  ``websockets.broadcast()`` to the symbol's subscribers;
+- Tradepit's native ``/ws`` (the app under uvicorn, as ``tradepit serve`` runs it), its
+  simulated feed stopped and the same ticks published on its bus instead.
+
+Clients run in ``CLIENT_PROCESSES`` processes. Every tick carries the wall time it was
+published, so a client measures tick-to-client latency directly (same machine, same clock).
+Targets (issue 5): ``/ws`` at least 0.7x the baseline's messages/s, p99 under 50 ms, no
+connection dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import uvicorn
+import websockets
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+
+from bench.server import free_port
+
+SYMBOLS = ["ITC", "SBIN", "INFY", "RELIANCE", "TCS", "LT", "HDFCBANK", "ICICIBANK", "AXISBANK",
+           "WIPRO"]  # fmt: skip
+TICKS_PER_SECOND = 20
+CLIENTS = 1_000
+CLIENT_PROCESSES = 2
+WARMUP = 3.0
+MEASURE = 10.0
+SAMPLES_PER_PROCESS = 20_000
+TARGET = 0.7
+P99_TARGET_MS = 50.0
+PASSWORD = "bench-password-1"
+
+
+def tick_message(symbol: str, n: int) -> dict[str, object]:
+    """Return a tick shaped like Tradepit's, stamped with the wall time now."""
+    price = 100 + n % 50
+    return {"type": "tick", "symbol": symbol, "ltp": price, "bid": price - 0.05,
+            "ask": price + 0.05, "volume": n, "oi": None, "change": 0.5,
+            "timestamp": datetime.now(UTC).isoformat()}  # fmt: skip
+
+
+async def every_tick(publish: object) -> None:
+    """Call ``publish(symbol, n)`` for every symbol ``TICKS_PER_SECOND`` times a second."""
+    assert callable(publish)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for n in range(10**9):
+        for symbol in SYMBOLS:
+            publish(symbol, n)
+        await asyncio.sleep(max(0.0, started + (n + 1) / TICKS_PER_SECOND - loop.time()))
+
+
+# -- servers (each runs in its own subprocess) ----------------------------------------------------
+
+
+async def baseline_server(port: int) -> None:
+    """Serve subscriptions and broadcast ticks with ``websockets.broadcast()``."""
+    subscribers: dict[str, set[ServerConnection]] = {s: set() for s in SYMBOLS}
+
+    async def handler(ws: ServerConnection) -> None:
+        try:
+            async for raw in ws:
+                message = json.loads(raw)
+                for symbol in message.get("symbols", []):
+                    subscribers[symbol].add(ws)
+        finally:
+            for members in subscribers.values():
+                members.discard(ws)
+
+    def publish(symbol: str, n: int) -> None:
+        text = json.dumps(tick_message(symbol, n), separators=(",", ":"))
+        websockets.broadcast(subscribers[symbol], text)
+
+    async with serve(handler, "127.0.0.1", port, max_queue=16, compression=None):
+        print("ready", flush=True)
+        await every_tick(publish)
+
+
+async def tradepit_server(port: int, data_dir: Path) -> None:
+    """Run the app under uvicorn; stop its feed and publish the bench's ticks on its bus."""
+    from bench.__main__ import bench_settings  # noqa: PLC0415 - only in the server process
+    from tradepit.app import create_app  # noqa: PLC0415
+    from tradepit.domain.market import Tick  # noqa: PLC0415
+    from tradepit.store.db import create_engine  # noqa: PLC0415
+    from tradepit.store.migrate import upgrade  # noqa: PLC0415
+
+    settings = bench_settings(data_dir).model_copy(update={"market_hours": "always"})
+    engine = create_engine(settings.db_url)
+    await upgrade(engine)
+    await engine.dispose()
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                            ws="websockets-sansio", ws_per_message_deflate=False,
+                            backlog=4096)  # fmt: skip
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn has no started event
+        await asyncio.sleep(0.05)
+    wired = app.state.wiring
+    await wired.feeds.stop()
+    hub = wired.hub
+
+    def publish(symbol: str, n: int) -> None:
+        price = Decimal(100 + n % 50)
+        tick = Tick(symbol, datetime.now(UTC), price, price - Decimal("0.05"),
+                    price + Decimal("0.05"), Decimal(100), Decimal(100), Decimal(n))  # fmt: skip
+        hub.publish_ticks([tick])
+
+    print("ready", flush=True)
+    await every_tick(publish)
+    await serving
+
+
+# -- clients (each process runs a share of them) --------------------------------------------------
+
+
+async def run_clients(url: str, first: int, count: int) -> dict[str, object]:
+    """Connect ``count`` clients, count ticks over the measured window, sample latencies."""
+    received = 0
+    closed = 0
+    latencies: list[float] = []
+    measuring = asyncio.Event()
+    done = asyncio.Event()
+
+    async def client(i: int) -> None:
+        nonlocal received, closed
+        symbols = [SYMBOLS[i % len(SYMBOLS)], SYMBOLS[(i + 1) % len(SYMBOLS)]]
+        try:
+            async with connect(url, max_queue=64, open_timeout=60) as ws:
+                await ws.send(json.dumps({"type": "subscribe", "symbols": symbols}))
+                while not done.is_set():
+                    raw = await ws.recv()
+                    if not measuring.is_set():
+                        continue
+                    # Both servers encode a tick as compact JSON starting with its type.
+                    if not str(raw).startswith('{"type":"tick"'):
+                        continue
+                    received += 1
+                    if random.random() < 0.05:
+                        sent = datetime.fromisoformat(json.loads(raw)["timestamp"])
+                        latencies.append((datetime.now(UTC) - sent).total_seconds() * 1000)
+        except websockets.ConnectionClosed:
+            if not done.is_set():
+                closed += 1
+
+    tasks = [asyncio.create_task(client(first + i)) for i in range(count)]
+    await asyncio.sleep(WARMUP)
+    measuring.set()
+    await asyncio.sleep(MEASURE)
+    done.set()
+    seconds = MEASURE
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    random.shuffle(latencies)
+    return {"received": received, "seconds": seconds, "closed": closed,
+            "latencies": latencies[:SAMPLES_PER_PROCESS]}  # fmt: skip
+
+
+# -- orchestration -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    """One server's fan-out: messages per second, latency percentiles, dropped connections."""
+
+    name: str
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    closed: int
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    """Start ``python -m bench.fanout ARGS``; return once it printed 'ready'."""
+    process = subprocess.Popen([sys.executable, "-m", "bench.fanout", *args],
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if line.strip() != "ready":
+        process.kill()
+        raise RuntimeError(f"server {args[0]} did not start: {line!r}")
+    return process
+
+
+def measure(name: str, url: str) -> Result:
+    """Run the client processes against ``url``; merge their results."""
+    share = CLIENTS // CLIENT_PROCESSES
+    command = [sys.executable, "-m", "bench.fanout", "clients", url]
+    workers = [
+        subprocess.Popen([*command, str(i * share), str(share)], stdout=subprocess.PIPE, text=True)
+        for i in range(CLIENT_PROCESSES)
+    ]
+    results = [json.loads(w.communicate()[0]) for w in workers]
+    latencies = sorted(x for r in results for x in r["latencies"])
+    seconds = max(r["seconds"] for r in results)
+    return Result(
+        name=name,
+        per_second=sum(r["received"] for r in results) / seconds,
+        p50_ms=statistics.median(latencies) if latencies else float("nan"),
+        p99_ms=statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else float("nan"),
+        closed=sum(r["closed"] for r in results),
+    )
+
+
+def token(base: str) -> str:
+    """Register the bench user on the Tradepit server; return a bearer token."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        body = {"username": "fanout", "password": PASSWORD}
+        http.post("/api/register", json=body).raise_for_status()
+        response = http.post("/api/login", json=body)
+        response.raise_for_status()
+        found: str = response.json()["access_token"]
+        return found
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Terminate a server subprocess and reap it."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main() -> None:
+    """Measure the baseline, then Tradepit's /ws, and print the table with the ratio."""
+    expected = len(SYMBOLS) * TICKS_PER_SECOND * CLIENTS * 2 // len(SYMBOLS)
+    port = free_port()
+    baseline = start("baseline-server", str(port))
+    try:
+        base = measure("websockets.broadcast() (baseline)", f"ws://127.0.0.1:{port}")
+    finally:
+        stop(baseline)
+    with tempfile.TemporaryDirectory(prefix="tradepit-fanout-") as folder:
+        port = free_port()
+        server = start("tradepit-server", str(port), folder)
+        try:
+            bearer = token(f"http://127.0.0.1:{port}")
+            ours = measure("Tradepit /ws", f"ws://127.0.0.1:{port}/ws?token={bearer}")
+        finally:
+            stop(server)
+    print(f"\nFan-out: {len(SYMBOLS)} symbols x {TICKS_PER_SECOND} ticks/s to {CLIENTS} clients "
+          f"of 2 symbols ({expected} messages/s offered), {MEASURE:.0f} s measured")  # fmt: skip
+    print(f"{'server':<36} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'dropped':>8} {'x base':>7}")
+    for row in (base, ours):
+        ratio = row.per_second / base.per_second if base.per_second else float("nan")
+        print(f"{row.name:<36} {row.per_second:>9.0f} {row.p50_ms:>8.1f} {row.p99_ms:>8.1f} "
+              f"{row.closed:>8} {ratio:>7.2f}")  # fmt: skip
+    ratio = ours.per_second / base.per_second if base.per_second else 0.0
+    verdict = (
+        "met" if ratio >= TARGET and ours.p99_ms < P99_TARGET_MS and not ours.closed else "NOT met"
+    )
+    print(f"target: >= {TARGET}x the baseline, p99 < {P99_TARGET_MS:.0f} ms, no drop: {verdict}")
+
+
+def _entry() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else "main"
+    if command == "baseline-server":
+        asyncio.run(baseline_server(int(sys.argv[2])))
+    elif command == "tradepit-server":
+        asyncio.run(tradepit_server(int(sys.argv[2]), Path(sys.argv[3])))
+    elif command == "clients":
+        result = asyncio.run(run_clients(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+        print(json.dumps(result))
+    else:
+        main()
+
+
+if __name__ == "__main__":
+    _entry()
