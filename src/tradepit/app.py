@@ -20,6 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from tradepit import __version__
 from tradepit.api import (
+    accounts_table,
     admin,
     auth,
     broker_accounts,
@@ -50,7 +51,7 @@ from tradepit.market.quotes import NoQuoteYet, QuoteBook
 from tradepit.market.replay import ReplayFeed, read_ticks
 from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.market.simulator import Simulator
-from tradepit.realtime import ws
+from tradepit.realtime import accounts_ws, ws
 from tradepit.realtime.sio import SocketIOGateway
 from tradepit.services import broker_accounts as account_service
 from tradepit.services import feeds as feed_service
@@ -342,6 +343,8 @@ def create_app(
     app.include_router(predictions.router)
     app.include_router(calculator.router)
     app.include_router(broker_accounts.router)
+    app.include_router(accounts_table.router)
+    app.include_router(accounts_ws.router)
     app.include_router(websocket.router)
     app.add_middleware(ws.Gateway)
     app.mount("/socket.io", SocketIOGateway(wired.hub, settings.ws_max_message_bytes).asgi())

@@ -129,3 +129,76 @@ class ConnectRead(BaseModel):
     status: Literal["connected", "failed"]
     message: str
     account: AccountInfoRead | None = None
+
+
+class CsvEntry(BaseModel):
+    """A row of csv-accounts' table. ``user`` names the owner (an admin may name anyone; a
+    user only themselves). A secret left empty or sent back masked stays as it is."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"user": "alice", "broker": "ccxt:okx", "API_key": "okx-key-123456789",
+                 "API_secret": "okx-secret-123456789", "pnl": 120.5, "margin": 1000,
+                 "max_risk": 2}
+            ]
+        },
+    )  # fmt: skip
+    user: Annotated[str, Field(max_length=32, pattern=NO_NUL)] = ""
+    broker: Broker
+    API_key: Secret = ""
+    API_secret: Secret = ""
+    pnl: Figure = Decimal(0)
+    margin: Figure = Decimal(0)
+    max_risk: Risk = Decimal(0)
+    account_name: Name | None = None
+
+
+class CsvChange(CsvEntry):
+    """A change of a row: the fields sent change; ``broker`` may be left out."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"pnl": 42.5}]})
+    broker: Broker | None = None  # type: ignore[assignment]
+
+
+class CsvRow(BaseModel):
+    """A row as the table shows it: ``index`` in the caller's view, ``id`` stable; secrets
+    masked; figures as JSON numbers, as the seed documents."""
+
+    index: int
+    id: int
+    user: str
+    broker: str
+    API_key: str
+    API_secret: str
+    pnl: float
+    margin: float
+    max_risk: float
+    account_name: str
+    version: int
+
+
+class VersionRead(BaseModel):
+    """One kept version of a row."""
+
+    version: int
+    change: str
+    changed_by: int | None
+    changed_at: datetime
+    row: dict[str, object] = Field(description="The row's fields then, secrets masked")
+
+
+class RowErrors(BaseModel):
+    """What is wrong with one row of an imported file (rows count from 1 after the header)."""
+
+    row: int
+    errors: list[str]
+
+
+class ImportReport(BaseModel):
+    """The outcome of an import: every row written, or none and why."""
+
+    success: bool
+    imported: int
+    errors: list[RowErrors]

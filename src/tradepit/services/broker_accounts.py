@@ -25,6 +25,7 @@ from tradepit.schemas.broker_accounts import (
     AccountUpdate,
     ConnectRead,
 )
+from tradepit.services import row_locks
 from tradepit.services.brokers import BrokerRefused, Brokers, Credentials, mask, scrub
 from tradepit.services.brokers.ccxt import CcxtBroker
 from tradepit.services.brokers.kite import KiteBroker
@@ -225,6 +226,7 @@ async def update(
 ) -> AccountRead:
     """Change the given fields of an account; keep the previous version."""
     account = await owned(session, caller, account_id)
+    await row_locks.check_editable(session, wall, caller, account)
     return await apply_update(session, wall, sealer, bus, caller, account, body)
 
 
@@ -259,6 +261,7 @@ async def delete(
 ) -> None:
     """Delete an account (its versions stay, so it can be restored)."""
     account = await owned(session, caller, account_id)
+    await row_locks.check_editable(session, wall, caller, account)
     await remove(session, wall, bus, caller, account)
 
 

@@ -8,6 +8,7 @@ from tradepit.store.events import UserEventRow
 from tradepit.store.feeds import FeedCredential
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
 from tradepit.store.predictions import Bet
+from tradepit.store.row_locks import LockCooldown, RandomNumber, RowLock
 from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User, UserSettings
 from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
 
@@ -24,10 +25,13 @@ __all__ = [
     "FillRow",
     "LedgerEntry",
     "LedgerTransaction",
+    "LockCooldown",
     "LoginAttempt",
     "OrderRow",
     "PositionRow",
+    "RandomNumber",
     "RevokedToken",
+    "RowLock",
     "User",
     "UserEventRow",
     "UserSettings",

@@ -1,0 +1,209 @@
+"""csv-accounts' WebSocket ``/api/ws``: row locks, row changes and the random numbers.
+
+A token is required (``?token=``, ``Authorization: Bearer``, ``X-API-Key``, or a first
+message ``{"type": "auth", "token"}``); the seed's ``?username=`` alone proves nothing.
+Client messages: ``{"type": "lock", "index": 0}``, ``{"type": "unlock", "index": 0}``
+(``"id"`` instead of ``"index"`` names a row by id), ``{"type": "ping"}``. Server messages:
+``lock_status``, ``csv_update``, ``random_number``, ``pong`` and ``error``. Each connection
+sees the rows of its user's table (the desk admin: all), with indexes of that table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from tradepit.api.deps import Wiring
+from tradepit.bus import Event
+from tradepit.domain.errors import DomainError, NotAuthenticated
+from tradepit.services import accounts_table, row_locks
+from tradepit.services.accounts_table import RandomNumbers
+from tradepit.services.broker_accounts import sees_all
+from tradepit.services.callers import Caller
+from tradepit.store.db import commit
+
+CLOSE_POLICY = 1008
+CLOSE_UNAUTHORIZED = 4401
+AUTH_TIMEOUT = 10.0
+MAX_MESSAGE = 4096
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the random-number stream (which also expires stale locks) while the app runs."""
+    wired: Wiring = app.state.wiring
+    ticker = RandomNumbers(wired.sessionmaker, wired.wall, wired.bus)
+    task = asyncio.create_task(ticker.run(), name="random-numbers")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+router = APIRouter(lifespan=lifespan)
+
+
+def _text(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), default=str)
+
+
+async def _token(websocket: WebSocket) -> str:
+    query = websocket.query_params
+    bearer = websocket.headers.get("authorization", "")
+    token = (
+        query.get("token")
+        or query.get("api_key")
+        or websocket.headers.get("x-api-key")
+        or (bearer[7:] if bearer.lower().startswith("bearer ") else "")
+    )
+    if token:
+        return token
+    try:
+        first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT)
+        message = json.loads(first[:MAX_MESSAGE])
+    except (TimeoutError, ValueError) as exc:
+        raise NotAuthenticated("send ?token= or a first message {'type': 'auth'}") from exc
+    sent = message.get("token") if isinstance(message, dict) else None
+    if not isinstance(sent, str) or not sent:
+        raise NotAuthenticated("authentication required: a token, not a username")
+    return sent
+
+
+class Desk:
+    """One connection: its caller, its view of the table, and what it sends."""
+
+    def __init__(self, websocket: WebSocket, wired: Wiring, caller: Caller) -> None:
+        self.websocket = websocket
+        self.wired = wired
+        self.caller = caller
+        #: Row id → index in this caller's table.
+        self.indexes: dict[int, int] = {}
+
+    async def refresh(self) -> None:
+        """Reload which rows the caller sees, and their indexes."""
+        async with self.wired.sessionmaker() as session:
+            rows = await accounts_table.view(session, self.caller)
+        self.indexes = {account.id: i for i, (account, _) in enumerate(rows)}
+
+    def locks(self, locks: list[dict[str, Any]]) -> dict[str, Any]:
+        """Return ``lock_status`` for the rows this caller sees."""
+        shown = [
+            {**lock, "index": self.indexes[lock["id"]]}
+            for lock in locks
+            if lock["id"] in self.indexes
+        ]
+        return {"type": "lock_status", "locks": shown}
+
+    async def outgoing(self, event: Event) -> dict[str, Any] | None:
+        """Return what this caller receives of a bus event, or None."""
+        kind = event.get("type")
+        if kind == "lock_status":
+            return self.locks(event["locks"])
+        if kind == "csv_update":
+            row = event["row"]
+            if not (sees_all(self.caller) or row["user_id"] == self.caller.user.id):
+                return None
+            before = self.indexes.get(row["id"])
+            await self.refresh()
+            index = self.indexes.get(row["id"], before)
+            return {"type": "csv_update", "action": event["action"], "index": index, "row": row}
+        return event
+
+    async def handle(self, raw: str) -> dict[str, Any] | None:
+        """Answer one client message."""
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            return {"type": "error", "message": "messages are JSON objects with a 'type'"}
+        kind = message.get("type")
+        if kind == "ping":
+            return {"type": "pong", "timestamp": self.wired.wall.now().isoformat()}
+        if kind not in ("lock", "unlock"):
+            return {"type": "error", "message": "unknown type: use lock, unlock or ping"}
+        by_id = "id" in message
+        ref = message.get("id" if by_id else "index")
+        if not isinstance(ref, int) or isinstance(ref, bool) or not 0 <= ref < 2**31:
+            return {"type": "error", "message": "give the row's 'index' (or 'id')"}
+        try:
+            await self._lock(kind, ref, by_id)
+        except DomainError as exc:
+            return {"type": "error", "code": exc.code, "message": exc.message}
+        return None
+
+    async def _lock(self, kind: str, ref: int, by_id: bool) -> None:
+        w = self.wired
+        async with w.sessionmaker() as session:
+            _, account = await accounts_table.row_at(session, self.caller, ref, by_id=by_id)
+            change = row_locks.lock if kind == "lock" else row_locks.unlock
+            await change(session, w.wall, w.bus, self.caller, account)
+            await commit(session)
+
+    async def hello(self) -> None:
+        """Send the current locks."""
+        await self.refresh()
+        async with self.wired.sessionmaker() as session:
+            locks = await row_locks.status(session, self.wired.wall)
+        await self.websocket.send_text(_text(self.locks(locks)))
+
+
+@router.websocket("/api/ws")
+async def endpoint(websocket: WebSocket) -> None:
+    """Authenticate, then relay lock, row and random-number events and take lock requests."""
+    wired: Wiring = websocket.app.state.wiring
+    await websocket.accept()
+    ip = websocket.client.host if websocket.client else "unknown"
+    try:
+        caller = await wired.hub.authenticate(await _token(websocket), ip)
+    except NotAuthenticated as exc:
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+            await websocket.close(code=CLOSE_UNAUTHORIZED, reason=exc.message[:120])
+        return
+    except WebSocketDisconnect:
+        return
+    desk = Desk(websocket, wired, caller)
+    subscription = wired.bus.subscribe(row_locks.TOPIC)
+    try:
+        await desk.hello()
+        await _serve(desk, subscription)
+    except (WebSocketDisconnect, OSError, RuntimeError):
+        pass
+    finally:
+        subscription.close()
+    with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+        await websocket.close()
+
+
+async def _serve(desk: Desk, subscription: Any) -> None:
+    async def pump() -> None:
+        while True:
+            message = await desk.outgoing(await subscription.get())
+            if message is not None:
+                await desk.websocket.send_text(_text(message))
+
+    async def read() -> None:
+        while True:
+            raw = await desk.websocket.receive_text()
+            if len(raw) > MAX_MESSAGE:
+                await desk.websocket.close(code=CLOSE_POLICY, reason="message too large")
+                return
+            reply = await desk.handle(raw)
+            if reply is not None:
+                await desk.websocket.send_text(_text(reply))
+
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(read())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,150 @@
+"""csv-accounts' shared table over HTTP: rows by index or id, validation, CSV export and
+all-or-nothing import, versions and restore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.factories import admin_headers, user_with_token
+
+ROW = {"broker": "ccxt:okx", "API_key": "okx-api-key-123456", "API_secret": "okx-secret-abcdef9",
+       "pnl": 120.5, "margin": 1000, "max_risk": 2}  # fmt: skip
+
+
+async def add(client: httpx.AsyncClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
+    """Add a row; return it."""
+    response = await client.post("/api/add_csv", json={**ROW, **fields}, headers=headers)
+    assert response.status_code == 201, response.text
+    row: dict[str, Any] = response.json()
+    return row
+
+
+class TestTable:
+    async def test_add_and_fetch_with_masked_secrets(self, client: httpx.AsyncClient) -> None:
+        user, headers = await user_with_token(client)
+        row = await add(client, headers)
+        assert row == {"index": 0, "id": row["id"], "user": user["username"],
+                       "broker": "ccxt:okx", "API_key": "••••3456", "API_secret": "••••def9",
+                       "pnl": 120.5, "margin": 1000.0, "max_risk": 2.0,
+                       "account_name": "ccxt:okx", "version": 1}  # fmt: skip
+        fetched = (await client.get("/api/fetch_csv", headers=headers)).json()
+        assert fetched == [row]
+
+    async def test_update_and_delete_by_index_or_id(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        first = await add(client, headers)
+        second = await add(client, headers, pnl=-3)
+        changed = await client.put(
+            "/api/update_csv/1", json={"pnl": 7.25, "API_secret": "••••def9"}, headers=headers
+        )
+        assert changed.status_code == 200
+        assert (changed.json()["id"], changed.json()["pnl"]) == (second["id"], 7.25)
+        assert changed.json()["API_secret"] == "••••def9"
+        by_id = await client.put(
+            f"/api/update_csv/{first['id']}?by=id", json={"max_risk": 4}, headers=headers
+        )
+        assert by_id.json()["max_risk"] == 4.0
+        assert (await client.delete("/api/delete_csv/0", headers=headers)).status_code == 200
+        rows = (await client.get("/api/fetch_csv", headers=headers)).json()
+        assert [(r["index"], r["id"]) for r in rows] == [(0, second["id"])]
+        assert (await client.delete("/api/delete_csv/5", headers=headers)).status_code == 404
+
+    @pytest.mark.parametrize(
+        "fields",
+        [{"pnl": "a lot"}, {"max_risk": -1}, {"broker": "nasdaq"}, {"margin": None}],
+    )
+    async def test_validation(self, client: httpx.AsyncClient, fields: dict[str, Any]) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post("/api/add_csv", json={**ROW, **fields}, headers=headers)
+        assert response.status_code == 422
+
+    async def test_rows_of_other_users(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        alice, alice_h = await user_with_token(client)
+        _, bob_h = await user_with_token(client)
+        refused = await client.post(
+            "/api/add_csv", json={**ROW, "user": alice["username"]}, headers=bob_h
+        )
+        assert refused.status_code == 403
+        _, admin_h = await admin_headers(app, client)
+        row = await add(client, admin_h, user=alice["username"])
+        assert row["user"] == alice["username"]
+        assert (await client.get("/api/fetch_csv", headers=bob_h)).json() == []
+        assert len((await client.get("/api/fetch_csv", headers=alice_h)).json()) == 1
+        assert (await client.put(
+            f"/api/update_csv/{row['id']}?by=id", json={"pnl": 1}, headers=bob_h
+        )).status_code == 404  # fmt: skip
+
+
+class TestCsvFiles:
+    async def test_export_then_import(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        await add(client, headers)
+        exported = await client.get("/api/accounts/export.csv", headers=headers)
+        assert exported.headers["content-type"].startswith("text/csv")
+        lines = exported.text.splitlines()
+        assert lines[0] == "user,broker,API_key,API_secret,pnl,margin,max_risk,account_name"
+        assert "okx-api-key" not in exported.text
+        _, other = await user_with_token(client)
+        text = "broker,API_key,pnl,max_risk\npaper,,1.5,2\nkite,kite-key-00001111,0,1\n"
+        imported = await client.post(
+            "/api/accounts/import", content=text, headers={**other, "Content-Type": "text/csv"}
+        )
+        assert imported.status_code == 201, imported.text
+        assert imported.json() == {"success": True, "imported": 2, "errors": []}
+        rows = (await client.get("/api/fetch_csv", headers=other)).json()
+        assert [(r["broker"], r["API_key"]) for r in rows] == [("paper", ""), ("kite", "••••1111")]
+
+    async def test_one_bad_row_imports_nothing(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        text = "broker,pnl,max_risk\npaper,1,2\nnasdaq,x,-1\n"
+        response = await client.post("/api/accounts/import", content=text, headers=headers)
+        assert response.status_code == 422
+        report = response.json()
+        assert (report["success"], report["imported"]) == (False, 0)
+        assert [e["row"] for e in report["errors"]] == [2]
+        assert len(report["errors"][0]["errors"]) == 3
+        assert (await client.get("/api/fetch_csv", headers=headers)).json() == []
+
+    @pytest.mark.parametrize("text", ["broker,evil\npaper,1\n", "\r0", "broker\n\x00\n", ""])
+    async def test_unknown_columns_and_broken_files_are_refused(
+        self, client: httpx.AsyncClient, text: str
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post("/api/accounts/import", content=text, headers=headers)
+        assert response.status_code == 422
+        assert response.json()["imported"] == 0
+
+
+class TestHistory:
+    async def test_every_change_is_kept_and_a_deleted_row_restored(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        row = await add(client, headers)
+        await client.put("/api/update_csv/0", json={"pnl": 99}, headers=headers)
+        await client.delete("/api/delete_csv/0", headers=headers)
+        history = (await client.get(f"/api/accounts/{row['id']}/history", headers=headers)).json()
+        kept = history["versions"]
+        assert [(v["version"], v["change"]) for v in kept] == [
+            (1, "created"), (2, "updated"), (3, "deleted")
+        ]  # fmt: skip
+        assert kept[1]["row"]["pnl"] == "99"
+        assert kept[0]["row"]["api_key"] == "••••3456"
+        assert "okx-api-key" not in str(history)
+        restored = await client.post(f"/api/accounts/{row['id']}/restore/1", headers=headers)
+        assert restored.status_code == 200
+        rows = (await client.get("/api/fetch_csv", headers=headers)).json()
+        assert [(r["id"], r["pnl"], r["version"]) for r in rows] == [(row["id"], 120.5, 4)]
+        missing = await client.post(f"/api/accounts/{row['id']}/restore/9", headers=headers)
+        assert missing.status_code == 404
+
+    async def test_another_users_history_is_404(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        _, other = await user_with_token(client)
+        row = await add(client, headers)
+        response = await client.get(f"/api/accounts/{row['id']}/history", headers=other)
+        assert response.status_code == 404
