@@ -271,6 +271,7 @@ async def _apply_fill(
     if row is None:
         row = PositionRow(user_id=user_id, symbol=instrument.symbol, product=product.value)
         session.add(row)
+        store.remember_position(session, row)
     row.quantity = position.quantity
     row.cost_basis = position.cost_basis
     row.realized_gross = position.realized_gross
@@ -385,7 +386,8 @@ def _margin_message(
     if change.after < 0 and not instrument.margined(product.value, long=False):
         what = "selling short"
     return (
-        f"{what} {change.opened} {instrument.symbol} ({product.value}) needs {amount} "
+        f"{what} {change.opened} {instrument.symbol} ({product.value}) needs "
+        f"{format(amount.normalize(), 'f')} "
         f"{instrument.currency} available as margin ({_basis(instrument, product, change)})"
     )
 
@@ -413,20 +415,17 @@ async def _post_trade(
     currency = instrument.currency
     wallet = await cash_wallet(session, order.user_id, currency)
     now = clock.now()
-    market_wallet = await wallet_store.system_wallet(session, MARKET, currency, now)
-    fee_wallet = await wallet_store.system_wallet(session, FEES, currency, now)
+    market_wallet = await wallet_store.system_wallet_id(session, MARKET, currency, now)
+    fee_wallet = await wallet_store.system_wallet_id(session, FEES, currency, now)
     postings = [
         Posting(wallet.id, currency, cash),
-        Posting(market_wallet.id, currency, -(cash + charges)),
-        Posting(fee_wallet.id, currency, charges),
+        Posting(market_wallet, currency, -(cash + charges)),
+        Posting(fee_wallet, currency, charges),
     ]
-    await wallets.post(
-        session,
-        clock,
-        kind=kind,
-        reference=f"order:{order.id}",
-        postings=[p for p in postings if p.amount != 0],
-    )
+    moved = [p for p in postings if p.amount != 0]
+    if not moved:
+        return  # an option that expired worthless: no money moves
+    await wallets.post(session, clock, kind=kind, reference=f"order:{order.id}", postings=moved)
 
 
 def position_of(user_id: int, symbol: str, product: Product, row: PositionRow | None) -> Position:
