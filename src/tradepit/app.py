@@ -56,6 +56,7 @@ from tradepit.realtime.sio import SocketIOGateway
 from tradepit.services import broker_accounts as account_service
 from tradepit.services import feeds as feed_service
 from tradepit.services.auth import AuthPolicy
+from tradepit.services.derivative_ticks import DerivativeTicks
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.journal import JournaledBus
@@ -154,7 +155,11 @@ def build_wiring(
         fees=fees,
         matcher=matcher,
         bus=bus,
-        feeds=FeedRunner(book, sessionmaker, listeners=[matcher.on_ticks, hub.on_ticks]),
+        feeds=FeedRunner(
+            book,
+            sessionmaker,
+            listeners=[DerivativeTicks(sessionmaker, market, matcher.on_ticks), hub.on_ticks],
+        ),
         feed=feed,
         sealer=Sealer(secrets.encryption_keys),
         kite=_kite_session(settings),

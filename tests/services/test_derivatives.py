@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +19,9 @@ from tests.factories import user_with_token
 from tradepit.domain.clock import ManualClock
 from tradepit.domain.instruments import Right, derivative_symbol, intrinsic_value
 from tradepit.domain.ledger import Posting
+from tradepit.domain.market import Tick
 from tradepit.services import settlement, wallets
+from tradepit.services.derivative_ticks import DerivativeTicks
 from tradepit.services.engine import Matcher
 from tradepit.store import wallets as wallet_store
 from tradepit.store.wallets import Wallet, entries_sum
@@ -297,6 +299,47 @@ class TestOptionsAndFutures:
         assert wallet["blocked"] == 0
         positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
         assert wallet["cash"] == start + Decimal(positions["positions"][0]["realized_pnl"])
+        await assert_ledger_balances(app)
+
+
+class TestRestingDerivativeOrders:
+    async def test_a_resting_option_limit_is_requoted_with_its_underlying_and_fills(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        market = app.state.wiring.market
+        symbol = option(atm(app) + 500)
+        quote = market.tick(symbol)
+        limit = {**order(symbol, "BUY", 65, "NRML"), "order_type": "LIMIT", "price": str(quote.bid)}
+        resting = await post_order(client, headers, limit)
+        assert resting["status"] == "open"
+        assert (await inr(client, headers))["blocked"] > quote.bid * 65  # premium and charges
+
+        seen: list[Tick] = []
+
+        async def listener(batch: Sequence[Tick]) -> None:
+            seen.extend(batch)
+
+        wrapper = DerivativeTicks(app.state.wiring.sessionmaker, market, listener)
+        await wrapper([market.tick("BANKNIFTY")])  # another underlying: nothing added
+        assert [t.symbol for t in seen] == ["BANKNIFTY"]
+        await wrapper([market.tick("NIFTY")])
+        assert [t.symbol for t in seen[1:]] == ["NIFTY", symbol]
+        assert seen[-1] == market.tick(symbol)
+
+        # The engine fills the order on a quote of the contract that crosses it.
+        crossing = Tick(
+            symbol=symbol, ts=OPEN, ltp=quote.bid, bid=quote.bid - Decimal("0.1"),
+            ask=quote.bid, bid_size=Decimal(6500), ask_size=Decimal(6500), volume=Decimal(0),
+        )  # fmt: skip
+        await matcher(app).on_ticks([crossing])
+        filled = (
+            await client.get(f"/api/paper-trading/orders/{resting['id']}", headers=headers)
+        ).json()
+        assert filled["status"] == "filled" and Decimal(filled["average_price"]) <= quote.bid
+        wallet = await inr(client, headers)
+        assert wallet["blocked"] == 0
+        assert wallet["cash"] == 100_000 - quote.bid * 65 - Decimal(filled["charges"])
         await assert_ledger_balances(app)
 
 
