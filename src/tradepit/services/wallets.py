@@ -15,7 +15,7 @@ from tradepit.services.callers import Caller
 from tradepit.store import audit
 from tradepit.store import wallets as store
 from tradepit.store.users import User
-from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
+from tradepit.store.wallets import LedgerTransaction, Wallet
 
 #: Predictions (okx-bets) are staked and paid in this currency.
 BET_CURRENCY = "USDT"
@@ -45,21 +45,22 @@ async def post(
     tx = LedgerTransaction(at=clock.now(), kind=kind, reference=reference, memo=memo)
     session.add(tx)
     await session.flush()
+    entries: list[dict[str, object]] = []
     for posting in postings:
         after = await store.apply(session, posting.wallet_id, posting.amount)
         if after is None:
             raise InsufficientFunds(
                 f"insufficient {posting.currency} balance for {abs(posting.amount)}"
             )
-        session.add(
-            LedgerEntry(
-                transaction_id=tx.id,
-                wallet_id=posting.wallet_id,
-                amount=posting.amount,
-                balance_after=after,
-            )
+        entries.append(
+            {
+                "transaction_id": tx.id,
+                "wallet_id": posting.wallet_id,
+                "amount": posting.amount,
+                "balance_after": after,
+            }
         )
-    await session.flush()
+    await store.add_entries(session, entries)
     return tx
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -58,6 +59,22 @@ def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     """Run ``action`` once ``commit(session)`` has made the transaction durable; never if it
     rolls back. (SQLAlchemy's own after_commit event also fires when a savepoint is released.)"""
     session.info.setdefault("after_commit", []).append(action)
+
+
+def transaction_cache(session: AsyncSession, name: str) -> dict[Any, Any]:
+    """Return a dict that lives as long as the session's transaction: rows already locked or
+    loaded in it, looked up again without another round trip."""
+    caches: dict[str, dict[Any, Any]] = session.info.setdefault(_CACHES, {})
+    return caches.setdefault(name, {})
+
+
+_CACHES = "transaction_caches"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_caches(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_CACHES, None)
 
 
 async def commit(session: AsyncSession) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradepit.store.base import Base
+from tradepit.store.db import transaction_cache
 from tradepit.store.types import ExactDecimal, UTCDateTime
 
 
@@ -192,11 +193,25 @@ async def fills_of(session: AsyncSession, order_id: int) -> list[FillRow]:
 async def position(
     session: AsyncSession, user_id: int, symbol: str, product: str
 ) -> PositionRow | None:
-    """Return the user's position row in ``symbol`` and ``product``."""
+    """Return the user's position row in ``symbol`` and ``product`` (loaded once per
+    transaction: later changes go through the same object)."""
+    known = transaction_cache(session, "positions")
+    key = (user_id, symbol, product)
+    if key in known:
+        found: PositionRow | None = known[key]
+        return found
     stmt = select(PositionRow).where(
         PositionRow.user_id == user_id, PositionRow.symbol == symbol, PositionRow.product == product
     )
-    return (await session.scalars(stmt)).first()
+    row = (await session.scalars(stmt)).first()
+    if row is not None:
+        known[key] = row
+    return row
+
+
+def remember_position(session: AsyncSession, row: PositionRow) -> None:
+    """Remember a position row created in this transaction (see ``position``)."""
+    transaction_cache(session, "positions")[(row.user_id, row.symbol, row.product)] = row
 
 
 async def positions_of(session: AsyncSession, user_id: int) -> list[PositionRow]:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     CheckConstraint,
+    Connection,
+    Engine,
     ForeignKey,
     Index,
     Integer,
     String,
     UniqueConstraint,
     func,
+    insert,
     select,
     text,
     update,
@@ -22,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradepit.store.base import Base
+from tradepit.store.db import after_commit, transaction_cache
 from tradepit.store.types import ExactDecimal, UTCDateTime
 
 
@@ -81,6 +87,20 @@ class LedgerEntry(Base):
     balance_after: Mapped[Decimal] = mapped_column(ExactDecimal())
 
 
+async def system_wallet_id(session: AsyncSession, name: str, currency: str, now: datetime) -> int:
+    """Return the id of the system wallet ``name`` in ``currency`` (remembered per database
+    once its row is committed: system wallets are never deleted)."""
+    engine = session.sync_session.get_bind()
+    known = _SYSTEM_IDS.setdefault(engine, {})
+    found = known.get((name, currency))
+    if found is not None:
+        return found
+    wallet = await system_wallet(session, name, currency, now)
+    wallet_id = wallet.id
+    after_commit(session, lambda: known.__setitem__((name, currency), wallet_id))
+    return wallet_id
+
+
 async def system_wallet(session: AsyncSession, name: str, currency: str, now: datetime) -> Wallet:
     """Return the system wallet ``name`` in ``currency``, creating it the first time.
 
@@ -110,11 +130,21 @@ async def system_wallet(session: AsyncSession, name: str, currency: str, now: da
     return created
 
 
+#: System wallet ids per database engine.
+_SYSTEM_IDS: WeakKeyDictionary[Engine | Connection, dict[tuple[str, str], int]] = (
+    WeakKeyDictionary()
+)
+
+
 async def lock_user(session: AsyncSession, user_id: int) -> None:
     """Lock the user's wallets until the transaction ends, so that one user's orders, fills
-    and positions change one at a time (PostgreSQL; SQLite serialises every writer anyway)."""
-    stmt = select(Wallet.id).where(Wallet.user_id == user_id).order_by(Wallet.id).with_for_update()
-    await session.execute(stmt)
+    and positions change one at a time (PostgreSQL; SQLite serialises every writer anyway).
+
+    The locked rows are remembered for the rest of the transaction (``find_wallet``)."""
+    stmt = select(Wallet).where(Wallet.user_id == user_id).order_by(Wallet.id).with_for_update()
+    known = transaction_cache(session, "wallets")
+    for wallet in await session.scalars(stmt):
+        known[(user_id, wallet.name, wallet.currency)] = wallet
 
 
 async def user_wallets(session: AsyncSession, user_id: int) -> list[Wallet]:
@@ -127,6 +157,9 @@ async def find_wallet(
     session: AsyncSession, user_id: int, name: str, currency: str
 ) -> Wallet | None:
     """Return a user's wallet by name and currency."""
+    cached: Wallet | None = transaction_cache(session, "wallets").get((user_id, name, currency))
+    if cached is not None:
+        return cached
     stmt = select(Wallet).where(
         Wallet.user_id == user_id, Wallet.name == name, Wallet.currency == currency
     )
@@ -160,6 +193,11 @@ async def hold(session: AsyncSession, wallet_id: int, amount: Decimal) -> bool:
     )
     result = await session.execute(stmt)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_entries(session: AsyncSession, entries: Sequence[Mapping[str, object]]) -> None:
+    """Insert ledger entries in one statement (executemany)."""
+    await session.execute(insert(LedgerEntry), list(entries))
 
 
 async def entries_sum(session: AsyncSession, wallet_id: int) -> Decimal:
