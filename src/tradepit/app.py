@@ -23,6 +23,7 @@ from tradepit.api import (
     accounts_table,
     admin,
     auth,
+    broadcasts,
     broker_accounts,
     calculator,
     candles,
@@ -350,6 +351,7 @@ def create_app(
     app.include_router(broker_accounts.router)
     app.include_router(accounts_table.router)
     app.include_router(accounts_ws.router)
+    app.include_router(broadcasts.router)
     app.include_router(websocket.router)
     app.add_middleware(ws.Gateway)
     app.mount("/socket.io", SocketIOGateway(wired.hub, settings.ws_max_message_bytes).asgi())

@@ -178,3 +178,17 @@ async def all_sealed(session: AsyncSession) -> list[BrokerAccount]:
 async def all_versions(session: AsyncSession) -> list[BrokerAccountVersion]:
     """Return every version of every account."""
     return list(await session.scalars(select(BrokerAccountVersion)))
+
+
+async def active(
+    session: AsyncSession, user_ids: list[int] | None, account_ids: list[int] | None
+) -> list[BrokerAccount]:
+    """Return the active, live accounts of ``user_ids`` or with ``account_ids`` (None: any)."""
+    stmt = select(BrokerAccount).where(
+        BrokerAccount.deleted_at.is_(None), BrokerAccount.is_active.is_(True)
+    )
+    if user_ids is not None:
+        stmt = stmt.where(BrokerAccount.user_id.in_(user_ids))
+    if account_ids is not None:
+        stmt = stmt.where(BrokerAccount.id.in_(account_ids))
+    return list(await session.scalars(stmt.order_by(BrokerAccount.id)))

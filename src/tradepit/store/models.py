@@ -2,6 +2,7 @@
 
 from tradepit.store.audit import AuditEntry
 from tradepit.store.base import Base
+from tradepit.store.broadcasts import Broadcast, BroadcastTarget
 from tradepit.store.broker_accounts import BrokerAccount, BrokerAccountVersion
 from tradepit.store.candles import CandleRow
 from tradepit.store.events import UserEventRow
@@ -18,6 +19,8 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Bet",
+    "Broadcast",
+    "BroadcastTarget",
     "BrokerAccount",
     "BrokerAccountVersion",
     "CandleRow",

@@ -1,0 +1,111 @@
+"""mt5-copier's sending and broadcasting of orders (copy trading)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Query, status
+
+from tradepit.api.deps import (
+    MAX_ID,
+    CallerDep,
+    IdPath,
+    SessionDep,
+    SuperadminDep,
+    Wiring,
+    WiringDep,
+)
+from tradepit.schemas.broadcasts import BroadcastCreate, BroadcastStatus, CloseShare, SendOrders
+from tradepit.services import broadcasts
+from tradepit.services.broadcast_queue import Worker
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Work the broadcast queue while the app runs."""
+    w: Wiring = app.state.wiring
+    worker = Worker(w.sessionmaker, w.wall, w.sealer, w.brokers, w.market, w.bus)
+    task = asyncio.create_task(worker.run(), name="broadcast-queue")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+router = APIRouter(prefix="/api", tags=["copy trading"], lifespan=lifespan)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "No active account matches the targets"},
+    401: {"description": "Not logged in"},
+    403: {"description": "Broadcasting needs the superadmin role"},
+    404: {"description": "Unknown symbol, account or broadcast"},
+    409: {"description": "Nothing to close"},
+}
+
+
+@router.post("/send_orders", summary="Send an order to my accounts", responses=ERRORS)
+async def send_orders(
+    body: SendOrders, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> dict[str, Any]:
+    """Size the order for each listed account of mine (fixed lots, or riskPercent of the
+    account's balance) and send it through its broker now; answer per account."""
+    results = await broadcasts.send(
+        session, wired.wall, wired.sealer, wired.brokers, wired.market, caller, body
+    )
+    return {"success": all(r.status == "executed" for r in results), "results": results}
+
+
+@router.post(
+    "/broadcast_orders",
+    status_code=status.HTTP_201_CREATED,
+    summary="Broadcast an order (superadmin)",
+    responses=ERRORS,
+)
+async def broadcast_orders(
+    body: BroadcastCreate, caller: SuperadminDep, session: SessionDep, wired: WiringDep
+) -> BroadcastStatus:
+    """Queue the order for every active account (or the users or accounts listed); the
+    queue sends it to each, with retries, and reports progress."""
+    return await broadcasts.create(session, wired.wall, wired.market, wired.bus, caller, body)
+
+
+@router.get("/broadcast_status", summary="Broadcasts and their progress", responses=ERRORS)
+async def broadcast_status(
+    caller: CallerDep,
+    session: SessionDep,
+    broadcast_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> BroadcastStatus:
+    """A superadmin sees every broadcast; a user sees their own targets."""
+    return await broadcasts.status(session, caller, broadcast_id, limit)
+
+
+@router.post("/broadcasts/{broadcast_id}/retry", summary="Retry failed targets", responses=ERRORS)
+async def retry(
+    broadcast_id: IdPath, caller: SuperadminDep, session: SessionDep, wired: WiringDep
+) -> BroadcastStatus:
+    """Queue the broadcast's failed targets again; executed targets are never resent."""
+    return await broadcasts.retry(session, wired.wall, wired.bus, caller, broadcast_id)
+
+
+@router.post(
+    "/broadcasts/{broadcast_id}/close",
+    status_code=status.HTTP_201_CREATED,
+    summary="Close a share of a broadcast",
+    responses=ERRORS,
+)
+async def close(
+    broadcast_id: IdPath,
+    body: CloseShare,
+    caller: SuperadminDep,
+    session: SessionDep,
+    wired: WiringDep,
+) -> BroadcastStatus:
+    """Close ``fraction`` of every account's executed lots of the broadcast, proportionally."""
+    return await broadcasts.close(
+        session, wired.wall, wired.market, wired.bus, caller, broadcast_id, body.fraction
+    )

@@ -1,0 +1,417 @@
+"""Sending orders to linked accounts, and broadcasting them to many (copy trading).
+
+A broadcast is queued: one target row per account, pending → sent → executed | failed; the
+worker (``services.broadcast_queue``) claims a pending target (one worker wins), sizes it (fixed
+lots, the master's lots times a multiplier, or a risk percent of the account's balance through
+the calculator), and sends it through the account's adapter. Paper orders run in the claim's
+transaction, so a target executes exactly once; for external brokers the claim commits before
+the send, so a crash can leave a target ``sent`` but never sends it twice (such targets are
+failed after ``STALE_AFTER`` for a person to check). Transient broker errors are retried with
+exponential backoff; a retry of a broadcast re-queues only its failed targets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import timedelta
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradepit.bus import Bus, user_topic
+from tradepit.domain import lots as sizing
+from tradepit.domain.clock import Clock
+from tradepit.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from tradepit.domain.instruments import Instrument
+from tradepit.market.data import MarketData
+from tradepit.schemas.broadcasts import (
+    BroadcastCreate,
+    BroadcastRead,
+    BroadcastStatus,
+    OrderPlan,
+    SendOrders,
+    SendResult,
+    Sizing,
+    TargetRead,
+)
+from tradepit.services import broker_accounts as accounts
+from tradepit.services.brokers import Adapter, BrokerRefused, Brokers, Ticket, scrub
+from tradepit.services.callers import Caller
+from tradepit.store import audit
+from tradepit.store import broadcasts as store
+from tradepit.store import broker_accounts as account_store
+from tradepit.store.broadcasts import EXECUTED, FAILED, PENDING, Broadcast, BroadcastTarget
+from tradepit.store.crypto import Sealer
+from tradepit.store.db import after_commit
+
+log = logging.getLogger("tradepit.broadcasts")
+
+TOPIC = "broadcasts"
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = timedelta(seconds=2)
+BACKOFF_MAX = timedelta(minutes=1)
+STALE_AFTER = timedelta(minutes=5)
+SEND_TIMEOUT = 30.0
+BATCH = 50
+
+
+class NoTargets(InvalidInput):
+    """No active account matches the broadcast's targets."""
+
+    code = "NO_TARGETS"
+
+
+class BroadcastNotFound(NotFound):
+    """No broadcast with this id."""
+
+    code = "BROADCAST_NOT_FOUND"
+
+
+class NotClosable(Conflict):
+    """Only an opening broadcast with executed targets can be closed."""
+
+    code = "NOT_CLOSABLE"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return the wait before attempt ``attempts + 1``: 2 s, 4 s, 8 s… at most a minute."""
+    return min(BACKOFF_BASE * (1 << max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def _floor(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
+
+
+def _mode(
+    plan: OrderPlan, override: Sizing | None
+) -> tuple[Decimal | None, Decimal, Decimal | None]:
+    """Return (lots, multiplier, risk percent): an override's lots or risk percent win, an
+    override's multiplier applies to the master's lots."""
+    one = Decimal(1)
+    if override is not None and override.lots is not None:
+        return override.lots, override.multiplier or one, None
+    if override is not None and override.risk_percent is not None:
+        return None, one, override.risk_percent
+    multiplier = (override.multiplier if override else None) or plan.multiplier or one
+    return plan.lots, multiplier, plan.risk_percent
+
+
+async def size(
+    adapter: Adapter, instrument: Instrument, plan: OrderPlan, override: Sizing | None
+) -> Decimal:
+    """Return the lots one account trades, on the lot step and within the clamps."""
+    rules = sizing.lot_rules(instrument)
+    fixed, multiplier, risk = _mode(plan, override)
+    if risk is not None:
+        if plan.stop_loss is None or not plan.entries:
+            raise BrokerRefused("riskPercent needs stopLoss and an entry price")
+        info = await adapter.account_info()
+        if info.balance <= 0:
+            raise BrokerRefused(f"the account's balance is {info.balance} {info.currency}")
+        try:
+            lots = sizing.size(info.balance, risk, plan.stop_loss, plan.entries, rules).total_lots
+        except DomainError as exc:
+            raise BrokerRefused(exc.message) from exc
+    else:
+        assert fixed is not None
+        lots = fixed * multiplier
+    low = max(rules.min_lot, plan.min_lot or rules.min_lot)
+    high = min(rules.max_lot, plan.max_lot or rules.max_lot)
+    return min(max(_floor(lots, rules.step), low), high)
+
+
+def ticket(
+    plan: OrderPlan, instrument: Instrument, override: Sizing | None, lots: Decimal, key: str
+) -> Ticket:
+    symbol = (override.symbol if override else None) or instrument.symbol
+    return Ticket(symbol, plan.side, lots, key, plan.stop_loss, plan.take_profit)
+
+
+def target_read(target: BroadcastTarget) -> TargetRead:
+    """Return the target as answers and events show it."""
+    return TargetRead.model_validate(target, from_attributes=True)
+
+
+def _broadcast_read(broadcast: Broadcast, progress: dict[str, int]) -> BroadcastRead:
+    full = {s: progress.get(s, 0) for s in (PENDING, "sent", EXECUTED, FAILED)}
+    full["total"] = sum(progress.values())
+    return BroadcastRead(
+        id=broadcast.id,
+        admin_user_id=broadcast.admin_user_id,
+        kind=broadcast.kind,
+        parent_id=broadcast.parent_id,
+        symbol=broadcast.symbol,
+        side=broadcast.side,
+        order=broadcast.order,
+        created_at=broadcast.created_at,
+        progress=full,
+    )
+
+
+async def announce(session: AsyncSession, bus: Bus, target: BroadcastTarget) -> None:
+    await session.flush()
+    progress = await store.counts(session, target.broadcast_id)
+    shown = target_read(target).model_dump(mode="json")
+    event = {
+        "type": "broadcast_progress",
+        "broadcast_id": target.broadcast_id,
+        "progress": progress,
+        "target": shown,
+    }
+    private = {"type": "broadcast_target", "target": shown}
+    after_commit(session, lambda: bus.publish(TOPIC, event))
+    after_commit(session, lambda: bus.publish(user_topic(target.target_user_id), private))
+
+
+def _audit(
+    session: AsyncSession,
+    wall: Clock,
+    caller: Caller,
+    action: str,
+    target: str,
+    details: dict[str, Any],
+) -> None:
+    audit.record(
+        session,
+        at=wall.now(),
+        action=action,
+        actor_id=caller.user.id,
+        actor=caller.user.username,
+        target=target,
+        ip=caller.ip,
+        details=details,
+    )
+
+
+async def create(
+    session: AsyncSession,
+    wall: Clock,
+    market: MarketData,
+    bus: Bus,
+    caller: Caller,
+    body: BroadcastCreate,
+) -> BroadcastStatus:
+    """Queue the order for every matching active account; the worker sends it."""
+    instrument = market.instrument(body.symbol)
+    targets = await account_store.active(session, body.target_users, body.target_accounts)
+    if not targets:
+        raise NoTargets("no active account matches the broadcast's targets")
+    now = wall.now()
+    order = body.model_dump(mode="json", exclude={"target_users", "target_accounts"})
+    broadcast = Broadcast(
+        admin_user_id=caller.user.id,
+        kind="open",
+        symbol=instrument.symbol,
+        side=body.side,
+        order=order,
+        created_at=now,
+    )
+    session.add(broadcast)
+    await session.flush()
+    rows = []
+    for account in targets:
+        override = body.overrides.get(str(account.id))
+        symbol = (override.symbol if override else None) or instrument.symbol
+        rows.append(
+            BroadcastTarget(
+                broadcast_id=broadcast.id,
+                target_user_id=account.user_id,
+                account_id=account.id,
+                status=PENDING,
+                symbol=symbol,
+                attempts=0,
+                next_attempt_at=now,
+                updated_at=now,
+            )
+        )
+    session.add_all(rows)
+    await session.flush()
+    _audit(
+        session,
+        wall,
+        caller,
+        "broadcast.create",
+        f"broadcast:{broadcast.id}",
+        {
+            "broadcast_id": broadcast.id,
+            "symbol": instrument.symbol,
+            "side": body.side,
+            "accounts": [t.account_id for t in rows],
+        },
+    )
+    for row in rows:
+        await announce(session, bus, row)
+    return BroadcastStatus(
+        broadcasts=[_broadcast_read(broadcast, {PENDING: len(rows)})],
+        targets=[target_read(t) for t in rows],
+    )
+
+
+async def retry(
+    session: AsyncSession, wall: Clock, bus: Bus, caller: Caller, broadcast_id: int
+) -> BroadcastStatus:
+    """Queue the broadcast's failed targets again; executed ones are never sent again."""
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise BroadcastNotFound(f"no broadcast {broadcast_id}")
+    now = wall.now()
+    again = [t for t in await store.targets_of(session, [broadcast_id]) if t.status == FAILED]
+    for target in again:
+        target.status, target.attempts, target.next_attempt_at = PENDING, 0, now
+        target.error_message, target.updated_at = None, now
+        await announce(session, bus, target)
+    _audit(
+        session,
+        wall,
+        caller,
+        "broadcast.retry",
+        f"broadcast:{broadcast_id}",
+        {"broadcast_id": broadcast_id, "targets": [t.id for t in again]},
+    )
+    return await status(session, caller, broadcast_id)
+
+
+async def close(
+    session: AsyncSession,
+    wall: Clock,
+    market: MarketData,
+    bus: Bus,
+    caller: Caller,
+    broadcast_id: int,
+    fraction: Decimal,
+) -> BroadcastStatus:
+    """Queue a close of ``fraction`` of every executed target's lots (rounded down to the
+    lot step), as a broadcast of kind close."""
+    parent = await session.get(Broadcast, broadcast_id)
+    if parent is None:
+        raise BroadcastNotFound(f"no broadcast {broadcast_id}")
+    done = [t for t in await store.targets_of(session, [broadcast_id]) if t.status == EXECUTED]
+    if parent.kind != "open" or not done:
+        raise NotClosable("only an opening broadcast with executed targets can be closed")
+    step = sizing.lot_rules(market.instrument(parent.symbol)).step
+    now = wall.now()
+    side = "SELL" if parent.side == "BUY" else "BUY"
+    child = Broadcast(
+        admin_user_id=caller.user.id,
+        kind="close",
+        parent_id=parent.id,
+        symbol=parent.symbol,
+        side=side,
+        order={"fraction": str(fraction)},
+        created_at=now,
+    )
+    session.add(child)
+    await session.flush()
+    for target in done:
+        lots = _floor((target.lots or Decimal(0)) * fraction, step)
+        row = BroadcastTarget(
+            broadcast_id=child.id,
+            target_user_id=target.target_user_id,
+            account_id=target.account_id,
+            status=PENDING,
+            symbol=target.symbol,
+            lots=lots,
+            attempts=0,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+        if lots <= 0:
+            row.status, row.error_message = FAILED, "the share is below one lot step"
+        session.add(row)
+        await announce(session, bus, row)
+    _audit(
+        session,
+        wall,
+        caller,
+        "broadcast.close",
+        f"broadcast:{child.id}",
+        {"broadcast_id": child.id, "parent_id": parent.id, "fraction": str(fraction)},
+    )
+    return await status(session, caller, child.id)
+
+
+async def status(
+    session: AsyncSession, caller: Caller, broadcast_id: int | None = None, limit: int = 50
+) -> BroadcastStatus:
+    """Return broadcasts with their targets: a superadmin sees all, a user their targets."""
+    if accounts.sees_all(caller) and caller.role.value == "superadmin":
+        found = (
+            await store.by_ids(session, [broadcast_id])
+            if broadcast_id is not None
+            else await store.recent(session, limit)
+        )
+        targets = await store.targets_of(session, [b.id for b in found])
+    else:
+        targets = await store.targets_of_user(session, caller.user.id, limit * 20)
+        if broadcast_id is not None:
+            targets = [t for t in targets if t.broadcast_id == broadcast_id]
+        found = await store.by_ids(session, sorted({t.broadcast_id for t in targets}))
+    return BroadcastStatus(
+        broadcasts=[_broadcast_read(b, await store.counts(session, b.id)) for b in found],
+        targets=[target_read(t) for t in targets],
+    )
+
+
+async def send(
+    session: AsyncSession,
+    wall: Clock,
+    sealer: Sealer,
+    registry: Brokers,
+    market: MarketData,
+    caller: Caller,
+    body: SendOrders,
+) -> list[SendResult]:
+    """Send the order to each of the caller's listed accounts now; answer per account."""
+    instrument = market.instrument(body.symbol)
+    owned = [await accounts.owned(session, caller, i) for i in dict.fromkeys(body.accounts)]
+    batch = uuid.uuid4().hex[:12]
+    results: list[SendResult] = []
+    for account in owned:
+        secrets: list[str] = []
+        lots: Decimal | None = None
+        try:
+            opened = accounts.credentials(sealer, account)
+            secrets = opened.secrets()
+            adapter = registry.open(opened, session)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                lots = await size(adapter, instrument, body, None)
+                key = f"tp-s{batch}-a{account.id}"
+                placed = await adapter.place_order(ticket(body, instrument, None, lots, key))
+            results.append(
+                SendResult(
+                    account_id=account.id,
+                    status="executed",
+                    symbol=instrument.symbol,
+                    lots=lots,
+                    order_id=placed.order_id,
+                    error_message=None,
+                )
+            )
+        except (BrokerRefused, TimeoutError) as exc:
+            reason = scrub(exc.reason, secrets) if isinstance(exc, BrokerRefused) else "timeout"
+            results.append(
+                SendResult(
+                    account_id=account.id,
+                    status="failed",
+                    symbol=instrument.symbol,
+                    lots=lots,
+                    order_id=None,
+                    error_message=reason,
+                )
+            )
+    _audit(
+        session,
+        wall,
+        caller,
+        "orders.send",
+        f"user:{caller.user.id}",
+        {
+            "symbol": instrument.symbol,
+            "side": body.side,
+            "results": [{"account_id": r.account_id, "status": r.status} for r in results],
+        },
+    )
+    return results

@@ -1,0 +1,142 @@
+"""Broadcast orders (copy trading) and their queue: one target row per account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tradepit.store.base import Base
+from tradepit.store.types import ExactDecimal, UTCDateTime
+
+PENDING, SENT, EXECUTED, FAILED = "pending", "sent", "executed", "failed"
+
+
+class Broadcast(Base):
+    """An order a superadmin sent to many accounts (``kind`` open), or a partial close of
+    one (``kind`` close, ``parent_id`` the opening broadcast). ``order`` is validated JSON."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    admin_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8), default="open")
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True
+    )
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(4))
+    order: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class BroadcastTarget(Base):
+    """One account's share of a broadcast: pending → sent → executed | failed."""
+
+    __tablename__ = "broadcast_targets"
+    __table_args__ = (UniqueConstraint("broadcast_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True
+    )
+    target_user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    symbol: Mapped[str] = mapped_column(String(40))
+    lots: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    error_message: Mapped[str | None] = mapped_column(String(255))
+    broker_order_id: Mapped[str | None] = mapped_column(String(64))
+    executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+async def due(session: AsyncSession, now: datetime, limit: int) -> list[int]:
+    """Return the ids of pending targets whose time has come, oldest first."""
+    stmt = (
+        select(BroadcastTarget.id)
+        .where(BroadcastTarget.status == PENDING, BroadcastTarget.next_attempt_at <= now)
+        .order_by(BroadcastTarget.id)
+        .limit(limit)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def claim(session: AsyncSession, target_id: int, now: datetime) -> BroadcastTarget | None:
+    """Move a pending target to sent (one worker wins); return it, or None if taken."""
+    result = await session.execute(
+        update(BroadcastTarget)
+        .where(BroadcastTarget.id == target_id, BroadcastTarget.status == PENDING)
+        .values(status=SENT, attempts=BroadcastTarget.attempts + 1, updated_at=now)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    return await session.get(BroadcastTarget, target_id, populate_existing=True)
+
+
+async def stale_sent(session: AsyncSession, before: datetime) -> list[BroadcastTarget]:
+    """Return targets left in ``sent`` since before ``before`` (a worker died mid-send)."""
+    stmt = select(BroadcastTarget).where(
+        BroadcastTarget.status == SENT, BroadcastTarget.updated_at < before
+    )
+    return list(await session.scalars(stmt))
+
+
+async def targets_of(session: AsyncSession, broadcast_ids: list[int]) -> list[BroadcastTarget]:
+    """Return the targets of the broadcasts, by id."""
+    stmt = (
+        select(BroadcastTarget)
+        .where(BroadcastTarget.broadcast_id.in_(broadcast_ids))
+        .order_by(BroadcastTarget.id)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def targets_of_user(session: AsyncSession, user_id: int, limit: int) -> list[BroadcastTarget]:
+    """Return a user's targets, newest first."""
+    stmt = (
+        select(BroadcastTarget)
+        .where(BroadcastTarget.target_user_id == user_id)
+        .order_by(BroadcastTarget.id.desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def recent(session: AsyncSession, limit: int) -> list[Broadcast]:
+    """Return the newest broadcasts."""
+    stmt = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)
+    return list(await session.scalars(stmt))
+
+
+async def by_ids(session: AsyncSession, ids: list[int]) -> list[Broadcast]:
+    """Return the broadcasts with these ids, newest first."""
+    stmt = select(Broadcast).where(Broadcast.id.in_(ids)).order_by(Broadcast.id.desc())
+    return list(await session.scalars(stmt))
+
+
+async def counts(session: AsyncSession, broadcast_id: int) -> dict[str, int]:
+    """Return how many targets of the broadcast are in each state."""
+    stmt = (
+        select(BroadcastTarget.status, func.count())
+        .where(BroadcastTarget.broadcast_id == broadcast_id)
+        .group_by(BroadcastTarget.status)
+    )
+    return {status: int(n) for status, n in await session.execute(stmt)}

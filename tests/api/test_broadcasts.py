@@ -1,0 +1,244 @@
+"""Sending and broadcasting orders: 3 users' paper accounts execute, a failing adapter fails
+alone with its reason, a retry never duplicates, transient errors back off, partial closes
+propagate proportionally."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.api.test_broker_accounts import MT5, FakeMt5
+from tests.conftest import client_for, make_settings
+from tests.factories import admin_headers, user_with_token
+from tradepit.app import create_app
+from tradepit.domain.accounts import Role
+from tradepit.domain.clock import ManualClock
+from tradepit.services import broadcasts
+from tradepit.services.broadcast_queue import Worker
+from tradepit.services.brokers.mt5 import Mt5Broker
+
+GOLD = {"symbol": "XAUUSD", "side": "BUY", "stopLoss": 3000, "takeProfit": 6000}
+
+
+@pytest.fixture
+async def desk(tmp_path: Path, db: str) -> AsyncIterator[tuple[FastAPI, ManualClock]]:
+    """Yield an app with funded USD wallets, markets always open and a manual wall clock."""
+    wall = ManualClock(datetime.now(UTC))
+    settings = make_settings(
+        tmp_path / "data", db, market_hours="always", starting_balance_usd=Decimal(1_000_000)
+    )
+    app = create_app(settings, wall=wall)
+    yield app, wall
+    await app.state.wiring.engine.dispose()
+
+
+@pytest.fixture
+async def client(desk: tuple[FastAPI, ManualClock]) -> AsyncIterator[httpx.AsyncClient]:
+    """Yield an HTTP client of the desk app."""
+    async with client_for(desk[0]) as http:
+        yield http
+
+
+def worker(app: FastAPI) -> Worker:
+    """Return a queue worker of ``app`` (the tests drive it; the lifespan is not running)."""
+    w = app.state.wiring
+    return Worker(w.sessionmaker, w.wall, w.sealer, w.brokers, w.market, w.bus)
+
+
+async def paper_user(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, str], int]:
+    """Register a user with a paper account; return them, their headers and the account id."""
+    user, headers = await user_with_token(client)
+    body = {"account_name": "paper", "broker": "paper"}
+    account = (await client.post("/api/accounts", json=body, headers=headers)).json()
+    return user, headers, account["id"]
+
+
+async def entries(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Return the user's entry orders (bracket legs left out)."""
+    orders = (await client.get("/api/paper-trading/orders", headers=headers)).json()["orders"]
+    return [o for o in orders if o["parent_id"] is None]
+
+
+async def position(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    """Return the user's XAUUSD quantity."""
+    found = (await client.get("/api/paper-trading/positions", headers=headers)).json()
+    return next(p["quantity"] for p in found["positions"] if p["symbol"] == "XAUUSD")
+
+
+class TestBroadcast:
+    async def test_three_paper_accounts_one_failing_adapter_and_a_retry(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        app, _ = desk
+        people = [await paper_user(client) for _ in range(3)]
+        mt5 = (await client.post("/api/accounts", json=MT5, headers=people[2][1])).json()
+        _, root = await admin_headers(app, client, Role.SUPERADMIN)
+        events = app.state.wiring.bus.subscribe(broadcasts.TOPIC)
+        body = {**GOLD, "entryPrice1": 4150, "lots": 0.1,
+                "target_users": [p[0]["id"] for p in people]}  # fmt: skip
+        created = await client.post("/api/broadcast_orders", json=body, headers=root)
+        assert created.status_code == 201, created.text
+        broadcast_id = created.json()["broadcasts"][0]["id"]
+        assert [t["status"] for t in created.json()["targets"]] == ["pending"] * 4
+
+        assert await worker(app).work_once() == 4
+        state = (await client.get("/api/broadcast_status", headers=root)).json()
+        by_account = {t["account_id"]: t for t in state["targets"]}
+        assert [by_account[p[2]]["status"] for p in people] == ["executed"] * 3
+        assert by_account[mt5["id"]]["status"] == "failed"
+        assert "MetaTrader5 is not installed" in by_account[mt5["id"]]["error_message"]
+        assert state["broadcasts"][0]["progress"] == {
+            "pending": 0, "sent": 0, "executed": 3, "failed": 1, "total": 4
+        }  # fmt: skip
+        for _, headers, _ in people:
+            placed = await entries(client, headers)
+            assert [(o["symbol"], o["order_side"], o["quantity"]) for o in placed] == [
+                ("XAUUSD", "BUY", "0.1")
+            ]
+        assert events.queue.qsize() >= 8
+
+        fake = FakeMt5()
+        app.state.wiring.brokers.factories["mt5"] = Mt5Broker(lambda: fake)
+        again = await client.post(f"/api/broadcasts/{broadcast_id}/retry", headers=root)
+        assert again.status_code == 200
+        assert await worker(app).work_once() == 1
+        assert [r["volume"] for r in fake.requests] == [0.1]
+        assert fake.requests[0]["comment"] == f"tp-b{broadcast_id}-a{mt5['id']}"
+        await client.post(f"/api/broadcasts/{broadcast_id}/retry", headers=root)
+        assert await worker(app).work_once() == 0
+        for _, headers, _ in people:
+            assert len(await entries(client, headers)) == 1
+        final = (await client.get("/api/broadcast_status", headers=root)).json()
+        assert final["broadcasts"][0]["progress"]["executed"] == 4
+
+        own = (await client.get("/api/broadcast_status", headers=people[0][1])).json()
+        assert [t["account_id"] for t in own["targets"]] == [people[0][2]]
+
+    async def test_only_a_superadmin_broadcasts(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        app, _ = desk
+        await paper_user(client)
+        _, admin = await admin_headers(app, client)
+        body = {**GOLD, "lots": 0.1}
+        assert (
+            await client.post("/api/broadcast_orders", json=body, headers=admin)
+        ).status_code == 403
+        assert (await client.post("/api/broadcasts/1/retry", headers=admin)).status_code == 403
+
+    async def test_transient_errors_back_off_then_execute(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        app, wall = desk
+        fake = FakeMt5()
+        answers = [10031, 10009]
+        sent = fake.order_send
+
+        def flaky(request: dict[str, Any]) -> Any:
+            result = sent(request)
+            return SimpleNamespace(**{**vars(result), "retcode": answers.pop(0)})
+
+        fake.order_send = flaky  # type: ignore[method-assign]
+        app.state.wiring.brokers.factories["mt5"] = Mt5Broker(lambda: fake)
+        user, headers = await user_with_token(client)
+        account = (await client.post("/api/accounts", json=MT5, headers=headers)).json()
+        _, root = await admin_headers(app, client, Role.SUPERADMIN)
+        body = {**GOLD, "lots": 0.2, "target_accounts": [account["id"]]}
+        await client.post("/api/broadcast_orders", json=body, headers=root)
+        await worker(app).work_once()
+        state = (await client.get("/api/broadcast_status", headers=root)).json()["targets"][0]
+        assert (state["status"], state["attempts"]) == ("pending", 1)
+        assert "10031" in state["error_message"]
+        assert await worker(app).work_once() == 0
+        wall.advance(timedelta(seconds=3))
+        assert await worker(app).work_once() == 1
+        state = (await client.get("/api/broadcast_status", headers=root)).json()["targets"][0]
+        assert (state["status"], state["attempts"], state["error_message"]) == (
+            "executed", 2, None
+        )  # fmt: skip
+        assert len(fake.requests) == 2
+        del user
+
+    async def test_risk_percent_overrides_and_a_partial_close(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        app, _ = desk
+        (_, a_headers, a), (_, b_headers, b) = [await paper_user(client) for _ in range(2)]
+        _, root = await admin_headers(app, client, Role.SUPERADMIN)
+        body = {**GOLD, "entryPrice1": 4150, "riskPercent": 1, "target_accounts": [a, b],
+                "overrides": {str(b): {"lots": 0.05, "multiplier": 2}}}  # fmt: skip
+        created = (await client.post("/api/broadcast_orders", json=body, headers=root)).json()
+        await worker(app).work_once()
+        # 1 % of 1,000,000 over (4150 - 3000) * 100 per lot = 0.0869… → 0.08 lots.
+        assert await position(client, a_headers) == "0.08"
+        assert await position(client, b_headers) == "0.1"
+        broadcast_id = created["broadcasts"][0]["id"]
+        closed = await client.post(
+            f"/api/broadcasts/{broadcast_id}/close", json={"fraction": 0.5}, headers=root
+        )
+        assert closed.status_code == 201, closed.text
+        assert sorted(t["lots"] for t in closed.json()["targets"]) == ["0.04", "0.05"]
+        await worker(app).work_once()
+        assert await position(client, a_headers) == "0.04"
+        assert await position(client, b_headers) == "0.05"
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {**GOLD, "lots": 0.1, "riskPercent": 1},
+            {**GOLD},
+            {**GOLD, "multiplier": 2},
+            {**GOLD, "riskPercent": 1},
+            {**GOLD, "side": "HOLD", "lots": 1},
+            {**GOLD, "lots": 1, "overrides": {"x": {"lots": 1}}},
+        ],
+    )
+    async def test_malformed_broadcasts_are_422(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient, body: dict[str, Any]
+    ) -> None:
+        _, root = await admin_headers(desk[0], client, Role.SUPERADMIN)
+        response = await client.post("/api/broadcast_orders", json=body, headers=root)
+        assert response.status_code == 422
+
+    async def test_no_target_is_400(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        _, root = await admin_headers(desk[0], client, Role.SUPERADMIN)
+        body = {**GOLD, "lots": 1, "target_accounts": [12345]}
+        response = await client.post("/api/broadcast_orders", json=body, headers=root)
+        assert (response.status_code, response.json()["code"]) == (400, "NO_TARGETS")
+
+
+class TestSendOrders:
+    async def test_to_my_accounts_with_one_failing(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        _, headers, paper = await paper_user(client)
+        mt5 = (await client.post("/api/accounts", json=MT5, headers=headers)).json()
+        body = {**GOLD, "entryPrice1": 4150, "riskPercent": 1, "accounts": [paper, mt5["id"]]}
+        response = await client.post("/api/send_orders", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        results = response.json()
+        assert results["success"] is False
+        assert [(r["account_id"], r["status"], r["lots"]) for r in results["results"]] == [
+            (paper, "executed", "0.08"), (mt5["id"], "failed", None)
+        ]  # fmt: skip
+        assert "MetaTrader5" in results["results"][1]["error_message"]
+        assert await position(client, headers) == "0.08"
+
+    async def test_another_users_account_is_404(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        _, _, theirs = await paper_user(client)
+        _, headers, _ = await paper_user(client)
+        body = {**GOLD, "lots": 0.1, "accounts": [theirs]}
+        response = await client.post("/api/send_orders", json=body, headers=headers)
+        assert response.status_code == 404
