@@ -40,6 +40,8 @@ from tradepit.market.simulator import TradingMinutes, default_trading_minutes
 LISTED_EXPIRIES = 8
 #: Days of daily bars behind the implied-volatility history.
 IV_HISTORY_DAYS = 400
+#: Resolved futures and options kept, by symbol.
+DERIVATIVES_CACHED = 4096
 
 
 class UnknownExpiry(NotFound):
@@ -147,6 +149,8 @@ class MarketData:
             found = derivatives.resolve(self.catalogue, self.calendar, key)
             if found is None:
                 return self.catalogue.get(symbol)  # raises UnknownSymbol
+            if len(self._derivatives) >= DERIVATIVES_CACHED:
+                self._derivatives.clear()  # any strike on the grid resolves: keep it bounded
             self._derivatives[key] = found
         return found
 
