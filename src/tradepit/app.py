@@ -162,7 +162,7 @@ def build_wiring(
             listeners=[DerivativeTicks(sessionmaker, market, matcher.on_ticks), hub.on_ticks],
         ),
         feed=feed,
-        sealer=Sealer(secrets.encryption_keys),
+        sealer=Sealer(secrets.encryption_keys, source=secrets.read_encryption_keys),
         kite=_kite_session(settings),
         bet_rules=bet_rules(settings),
         resolver=Resolver(sessionmaker, market.clock, market, bus),

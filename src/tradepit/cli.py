@@ -1,4 +1,4 @@
-"""The ``tradepit`` command: serve, migrate, create-admin, backup, version."""
+"""The ``tradepit`` command: serve, migrate, create-admin, backup, rotate-keys, version."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from tradepit.domain.accounts import Role
 from tradepit.domain.clock import SystemClock
 from tradepit.domain.errors import DomainError
 from tradepit.logs import configure
-from tradepit.services import auth
+from tradepit.services import auth, encryption_keys
 from tradepit.settings import Settings
+from tradepit.store.crypto import SealBroken, Sealer
 from tradepit.store.db import create_engine, create_sessionmaker
 from tradepit.store.migrate import upgrade
 from tradepit.store.secrets import Secrets
@@ -223,6 +224,33 @@ def backup(
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
         src.backup(dst, pages=256, progress=progress)
     typer.echo(f"backup written to {target.resolve()}")
+
+
+async def _reseal(settings: Settings, sealer: Sealer) -> dict[str, int]:
+    engine = create_engine(settings.db_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            counts = await encryption_keys.reseal(session, sealer, SystemClock())
+            await session.commit()
+            return counts
+    finally:
+        await engine.dispose()
+
+
+@cli.command("rotate-keys")
+def rotate_keys() -> None:
+    """Add a new encryption key and re-encrypt every stored secret under it (broker account
+    secrets, their versions, feed tokens). The previous key stays for reading; running servers
+    pick the new key up without a restart."""
+    settings = _settings()
+    keys = Secrets(settings.data_dir).add_encryption_key()
+    try:
+        counts = asyncio.run(_reseal(settings, Sealer(keys)))
+    except SealBroken as exc:
+        typer.echo(f"error: {exc}; the new key is in place, nothing was re-encrypted", err=True)
+        raise typer.Exit(1) from exc
+    done = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    typer.echo(f"new key in {settings.data_dir / 'secrets' / 'fernet_keys'}; re-encrypted {done}")
 
 
 @cli.command()
