@@ -131,6 +131,9 @@ class SocketIOGateway:
             self.hub.detach(client)
 
     async def _write(self, sid: str, client: Client) -> None:
+        """Send the client's queue: each message is encoded once for every client that gets
+        it, and handed to Engine.IO as it is (``emit`` would encode it once per client)."""
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
         while True:
             batch = await client.take()
             if client.closing is not None:
@@ -138,9 +141,9 @@ class SocketIOGateway:
                 await self.sio.disconnect(sid)
                 return
             for message in batch:
-                event = self._event(client, message)
-                if event is not None:
-                    await self.sio.emit(event[0], event[1], to=sid)
+                packet = self._packet(client, message)
+                if packet is not None:
+                    await self.sio.eio.send(eio_sid, packet)
             while self._backlog(sid) > BACKLOG:  # noqa: ASYNC110 - Engine.IO has no drain event
                 await asyncio.sleep(0.02)
 
@@ -150,6 +153,18 @@ class SocketIOGateway:
             eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
             return int(self.sio.eio.sockets[eio_sid].queue.qsize())
         return 0
+
+    def _packet(self, client: Client, message: Outgoing) -> str | None:
+        """Return the Socket.IO packet of ``message`` for ``client``, None if it gets none."""
+        packet = message.encoded.get("socketio")
+        if packet is None:
+            event = self._event(client, message)
+            if event is None:
+                return None
+            packet = str(socketio.packet.Packet(socketio.packet.EVENT, data=list(event)).encode())
+            if message.kind != "balance":  # the same for every client
+                message.encoded["socketio"] = packet
+        return packet
 
     def _event(self, client: Client, message: Outgoing) -> tuple[str, dict[str, Any]] | None:
         kind = message.kind

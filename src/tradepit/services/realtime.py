@@ -81,11 +81,13 @@ class Limits:
 class Outgoing:
     """One message for clients; its JSON text is encoded once, however many receive it."""
 
-    __slots__ = ("_text", "message")
+    __slots__ = ("_text", "encoded", "message")
 
     def __init__(self, message: Event) -> None:
         self.message = message
         self._text: str | None = None
+        #: Other transports' encodings of the same message, made once (Socket.IO's packet).
+        self.encoded: dict[str, str] = {}
 
     @property
     def kind(self) -> str:
