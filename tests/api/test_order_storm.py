@@ -55,7 +55,9 @@ def order(quantity: str, side: str = "BUY", **extra: object) -> dict[str, object
         "order_type": "MARKET",
         "order_side": side,
         "quantity": quantity,
-        "product": "MIS",
+        # Delivery: paid in full in cash (an intraday long is carried on margin), so the
+        # funds for N orders are exactly N times one order's cash.
+        "product": "CNC",
         **extra,
     }
 
