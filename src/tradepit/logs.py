@@ -19,6 +19,17 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+class _HideQueryString(logging.Filter):
+    """Cut the query string from uvicorn's WebSocket lines: a token may be there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "WebSocket %s" in str(record.msg) and isinstance(record.args, tuple):
+            record.args = tuple(
+                a.split("?", 1)[0] if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
 def configure(level: str, request_id: Callable[[], str]) -> None:
     """Send JSON lines to stderr for our loggers and uvicorn's."""
     handler = logging.StreamHandler(sys.stderr)
@@ -36,3 +47,4 @@ def configure(level: str, request_id: Callable[[], str]) -> None:
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("uvicorn.error").addFilter(_HideQueryString())
