@@ -13,6 +13,7 @@ import io
 import itertools
 import logging
 import secrets
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +52,8 @@ COLUMNS = ["user", "broker", "API_key", "API_secret", "pnl", "margin", "max_risk
 MAX_IMPORT_ROWS = 5000
 #: Seconds between two random numbers (csv-accounts broadcasts one every few seconds).
 RANDOM_EVERY = 5.0
+#: How long stored random numbers are kept.
+RANDOM_KEPT = timedelta(days=1)
 
 
 class RowNotFound(NotFound):
@@ -311,6 +314,7 @@ class RandomNumbers:
         value = Decimal(secrets.randbelow(10_000)) / 100
         async with self.sessionmaker() as session:
             session.add(RandomNumber(timestamp=now, value=value))
+            await lock_store.prune_numbers(session, now - RANDOM_KEPT)
             if await lock_store.expire(session, now):
                 await row_locks.announce(session, self.wall, self.bus)
             event = {"type": "random_number", "value": float(value), "timestamp": now.isoformat()}

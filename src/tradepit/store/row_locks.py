@@ -127,3 +127,8 @@ async def expire(session: AsyncSession, now: datetime) -> int:
     result = await session.execute(delete(RowLock).where(RowLock.expires_at <= now))
     await session.execute(delete(LockCooldown).where(LockCooldown.until <= now))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def prune_numbers(session: AsyncSession, before: datetime) -> None:
+    """Forget random numbers older than ``before``."""
+    await session.execute(delete(RandomNumber).where(RandomNumber.timestamp < before))
