@@ -93,22 +93,22 @@ async def export_csv(caller: CallerDep, session: SessionDep) -> Response:
 @router.post(
     "/accounts/import",
     status_code=status.HTTP_201_CREATED,
+    response_model=ImportReport,
     summary="Add rows from CSV",
     responses={**ERRORS, 422: {"model": ImportReport, "description": "Rows with errors"}},
     openapi_extra=CSV_BODY,
 )
 async def import_csv(
     request: Request, caller: CallerDep, session: SessionDep, wired: WiringDep
-) -> ImportReport:
+) -> Response:
     """Add every row of a CSV file (columns as the export's) or, if any row is invalid,
     none: 422 with each bad row's errors."""
     text = (await request.body()).decode("utf-8", errors="replace")
     report = await accounts_table.import_rows(
         session, wired.wall, wired.sealer, wired.bus, caller, text
     )
-    if not report.success:
-        return JSONResponse(report.model_dump(), status_code=422)  # type: ignore[return-value]
-    return report
+    code = status.HTTP_201_CREATED if report.success else status.HTTP_422_UNPROCESSABLE_CONTENT
+    return JSONResponse(report.model_dump(), status_code=code)
 
 
 @router.get("/accounts/{account_id}/history", summary="A row's versions", responses=ERRORS)
