@@ -181,6 +181,7 @@ def realtime_limits(settings: Settings) -> Limits:
         queue_size=settings.ws_queue_size,
         auth_timeout=settings.ws_auth_timeout_seconds,
         public_market_data=settings.ws_public_market_data,
+        recheck_every=settings.ws_recheck_seconds,
     )
 
 

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     ws_queue_size: int = Field(default=1000, ge=1)
     ws_auth_timeout_seconds: float = Field(default=10, gt=0)
     ws_public_market_data: bool = True
+    ws_recheck_seconds: float = Field(default=30, gt=0)
     event_retention_hours: int = Field(default=24, ge=1)
     # Argon2id cost. The defaults are argon2-cffi's (RFC 9106 low-memory profile).
     argon2_time_cost: int = Field(default=3, ge=1)

@@ -174,3 +174,19 @@ class TestBalance:
         usdt = next(w for w in wallet if w["currency"] == "USDT")
         assert pushed == {"telegram_username": me["username"], "balance": float(usdt["cash"])}
         assert pushed["balance"] < 100000
+
+
+async def test_logging_out_disconnects_socketio_clients(tmp_path: Path, db: str) -> None:
+    async with (
+        live_app(tmp_path / "data", db, ws_recheck_seconds=0.2) as address,
+        httpx.AsyncClient(base_url=f"http://{address}") as http,
+    ):
+        _, token = await user_token(http)
+        async with sio_client(address, token) as (client, received):
+            await received.next("connection_status")
+            await http.post("/api/logout", headers={"Authorization": f"Bearer {token}"})
+            error = await received.next("error")
+            await asyncio.sleep(0.3)
+            connected = client.connected
+    assert error == {"code": "INVALID_TOKEN", "message": "token revoked"}
+    assert connected is False

@@ -243,3 +243,15 @@ class TestLimits:
                     error = await receive(second)
                     code, _ = await closed_with(second)
         assert (error["code"], code) == ("TOO_MANY_CONNECTIONS", 1013)
+
+
+async def test_logging_out_closes_open_connections_with_4401(tmp_path: Path, db: str) -> None:
+    async with (
+        live_app(tmp_path / "data", db, ws_recheck_seconds=0.2) as address,
+        httpx.AsyncClient(base_url=f"http://{address}") as http,
+    ):
+        _, token = await user_token(http)
+        async with connect(ws_url(address, token=token)) as ws:
+            await receive(ws)
+            await http.post("/api/logout", headers={"Authorization": f"Bearer {token}"})
+            assert await closed_with(ws) == (4401, "token revoked")

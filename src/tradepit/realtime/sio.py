@@ -119,7 +119,9 @@ class SocketIOGateway:
             "timestamp": self.hub.wall.now().isoformat(),
         }
         client.offer(Outgoing(status))
-        self.writers[sid] = asyncio.create_task(self._write(sid, client), name=f"sio:{sid}")
+        self.writers[sid] = asyncio.create_task(
+            self._serve(sid, client, token if caller else None), name=f"sio:{sid}"
+        )
 
     async def disconnect(self, sid: str, reason: object = None) -> None:
         """Forget the connection."""
@@ -129,6 +131,22 @@ class SocketIOGateway:
             writer.cancel()
         if client is not None:
             self.hub.detach(client)
+
+    async def _serve(self, sid: str, client: Client, credential: str | None) -> None:
+        """Write to the client until it goes, or its token stops being valid."""
+        if credential is None or client.caller is None:
+            await self._write(sid, client)
+            return
+        writer = asyncio.create_task(self._write(sid, client))
+        check = asyncio.create_task(self.hub.still_valid(credential, client.caller.ip))
+        try:
+            await asyncio.wait([writer, check], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (writer, check):
+                task.cancel()
+        if check.done() and not check.cancelled() and check.exception() is None:
+            await self._error(sid, "INVALID_TOKEN", check.result())
+            await self.sio.disconnect(sid)
 
     async def _write(self, sid: str, client: Client) -> None:
         """Send the client's queue: each message is encoded once for every client that gets

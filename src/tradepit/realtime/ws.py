@@ -127,7 +127,7 @@ async def endpoint(websocket: WebSocket) -> None:
     try:
         hello = {"type": "connected", "user_id": caller.user.id, "username": caller.user.username}
         await websocket.send_text(_json({**hello, "last_seq": current}))
-        code, reason = await _serve(websocket, hub, client)
+        code, reason = await _serve(websocket, hub, client, credential)
     except (WebSocketDisconnect, OSError, RuntimeError):
         code, reason = CLOSE_NORMAL, ""
     finally:
@@ -135,11 +135,15 @@ async def endpoint(websocket: WebSocket) -> None:
     await _close(websocket, code, reason)
 
 
-async def _serve(websocket: WebSocket, hub: Hub, client: Client) -> tuple[int, str]:
-    """Run the reader and the writer until either ends; return the close code and reason."""
+async def _serve(
+    websocket: WebSocket, hub: Hub, client: Client, credential: str
+) -> tuple[int, str]:
+    """Run the reader, the writer and the credential check until one ends; return the close
+    code and reason."""
     tasks = [
         asyncio.create_task(_write(websocket, client)),
         asyncio.create_task(_read(websocket, hub, client)),
+        asyncio.create_task(_recheck(hub, client, credential)),
     ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -161,6 +165,11 @@ async def _write(websocket: WebSocket, client: Client) -> tuple[int, str]:
             return CLOSE_TOO_SLOW, client.closing
         for message in batch:
             await websocket.send_text(message.text())
+
+
+async def _recheck(hub: Hub, client: Client, credential: str) -> tuple[int, str]:
+    assert client.caller is not None
+    return CLOSE_UNAUTHORIZED, await hub.still_valid(credential, client.caller.ip)
 
 
 async def _read(websocket: WebSocket, hub: Hub, client: Client) -> tuple[int, str]:

@@ -28,7 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tradepit.bus import MARKET_STATUS_TOPIC, Bus, Event, Subscription, sequenced_topic, tick_topic
 from tradepit.domain.accounts import username_key
 from tradepit.domain.clock import Clock
-from tradepit.domain.errors import DomainError, InvalidInput, PermissionDenied, TooManyAttempts
+from tradepit.domain.errors import (
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    PermissionDenied,
+    TooManyAttempts,
+)
 from tradepit.domain.market import Tick
 from tradepit.market.data import MarketData
 from tradepit.schemas.realtime import StatsRead, TickRead, WorkerStatsRead
@@ -76,6 +82,8 @@ class Limits:
     queue_size: int = 1000
     auth_timeout: float = 10
     public_market_data: bool = True
+    #: Seconds between two checks that a connection's token is still valid (not revoked).
+    recheck_every: float = 30
 
 
 class Outgoing:
@@ -287,6 +295,18 @@ class Hub:
                 )
             await session.commit()
         return caller
+
+    async def still_valid(self, credential: str, ip: str) -> str:
+        """Wait until ``credential`` is revoked, expires or its user is deactivated (checked
+        every ``recheck_every`` seconds); return why."""
+        while True:
+            await asyncio.sleep(self.limits.recheck_every)
+            try:
+                await self.authenticate(credential, ip)
+            except NotAuthenticated as exc:
+                return exc.message
+            except Exception as exc:  # the database away: check again next round
+                log.warning("token re-check failed: %s", type(exc).__name__)
 
     def client(self, transport: str, caller: Caller | None) -> Client:
         """Return a new client of ``transport`` for ``caller``, not yet attached."""
