@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.conftest import make_settings
 from tests.factories import login, register
 from tradepit.app import create_app
+from tradepit.domain.clock import ManualClock
 
 
 @asynccontextmanager
@@ -42,9 +43,12 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def live_app(data_dir: Path, db: str, **overrides: object) -> AsyncIterator[str]:
-    """Run an app on ``db`` (market always open); yield its address."""
-    app = create_app(make_settings(data_dir, db, market_hours="always", **overrides))
+async def live_app(
+    data_dir: Path, db: str, clock: ManualClock | None = None, **overrides: object
+) -> AsyncIterator[str]:
+    """Run an app on ``db`` (market always open unless overridden); yield its address."""
+    values: dict[str, object] = {"market_hours": "always", **overrides}
+    app = create_app(make_settings(data_dir, db, **values), clock=clock)
     try:
         async with serving(app) as address:
             yield address

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.realtime.conftest import live_app, receive, receive_until, user_token, ws_url
+from tradepit.domain.clock import ManualClock
 from tradepit.market.simulated_feed import WALL_INTERVAL
+from tradepit.services.realtime import STATUS_EVERY
 
 ORDERS = "/api/paper-trading/orders"
 BUY_ITC = {"symbol": "ITC", "order_type": "MARKET", "order_side": "BUY", "quantity": "1",
@@ -255,3 +257,20 @@ async def test_logging_out_closes_open_connections_with_4401(tmp_path: Path, db:
             await receive(ws)
             await http.post("/api/logout", headers={"Authorization": f"Bearer {token}"})
             assert await closed_with(ws) == (4401, "token revoked")
+
+
+async def test_a_phase_change_is_announced_as_market_status(tmp_path: Path, db: str) -> None:
+    before_open = datetime(2026, 11, 26, 3, 44, 58, tzinfo=UTC)  # 09:14:58 IST, a Thursday
+    clock = ManualClock(before_open)
+    async with (
+        live_app(tmp_path / "data", db, clock=clock, market_hours="exchange") as address,
+        httpx.AsyncClient(base_url=f"http://{address}") as http,
+    ):
+        _, token = await user_token(http)
+        async with connect(ws_url(address, token=token)) as ws:
+            await receive(ws)
+            await asyncio.sleep(STATUS_EVERY * 1.5)  # the watcher has seen the pre-open
+            clock.advance(timedelta(seconds=5))
+            status, _ = await receive_until(ws, "market_status", within=STATUS_EVERY * 3)
+    nse = next(v for v in status["venues"] if v["venue"] == "NSE")
+    assert (status["status"], status["is_open"], nse["phase"]) == ("open", True, "open")
