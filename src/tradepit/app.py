@@ -33,6 +33,7 @@ from tradepit.api import (
     market,
     orders,
     predictions,
+    tournaments,
     users,
     wallets,
     websocket,
@@ -63,6 +64,7 @@ from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.journal import JournaledBus
 from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub, Limits
+from tradepit.services.tournament_runs import Scheduler
 from tradepit.settings import Settings
 from tradepit.store.crypto import Sealer
 from tradepit.store.db import create_engine, create_sessionmaker
@@ -324,7 +326,14 @@ def create_app(
         await start_feed(wired, settings)
         housekeeping = asyncio.create_task(wired.matcher.run_housekeeping(), name="end-of-day")
         resolver = asyncio.create_task(wired.resolver.run(), name="bet-resolver")
+        contests = Scheduler(
+            wired.sessionmaker, wired.clock, wired.market, wired.bus, wired.matcher
+        )
+        scheduler = asyncio.create_task(contests.run(), name="tournaments")
         yield
+        scheduler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await scheduler
         resolver.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await resolver
@@ -348,6 +357,7 @@ def create_app(
     for module in (health, auth, users, wallets, orders, admin, feeds, market, candles):
         app.include_router(module.router)
     app.include_router(predictions.router)
+    app.include_router(tournaments.router)
     app.include_router(calculator.router)
     app.include_router(broker_accounts.router)
     app.include_router(accounts_table.router)

@@ -107,6 +107,12 @@ class OrderCreate(BaseModel):
         description="Bracket: a stop that follows the best price since the entry by this "
         "distance (with stop_loss too, the stop starts there and only tightens)",
     )
+    tournament_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="Trade your isolated wallet in this running tournament, under its rules",
+    )
 
 
 class OrderModify(BaseModel):

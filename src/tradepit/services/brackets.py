@@ -119,7 +119,9 @@ async def _protected(session: AsyncSession, entry: OrderRow, legs: list[OrderRow
     """Return what the legs protect: the entry's fills less the legs' own, never more than the
     position holds on the entry's side."""
     left = entry.filled_quantity - sum((leg.filled_quantity for leg in legs), Decimal(0))
-    row = await store.position(session, entry.user_id, entry.symbol, entry.product)
+    row = await store.position(
+        session, entry.user_id, entry.symbol, entry.product, entry.tournament_id
+    )
     held = Side(entry.side).sign * (row.quantity if row is not None else Decimal(0))
     return max(min(left, held), Decimal(0))
 
@@ -222,11 +224,16 @@ async def _cancel_when_flat(
     order: OrderRow,
     changes: Changes,
 ) -> None:
-    row = await store.position(session, order.user_id, order.symbol, order.product)
+    row = await store.position(
+        session, order.user_id, order.symbol, order.product, order.tournament_id
+    )
     if row is not None and row.quantity != 0:
         return
     done = {leg.id for leg in changes.cancelled}
-    for leg in await store.resting_legs(session, order.user_id, order.symbol, order.product):
+    legs = await store.resting_legs(
+        session, order.user_id, order.symbol, order.product, order.tournament_id
+    )
+    for leg in legs:
         if leg.id in done or leg is order:
             continue
         await cancel_rest(session, clock, instrument, leg, "bracket: the position is closed")

@@ -33,6 +33,7 @@ from tradepit.domain.orders import (
 from tradepit.domain.positions import Position, PositionChange
 from tradepit.services import wallets
 from tradepit.store import orders as store
+from tradepit.store import tournaments as tournament_store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
 from tradepit.store.wallets import Wallet
@@ -76,7 +77,7 @@ async def hold(
         notional = (notional * instrument.short_margin).quantize(Decimal("1e-8"))
     charges = fees.charges(instrument, product, Side.BUY, remaining, basis).total
     amount = notional + charges
-    wallet = await cash_wallet(session, order.user_id, instrument.currency)
+    wallet = await cash_wallet(session, order.user_id, instrument.currency, order.tournament_id)
     if not await wallet_store.hold(session, wallet.id, amount):
         raise wallets.InsufficientFunds(
             f"insufficient {instrument.currency} available to block {amount} for this order"
@@ -84,10 +85,16 @@ async def hold(
     order.held = amount
 
 
-async def cash_wallet(session: AsyncSession, user_id: int, currency: str) -> Wallet:
-    wallet = await wallet_store.find_wallet(session, user_id, wallets.CASH, currency)
+async def cash_wallet(
+    session: AsyncSession, user_id: int, currency: str, tournament_id: int | None = None
+) -> Wallet:
+    """Return the wallet an order trades: the user's main cash wallet, or their isolated
+    wallet in a tournament."""
+    name = wallets.CASH if tournament_id is None else wallets.tournament_wallet(tournament_id)
+    wallet = await wallet_store.find_wallet(session, user_id, name, currency)
     if wallet is None:
-        raise OrderRejected(f"you have no {currency} wallet")
+        where = "" if tournament_id is None else f" in tournament {tournament_id}"
+        raise OrderRejected(f"you have no {currency} wallet{where}")
     return wallet
 
 
@@ -141,7 +148,7 @@ async def square_off(
         held=Decimal(0),
         status=Status.OPEN.value,
         reason="MIS square-off at 15:20 IST",
-        tournament_id=None,
+        tournament_id=row.tournament_id,
         created_at=now,
         updated_at=now,
     )
@@ -199,7 +206,7 @@ async def settle(
             f"expiry settlement at the {basis} {price} "
             f"({instrument.underlying} closed at {final} on {instrument.expiry})"
         ),
-        tournament_id=None,
+        tournament_id=row.tournament_id,
         created_at=now,
         updated_at=now,
     )
@@ -218,7 +225,7 @@ async def release(
 ) -> None:
     if amount <= 0:
         return
-    wallet = await cash_wallet(session, order.user_id, instrument.currency)
+    wallet = await cash_wallet(session, order.user_id, instrument.currency, order.tournament_id)
     await wallet_store.hold(session, wallet.id, -amount)
     order.held -= amount
 
@@ -254,8 +261,8 @@ async def _apply_fill(
     *,
     settlement: bool = False,
 ) -> None:
-    user_id = order.user_id
-    row = await store.position(session, user_id, instrument.symbol, product.value)
+    user_id, tournament_id = order.user_id, order.tournament_id
+    row = await store.position(session, user_id, instrument.symbol, product.value, tournament_id)
     position = position_of(user_id, instrument.symbol, product, row)
     shorting = side is Side.SELL and position.quantity - fill.quantity < 0
     if shorting and not instrument.can_short(product.value):
@@ -269,7 +276,12 @@ async def _apply_fill(
         change = position.apply(side, fill, instrument.multiplier)
     now = clock.now()
     if row is None:
-        row = PositionRow(user_id=user_id, symbol=instrument.symbol, product=product.value)
+        row = PositionRow(
+            user_id=user_id,
+            tournament_id=tournament_id,
+            symbol=instrument.symbol,
+            product=product.value,
+        )
         session.add(row)
         store.remember_position(session, row)
     row.quantity = position.quantity
@@ -304,6 +316,11 @@ async def _apply_fill(
     kind = "settlement" if settlement else "trade"
     await _post_trade(session, clock, instrument, order, cash, fill.charges, kind)
     await _margin(session, instrument, product, row, change)
+    if tournament_id is not None:
+        won = change.realized - fill.charges > 0
+        await tournament_store.record_fill(
+            session, tournament_id, user_id, closed=change.closed > 0, won=won
+        )
 
 
 def trade_cash(instrument: Instrument, product: Product, change: PositionChange) -> Decimal:
@@ -362,7 +379,7 @@ async def _margin(
 ) -> None:
     """Release the closed share of what the position blocked; block what the opened part
     needs (``margin_for``)."""
-    wallet = await cash_wallet(session, row.user_id, instrument.currency)
+    wallet = await cash_wallet(session, row.user_id, instrument.currency, row.tournament_id)
     blocked = row.blocked or Decimal(0)
     if change.closed > 0 and blocked:
         release = (blocked * change.closed / abs(change.before)).quantize(Decimal("1e-8"))
@@ -413,7 +430,7 @@ async def _post_trade(
     """Post ``cash`` (net of ``charges``) to the user; the market takes the other side of the
     trade and the fee wallet the charges."""
     currency = instrument.currency
-    wallet = await cash_wallet(session, order.user_id, currency)
+    wallet = await cash_wallet(session, order.user_id, currency, order.tournament_id)
     now = clock.now()
     market_wallet = await wallet_store.system_wallet_id(session, MARKET, currency, now)
     fee_wallet = await wallet_store.system_wallet_id(session, FEES, currency, now)

@@ -53,7 +53,7 @@ from tradepit.schemas.orders import (
     OrderRead,
 )
 from tradepit.schemas.wallets import WalletRead
-from tradepit.services import brackets
+from tradepit.services import brackets, tournaments
 from tradepit.services.callers import Caller
 from tradepit.services.execution import (
     OrderRejected,
@@ -89,6 +89,8 @@ def request_hash(body: OrderCreate, product: Product) -> str:
     fields = body.model_dump(mode="json", exclude={"client_order_id"})
     fields["product"] = product.value
     fields["symbol"] = body.symbol.upper()
+    if fields.get("tournament_id") is None:
+        fields.pop("tournament_id", None)  # the digest of a main order is as it always was
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -125,8 +127,9 @@ async def announce_trade(
 ) -> None:
     """Publish the order's fill event, then its position and cash balance as they now are."""
     announce(session, book, order, fill_event(order))
-    row = await store.position(session, order.user_id, order.symbol, order.product)
-    wallet = await cash_wallet(session, order.user_id, instrument.currency)
+    tournament_id = order.tournament_id
+    row = await store.position(session, order.user_id, order.symbol, order.product, tournament_id)
+    wallet = await cash_wallet(session, order.user_id, instrument.currency, tournament_id)
     await session.refresh(wallet, ["balance", "blocked"])
     messages: list[dict[str, object]] = [
         {"type": "balance", "balance": WalletRead(
@@ -141,6 +144,9 @@ async def announce_trade(
             "average_price": _text(position.average_price(instrument.multiplier)),
             "realized_pnl": _text(position.realized_net), "charges": _text(position.charges),
         }})  # fmt: skip
+    if tournament_id is not None:  # the tournament wallet, not the main one
+        for message in messages:
+            message["tournament_id"] = tournament_id
     for message in messages:
         after_commit(session, functools.partial(book.notify, order.user_id, message))
 
@@ -214,6 +220,10 @@ async def place(
     tick = market.tick(instrument.symbol)
     _check_prices(instrument, body, tick)
     brackets.check(instrument, body, tick)
+    if body.tournament_id is not None:
+        await tournaments.check_order(
+            session, clock, caller.user.id, body.tournament_id, instrument, product, body, tick
+        )
     is_open = market.status(instrument.venue).is_open
     now = clock.now()
     order = OrderRow(
@@ -234,7 +244,7 @@ async def place(
         held=Decimal(0),
         status=(Status.OPEN if is_open else Status.AMO).value,
         reason=None,
-        tournament_id=None,
+        tournament_id=body.tournament_id,
         bracket=brackets.spec_of(body),
         created_at=now,
         updated_at=now,
@@ -302,10 +312,13 @@ async def _check_holding(
 ) -> None:
     if instrument.can_short(product.value):
         return  # the margin is blocked when the short fills
-    row = await store.position(session, caller.user.id, instrument.symbol, product.value)
+    tournament_id = order.tournament_id
+    row = await store.position(
+        session, caller.user.id, instrument.symbol, product.value, tournament_id
+    )
     held = row.quantity if row is not None else Decimal(0)
     selling = await store.open_sell_quantity(
-        session, caller.user.id, instrument.symbol, product.value
+        session, caller.user.id, instrument.symbol, product.value, tournament_id
     )
     if held - selling < 0:
         raise OrderRejected(

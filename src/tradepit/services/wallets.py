@@ -25,6 +25,11 @@ CASH = "cash"
 CAPITAL = "system:capital"
 
 
+def tournament_wallet(tournament_id: int) -> str:
+    """Return the name of a user's isolated wallet in a tournament."""
+    return f"tournament:{tournament_id}"
+
+
 class InsufficientFunds(Conflict):
     """A wallet would go below zero."""
 

@@ -10,6 +10,7 @@ from tradepit.store.feeds import FeedCredential
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
 from tradepit.store.predictions import Bet
 from tradepit.store.row_locks import LockCooldown, RandomNumber, RowLock
+from tradepit.store.tournaments import Tournament, TournamentEntry
 from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User, UserSettings
 from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
 
@@ -35,6 +36,8 @@ __all__ = [
     "RandomNumber",
     "RevokedToken",
     "RowLock",
+    "Tournament",
+    "TournamentEntry",
     "User",
     "UserEventRow",
     "UserSettings",

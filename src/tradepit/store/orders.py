@@ -5,9 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, func, select, type_coerce
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from tradepit.store.base import Base
 from tradepit.store.db import transaction_cache
@@ -70,13 +81,31 @@ class FillRow(Base):
 
 
 class PositionRow(Base):
-    """A net position, stored as quantity and exact cost basis (the average is derived)."""
+    """A net position, stored as quantity and exact cost basis (the average is derived).
+
+    Main positions have no ``tournament_id``; a tournament entry's positions are kept apart
+    under its tournament's id."""
 
     __tablename__ = "positions"
-    __table_args__ = (UniqueConstraint("user_id", "symbol", "product"),)
+    __table_args__ = (
+        # NULLs are distinct in a unique constraint: main positions need their own index.
+        UniqueConstraint("user_id", "tournament_id", "symbol", "product"),
+        Index(
+            "uq_positions_main",
+            "user_id",
+            "symbol",
+            "product",
+            unique=True,
+            sqlite_where=text("tournament_id IS NULL"),
+            postgresql_where=text("tournament_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    tournament_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tournaments.id", ondelete="CASCADE"), index=True
+    )
     symbol: Mapped[str] = mapped_column(String(40))
     product: Mapped[str] = mapped_column(String(4))
     quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
@@ -119,7 +148,7 @@ async def page(
 
 
 async def open_sell_quantity(
-    session: AsyncSession, user_id: int, symbol: str, product: str
+    session: AsyncSession, user_id: int, symbol: str, product: str, tournament_id: int | None = None
 ) -> Decimal:
     """Return the unfilled quantity of the user's open sell orders in ``symbol`` and ``product``."""
     unfilled = type_coerce(OrderRow.quantity - OrderRow.filled_quantity, ExactDecimal())
@@ -129,6 +158,7 @@ async def open_sell_quantity(
         OrderRow.product == product,
         OrderRow.side == "SELL",
         OrderRow.status.in_(["open", "partially_filled", "amo"]),
+        _same_tournament(OrderRow.tournament_id, tournament_id),
     )
     total = await session.scalar(stmt)
     return total if total is not None else Decimal(0)
@@ -156,7 +186,7 @@ async def legs_of(session: AsyncSession, parent_id: int) -> list[OrderRow]:
 
 
 async def resting_legs(
-    session: AsyncSession, user_id: int, symbol: str, product: str
+    session: AsyncSession, user_id: int, symbol: str, product: str, tournament_id: int | None = None
 ) -> list[OrderRow]:
     """Return the user's bracket legs still waiting in ``symbol`` and ``product``, locked."""
     stmt = (
@@ -167,6 +197,7 @@ async def resting_legs(
             OrderRow.product == product,
             OrderRow.parent_id.is_not(None),
             OrderRow.status.in_(["open", "partially_filled", "amo"]),
+            _same_tournament(OrderRow.tournament_id, tournament_id),
         )
         .order_by(OrderRow.id)
         .with_for_update()
@@ -191,17 +222,21 @@ async def fills_of(session: AsyncSession, order_id: int) -> list[FillRow]:
 
 
 async def position(
-    session: AsyncSession, user_id: int, symbol: str, product: str
+    session: AsyncSession, user_id: int, symbol: str, product: str, tournament_id: int | None = None
 ) -> PositionRow | None:
-    """Return the user's position row in ``symbol`` and ``product`` (loaded once per
-    transaction: later changes go through the same object)."""
+    """Return the user's position row in ``symbol`` and ``product`` (in a tournament when
+    ``tournament_id`` is given; loaded once per transaction: later changes go through the same
+    object)."""
     known = transaction_cache(session, "positions")
-    key = (user_id, symbol, product)
+    key = (user_id, symbol, product, tournament_id)
     if key in known:
         found: PositionRow | None = known[key]
         return found
     stmt = select(PositionRow).where(
-        PositionRow.user_id == user_id, PositionRow.symbol == symbol, PositionRow.product == product
+        PositionRow.user_id == user_id,
+        PositionRow.symbol == symbol,
+        PositionRow.product == product,
+        _same_tournament(PositionRow.tournament_id, tournament_id),
     )
     row = (await session.scalars(stmt)).first()
     if row is not None:
@@ -211,10 +246,36 @@ async def position(
 
 def remember_position(session: AsyncSession, row: PositionRow) -> None:
     """Remember a position row created in this transaction (see ``position``)."""
-    transaction_cache(session, "positions")[(row.user_id, row.symbol, row.product)] = row
+    key = (row.user_id, row.symbol, row.product, row.tournament_id)
+    transaction_cache(session, "positions")[key] = row
 
 
-async def positions_of(session: AsyncSession, user_id: int) -> list[PositionRow]:
-    """Return the user's position rows."""
-    stmt = select(PositionRow).where(PositionRow.user_id == user_id).order_by(PositionRow.id)
-    return list(await session.scalars(stmt))
+async def positions_of(
+    session: AsyncSession, user_id: int, tournament_id: int | None = None
+) -> list[PositionRow]:
+    """Return the user's main position rows (or those of one tournament)."""
+    stmt = select(PositionRow).where(
+        PositionRow.user_id == user_id, _same_tournament(PositionRow.tournament_id, tournament_id)
+    )
+    return list(await session.scalars(stmt.order_by(PositionRow.id)))
+
+
+async def tournament_positions(session: AsyncSession, tournament_id: int) -> list[PositionRow]:
+    """Return every non-flat position of a tournament."""
+    stmt = select(PositionRow).where(
+        PositionRow.tournament_id == tournament_id, PositionRow.quantity != 0
+    )
+    return list(await session.scalars(stmt.order_by(PositionRow.id)))
+
+
+async def tournament_resting(session: AsyncSession, tournament_id: int) -> list[OrderRow]:
+    """Return a tournament's orders still waiting to fill."""
+    stmt = select(OrderRow).where(
+        OrderRow.tournament_id == tournament_id,
+        OrderRow.status.in_(["open", "partially_filled", "amo"]),
+    )
+    return list(await session.scalars(stmt.order_by(OrderRow.id)))
+
+
+def _same_tournament(column: Mapped[int | None], tournament_id: int | None) -> ColumnElement[bool]:
+    return column.is_(None) if tournament_id is None else column == tournament_id

@@ -1,0 +1,166 @@
+"""Shapes of tournaments, their rules, entries and leaderboards. Money is a decimal string."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from tradepit.domain.instruments import Venue
+from tradepit.domain.tournaments import TournamentStatus
+from tradepit.schemas.users import NO_NUL
+from tradepit.schemas.wallets import Currency, Money, WalletRead
+
+_MAX = Decimal("92233720368")
+Amount = Annotated[
+    Decimal, Field(gt=0, le=_MAX, max_digits=19, decimal_places=8, allow_inf_nan=False)
+]
+Fee = Annotated[Decimal, Field(ge=0, le=_MAX, max_digits=19, decimal_places=8, allow_inf_nan=False)]
+Share = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4, allow_inf_nan=False)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=NO_NUL)
+]
+Text = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
+Symbol = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=NO_NUL)
+]
+
+
+class TournamentRules(BaseModel):
+    """What an entry may trade. Lists left empty allow everything."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_position_pct: Share | None = Field(
+        default=None, description="Largest position, as % of the starting capital"
+    )
+    min_price: Amount | None = Field(default=None, description="No instrument priced below this")
+    allow_shorts: bool = True
+    allow_late_entry: bool = False
+    hide_portfolios: bool = False
+    allowed_instruments: list[Symbol] = Field(default_factory=list, max_length=500)
+    allowed_venues: list[Venue] = Field(default_factory=list, max_length=10)
+
+
+class TournamentCreate(BaseModel):
+    """A new tournament (paper-tournaments' body plus its currency)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Friday NSE sprint",
+                    "description": "One day, NSE equities only",
+                    "start_time": "2026-12-04T03:45:00+00:00",
+                    "end_time": "2026-12-04T10:00:00+00:00",
+                    "starting_capital": "1000000",
+                    "entry_fee": "100",
+                    "prize_pool": "10000",
+                    "prize_split": ["50", "30", "20"],
+                    "max_participants": 100,
+                    "rules": {"max_position_pct": "25", "allow_shorts": False},
+                }
+            ]
+        },
+    )
+    name: Name
+    description: Text = ""
+    start_time: AwareDatetime
+    end_time: AwareDatetime
+    currency: Currency = "INR"
+    starting_capital: Amount
+    entry_fee: Fee = Decimal(0)
+    prize_pool: Fee = Decimal(0)
+    prize_split: list[Share] = Field(default_factory=list, max_length=100)
+    max_participants: int | None = Field(default=None, ge=1, le=1_000_000)
+    rules: TournamentRules = Field(default_factory=TournamentRules)
+
+
+class TournamentUpdate(BaseModel):
+    """Changes to a tournament that has not started; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    description: Text | None = None
+    start_time: AwareDatetime | None = None
+    end_time: AwareDatetime | None = None
+    starting_capital: Amount | None = None
+    entry_fee: Fee | None = None
+    prize_pool: Fee | None = None
+    prize_split: list[Share] | None = Field(default=None, max_length=100)
+    max_participants: int | None = Field(default=None, ge=1, le=1_000_000)
+    rules: TournamentRules | None = None
+
+
+class TournamentRead(BaseModel):
+    """A tournament as anyone sees it."""
+
+    id: int
+    name: str
+    description: str
+    status: TournamentStatus
+    currency: str
+    start_time: datetime
+    end_time: datetime
+    starting_capital: Money
+    entry_fee: Money
+    prize_pool: Money
+    prize_split: list[Money]
+    max_participants: int | None
+    participants: int
+    rules: TournamentRules
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+class Standing(BaseModel):
+    """One line of a leaderboard."""
+
+    rank: int
+    user_id: int
+    username: str
+    equity: Money
+    pnl: Money
+    roi: Money = Field(description="Return on the starting capital, %")
+    win_rate: Money = Field(description="% of closed trades with a positive net P&L")
+    trades: int
+    max_drawdown: Money = Field(description="Deepest fall from a peak of equity, %")
+    prize: Money | None = None
+
+
+class LeaderboardRead(BaseModel):
+    """A tournament's ranking: live while it runs, frozen once it has ended."""
+
+    tournament_id: int
+    status: TournamentStatus
+    as_of: datetime
+    final: bool
+    entries: list[Standing]
+
+
+class EntryRead(BaseModel):
+    """The caller's entry: when they joined and their isolated wallet."""
+
+    tournament_id: int
+    user_id: int
+    joined_at: datetime
+    entry_fee: Money
+    wallet: WalletRead
+
+
+class MyRankRead(BaseModel):
+    """The caller's line of the leaderboard and how many take part."""
+
+    tournament_id: int
+    participants: int
+    standing: Standing
+
+
+class MyTournament(BaseModel):
+    """A tournament the caller joined, with their standing in it."""
+
+    tournament: TournamentRead
+    standing: Standing | None

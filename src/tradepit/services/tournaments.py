@@ -1,0 +1,504 @@
+"""Tournaments: the admin's terms, joining with an entry fee, the rules orders obey, and the
+leaderboard.
+
+Each entry gets an isolated wallet (``tournament:<id>``, in the tournament's currency) funded
+with the starting capital from ``system:capital``; entry fees go to ``system:tournaments``,
+which pays the prizes. Orders with a ``tournament_id`` trade that wallet and positions kept
+apart from the user's main ones. Starting and ending are in ``services.tournament_runs``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tradepit.domain.clock import Clock
+from tradepit.domain.errors import Conflict, InvalidInput, NotFound
+from tradepit.domain.instruments import Instrument
+from tradepit.domain.ledger import Posting
+from tradepit.domain.market import Tick
+from tradepit.domain.orders import Product, Side
+from tradepit.domain.tournaments import Book, TournamentStatus, split_prizes, standings, win_rate
+from tradepit.market.data import MarketData
+from tradepit.schemas.orders import OrderCreate
+from tradepit.schemas.tournaments import (
+    EntryRead,
+    LeaderboardRead,
+    MyRankRead,
+    MyTournament,
+    Standing,
+    TournamentCreate,
+    TournamentRead,
+    TournamentRules,
+    TournamentUpdate,
+)
+from tradepit.schemas.wallets import WalletRead
+from tradepit.services import wallets
+from tradepit.services.callers import Caller
+from tradepit.store import audit
+from tradepit.store import orders as order_store
+from tradepit.store import tournaments as store
+from tradepit.store import wallets as wallet_store
+from tradepit.store.tournaments import Tournament, TournamentEntry
+from tradepit.store.wallets import Wallet
+
+#: Entry fees in, prizes out.
+HOUSE = "system:tournaments"
+SCHEDULED, RUNNING = TournamentStatus.SCHEDULED.value, TournamentStatus.RUNNING.value
+ENDED, CANCELLED = TournamentStatus.ENDED.value, TournamentStatus.CANCELLED.value
+
+
+def topic(tournament_id: int) -> str:
+    """Return the bus topic of a tournament's leaderboard."""
+    return f"tournament.{tournament_id}"
+
+
+class TournamentNotFound(NotFound):
+    """No tournament has this id (or it was deleted)."""
+
+    code = "TOURNAMENT_NOT_FOUND"
+
+
+class TournamentState(Conflict):
+    """The tournament is not in a state that allows this."""
+
+    code = "TOURNAMENT_STATE"
+
+
+class AlreadyJoined(Conflict):
+    """The caller has joined this tournament already."""
+
+    code = "ALREADY_JOINED"
+
+
+class TournamentFull(Conflict):
+    """The tournament has as many participants as it allows."""
+
+    code = "TOURNAMENT_FULL"
+
+
+class NotJoined(NotFound):
+    """The caller has not joined this tournament."""
+
+    code = "NOT_JOINED"
+
+
+class InvalidTournament(InvalidInput):
+    """The tournament's terms contradict themselves (end before start...)."""
+
+    code = "INVALID_TOURNAMENT"
+
+
+class RuleBroken(InvalidInput):
+    """An order breaks one of the tournament's rules (named first in the message)."""
+
+    code = "TOURNAMENT_RULE"
+
+
+def _text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _check_terms(t: Tournament, now: datetime) -> None:
+    if t.end_time <= t.start_time:
+        raise InvalidTournament("end_time must be after start_time")
+    if t.status == SCHEDULED and t.end_time <= now:
+        raise InvalidTournament("end_time must be in the future")
+    try:
+        split_prizes(t.prize_pool, [Decimal(p) for p in t.prize_split], len(t.prize_split))
+    except InvalidInput as exc:
+        raise InvalidTournament(exc.message) from exc
+
+
+def _audit(
+    session: AsyncSession, clock: Clock, caller: Caller, action: str, t: Tournament, **details: str
+) -> None:
+    audit.record(
+        session,
+        at=clock.now(),
+        action=action,
+        actor_id=caller.user.id,
+        actor=caller.user.username,
+        target=f"tournament:{t.id}",
+        ip=caller.ip,
+        details={"name": t.name, **details},
+    )
+
+
+async def read(session: AsyncSession, t: Tournament) -> TournamentRead:
+    """Return the wire shape of a tournament."""
+    return TournamentRead(
+        id=t.id,
+        name=t.name,
+        description=t.description,
+        status=TournamentStatus(t.status),
+        currency=t.currency,
+        start_time=t.start_time,
+        end_time=t.end_time,
+        starting_capital=t.starting_capital,
+        entry_fee=t.entry_fee,
+        prize_pool=t.prize_pool,
+        prize_split=[Decimal(p) for p in t.prize_split],
+        max_participants=t.max_participants,
+        participants=await store.count_entries(session, t.id),
+        rules=TournamentRules.model_validate(t.rules),
+        created_at=t.created_at,
+        started_at=t.started_at,
+        ended_at=t.ended_at,
+    )
+
+
+async def find(session: AsyncSession, tournament_id: int, *, lock: bool = False) -> Tournament:
+    """Return a tournament (locked when asked); a deleted one is not found."""
+    t = await session.get(Tournament, tournament_id, with_for_update=lock, populate_existing=lock)
+    if t is None or t.status == CANCELLED:
+        raise TournamentNotFound(f"tournament {tournament_id} not found")
+    return t
+
+
+async def create(
+    session: AsyncSession, clock: Clock, caller: Caller, body: TournamentCreate
+) -> TournamentRead:
+    """Create a scheduled tournament. Audited."""
+    now = clock.now()
+    t = Tournament(
+        name=body.name,
+        description=body.description,
+        currency=body.currency,
+        start_time=body.start_time,
+        end_time=body.end_time,
+        starting_capital=body.starting_capital,
+        entry_fee=body.entry_fee,
+        prize_pool=body.prize_pool,
+        prize_split=[_text(p) for p in body.prize_split],
+        max_participants=body.max_participants,
+        rules=body.rules.model_dump(mode="json"),
+        status=SCHEDULED,
+        created_by=caller.user.id,
+        created_at=now,
+    )
+    _check_terms(t, now)
+    session.add(t)
+    await session.flush()
+    _audit(session, clock, caller, "admin.tournament.create", t)
+    return await read(session, t)
+
+
+async def update(
+    session: AsyncSession, clock: Clock, caller: Caller, tournament_id: int, body: TournamentUpdate
+) -> TournamentRead:
+    """Change a tournament that has not started. Money terms are fixed once someone joined."""
+    t = await find(session, tournament_id, lock=True)
+    if t.status != SCHEDULED:
+        raise TournamentState(f"tournament {t.id} is {t.status}: only a scheduled one changes")
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    money = {"starting_capital", "entry_fee"} & changes.keys()
+    if money and await store.count_entries(session, t.id):
+        raise TournamentState(f"{', '.join(sorted(money))} cannot change once someone joined")
+    for name in changes:
+        value = getattr(body, name)
+        if name == "prize_split":
+            value = [_text(p) for p in value]
+        elif name == "rules":
+            value = value.model_dump(mode="json")
+        setattr(t, name, value)
+    _check_terms(t, clock.now())
+    _audit(session, clock, caller, "admin.tournament.update", t, fields=",".join(sorted(changes)))
+    return await read(session, t)
+
+
+async def delete(session: AsyncSession, clock: Clock, caller: Caller, tournament_id: int) -> int:
+    """Delete a tournament that has not started: refund every entry fee and take the starting
+    capital back. Returns how many entries were refunded. Audited."""
+    t = await find(session, tournament_id, lock=True)
+    if not await store.move(session, t.id, SCHEDULED, CANCELLED):
+        raise TournamentState(f"tournament {t.id} is {t.status}: only a scheduled one is deleted")
+    t.status = CANCELLED
+    entries = await store.entries(session, t.id)
+    now = clock.now()
+    house = await wallet_store.system_wallet_id(session, HOUSE, t.currency, now)
+    capital = await wallet_store.system_wallet_id(session, wallets.CAPITAL, t.currency, now)
+    for entry in sorted(entries, key=lambda e: e.user_id):
+        await wallet_store.lock_user(session, entry.user_id)
+        main = await _main_wallet(session, entry.user_id, t.currency)
+        own = await session.get(Wallet, entry.wallet_id, populate_existing=True)
+        assert own is not None
+        postings = [
+            Posting(own.id, t.currency, -own.balance),
+            Posting(capital, t.currency, own.balance),
+        ]
+        if t.entry_fee > 0:
+            postings += [
+                Posting(house, t.currency, -t.entry_fee),
+                Posting(main.id, t.currency, t.entry_fee),
+            ]
+        await wallets.post(
+            session, clock, kind="tournament_refund", reference=f"tournament:{t.id}",
+            postings=[p for p in postings if p.amount != 0],
+        )  # fmt: skip
+    _audit(session, clock, caller, "admin.tournament.delete", t, refunds=str(len(entries)))
+    return len(entries)
+
+
+async def _main_wallet(session: AsyncSession, user_id: int, currency: str) -> Wallet:
+    wallet = await wallet_store.find_wallet(session, user_id, wallets.CASH, currency)
+    if wallet is None:
+        raise wallets.UnknownWallet(f"you have no {currency} wallet")
+    return wallet
+
+
+async def join(
+    session: AsyncSession, clock: Clock, caller: Caller, tournament_id: int
+) -> EntryRead:
+    """Join: pay the entry fee from the main wallet and open the isolated wallet with the
+    starting capital."""
+    t = await find(session, tournament_id, lock=True)
+    rules = TournamentRules.model_validate(t.rules)
+    if t.status == RUNNING and not rules.allow_late_entry:
+        raise TournamentState(f"tournament {t.id} has started and takes no late entries")
+    if t.status not in (SCHEDULED, RUNNING):
+        raise TournamentState(f"tournament {t.id} is {t.status}")
+    user_id = caller.user.id
+    await wallet_store.lock_user(session, user_id)
+    if await store.entry_of(session, t.id, user_id) is not None:
+        raise AlreadyJoined(f"you have joined tournament {t.id} already")
+    if t.max_participants is not None and await store.count_entries(session, t.id) >= (
+        t.max_participants
+    ):
+        raise TournamentFull(f"tournament {t.id} is full ({t.max_participants} participants)")
+    now = clock.now()
+    main = await _main_wallet(session, user_id, t.currency)
+    own = Wallet(
+        user_id=user_id,
+        name=wallets.tournament_wallet(t.id),
+        currency=t.currency,
+        balance=Decimal(0),
+        blocked=Decimal(0),
+        created_at=now,
+    )
+    session.add(own)
+    await session.flush()
+    house = await wallet_store.system_wallet_id(session, HOUSE, t.currency, now)
+    capital = await wallet_store.system_wallet_id(session, wallets.CAPITAL, t.currency, now)
+    postings = [
+        Posting(capital, t.currency, -t.starting_capital),
+        Posting(own.id, t.currency, t.starting_capital),
+    ]
+    if t.entry_fee > 0:
+        postings += [
+            Posting(main.id, t.currency, -t.entry_fee),
+            Posting(house, t.currency, t.entry_fee),
+        ]
+    await wallets.post(
+        session, clock, kind="tournament_entry", reference=f"tournament:{t.id}", postings=postings
+    )
+    entry = TournamentEntry(
+        tournament_id=t.id,
+        user_id=user_id,
+        wallet_id=own.id,
+        joined_at=now,
+        trades=0,
+        closed_trades=0,
+        winning_trades=0,
+        peak_equity=t.starting_capital,
+        max_drawdown=Decimal(0),
+    )
+    session.add(entry)
+    await session.flush()
+    await session.refresh(own, ["balance", "blocked"])
+    wallet = WalletRead(
+        currency=own.currency, cash=own.balance, blocked=own.blocked,
+        available=own.balance - own.blocked,
+    )  # fmt: skip
+    return EntryRead(
+        tournament_id=t.id,
+        user_id=user_id,
+        joined_at=now,
+        entry_fee=t.entry_fee,
+        wallet=wallet,
+    )
+
+
+async def check_order(
+    session: AsyncSession,
+    clock: Clock,
+    user_id: int,
+    tournament_id: int,
+    instrument: Instrument,
+    product: Product,
+    body: OrderCreate,
+    tick: Tick,
+) -> None:
+    """Refuse an order the tournament does not allow, naming the rule it breaks."""
+    t = await find(session, tournament_id)
+    if await store.entry_of(session, t.id, user_id) is None:
+        raise NotJoined(f"you have not joined tournament {t.id}")
+    if t.status != RUNNING:
+        raise TournamentState(f"tournament {t.id} is {t.status}: orders are taken while it runs")
+    rules = TournamentRules.model_validate(t.rules)
+    if instrument.currency != t.currency:
+        raise RuleBroken(
+            f"currency: tournament {t.id} trades in {t.currency}, "
+            f"{instrument.symbol} in {instrument.currency}"
+        )
+    allowed = {s.upper() for s in rules.allowed_instruments}
+    if allowed and instrument.symbol not in allowed:
+        raise RuleBroken(f"allowed_instruments: {instrument.symbol} is not allowed")
+    if rules.allowed_venues and instrument.venue not in rules.allowed_venues:
+        raise RuleBroken(f"allowed_venues: {instrument.venue.value} is not allowed")
+    buying = body.order_side is Side.BUY
+    price = body.price or body.trigger_price or (tick.ask if buying else tick.bid) or tick.ltp
+    if rules.min_price is not None and price < rules.min_price:
+        raise RuleBroken(f"min_price: {instrument.symbol} at {price} is below {rules.min_price}")
+    row = await order_store.position(
+        session, user_id, instrument.symbol, product.value, tournament_id
+    )
+    held = row.quantity if row is not None else Decimal(0)
+    after = held + body.quantity if buying else held - body.quantity
+    if after < 0 and not rules.allow_shorts:
+        raise RuleBroken(f"allow_shorts: short selling is not allowed (you hold {held})")
+    if rules.max_position_pct is not None:
+        limit = t.starting_capital * rules.max_position_pct / 100
+        size = abs(after) * price * instrument.multiplier
+        if size > limit:
+            raise RuleBroken(
+                f"max_position_pct: the position would be worth {_text(size)}, above "
+                f"{_text(rules.max_position_pct)}% of the starting capital ({_text(limit)})"
+            )
+
+
+async def listing(session: AsyncSession, status: TournamentStatus | None) -> list[TournamentRead]:
+    """Return the tournaments, filtered by status."""
+    found = await store.listing(session, status.value if status else None)
+    return [await read(session, t) for t in found]
+
+
+async def get(session: AsyncSession, tournament_id: int) -> TournamentRead:
+    """Return one tournament."""
+    return await read(session, await find(session, tournament_id))
+
+
+def _money(value: float, places: int = 2) -> Decimal:
+    return Decimal(repr(round(value, places))) + 0  # + 0: no "-0"
+
+
+async def live(
+    session: AsyncSession, market: MarketData, t: Tournament
+) -> list[tuple[TournamentEntry, Standing, float, float]]:
+    """Mark every entry to market now; return, from rank 1 down, each entry with its standing,
+    peak equity and max drawdown (floats: the leaderboard moves no money)."""
+    entries = await store.entries(session, t.id)
+    if not entries:
+        return []
+    names = await store.usernames(session, [e.user_id for e in entries])
+    cash = await store.balances(session, [e.wallet_id for e in entries])
+    index = {e.user_id: i for i, e in enumerate(entries)}
+    rows = await order_store.tournament_positions(session, t.id)
+    marks: dict[str, float] = {}
+    for row in rows:
+        if row.symbol not in marks:
+            marks[row.symbol] = float(market.tick(row.symbol).ltp)
+    instruments = {s: market.instrument(s) for s in marks}
+    book = Book(
+        entry_id=np.array([e.id for e in entries], dtype=np.int64),
+        cash=np.array([float(cash[e.wallet_id]) for e in entries]),
+        peak=np.array([float(e.peak_equity) for e in entries]),
+        max_drawdown=np.array([float(e.max_drawdown) for e in entries]),
+        owner=np.array([index[r.user_id] for r in rows], dtype=np.intp),
+        quantity=np.array([float(r.quantity) for r in rows]),
+        mark=np.array([marks[r.symbol] for r in rows]),
+        multiplier=np.array([float(instruments[r.symbol].multiplier) for r in rows]),
+        cost=np.array([float(r.cost_basis) for r in rows]),
+        margined=np.array(
+            [instruments[r.symbol].margined(r.product, long=r.quantity > 0) for r in rows],
+            dtype=np.bool_,
+        ),
+    )
+    result = standings(book, float(t.starting_capital))
+    board = []
+    for i in result.order():
+        e = entries[int(i)]
+        line = Standing(
+            rank=int(result.rank[i]),
+            user_id=e.user_id,
+            username=names.get(e.user_id, ""),
+            equity=_money(float(result.equity[i])),
+            pnl=_money(float(result.pnl[i])),
+            roi=_money(float(result.roi[i]), 4),
+            win_rate=win_rate(e.closed_trades, e.winning_trades),
+            trades=e.trades,
+            max_drawdown=_money(float(result.max_drawdown[i]), 4),
+        )
+        board.append((e, line, float(result.peak[i]), float(result.max_drawdown[i])))
+    return board
+
+
+async def frozen(session: AsyncSession, t: Tournament) -> list[Standing]:
+    """Return the final standings of an ended tournament."""
+    entries = sorted(await store.entries(session, t.id), key=lambda e: e.rank or 0)
+    names = await store.usernames(session, [e.user_id for e in entries])
+    board = []
+    for e in entries:
+        equity = e.final_equity if e.final_equity is not None else t.starting_capital
+        pnl = equity - t.starting_capital
+        board.append(
+            Standing(
+                rank=e.rank or 0,
+                user_id=e.user_id,
+                username=names.get(e.user_id, ""),
+                equity=equity,
+                pnl=pnl,
+                roi=(pnl / t.starting_capital * 100).quantize(Decimal("0.0001")),
+                win_rate=win_rate(e.closed_trades, e.winning_trades),
+                trades=e.trades,
+                max_drawdown=e.max_drawdown.quantize(Decimal("0.0001")),
+                prize=e.prize,
+            )
+        )
+    return board
+
+
+async def leaderboard(
+    session: AsyncSession, clock: Clock, market: MarketData, tournament_id: int
+) -> LeaderboardRead:
+    """Return the ranking: marked to market now while the tournament runs, frozen once ended."""
+    t = await find(session, tournament_id)
+    if t.status == ENDED:
+        entries = await frozen(session, t)
+    else:
+        entries = [line for _, line, _, _ in await live(session, market, t)]
+    return LeaderboardRead(
+        tournament_id=t.id,
+        status=TournamentStatus(t.status),
+        as_of=t.ended_at if t.status == ENDED and t.ended_at else clock.now(),
+        final=t.status == ENDED,
+        entries=entries,
+    )
+
+
+async def my_rank(
+    session: AsyncSession, clock: Clock, market: MarketData, caller: Caller, tournament_id: int
+) -> MyRankRead:
+    """Return the caller's line of the leaderboard."""
+    board = await leaderboard(session, clock, market, tournament_id)
+    for line in board.entries:
+        if line.user_id == caller.user.id:
+            return MyRankRead(
+                tournament_id=tournament_id, participants=len(board.entries), standing=line
+            )
+    raise NotJoined(f"you have not joined tournament {tournament_id}")
+
+
+async def mine(
+    session: AsyncSession, clock: Clock, market: MarketData, caller: Caller
+) -> list[MyTournament]:
+    """Return the tournaments the caller joined, latest first, with their standing."""
+    found = []
+    for _, t in await store.entries_of_user(session, caller.user.id):
+        board = await leaderboard(session, clock, market, t.id)
+        line = next((s for s in board.entries if s.user_id == caller.user.id), None)
+        found.append(MyTournament(tournament=await read(session, t), standing=line))
+    return found

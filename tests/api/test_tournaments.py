@@ -1,0 +1,301 @@
+"""Tournaments start to finish: isolated wallets, rules, the leaderboard, prizes once, refunds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from tests.conftest import app_at, client_for
+from tests.factories import admin_headers, user_with_token
+from tradepit.domain.clock import ManualClock
+from tradepit.services.tournament_runs import Scheduler
+from tradepit.store.audit import AuditEntry
+from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
+
+T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # Thursday, noon in Mumbai: NSE open
+Headers = dict[str, str]
+
+
+@pytest.fixture
+async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
+    async with app_at(tmp_path / "data", db, ManualClock(T0)) as application:
+        yield application
+
+
+def scheduler(app: FastAPI) -> Scheduler:
+    wired = app.state.wiring
+    return Scheduler(wired.sessionmaker, wired.clock, wired.market, wired.bus, wired.matcher)
+
+
+def terms(**extra: Any) -> dict[str, Any]:
+    return {
+        "name": "Thursday sprint",
+        "description": "NSE only",
+        "start_time": (T0 + timedelta(hours=1)).isoformat(),
+        "end_time": (T0 + timedelta(hours=2)).isoformat(),
+        "starting_capital": "1000000",
+        "entry_fee": "100",
+        "prize_pool": "1000",
+        "prize_split": ["50", "30", "20"],
+        "max_participants": 10,
+        **extra,
+    }
+
+
+def order(tournament_id: int, symbol: str, side: str, quantity: str) -> dict[str, Any]:
+    return {
+        "symbol": symbol,
+        "order_type": "MARKET",
+        "order_side": side,
+        "quantity": quantity,
+        "product": "CNC",
+        "tournament_id": tournament_id,
+    }
+
+
+async def inr_cash(client: httpx.AsyncClient, headers: Headers) -> Decimal:
+    wallets = (await client.get("/api/paper-trading/wallet", headers=headers)).json()
+    return next(Decimal(w["cash"]) for w in wallets if w["currency"] == "INR")
+
+
+async def create(client: httpx.AsyncClient, admin: Headers, **extra: Any) -> dict[str, Any]:
+    response = await client.post("/api/admin/tournaments", json=terms(**extra), headers=admin)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def join(client: httpx.AsyncClient, tournament_id: int, headers: Headers) -> httpx.Response:
+    return await client.post(f"/api/tournaments/{tournament_id}/join", headers=headers)
+
+
+async def ledger_count(app: FastAPI, kind: str) -> int:
+    async with app.state.wiring.sessionmaker() as session:
+        stmt = select(func.count()).where(LedgerTransaction.kind == kind)
+        return int(await session.scalar(stmt) or 0)
+
+
+class TestStartToFinish:
+    async def test_three_users(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        clock: ManualClock = app.state.wiring.clock
+        market = app.state.wiring.market
+        prices = {s: market.tick(s).ltp for s in ("RELIANCE", "ITC", "TCS")}
+        cheapest = min(prices, key=lambda s: prices[s])
+        _, admin = await admin_headers(app, client)
+        t = await create(
+            client,
+            admin,
+            rules={
+                "max_position_pct": "50",
+                "min_price": str(prices[cheapest] + 1),
+                "allow_shorts": False,
+                "allowed_venues": ["NSE"],
+            },
+        )
+        assert t["status"] == "scheduled" and t["participants"] == 0
+        users = [await user_with_token(client) for _ in range(3)]
+        before = [await inr_cash(client, h) for _, h in users]
+        for _, headers in users:
+            response = await join(client, t["id"], headers)
+            assert response.status_code == 201, response.text
+            assert response.json()["wallet"]["cash"] == "1000000"
+        again = await join(client, t["id"], users[0][1])
+        assert again.status_code == 409 and again.json()["code"] == "ALREADY_JOINED"
+        for (_, headers), cash in zip(users, before, strict=True):
+            assert await inr_cash(client, headers) == cash - 100  # the fee, nothing else
+        (_, a), (_, b), (_, c) = users
+        early = await client.post(
+            "/api/paper-trading/orders", json=order(t["id"], "TCS", "BUY", "1"), headers=a
+        )
+        assert early.status_code == 409 and early.json()["code"] == "TOURNAMENT_STATE"
+
+        clock.advance(timedelta(hours=1))
+        await scheduler(app).step()
+        got = (await client.get(f"/api/tournaments/{t['id']}", headers=a)).json()
+        assert got["status"] == "running" and got["participants"] == 3
+        running = (await client.get("/api/tournaments?status=running", headers=a)).json()
+        assert [x["id"] for x in running] == [t["id"]]
+
+        async def rule_of(body: dict[str, Any]) -> str:
+            response = await client.post("/api/paper-trading/orders", json=body, headers=a)
+            assert response.status_code == 400, response.text
+            assert response.json()["code"] == "TOURNAMENT_RULE"
+            return str(response.json()["message"]).split(":")[0]
+
+        assert await rule_of(order(t["id"], "BTC-USDT", "BUY", "0.01")) == "currency"
+        assert await rule_of(order(t["id"], "TCS", "SELL", "1")) == "allow_shorts"
+        assert await rule_of(order(t["id"], cheapest, "BUY", "1")) == "min_price"
+        big = int(Decimal(600000) / prices["TCS"]) + 1
+        assert await rule_of(order(t["id"], "TCS", "BUY", str(big))) == "max_position_pct"
+
+        quantity = str(int(Decimal(300000) / prices["TCS"]))
+        for headers in (a, b):
+            response = await client.post(
+                "/api/paper-trading/orders", json=order(t["id"], "TCS", "BUY", quantity),
+                headers=headers,
+            )  # fmt: skip
+            assert response.status_code == 201, response.text
+            assert response.json()["tournament_id"] == t["id"]
+            assert response.json()["status"] == "filled"
+        response = await client.post(
+            "/api/paper-trading/orders", json=order(t["id"], "TCS", "SELL", quantity), headers=b
+        )
+        assert response.status_code == 201, response.text
+        # Isolation: the main wallet and positions never saw the tournament's trades.
+        for (_, headers), cash in zip(users, before, strict=True):
+            assert await inr_cash(client, headers) == cash - 100
+            positions = await client.get("/api/paper-trading/positions", headers=headers)
+            assert positions.json()["positions"] == []
+
+        board = (await client.get(f"/api/tournaments/{t['id']}/leaderboard", headers=c)).json()
+        assert board["final"] is False
+        lines = board["entries"]
+        assert [line["rank"] for line in lines] == [1, 2, 3]
+        rois = [Decimal(line["roi"]) for line in lines]
+        assert rois == sorted(rois, reverse=True)
+        by_user = {line["user_id"]: line for line in lines}
+        ids = [u["id"] for u, _ in users]
+        assert by_user[ids[2]]["trades"] == 0 and by_user[ids[2]]["equity"] == "1000000"
+        assert by_user[ids[1]]["trades"] == 2 and by_user[ids[1]]["win_rate"] in ("0", "100")
+        assert Decimal(by_user[ids[1]]["pnl"]) < 0  # a round trip pays spread and charges
+        mine = (await client.get(f"/api/tournaments/{t['id']}/my-rank", headers=c)).json()
+        assert mine["participants"] == 3 and mine["standing"]["user_id"] == ids[2]
+
+        published = app.state.wiring.bus.subscribe(f"tournament.{t['id']}")
+        await scheduler(app).step()
+        event = await asyncio.wait_for(published.get(), timeout=5)
+        assert event["type"] == "leaderboard" and len(event["entries"]) == 3
+
+        clock.advance(timedelta(hours=1))
+        await scheduler(app).step()
+        final = (await client.get(f"/api/tournaments/{t['id']}/leaderboard", headers=c)).json()
+        assert final["final"] is True and final["status"] == "ended"
+        prizes = {line["user_id"]: Decimal(line["prize"]) for line in final["entries"]}
+        assert sorted(prizes.values(), reverse=True) == [500, 300, 200]
+        for line in final["entries"]:
+            assert Decimal(line["prize"]) == [500, 300, 200][line["rank"] - 1]
+        for (user, headers), cash in zip(users, before, strict=True):
+            assert await inr_cash(client, headers) == cash - 100 + prizes[user["id"]]
+        # Once: another scheduler run and an admin end change nothing.
+        await scheduler(app).step()
+        again = await client.post(f"/api/admin/tournaments/{t['id']}/end", headers=admin)
+        assert again.status_code == 409
+        assert await ledger_count(app, "tournament_prize") == 3
+        late = await client.post(
+            "/api/paper-trading/orders", json=order(t["id"], "TCS", "BUY", "1"), headers=a
+        )
+        assert late.status_code == 409
+        mine_all = (await client.get("/api/tournaments/my/tournaments", headers=a)).json()
+        assert mine_all[0]["tournament"]["id"] == t["id"] and mine_all[0]["standing"]["rank"]
+
+    async def test_deleting_before_the_start_refunds_fees(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, admin = await admin_headers(app, client)
+        t = await create(client, admin, entry_fee="250.5")
+        users = [await user_with_token(client) for _ in range(2)]
+        before = [await inr_cash(client, h) for _, h in users]
+        for _, headers in users:
+            assert (await join(client, t["id"], headers)).status_code == 201
+        response = await client.delete(f"/api/admin/tournaments/{t['id']}", headers=admin)
+        assert response.status_code == 200, response.text
+        assert response.json()["refunded_entries"] == 2
+        for (_, headers), cash in zip(users, before, strict=True):
+            assert await inr_cash(client, headers) == cash
+        gone = await client.get(f"/api/tournaments/{t['id']}", headers=users[0][1])
+        assert gone.status_code == 404
+        async with app.state.wiring.sessionmaker() as session:
+            actions = set(await session.scalars(select(AuditEntry.action)))
+            own = await session.scalars(
+                select(Wallet).where(Wallet.name == f"tournament:{t['id']}")
+            )
+            assert all(w.balance == 0 for w in own)
+            for wallet in await session.scalars(select(Wallet)):  # balance = sum of entries
+                total = await session.scalar(
+                    select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                        LedgerEntry.wallet_id == wallet.id
+                    )
+                )
+                assert Decimal(total or 0) == wallet.balance
+        assert {"admin.tournament.create", "admin.tournament.delete"} <= actions
+
+    async def test_a_started_tournament_cannot_be_deleted_or_joined_late(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, admin = await admin_headers(app, client)
+        t = await create(client, admin)
+        started = await client.post(f"/api/admin/tournaments/{t['id']}/start", headers=admin)
+        assert started.status_code == 200 and started.json()["status"] == "running"
+        response = await client.delete(f"/api/admin/tournaments/{t['id']}", headers=admin)
+        assert response.status_code == 409
+        _, headers = await user_with_token(client)
+        late = await join(client, t["id"], headers)
+        assert late.status_code == 409 and late.json()["code"] == "TOURNAMENT_STATE"
+        changed = await client.put(
+            f"/api/admin/tournaments/{t['id']}", json={"name": "x"}, headers=admin
+        )
+        assert changed.status_code == 409
+
+    async def test_admin_rules(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        _, admin = await admin_headers(app, client)
+        _, user = await user_with_token(client)
+        assert (
+            await client.post("/api/admin/tournaments", json=terms(), headers=user)
+        ).status_code == 403
+        backwards = terms(end_time=T0.isoformat())
+        response = await client.post("/api/admin/tournaments", json=backwards, headers=admin)
+        assert response.status_code == 400 and response.json()["code"] == "INVALID_TOURNAMENT"
+        too_much = terms(prize_split=["60", "50"])
+        response = await client.post("/api/admin/tournaments", json=too_much, headers=admin)
+        assert response.status_code == 400
+        t = await create(client, admin, max_participants=1)
+        changed = await client.put(
+            f"/api/admin/tournaments/{t['id']}", json={"name": "Renamed"}, headers=admin
+        )
+        assert changed.status_code == 200 and changed.json()["name"] == "Renamed"
+        assert (await join(client, t["id"], user)).status_code == 201
+        _, other = await user_with_token(client)
+        full = await join(client, t["id"], other)
+        assert full.status_code == 409 and full.json()["code"] == "TOURNAMENT_FULL"
+
+
+class TestRestart:
+    async def test_a_restart_mid_tournament_ends_it_once(self, tmp_path: Path, db: str) -> None:
+        clock = ManualClock(T0)
+        async with app_at(tmp_path / "data", db, clock) as first, client_for(first) as client:
+            _, admin = await admin_headers(first, client)
+            t = await create(client, admin)
+            users = [await user_with_token(client) for _ in range(2)]
+            for _, headers in users:
+                assert (await join(client, t["id"], headers)).status_code == 201
+            clock.advance(timedelta(hours=1))
+            await scheduler(first).step()
+            response = await client.post(
+                "/api/paper-trading/orders", json=order(t["id"], "ITC", "BUY", "10"),
+                headers=users[0][1],
+            )  # fmt: skip
+            assert response.status_code == 201, response.text
+        # Down across the end; two engines come back at once.
+        clock.advance(timedelta(hours=3))
+        async with (
+            app_at(tmp_path / "data", db, clock) as second,
+            app_at(tmp_path / "data", db, clock) as third,
+        ):
+            await asyncio.gather(scheduler(second).step(), scheduler(third).step())
+            assert await ledger_count(second, "tournament_prize") == 2
+            async with client_for(second) as client:
+                board = await client.get(
+                    f"/api/tournaments/{t['id']}/leaderboard", headers=users[1][1]
+                )
+                assert board.json()["final"] is True
+                ranks = sorted(line["rank"] for line in board.json()["entries"])
+                assert ranks == [1, 2]
