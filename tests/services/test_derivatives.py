@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from tests.conftest import app_at, client_for
 from tests.factories import user_with_token
+from tradepit.bus import user_topic
 from tradepit.domain.clock import ManualClock
 from tradepit.domain.instruments import Right, derivative_symbol, intrinsic_value
 from tradepit.domain.ledger import Posting
@@ -378,12 +379,22 @@ class TestExpirySettlement:
         async with app_at(tmp_path / "data", db, clock) as second, client_for(second) as client:
             wired = second.state.wiring
             await matcher(second).rebuild()
+            events = wired.bus.subscribe(user_topic(int(user["id"])))
             assert (
                 await settlement.settle_expired(
                     wired.sessionmaker, clock, wired.market, matcher(second)
                 )
                 == 2
             )
+            published = []
+            while not events.queue.empty():
+                published.append(events.queue.get_nowait())
+            kinds = [(m["type"], m.get("event")) for m in published]
+            assert kinds.count(("order", "fill")) == 2
+            assert kinds.count(("position", None)) == kinds.count(("balance", None)) == 2
+            flat = {m["position"]["symbol"]: m["position"]["quantity"] for m in published
+                    if m["type"] == "position"}  # fmt: skip
+            assert flat == {itm: "0", otm: "0"}
             assert (
                 await settlement.settle_expired(
                     wired.sessionmaker, clock, wired.market, matcher(second)
