@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import book, fanout, options, orders, simulator
+from bench import book, fanout, leaderboard, options, orders, simulator
 from tradepit.app import create_app
 from tradepit.domain.money import MAX_UNITS, from_units, to_units
 from tradepit.settings import Settings
@@ -195,6 +195,7 @@ def main() -> None:
     book.main()
     orders.main()
     fanout.main()
+    leaderboard.main()
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
 
 

@@ -118,28 +118,30 @@ def ranks(roi: NDArray[np.float64], entry_id: NDArray[np.int64]) -> NDArray[np.i
 
 
 def standings_loop(book: Book, capital: float) -> Standings:
-    """The same as ``standings`` with plain Python loops (the benchmark's baseline)."""
-    n = len(book.cash)
-    held = [0.0] * n
-    for j in range(len(book.owner)):
-        value = float(book.quantity[j]) * float(book.mark[j]) * float(book.multiplier[j])
-        if book.margined[j]:
-            value -= float(book.cost[j])
-        held[int(book.owner[j])] += value
+    """The same as ``standings`` with plain Python lists and loops (the benchmark's baseline)."""
+    owner, quantity, mark = book.owner.tolist(), book.quantity.tolist(), book.mark.tolist()
+    multiplier, cost, margined = (
+        book.multiplier.tolist(),
+        book.cost.tolist(),
+        book.margined.tolist(),
+    )
+    cash, peaks, drawdowns = book.cash.tolist(), book.peak.tolist(), book.max_drawdown.tolist()
+    held = [0.0] * len(cash)
+    for j, i in enumerate(owner):
+        held[i] += quantity[j] * mark[j] * multiplier[j] - (cost[j] if margined[j] else 0.0)
     equity, pnl, roi, peak, dd = [], [], [], [], []
-    for i in range(n):
-        e = float(book.cash[i]) + held[i]
-        p = max(float(book.peak[i]), e)
+    for i, money in enumerate(cash):
+        e = money + held[i]
+        p = max(peaks[i], e)
         equity.append(e)
         pnl.append(e - capital)
         roi.append((e - capital) / capital * 100.0 if capital > 0 else 0.0)
         peak.append(p)
-        dd.append(max(float(book.max_drawdown[i]), (p - e) / p * 100.0 if p > 0 else 0.0))
-    ids = [int(x) for x in book.entry_id]
-    order = sorted(range(n), key=lambda i: (-roi[i], ids[i]))
-    rank = [0] * n
-    for position, i in enumerate(order, start=1):
-        rank[i] = position
+        dd.append(max(drawdowns[i], (p - e) / p * 100.0 if p > 0 else 0.0))
+    ids = book.entry_id.tolist()
+    rank = [0] * len(cash)
+    for place, i in enumerate(sorted(range(len(cash)), key=lambda i: (-roi[i], ids[i])), 1):
+        rank[i] = place
     return Standings(
         equity=np.array(equity),
         pnl=np.array(pnl),

@@ -1,0 +1,109 @@
+"""The leaderboard's arithmetic and prize splits: plain and property-based tests."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tradepit.domain.tournaments import (
+    Book,
+    InvalidPrizeSplit,
+    final_order,
+    ranks,
+    split_prizes,
+    standings,
+    standings_loop,
+    win_rate,
+)
+
+CAPITAL = 100_000.0
+
+
+@st.composite
+def books(draw: st.DrawFn) -> Book:
+    n = draw(st.integers(min_value=1, max_value=12))
+    m = draw(st.integers(min_value=0, max_value=30))
+    cash = draw(st.lists(st.integers(0, 10**7), min_size=n, max_size=n))
+    peak = [c + draw(st.integers(0, 10**5)) for c in cash]
+    return Book(
+        entry_id=np.array(draw(st.permutations(range(1, n + 1))), dtype=np.int64),
+        cash=np.array(cash, dtype=np.float64),
+        peak=np.array(peak, dtype=np.float64),
+        max_drawdown=np.array(draw(st.lists(st.integers(0, 50), min_size=n, max_size=n)), float),
+        owner=np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), np.intp),
+        quantity=np.array(draw(st.lists(st.integers(-100, 100), min_size=m, max_size=m)), float),
+        mark=np.array(draw(st.lists(st.integers(1, 5000), min_size=m, max_size=m)), float),
+        multiplier=np.ones(m),
+        cost=np.array(draw(st.lists(st.integers(-(10**5), 10**5), min_size=m, max_size=m)), float),
+        margined=np.array(draw(st.lists(st.booleans(), min_size=m, max_size=m)), dtype=np.bool_),
+    )
+
+
+class TestStandings:
+    @given(books())
+    def test_equity_is_cash_plus_marked_positions(self, book: Book) -> None:
+        result = standings(book, CAPITAL)
+        for i in range(len(book.cash)):
+            exact = Fraction(int(book.cash[i]))
+            for j in np.flatnonzero(book.owner == i):
+                value = Fraction(int(book.quantity[j])) * int(book.mark[j])
+                exact += value - (int(book.cost[j]) if book.margined[j] else 0)
+            assert result.equity[i] == float(exact)  # small integers: float is exact here
+            assert result.pnl[i] == result.equity[i] - CAPITAL
+
+    @given(books())
+    def test_ranks_are_by_return_then_entry(self, book: Book) -> None:
+        result = standings(book, CAPITAL)
+        order = result.order()
+        assert sorted(result.rank.tolist()) == list(range(1, len(book.cash) + 1))
+        keys = [(-result.roi[i], book.entry_id[i]) for i in order]
+        assert keys == sorted(keys)
+
+    @given(books())
+    def test_drawdown_never_shrinks_and_peak_never_falls(self, book: Book) -> None:
+        result = standings(book, CAPITAL)
+        assert (result.max_drawdown >= book.max_drawdown).all()
+        assert (result.peak >= book.peak).all() and (result.peak >= result.equity).all()
+
+    @given(books())
+    def test_the_loop_baseline_agrees(self, book: Book) -> None:
+        fast, slow = standings(book, CAPITAL), standings_loop(book, CAPITAL)
+        assert (fast.rank == slow.rank).all()
+        assert np.allclose(fast.equity, slow.equity) and np.allclose(fast.roi, slow.roi)
+        assert np.allclose(fast.max_drawdown, slow.max_drawdown)
+
+    def test_ties_go_to_the_earlier_entry(self) -> None:
+        roi = np.array([5.0, 7.0, 5.0, 7.0])
+        assert ranks(roi, np.array([4, 3, 2, 1], dtype=np.int64)).tolist() == [4, 2, 3, 1]
+        exact = [(4, Decimal(5)), (3, Decimal(7)), (2, Decimal(5)), (1, Decimal(7))]
+        assert final_order(exact) == [1, 3, 2, 4]
+
+
+class TestPrizes:
+    @given(
+        st.integers(0, 10**17).map(lambda u: Decimal(u).scaleb(-8)),
+        st.lists(st.integers(1, 40), min_size=0, max_size=6).filter(lambda s: sum(s) <= 100),
+        st.integers(0, 10),
+    )
+    def test_prizes_never_exceed_the_pool(self, pool: Decimal, split: list[int], n: int) -> None:
+        prizes = split_prizes(pool, [Decimal(p) for p in split], n)
+        assert len(prizes) == min(n, len(split))
+        assert sum(prizes, Decimal(0)) <= pool
+        for prize, share in zip(prizes, split, strict=False):
+            assert prize == (pool * share / 100).quantize(Decimal("1e-8"), "ROUND_DOWN")
+            assert pool * share / 100 - prize < Decimal("1e-8")
+
+    def test_a_split_over_100_is_refused(self) -> None:
+        with pytest.raises(InvalidPrizeSplit):
+            split_prizes(Decimal(100), [Decimal(60), Decimal(50)], 2)
+        with pytest.raises(InvalidPrizeSplit):
+            split_prizes(Decimal(100), [Decimal(0)], 1)
+
+    def test_win_rate(self) -> None:
+        assert win_rate(0, 0) == 0
+        assert win_rate(3, 2) == Decimal("66.67")
