@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from tradepit.domain.instruments import Venue
 from tradepit.domain.tournaments import TournamentStatus
 from tradepit.schemas.users import NO_NUL
 from tradepit.schemas.wallets import Currency, Money, WalletRead
 
-_MAX = Decimal("92233720368")
+#: The largest starting capital, fee or pool: every entry's capital comes from one system
+#: wallet, which must stay within the exact range (±9.2 x 10^10) for many entries.
+_MAX = Decimal("100000000")
+
+
+def _in_range(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("time out of range") from exc
+    if not 2000 <= utc.year <= 2100:
+        raise ValueError("time must be between the years 2000 and 2100")
+    return utc
+
+
+When = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Amount = Annotated[
     Decimal, Field(gt=0, le=_MAX, max_digits=19, decimal_places=8, allow_inf_nan=False)
 ]
@@ -67,8 +82,8 @@ class TournamentCreate(BaseModel):
     )
     name: Name
     description: Text = ""
-    start_time: AwareDatetime
-    end_time: AwareDatetime
+    start_time: When
+    end_time: When
     currency: Currency = "INR"
     starting_capital: Amount
     entry_fee: Fee = Decimal(0)
@@ -84,8 +99,8 @@ class TournamentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name | None = None
     description: Text | None = None
-    start_time: AwareDatetime | None = None
-    end_time: AwareDatetime | None = None
+    start_time: When | None = None
+    end_time: When | None = None
     starting_capital: Amount | None = None
     entry_fee: Fee | None = None
     prize_pool: Fee | None = None
