@@ -242,3 +242,29 @@ class TestSendOrders:
         body = {**GOLD, "lots": 0.1, "accounts": [theirs]}
         response = await client.post("/api/send_orders", json=body, headers=headers)
         assert response.status_code == 404
+
+
+class TestSymbolMaps:
+    async def test_the_account_map_applies_and_an_override_wins(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        app, _ = desk
+        fake = FakeMt5()
+        app.state.wiring.brokers.factories["mt5"] = Mt5Broker(lambda: fake)
+        _, headers = await user_with_token(client)
+        mapped = {**MT5, "symbol_map": {"XAUUSD": "XAUUSD.vip"}}
+        first = (await client.post("/api/accounts", json=mapped, headers=headers)).json()
+        second = (await client.post("/api/accounts", json=mapped, headers=headers)).json()
+        assert first["symbol_map"] == {"XAUUSD": "XAUUSD.vip"}
+        _, root = await admin_headers(app, client, Role.SUPERADMIN)
+        body = {**GOLD, "lots": 0.1, "target_accounts": [first["id"], second["id"]],
+                "overrides": {str(second["id"]): {"symbol": "GOLD.raw"}}}  # fmt: skip
+        created = (await client.post("/api/broadcast_orders", json=body, headers=root)).json()
+        assert [t["symbol"] for t in created["targets"]] == ["XAUUSD.vip", "GOLD.raw"]
+        await worker(app).work_once()
+        assert [r["symbol"] for r in fake.requests] == ["XAUUSD.vip", "GOLD.raw"]
+
+    async def test_a_bad_map_is_422(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        body = {**MT5, "symbol_map": {"XAUUSD": "bad symbol!"}}
+        assert (await client.post("/api/accounts", json=body, headers=headers)).status_code == 422

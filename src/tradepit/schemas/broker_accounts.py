@@ -24,6 +24,11 @@ Secret = Annotated[str, Field(max_length=512, pattern=NO_NUL)]
 Figure = Annotated[Decimal, Field(ge=-(10**10), le=10**10, decimal_places=8, allow_inf_nan=False)]
 Risk = Annotated[Decimal, Field(ge=0, le=10**10, decimal_places=8, allow_inf_nan=False)]
 AccountType = Literal["demo", "live"]
+SymbolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:/&\- ]{1,40}$")]
+SymbolMap = Annotated[
+    dict[SymbolName, SymbolName],
+    Field(max_length=500, description="Our symbol → the broker's, e.g. {'EURUSD': 'EURUSD.vip'}"),
+]
 
 
 class AccountCreate(BaseModel):
@@ -54,6 +59,7 @@ class AccountCreate(BaseModel):
     server: Annotated[str, Field(max_length=100, pattern=NO_NUL)] | None = None
     account_type: AccountType = "demo"
     is_active: bool = True
+    symbol_map: SymbolMap = Field(default_factory=dict)
     pnl: Figure = Decimal(0)
     margin: Figure = Decimal(0)
     max_risk: Risk = Decimal(0)
@@ -74,6 +80,7 @@ class AccountUpdate(BaseModel):
     server: Annotated[str, Field(max_length=100, pattern=NO_NUL)] | None = None
     account_type: AccountType | None = None
     is_active: bool | None = None
+    symbol_map: SymbolMap | None = None
     pnl: Figure | None = None
     margin: Figure | None = None
     max_risk: Risk | None = None
@@ -91,6 +98,7 @@ class AccountRead(BaseModel):
     server: str | None
     account_type: str
     is_active: bool
+    symbol_map: dict[str, str]
     password: str | None = Field(description="A mask such as '••••1234', or null")
     api_key: str | None
     api_secret: str | None

@@ -135,7 +135,7 @@ class Worker:
             instrument = self.market.instrument(broadcast.symbol)
             target.lots = await size(adapter, instrument, plan, override)
             key = f"tp-b{broadcast.id}-a{target.account_id}"
-            placed = await adapter.place_order(ticket(plan, instrument, override, target.lots, key))
+            placed = await adapter.place_order(ticket(plan, target.symbol, target.lots, key))
         target.status = EXECUTED
         target.broker_order_id = placed.order_id[:64]
         target.executed_at = self.wall.now()

@@ -44,6 +44,7 @@ from tradepit.store import audit
 from tradepit.store import broadcasts as store
 from tradepit.store import broker_accounts as account_store
 from tradepit.store.broadcasts import EXECUTED, FAILED, PENDING, Broadcast, BroadcastTarget
+from tradepit.store.broker_accounts import BrokerAccount
 from tradepit.store.crypto import Sealer
 from tradepit.store.db import after_commit
 
@@ -123,10 +124,15 @@ async def size(
     return min(max(_floor(lots, rules.step), low), high)
 
 
-def ticket(
-    plan: OrderPlan, instrument: Instrument, override: Sizing | None, lots: Decimal, key: str
-) -> Ticket:
-    symbol = (override.symbol if override else None) or instrument.symbol
+def broker_symbol(instrument: Instrument, account: BrokerAccount, override: Sizing | None) -> str:
+    """Return the account's symbol for ``instrument``: the broadcast's override, else the
+    account's symbol map, else ours."""
+    mapped = (account.symbol_map or {}).get(instrument.symbol)
+    return (override.symbol if override else None) or mapped or instrument.symbol
+
+
+def ticket(plan: OrderPlan, symbol: str, lots: Decimal, key: str) -> Ticket:
+    """Return the market order of ``lots`` of ``symbol`` the plan asks for."""
     return Ticket(symbol, plan.side, lots, key, plan.stop_loss, plan.take_profit)
 
 
@@ -214,7 +220,7 @@ async def create(
     rows = []
     for account in targets:
         override = body.overrides.get(str(account.id))
-        symbol = (override.symbol if override else None) or instrument.symbol
+        symbol = broker_symbol(instrument, account, override)
         rows.append(
             BroadcastTarget(
                 broadcast_id=broadcast.id,
@@ -379,7 +385,9 @@ async def send(
             async with asyncio.timeout(SEND_TIMEOUT):
                 lots = await size(adapter, instrument, body, None)
                 key = f"tp-s{batch}-a{account.id}"
-                placed = await adapter.place_order(ticket(body, instrument, None, lots, key))
+                placed = await adapter.place_order(
+                    ticket(body, broker_symbol(instrument, account, None), lots, key)
+                )
             results.append(
                 SendResult(
                     account_id=account.id,

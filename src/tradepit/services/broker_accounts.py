@@ -84,6 +84,7 @@ def read(account: BrokerAccount, owner: str) -> AccountRead:
         server=account.server,
         account_type=account.account_type,
         is_active=account.is_active,
+        symbol_map=account.symbol_map or {},
         password=masks.get("password"),
         api_key=masks.get("api_key"),
         api_secret=masks.get("api_secret"),

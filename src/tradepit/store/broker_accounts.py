@@ -44,6 +44,8 @@ class BrokerAccount(Base):
     api_key_sealed: Mapped[str | None] = mapped_column(Text)
     api_secret_sealed: Mapped[str | None] = mapped_column(Text)
     masks: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: Our symbol → this account's symbol at its broker (``EURUSD`` → ``EURUSD.vip``).
+    symbol_map: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     pnl: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0))
     margin: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0))
     max_risk: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0))
@@ -76,7 +78,8 @@ class BrokerAccountVersion(Base):
 #: The columns a version keeps and a restore puts back.
 VERSIONED = (
     "account_name", "broker", "login", "server", "account_type", "is_active", "password_sealed",
-    "api_key_sealed", "api_secret_sealed", "masks", "pnl", "margin", "max_risk", "deleted_at",
+    "api_key_sealed", "api_secret_sealed", "masks", "symbol_map", "pnl", "margin", "max_risk",
+    "deleted_at",
 )  # fmt: skip
 
 
@@ -99,6 +102,8 @@ def apply_snapshot(account: BrokerAccount, values: dict[str, Any]) -> None:
         value = values.get(name)
         if name in ("pnl", "margin", "max_risk"):
             value = Decimal(value or 0)
+        elif name in ("masks", "symbol_map"):
+            value = value or {}
         elif name == "deleted_at" and value is not None:
             value = datetime.fromisoformat(value)
         setattr(account, name, value)
