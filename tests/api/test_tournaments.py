@@ -299,3 +299,66 @@ class TestRestart:
                 assert board.json()["final"] is True
                 ranks = sorted(line["rank"] for line in board.json()["entries"])
                 assert ranks == [1, 2]
+
+
+class TestMoney:
+    async def test_holds_stay_in_the_tournament_and_the_ledger_balances(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        clock: ManualClock = app.state.wiring.clock
+        market = app.state.wiring.market
+        _, admin = await admin_headers(app, client)
+        t = await create(client, admin)
+        (user, headers), (_, other) = [await user_with_token(client) for _ in range(2)]
+        for h in (headers, other):
+            assert (await join(client, t["id"], h)).status_code == 201
+        await client.post(f"/api/admin/tournaments/{t['id']}/start", headers=admin)
+        main_before = await inr_cash(client, headers)
+        limit = (market.tick("INFY").ltp * Decimal("0.8")).quantize(Decimal("1"))
+        resting = await client.post(
+            "/api/paper-trading/orders",
+            json={
+                **order(t["id"], "INFY", "BUY", "10"),
+                "order_type": "LIMIT",
+                "price": str(limit),
+            },
+            headers=headers,
+        )
+        assert resting.status_code == 201 and resting.json()["status"] == "open", resting.text
+        filled = await client.post(
+            "/api/paper-trading/orders", json=order(t["id"], "ITC", "BUY", "100"), headers=other
+        )
+        assert filled.status_code == 201, filled.text
+        wallet = (await client.get("/api/paper-trading/wallet", headers=headers)).json()
+        assert all(w["blocked"] == "0" for w in wallet)  # the hold is on the tournament wallet
+        assert await inr_cash(client, headers) == main_before
+
+        # The live equity is the wallet plus the positions at the last price, to the cent.
+        board = await client.get(f"/api/tournaments/{t['id']}/leaderboard", headers=other)
+        async with app.state.wiring.sessionmaker() as session:
+            own = await session.scalars(
+                select(Wallet).where(Wallet.name == f"tournament:{t['id']}")
+            )
+            cash = {w.user_id: w.balance for w in own}
+        itc = market.tick("ITC").ltp
+        for line in board.json()["entries"]:
+            held = itc * 100 if line["user_id"] != user["id"] else Decimal(0)
+            expected = (cash[line["user_id"]] + held).quantize(Decimal("0.01"))
+            assert Decimal(line["equity"]) == expected
+
+        clock.advance(timedelta(hours=2))
+        await scheduler(app).step()
+        got = await client.get(f"/api/paper-trading/orders/{resting.json()['id']}", headers=headers)
+        assert got.json()["status"] == "cancelled"
+        async with app.state.wiring.sessionmaker() as session:
+            own_wallets = await session.scalars(select(Wallet).where(Wallet.user_id.is_not(None)))
+            assert all(w.blocked == 0 for w in own_wallets)
+            total = await session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)))
+            assert Decimal(total or 0) == 0  # double entry: every transaction sums to zero
+            for wallet in await session.scalars(select(Wallet)):
+                entries = await session.scalar(
+                    select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                        LedgerEntry.wallet_id == wallet.id
+                    )
+                )
+                assert Decimal(entries or 0) == wallet.balance
