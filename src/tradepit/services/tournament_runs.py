@@ -25,7 +25,7 @@ from tradepit.domain.positions import Position
 from tradepit.domain.tournaments import final_order, split_prizes
 from tradepit.market.data import MarketData
 from tradepit.schemas.tournaments import TournamentRead
-from tradepit.services import orders, tournaments, wallets
+from tradepit.services import leaderboards, orders, tournaments, wallets
 from tradepit.services.callers import Caller
 from tradepit.services.execution import cancel_rest
 from tradepit.services.tournaments import ENDED, HOUSE, RUNNING, SCHEDULED, TournamentState
@@ -50,7 +50,7 @@ async def start(
     t.status, t.started_at = RUNNING, now
     if caller is not None:
         t.start_time = min(t.start_time, now)
-        tournaments._audit(session, clock, caller, "admin.tournament.start", t)
+        tournaments.audit_action(session, clock, caller, "admin.tournament.start", t)
     return await tournaments.read(session, t)
 
 
@@ -102,7 +102,7 @@ async def finish(
         if entry.prize > 0:
             await _pay(session, clock, t, entry)
     if caller is not None:
-        tournaments._audit(session, clock, caller, "admin.tournament.end", t)
+        tournaments.audit_action(session, clock, caller, "admin.tournament.end", t)
     return await tournaments.read(session, t)
 
 
@@ -217,7 +217,7 @@ class Scheduler:
         log.info("tournament %s: %s", tournament_id, what)
         if what == "end":
             async with self.sessionmaker() as session:
-                board = await tournaments.leaderboard(
+                board = await leaderboards.leaderboard(
                     session, self.clock, self.market, tournament_id
                 )
             self.bus.publish(
@@ -226,7 +226,7 @@ class Scheduler:
 
     async def publish(self, session: AsyncSession, t: Tournament) -> None:
         """Recompute a running leaderboard, keep each entry's peak and drawdown, publish."""
-        board = await tournaments.live(session, self.market, t)
+        board = await leaderboards.live(session, self.market, t)
         for entry, _, peak, drawdown in board:
             if peak > float(entry.peak_equity) + 1e-6:
                 entry.peak_equity = Decimal(repr(round(peak, 8)))
