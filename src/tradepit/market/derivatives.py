@@ -98,7 +98,7 @@ def resolve(catalogue: Catalogue, calendar: TradingCalendar, symbol: str) -> Ins
     assert strike is not None and right is not None
     if strike <= 0 or strike % underlying.strike_step != 0:
         raise UnknownSymbol(
-            f"unknown symbol '{symbol}': strike {strike} is not a multiple of "
+            f"unknown symbol '{symbol}': strike {strike} is not a positive multiple of "
             f"{underlying.strike_step}"
         )
     return Instrument(
