@@ -1,0 +1,198 @@
+"""The tournament scheduler on its own, joins racing for the last place, and the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from tests.conftest import app_at, client_for
+from tests.factories import admin_headers, user_with_token
+from tradepit.domain.clock import ManualClock
+from tradepit.services.tournament_runs import Scheduler
+from tradepit.services.tournaments import HOUSE
+from tradepit.store.tournaments import Tournament
+from tradepit.store.wallets import LedgerEntry, Wallet
+
+T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
+    async with app_at(tmp_path / "data", db, ManualClock(T0)) as application:
+        yield application
+
+
+def scheduler(app: FastAPI, interval: float = 1.0) -> Scheduler:
+    wired = app.state.wiring
+    return Scheduler(
+        wired.sessionmaker, wired.clock, wired.market, wired.bus, wired.matcher, interval=interval
+    )
+
+
+def terms(**extra: Any) -> dict[str, Any]:
+    return {
+        "name": "Sprint",
+        "start_time": (T0 + timedelta(minutes=1)).isoformat(),
+        "end_time": (T0 + timedelta(minutes=2)).isoformat(),
+        "starting_capital": "100000",
+        **extra,
+    }
+
+
+async def status_of(app: FastAPI, tournament_id: int) -> str:
+    async with app.state.wiring.sessionmaker() as session:
+        return str(
+            await session.scalar(select(Tournament.status).where(Tournament.id == tournament_id))
+        )
+
+
+async def create(client: httpx.AsyncClient, admin: dict[str, str], **extra: Any) -> int:
+    response = await client.post("/api/admin/tournaments", json=terms(**extra), headers=admin)
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+class TestScheduler:
+    async def test_the_running_scheduler_starts_and_ends_on_its_own(self, app: FastAPI) -> None:
+        clock: ManualClock = app.state.wiring.clock
+        async with client_for(app) as client:
+            _, admin = await admin_headers(app, client)
+            tournament_id = await create(client, admin)
+        task = asyncio.create_task(scheduler(app, interval=0.02).run())
+        try:
+            await asyncio.sleep(0.05)
+            assert await status_of(app, tournament_id) == "scheduled"
+            for minutes, status in ((1, "running"), (1, "ended")):
+                clock.advance(timedelta(minutes=minutes))
+                async with asyncio.timeout(10):
+                    while await status_of(app, tournament_id) != status:  # noqa: ASYNC110
+                        await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    async def test_it_sleeps_until_the_next_start_at_most_an_interval(self, app: FastAPI) -> None:
+        async with client_for(app) as client:
+            _, admin = await admin_headers(app, client)
+            await create(client, admin)
+        assert await scheduler(app, interval=5).seconds_to_next() == 5
+        assert await scheduler(app, interval=120).seconds_to_next() == 60
+
+
+class TestJoin:
+    async def test_two_users_racing_for_the_last_place(self, app: FastAPI) -> None:
+        async with client_for(app) as client:
+            _, admin = await admin_headers(app, client)
+            tournament_id = await create(client, admin, max_participants=1, entry_fee="10")
+            users = [await user_with_token(client) for _ in range(2)]
+            responses = await asyncio.gather(
+                *(
+                    client.post(f"/api/tournaments/{tournament_id}/join", headers=h)
+                    for _, h in users
+                )
+            )
+        assert sorted(r.status_code for r in responses) == [201, 409]
+
+
+fees = st.decimals(min_value=Decimal(0), max_value=Decimal(500), places=8)
+splits = st.lists(st.integers(1, 50), max_size=4).filter(lambda s: sum(s) <= 100)
+
+
+class TestLedgerArithmetic:
+    @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        fee=fees,
+        pool=fees,
+        split=splits,
+        players=st.integers(1, 3),
+        deleted=st.booleans(),
+    )
+    def test_fees_prizes_and_refunds_add_up(
+        self,
+        tmp_path: Path,
+        db: str,
+        fee: Decimal,
+        pool: Decimal,
+        split: list[int],
+        players: int,
+        deleted: bool,
+    ) -> None:
+        asyncio.run(self._play(tmp_path, db, fee, pool, split, players, deleted))
+
+    async def _play(
+        self,
+        tmp_path: Path,
+        db: str,
+        fee: Decimal,
+        pool: Decimal,
+        split: list[int],
+        players: int,
+        deleted: bool,
+    ) -> None:
+        clock = ManualClock(T0)
+        async with app_at(tmp_path / "data", db, clock) as app, client_for(app) as client:
+            _, admin = await admin_headers(app, client)
+            body = {"entry_fee": str(fee), "prize_pool": str(pool), "prize_split": split}
+            tournament_id = await create(client, admin, **body)
+            users = [await user_with_token(client) for _ in range(players)]
+            house_before = await house(app)
+            for _, headers in users:
+                response = await client.post(
+                    f"/api/tournaments/{tournament_id}/join", headers=headers
+                )
+                assert response.status_code == 201, response.text
+            if deleted:
+                response = await client.delete(
+                    f"/api/admin/tournaments/{tournament_id}", headers=admin
+                )
+                assert response.status_code == 200
+                prizes = [Decimal(0)] * players
+            else:
+                clock.advance(timedelta(minutes=1))
+                await scheduler(app).step()
+                clock.advance(timedelta(minutes=1))
+                await scheduler(app).step()
+                # Nobody traded: equal returns, ranked by who joined first.
+                prizes = [
+                    (pool * share / 100).quantize(Decimal("1e-8"), ROUND_DOWN) for share in split
+                ][:players]
+                prizes += [Decimal(0)] * (players - len(prizes))
+            for (user, _), prize in zip(users, prizes, strict=True):
+                paid = Decimal(0) if deleted else fee
+                assert await main_inr(app, user["id"]) == Decimal(100000) - paid + prize
+            collected = Decimal(0) if deleted else fee * players
+            assert await house(app) - house_before == collected - sum(prizes, Decimal(0))
+            async with app.state.wiring.sessionmaker() as session:
+                total = await session.scalar(select(func.sum(LedgerEntry.amount)))
+            assert Decimal(total or 0) == 0
+
+
+async def main_inr(app: FastAPI, user_id: int) -> Decimal:
+    async with app.state.wiring.sessionmaker() as session:
+        found = await session.scalar(
+            select(Wallet.balance).where(
+                Wallet.user_id == user_id, Wallet.name == "cash", Wallet.currency == "INR"
+            )
+        )
+        assert found is not None
+        return found
+
+
+async def house(app: FastAPI) -> Decimal:
+    async with app.state.wiring.sessionmaker() as session:
+        found = await session.scalar(
+            select(Wallet.balance).where(Wallet.user_id.is_(None), Wallet.name == HOUSE)
+        )
+        return found if found is not None else Decimal(0)
