@@ -179,6 +179,10 @@ class TestStartToFinish:
         await scheduler(app).step()
         final = (await client.get(f"/api/tournaments/{t['id']}/leaderboard", headers=c)).json()
         assert final["final"] is True and final["status"] == "ended"
+        async with asyncio.timeout(5):
+            while not (event := await published.get())["final"]:
+                pass
+        assert event["entries"] == final["entries"]
         prizes = {line["user_id"]: Decimal(line["prize"]) for line in final["entries"]}
         assert sorted(prizes.values(), reverse=True) == [500, 300, 200]
         for line in final["entries"]:

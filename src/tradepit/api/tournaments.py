@@ -76,7 +76,7 @@ async def end(
     """End a running tournament now: positions marked at the last price, ranks frozen, prizes
     paid. Audited."""
     return await tournament_runs.finish(
-        session, wired.clock, wired.market, wired.matcher, tournament_id, caller
+        session, wired.clock, wired.market, wired.matcher, wired.bus, tournament_id, caller
     )
 
 

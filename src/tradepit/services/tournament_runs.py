@@ -68,11 +68,13 @@ async def finish(
     clock: Clock,
     market: MarketData,
     book: orders.Book,
+    bus: Bus,
     tournament_id: int,
     caller: Caller | None = None,
 ) -> TournamentRead:
     """End a running tournament: cancel its resting orders, mark its positions at the final
-    price, freeze the ranks and pay the prizes to the winners' main wallets, all at once."""
+    price, freeze the ranks and pay the prizes to the winners' main wallets, all at once; the
+    final leaderboard is published once the transaction commits."""
     t = await tournaments.find(session, tournament_id, lock=True)
     entries = await store.entries(session, t.id)
     for user_id in sorted(e.user_id for e in entries):  # the lock order of every writer
@@ -103,6 +105,11 @@ async def finish(
             await _pay(session, clock, t, entry)
     if caller is not None:
         tournaments.audit_action(session, clock, caller, "admin.tournament.end", t)
+    await session.flush()
+    final = _event(
+        (await leaderboards.leaderboard(session, clock, market, t.id)).model_dump(mode="json")
+    )
+    after_commit(session, lambda: bus.publish(tournaments.topic(t.id), final))
     return await tournaments.read(session, t)
 
 
@@ -210,19 +217,13 @@ class Scheduler:
                 if what == "start":
                     await start(session, self.clock, tournament_id)
                 else:
-                    await finish(session, self.clock, self.market, self.book, tournament_id)
+                    await finish(
+                        session, self.clock, self.market, self.book, self.bus, tournament_id
+                    )
             except (TournamentState, NotFound):
                 return  # another scheduler (or an admin) did it first
             await commit(session)
         log.info("tournament %s: %s", tournament_id, what)
-        if what == "end":
-            async with self.sessionmaker() as session:
-                board = await leaderboards.leaderboard(
-                    session, self.clock, self.market, tournament_id
-                )
-            self.bus.publish(
-                tournaments.topic(tournament_id), _event(board.model_dump(mode="json"))
-            )
 
     async def publish(self, session: AsyncSession, t: Tournament) -> None:
         """Recompute a running leaderboard, keep each entry's peak and drawdown, publish."""
