@@ -336,6 +336,12 @@ class TestMoney:
         wallet = (await client.get("/api/paper-trading/wallet", headers=headers)).json()
         assert all(w["blocked"] == "0" for w in wallet)  # the hold is on the tournament wallet
         assert await inr_cash(client, headers) == main_before
+        ledger = (await client.get("/api/paper-trading/ledger", headers=headers)).json()
+        named = {(e["wallet"], e["kind"]) for e in ledger["entries"]}
+        assert {
+            ("cash", "tournament_entry"),
+            (f"tournament:{t['id']}", "tournament_entry"),
+        } <= named
 
         # The live equity is the wallet plus the positions at the last price, to the cent.
         board = await client.get(f"/api/tournaments/{t['id']}/leaderboard", headers=other)

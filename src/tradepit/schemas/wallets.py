@@ -37,6 +37,9 @@ class LedgerEntryRead(BaseModel):
     id: int
     transaction_id: int
     currency: str
+    wallet: str = Field(
+        default="cash", description="cash, or tournament:<id> for a tournament entry's wallet"
+    )
     amount: Money = Field(description="Signed: positive credits, negative debits")
     balance_after: Money
     kind: str

@@ -128,6 +128,7 @@ async def ledger_page(
             id=entry.id,
             transaction_id=tx.id,
             currency=wallet.currency,
+            wallet=wallet.name,
             amount=entry.amount,
             balance_after=entry.balance_after,
             kind=tx.kind,
