@@ -306,7 +306,7 @@ def main() -> None:
             stop(server)
     print(f"\nFan-out: {len(SYMBOLS)} symbols x {TICKS_PER_SECOND} ticks/s to {CLIENTS} clients "
           f"of 2 symbols ({expected} messages/s offered), {MEASURE:.0f} s measured")  # fmt: skip
-    print(f"{'server':<36} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'dropped':>8} {'x base':>7}")
+    print(f"{'server':<36} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'closed':>8} {'x base':>7}")
     for row in (base, ours, sio):
         ratio = row.per_second / base.per_second if base.per_second else float("nan")
         print(f"{row.name:<36} {row.per_second:>9.0f} {row.p50_ms:>8.1f} {row.p99_ms:>8.1f} "
