@@ -168,31 +168,23 @@ def _leg_row(
     price: Decimal | None = None,
     trigger: Decimal | None = None,
 ) -> OrderRow:
-    now = clock.now()
     side = Side.SELL if Side(entry.side) is Side.BUY else Side.BUY
-    return OrderRow(
+    return store.new_order(
         user_id=entry.user_id,
-        client_order_id=None,
-        request_hash=f"bracket:{entry.id}:{leg}",
         symbol=entry.symbol,
         order_type=kind.value,
         side=side.value,
         product=entry.product,
         validity=Validity.GTC.value,
         quantity=quantity,
-        filled_quantity=Decimal(0),
+        request_hash=f"bracket:{entry.id}:{leg}",
+        at=clock.now(),
         price=price,
         trigger_price=trigger,
-        average_price=None,
-        charges=Decimal(0),
-        held=Decimal(0),
-        status=Status.OPEN.value,
         reason=f"{leg.replace('_', '-')} of order {entry.id}",
         tournament_id=entry.tournament_id,
         parent_id=entry.id,
         leg=leg,
-        created_at=now,
-        updated_at=now,
     )
 
 

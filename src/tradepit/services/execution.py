@@ -118,6 +118,24 @@ async def expire(
     order.updated_at = clock.now()
 
 
+def closing_order(clock: Clock, row: PositionRow, kind: str, reason: str) -> OrderRow:
+    """Return a MARKET order that closes the whole position ``row`` (``kind``: its
+    request_hash, e.g. "square-off")."""
+    return store.new_order(
+        user_id=row.user_id,
+        symbol=row.symbol,
+        order_type=OrderType.MARKET.value,
+        side=(Side.SELL if row.quantity > 0 else Side.BUY).value,
+        product=row.product,
+        validity=Validity.DAY.value,
+        quantity=abs(row.quantity),
+        request_hash=kind,
+        at=clock.now(),
+        reason=reason,
+        tournament_id=row.tournament_id,
+    )
+
+
 async def square_off(
     session: AsyncSession,
     clock: Clock,
@@ -129,29 +147,7 @@ async def square_off(
     """Close an intraday (MIS) position with a MARKET order at the current quote."""
     side = Side.SELL if row.quantity > 0 else Side.BUY
     quantity = abs(row.quantity)
-    now = clock.now()
-    order = OrderRow(
-        user_id=row.user_id,
-        client_order_id=None,
-        request_hash="square-off",
-        symbol=row.symbol,
-        order_type=OrderType.MARKET.value,
-        side=side.value,
-        product=Product.MIS.value,
-        validity=Validity.DAY.value,
-        quantity=quantity,
-        filled_quantity=Decimal(0),
-        price=None,
-        trigger_price=None,
-        average_price=None,
-        charges=Decimal(0),
-        held=Decimal(0),
-        status=Status.OPEN.value,
-        reason="MIS square-off at 15:20 IST",
-        tournament_id=row.tournament_id,
-        created_at=now,
-        updated_at=now,
-    )
+    order = closing_order(clock, row, "square-off", "MIS square-off at 15:20 IST")
     session.add(order)
     await session.flush()
     plan = market_fill(
@@ -183,33 +179,12 @@ async def settle(
     """
     side = Side.SELL if row.quantity > 0 else Side.BUY
     quantity = abs(row.quantity)
-    now = clock.now()
     basis = "intrinsic value" if instrument.right is not None else "final price"
-    order = OrderRow(
-        user_id=row.user_id,
-        client_order_id=None,
-        request_hash="settlement",
-        symbol=row.symbol,
-        order_type=OrderType.MARKET.value,
-        side=side.value,
-        product=row.product,
-        validity=Validity.DAY.value,
-        quantity=quantity,
-        filled_quantity=Decimal(0),
-        price=None,
-        trigger_price=None,
-        average_price=None,
-        charges=Decimal(0),
-        held=Decimal(0),
-        status=Status.OPEN.value,
-        reason=(
-            f"expiry settlement at the {basis} {price} "
-            f"({instrument.underlying} closed at {final} on {instrument.expiry})"
-        ),
-        tournament_id=row.tournament_id,
-        created_at=now,
-        updated_at=now,
+    reason = (
+        f"expiry settlement at the {basis} {price} "
+        f"({instrument.underlying} closed at {final} on {instrument.expiry})"
     )
+    order = closing_order(clock, row, "settlement", reason)
     session.add(order)
     await session.flush()
     fill = Fill(quantity, price, Decimal(0))

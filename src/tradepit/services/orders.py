@@ -225,29 +225,22 @@ async def place(
             session, clock, caller.user.id, body.tournament_id, instrument, product, body, tick
         )
     is_open = market.status(instrument.venue).is_open
-    now = clock.now()
-    order = OrderRow(
+    order = store.new_order(
         user_id=caller.user.id,
-        client_order_id=body.client_order_id,
-        request_hash=digest,
         symbol=instrument.symbol,
         order_type=body.order_type.value,
         side=body.order_side.value,
         product=product.value,
         validity=body.validity.value,
         quantity=body.quantity,
-        filled_quantity=Decimal(0),
+        request_hash=digest,
+        at=clock.now(),
+        status=(Status.OPEN if is_open else Status.AMO).value,
+        client_order_id=body.client_order_id,
         price=body.price,
         trigger_price=body.trigger_price,
-        average_price=None,
-        charges=Decimal(0),
-        held=Decimal(0),
-        status=(Status.OPEN if is_open else Status.AMO).value,
-        reason=None,
         tournament_id=body.tournament_id,
         bracket=brackets.spec_of(body),
-        created_at=now,
-        updated_at=now,
     )
     session.add(order)
     await session.flush()

@@ -66,6 +66,42 @@ class OrderRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+def new_order(
+    *,
+    user_id: int,
+    symbol: str,
+    order_type: str,
+    side: str,
+    product: str,
+    validity: str,
+    quantity: Decimal,
+    request_hash: str,
+    at: datetime,
+    status: str = "open",
+    **fields: object,
+) -> OrderRow:
+    """Return a new order row: nothing filled, charged or held yet (``fields``: price,
+    trigger_price, reason, client_order_id, tournament_id, bracket legs...)."""
+    return OrderRow(
+        user_id=user_id,
+        symbol=symbol,
+        order_type=order_type,
+        side=side,
+        product=product,
+        validity=validity,
+        quantity=quantity,
+        request_hash=request_hash,
+        status=status,
+        filled_quantity=Decimal(0),
+        average_price=None,
+        charges=Decimal(0),
+        held=Decimal(0),
+        created_at=at,
+        updated_at=at,
+        **fields,
+    )
+
+
 class FillRow(Base):
     """One execution of an order."""
 
