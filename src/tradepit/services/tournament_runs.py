@@ -202,19 +202,24 @@ class Scheduler:
         async with self.sessionmaker() as session:
             starting = await store.due(session, SCHEDULED, "start", now)
             ending = await store.due(session, RUNNING, "end", now)
-        for tournament_id in starting:
-            await self._once(tournament_id, "start")
-        for tournament_id in ending:
-            await self._once(tournament_id, "end")
-        async with self.sessionmaker() as session:
-            for t in await store.running(session):
-                await self.publish(session, t)
-            await commit(session)
+            running = [t.id for t in await store.running(session)]
+        # Each tournament on its own: one that fails (logged, retried next time) stops no other.
+        for what, ids in (("start", starting), ("end", ending), ("publish", running)):
+            for tournament_id in ids:
+                try:
+                    await self._once(tournament_id, what)
+                except Exception:
+                    log.exception("tournament %s: %s failed", tournament_id, what)
 
     async def _once(self, tournament_id: int, what: str) -> None:
         async with self.sessionmaker() as session:
             try:
-                if what == "start":
+                if what == "publish":
+                    found = await session.get(Tournament, tournament_id)
+                    if found is None or found.status != RUNNING:
+                        return
+                    await self.publish(session, found)
+                elif what == "start":
                     await start(session, self.clock, tournament_id)
                 else:
                     await finish(
@@ -223,7 +228,8 @@ class Scheduler:
             except (TournamentState, NotFound):
                 return  # another scheduler (or an admin) did it first
             await commit(session)
-        log.info("tournament %s: %s", tournament_id, what)
+        if what != "publish":
+            log.info("tournament %s: %s", tournament_id, what)
 
     async def publish(self, session: AsyncSession, t: Tournament) -> None:
         """Recompute a running leaderboard, keep each entry's peak and drawdown, publish."""
