@@ -7,75 +7,106 @@ ended, the exact final standings written by ``services.tournament_runs.finish`` 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradepit.domain.clock import Clock
+from tradepit.domain.money import SCALE
 from tradepit.domain.tournaments import Book, TournamentStatus, standings, win_rate
 from tradepit.market.data import MarketData
 from tradepit.schemas.tournaments import LeaderboardRead, MyRankRead, MyTournament, Standing
 from tradepit.services.callers import Caller
 from tradepit.services.tournaments import ENDED, NotJoined, find, read
-from tradepit.store import orders as order_store
 from tradepit.store import tournaments as store
-from tradepit.store.tournaments import Tournament, TournamentEntry
+from tradepit.store.tournaments import Tournament
+
+_UNIT = 10.0**-SCALE
 
 
 def _money(value: float, places: int = 2) -> Decimal:
     return Decimal(repr(round(value, places))) + 0  # + 0: no "-0"
 
 
-async def live(
-    session: AsyncSession, market: MarketData, t: Tournament
-) -> list[tuple[TournamentEntry, Standing, float, float]]:
-    """Mark every entry to market now; return, from rank 1 down, each entry with its standing,
-    peak equity and max drawdown (floats: the leaderboard moves no money)."""
-    entries = await store.entries(session, t.id)
-    if not entries:
-        return []
-    names = await store.usernames(session, [e.user_id for e in entries])
-    cash = await store.balances(session, [e.wallet_id for e in entries])
-    index = {e.user_id: i for i, e in enumerate(entries)}
-    rows = await order_store.tournament_positions(session, t.id)
-    marks: dict[str, float] = {}
-    for row in rows:
-        if row.symbol not in marks:
-            marks[row.symbol] = float(market.tick(row.symbol).ltp)
-    instruments = {s: market.instrument(s) for s in marks}
-    book = Book(
-        entry_id=np.array([e.id for e in entries], dtype=np.int64),
-        cash=np.array([float(cash[e.wallet_id]) for e in entries]),
-        peak=np.array([float(e.peak_equity) for e in entries]),
-        max_drawdown=np.array([float(e.max_drawdown) for e in entries]),
-        owner=np.array([index[r.user_id] for r in rows], dtype=np.intp),
-        quantity=np.array([float(r.quantity) for r in rows]),
-        mark=np.array([marks[r.symbol] for r in rows]),
-        multiplier=np.array([float(instruments[r.symbol].multiplier) for r in rows]),
-        cost=np.array([float(r.cost_basis) for r in rows]),
-        margined=np.array(
-            [instruments[r.symbol].margined(r.product, long=r.quantity > 0) for r in rows],
-            dtype=np.bool_,
-        ),
+@dataclass(frozen=True)
+class Live:
+    """A running tournament's leaderboard, rank 1 first, and each entry's new extremes."""
+
+    lines: list[Standing]
+    #: (entry id, peak equity, max drawdown) of the entries whose figures moved.
+    extremes: list[tuple[int, Decimal, Decimal]]
+
+
+async def live(session: AsyncSession, market: MarketData, t: Tournament) -> Live:
+    """Mark every entry to market now, in one pass over columns in raw units (floats: the
+    leaderboard moves no money)."""
+    rows = await store.board_rows(session, t.id)
+    if not rows:
+        return Live([], [])
+    positions = await store.open_positions(session, t.id)
+    return _ranked(rows, _book(market, rows, positions), float(t.starting_capital))
+
+
+def _book(
+    market: MarketData, rows: list[store.BoardRow], positions: list[tuple[int, str, str, int, int]]
+) -> Book:
+    """Return the arrays of the entries and their positions (user, symbol, product, quantity,
+    cost basis); per-instrument figures are looked up once per symbol and product."""
+    index = {row.user_id: i for i, row in enumerate(rows)}
+    keys = [(symbol, product) for _, symbol, product, _, _ in positions]
+    kinds = {key: k for k, key in enumerate(sorted(set(keys)))}
+    instruments = {s: market.instrument(s) for s, _ in kinds}
+    mark = np.array([float(market.tick(s).ltp) for s, _ in kinds], dtype=np.float64)
+    multiplier = np.array([float(instruments[s].multiplier) for s, _ in kinds], dtype=np.float64)
+    margined_long = np.array([instruments[s].margined(p, True) for s, p in kinds], dtype=np.bool_)
+    margined_short = np.array([instruments[s].margined(p, False) for s, p in kinds], dtype=np.bool_)
+    kind = np.array([kinds[key] for key in keys], dtype=np.intp)
+    quantity = np.array([p[3] for p in positions], dtype=np.float64) * _UNIT
+    return Book(
+        entry_id=np.array([row.entry_id for row in rows], dtype=np.int64),
+        cash=np.array([row.cash for row in rows], dtype=np.float64) * _UNIT,
+        peak=np.array([row.peak_equity for row in rows], dtype=np.float64) * _UNIT,
+        max_drawdown=np.array([row.max_drawdown for row in rows], dtype=np.float64) * _UNIT,
+        owner=np.array([index[p[0]] for p in positions], dtype=np.intp),
+        quantity=quantity,
+        mark=mark[kind],
+        multiplier=multiplier[kind],
+        cost=np.array([p[4] for p in positions], dtype=np.float64) * _UNIT,
+        margined=np.where(quantity > 0, margined_long[kind], margined_short[kind]),
     )
-    result = standings(book, float(t.starting_capital))
-    board = []
-    for i in result.order():
-        e = entries[int(i)]
-        line = Standing(
-            rank=int(result.rank[i]),
-            user_id=e.user_id,
-            username=names.get(e.user_id, ""),
-            equity=_money(float(result.equity[i])),
-            pnl=_money(float(result.pnl[i])),
-            roi=_money(float(result.roi[i]), 4),
-            win_rate=win_rate(e.closed_trades, e.winning_trades),
-            trades=e.trades,
-            max_drawdown=_money(float(result.max_drawdown[i]), 4),
+
+
+def _ranked(rows: list[store.BoardRow], book: Book, capital: float) -> Live:
+    result = standings(book, capital)
+    lines = []
+    for i in result.order().tolist():
+        row = rows[i]
+        lines.append(
+            Standing.model_construct(
+                rank=int(result.rank[i]),
+                user_id=row.user_id,
+                username=row.username,
+                equity=_money(float(result.equity[i])),
+                pnl=_money(float(result.pnl[i])),
+                roi=_money(float(result.roi[i]), 4),
+                win_rate=win_rate(row.closed_trades, row.winning_trades),
+                trades=row.trades,
+                max_drawdown=_money(float(result.max_drawdown[i]), 4),
+                prize=None,
+            )
         )
-        board.append((e, line, float(result.peak[i]), float(result.max_drawdown[i])))
-    return board
+    moved = (result.peak > book.peak + 1e-6) | (result.max_drawdown > book.max_drawdown + 1e-6)
+    extremes = [
+        (
+            rows[i].entry_id,
+            _money(float(result.peak[i]), 8),
+            _money(float(result.max_drawdown[i]), 8),
+        )
+        for i in np.flatnonzero(moved).tolist()
+    ]
+    return Live(lines, extremes)
 
 
 async def frozen(session: AsyncSession, t: Tournament) -> list[Standing]:
@@ -111,7 +142,7 @@ async def leaderboard(
     if t.status == ENDED:
         entries = await frozen(session, t)
     else:
-        entries = [line for _, line, _, _ in await live(session, market, t)]
+        entries = (await live(session, market, t)).lines
     return LeaderboardRead(
         tournament_id=t.id,
         status=TournamentStatus(t.status),

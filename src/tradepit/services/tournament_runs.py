@@ -234,17 +234,13 @@ class Scheduler:
     async def publish(self, session: AsyncSession, t: Tournament) -> None:
         """Recompute a running leaderboard, keep each entry's peak and drawdown, publish."""
         board = await leaderboards.live(session, self.market, t)
-        for entry, _, peak, drawdown in board:
-            if peak > float(entry.peak_equity) + 1e-6:
-                entry.peak_equity = Decimal(repr(round(peak, 8)))
-            if drawdown > float(entry.max_drawdown) + 1e-6:
-                entry.max_drawdown = Decimal(repr(round(drawdown, 8)))
+        await store.keep_extremes(session, board.extremes)
         message = {
             "tournament_id": t.id,
             "status": t.status,
             "as_of": self.clock.now().isoformat(),
             "final": False,
-            "entries": [line.model_dump(mode="json") for _, line, _, _ in board],
+            "entries": [line.model_dump(mode="json") for line in board.lines],
         }
         after_commit(session, lambda: self.bus.publish(tournaments.topic(t.id), _event(message)))
 

@@ -296,14 +296,6 @@ async def positions_of(
     return list(await session.scalars(stmt.order_by(PositionRow.id)))
 
 
-async def tournament_positions(session: AsyncSession, tournament_id: int) -> list[PositionRow]:
-    """Return every non-flat position of a tournament."""
-    stmt = select(PositionRow).where(
-        PositionRow.tournament_id == tournament_id, PositionRow.quantity != 0
-    )
-    return list(await session.scalars(stmt.order_by(PositionRow.id)))
-
-
 async def tournament_resting(session: AsyncSession, tournament_id: int) -> list[OrderRow]:
     """Return a tournament's orders still waiting to fill."""
     stmt = select(OrderRow).where(

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ForeignKey,
     Integer,
     String,
     UniqueConstraint,
+    bindparam,
     func,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradepit.store.base import Base
+from tradepit.store.orders import PositionRow
 from tradepit.store.types import ExactDecimal, UTCDateTime
 from tradepit.store.users import User
 from tradepit.store.wallets import Wallet
@@ -185,3 +190,74 @@ async def balances(session: AsyncSession, wallet_ids: list[int]) -> dict[int, De
     """Return the balances of ``wallet_ids``."""
     rows = await session.execute(select(Wallet.id, Wallet.balance).where(Wallet.id.in_(wallet_ids)))
     return {wallet_id: balance for wallet_id, balance in rows}
+
+
+async def open_positions(
+    session: AsyncSession, tournament_id: int
+) -> list[tuple[int, str, str, int, int]]:
+    """Return a tournament's non-flat positions as (user, symbol, product, quantity, cost
+    basis), amounts in raw 10⁻⁸ units: columns, not objects, for the leaderboard's one pass
+    over all of them."""
+    stmt = select(
+        PositionRow.user_id,
+        PositionRow.symbol,
+        PositionRow.product,
+        type_coerce(PositionRow.quantity, BigInteger),
+        type_coerce(PositionRow.cost_basis, BigInteger),
+    ).where(PositionRow.tournament_id == tournament_id, PositionRow.quantity != 0)
+    return [(u, s, p, q, c) for u, s, p, q, c in await session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """What the leaderboard needs of one entry; amounts in raw 10⁻⁸ units."""
+
+    entry_id: int
+    user_id: int
+    username: str
+    trades: int
+    closed_trades: int
+    winning_trades: int
+    cash: int
+    peak_equity: int
+    max_drawdown: int
+
+
+async def board_rows(session: AsyncSession, tournament_id: int) -> list[BoardRow]:
+    """Return every entry of a tournament with its username and wallet balance, first joined
+    first."""
+    stmt = (
+        select(
+            TournamentEntry.id,
+            TournamentEntry.user_id,
+            User.username,
+            TournamentEntry.trades,
+            TournamentEntry.closed_trades,
+            TournamentEntry.winning_trades,
+            type_coerce(Wallet.balance, BigInteger),
+            type_coerce(TournamentEntry.peak_equity, BigInteger),
+            type_coerce(TournamentEntry.max_drawdown, BigInteger),
+        )
+        .join(User, User.id == TournamentEntry.user_id)
+        .join(Wallet, Wallet.id == TournamentEntry.wallet_id)
+        .where(TournamentEntry.tournament_id == tournament_id)
+        .order_by(TournamentEntry.id)
+    )
+    return [BoardRow(*row) for row in await session.execute(stmt)]
+
+
+async def keep_extremes(session: AsyncSession, changes: list[tuple[int, Decimal, Decimal]]) -> None:
+    """Store new (entry id, peak equity, max drawdown) figures, in one statement."""
+    if not changes:
+        return
+    table = Base.metadata.tables["tournament_entries"]
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("entry_id"))
+        .values(
+            peak_equity=bindparam("peak", type_=ExactDecimal()),
+            max_drawdown=bindparam("drawdown", type_=ExactDecimal()),
+        )
+    )
+    rows = [{"entry_id": e, "peak": p, "drawdown": d} for e, p, d in changes]
+    await session.execute(stmt, rows)
