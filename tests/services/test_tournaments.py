@@ -196,3 +196,41 @@ async def house(app: FastAPI) -> Decimal:
             select(Wallet.balance).where(Wallet.user_id.is_(None), Wallet.name == HOUSE)
         )
         return found if found is not None else Decimal(0)
+
+
+class TestEndOfDay:
+    async def test_an_intraday_tournament_position_is_squared_off_in_the_tournament(
+        self, app: FastAPI
+    ) -> None:
+        clock: ManualClock = app.state.wiring.clock
+        async with client_for(app) as client:
+            _, admin = await admin_headers(app, client)
+            end = (T0 + timedelta(hours=5)).isoformat()
+            tournament_id = await create(client, admin, end_time=end)
+            user, headers = await user_with_token(client)
+            join = await client.post(f"/api/tournaments/{tournament_id}/join", headers=headers)
+            assert join.status_code == 201
+            await client.post(f"/api/admin/tournaments/{tournament_id}/start", headers=admin)
+            main_before = await main_inr(app, user["id"])
+            body = {
+                "symbol": "RELIANCE",
+                "order_type": "MARKET",
+                "order_side": "BUY",
+                "quantity": "10",
+                "product": "MIS",
+                "tournament_id": tournament_id,
+            }
+            bought = await client.post("/api/paper-trading/orders", json=body, headers=headers)
+            assert bought.status_code == 201, bought.text
+            clock.advance(timedelta(hours=3, minutes=21))  # 15:21 IST: MIS square-off
+            await app.state.wiring.matcher.end_of_day()
+            orders = (await client.get("/api/paper-trading/orders", headers=headers)).json()
+        squared = [o for o in orders["orders"] if o["reason"] and "square-off" in o["reason"]]
+        assert len(squared) == 1 and squared[0]["tournament_id"] == tournament_id
+        assert squared[0]["status"] == "filled"
+        assert await main_inr(app, user["id"]) == main_before
+        async with app.state.wiring.sessionmaker() as session:
+            own = await session.scalar(
+                select(Wallet).where(Wallet.name == f"tournament:{tournament_id}")
+            )
+            assert own is not None and own.blocked == 0 and own.balance != Decimal(100000)
