@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tradepit.bus import Bus, MemoryBus, user_topic
+from tradepit.bus import Bus, MemoryBus
 from tradepit.domain.book import Event, Release, Resting, TriggerBook
 from tradepit.domain.brackets import Trail, tighter
 from tradepit.domain.clock import Clock
@@ -25,7 +25,7 @@ from tradepit.domain.market import Tick
 from tradepit.domain.orders import OrderType, Product, Side, Status, Validity
 from tradepit.domain.sessions import last_close, square_off_due
 from tradepit.market.data import MarketData
-from tradepit.services import brackets, execution, orders, settlement
+from tradepit.services import brackets, execution, journal, orders, settlement
 from tradepit.store import orders as store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.db import commit
@@ -56,11 +56,11 @@ class Matcher:
         #: Trailing stop legs, per symbol: their trail and current trigger.
         self.trails: dict[str, dict[int, tuple[Trail, Decimal]]] = defaultdict(dict)
 
-    def notify(self, user_id: int, message: dict[str, object]) -> None:
-        """Publish a private message on the user's topic, stamped with the market time."""
-        self.bus.publish(
-            user_topic(user_id), {**message, "timestamp": self.clock.now().isoformat()}
-        )
+    def record(self, session: AsyncSession, user_id: int, message: dict[str, object]) -> None:
+        """Journal a private message in the session's transaction, stamped with the market
+        time; it is published on the user's topic once the transaction commits."""
+        stamped = {**message, "timestamp": self.clock.now().isoformat()}
+        journal.record(session, self.bus, user_id, stamped)
 
     def rest(self, order: OrderRow) -> None:
         """Start watching a committed order that is waiting to fill."""

@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tradepit.bus import Bus, Event, Subscription, sequenced_topic
+from tradepit.bus import Bus, Event, Subscription, sequenced_topic, user_topic
 from tradepit.domain.clock import Clock
 from tradepit.store import events as store
-from tradepit.store.db import commit
+from tradepit.store.db import after_commit, before_commit, commit
+from tradepit.store.wallets import lock_user
 
 log = logging.getLogger("tradepit.journal")
 
 USER_PREFIX = "user."
+OUTBOX = "event_outbox"
 #: Events written per transaction at most.
 BATCH = 500
 PRUNE_EVERY = timedelta(minutes=10)
@@ -117,28 +120,63 @@ class JournaledBus:
 
     async def _store(self, per_user: dict[int, list[Event]]) -> dict[int, list[Event]]:
         now = self.wall.now()
-        numbered: dict[int, list[Event]] = {}
         async with self.sessionmaker() as session:
-            for user_id, events in per_user.items():
-                last = await store.last_seq(session, user_id)
-                numbered[user_id] = [
-                    {**event, "seq": last + i} for i, event in enumerate(events, start=1)
-                ]
-                session.add_all(
-                    store.UserEventRow(
-                        user_id=user_id,
-                        seq=event["seq"],
-                        type=str(event.get("type", "")),
-                        payload=event,
-                        created_at=now,
-                    )
-                    for event in numbered[user_id]
-                )
+            numbered = await number(session, per_user, now)
             if now - self._pruned_at >= PRUNE_EVERY:
                 await store.prune(session, now - self.retention)
                 self._pruned_at = now
             await commit(session)
         return numbered
+
+    def publish_numbered(self, numbered: dict[int, list[Event]]) -> None:
+        """Publish events journaled by a transaction's outbox, now that it has committed."""
+        for user_id, events in numbered.items():
+            for event in events:
+                self.inner.publish(user_topic(user_id), event)
+                self.inner.publish(sequenced_topic(user_id), event)
+
+
+async def number(
+    session: AsyncSession, per_user: dict[int, list[Event]], now: datetime
+) -> dict[int, list[Event]]:
+    """Number each user's events after their last ``seq`` and store them, in the session's
+    transaction. The user's lock (``lock_user``) orders this against every other writer of
+    that user's events, so numbers never collide on PostgreSQL either."""
+    numbered: dict[int, list[Event]] = {}
+    rows: list[dict[str, object]] = []
+    for user_id, events in per_user.items():
+        await lock_user(session, user_id)
+        last = await store.last_seq(session, user_id)
+        numbered[user_id] = [{**event, "seq": last + i} for i, event in enumerate(events, start=1)]
+        rows.extend(
+            {"user_id": user_id, "seq": event["seq"], "type": str(event.get("type", "")),
+             "payload": event, "created_at": now}
+            for event in numbered[user_id]
+        )  # fmt: skip
+    await store.add(session, rows)
+    return numbered
+
+
+def record(session: AsyncSession, bus: Bus, user_id: int, event: Event) -> None:
+    """Journal a private event in the session's own transaction (the outbox: it commits with
+    the order, fill or balance change it describes, or not at all) and publish it, numbered,
+    once that transaction commits. On a bus without a journal it is only published."""
+    if not isinstance(bus, JournaledBus):
+        after_commit(session, functools.partial(bus.publish, user_topic(user_id), event))
+        return
+    outbox: list[tuple[int, Event]] | None = session.info.get(OUTBOX)
+    if outbox is None:
+        outbox = session.info[OUTBOX] = []
+        before_commit(session, functools.partial(_write_outbox, session, bus))
+    outbox.append((user_id, event))
+
+
+async def _write_outbox(session: AsyncSession, bus: JournaledBus) -> None:
+    per_user: dict[int, list[Event]] = defaultdict(list)
+    for user_id, event in session.info.pop(OUTBOX, []):
+        per_user[user_id].append(event)
+    numbered = await number(session, per_user, bus.wall.now())
+    after_commit(session, functools.partial(bus.publish_numbered, numbered))
 
 
 async def last_seq(sessionmaker: async_sessionmaker[AsyncSession], user_id: int) -> int:

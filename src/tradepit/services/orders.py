@@ -109,17 +109,18 @@ class Book(Protocol):
         """Watch the order's new prices instead of its old ones."""
         ...
 
-    def notify(self, user_id: int, message: dict[str, object]) -> None:
-        """Publish a private message (order, position or balance) on the user's topic."""
+    def record(self, session: AsyncSession, user_id: int, message: dict[str, object]) -> None:
+        """Journal a private message (order, position or balance) in the session's
+        transaction and publish it on the user's topic once that commits."""
         ...
 
 
 def announce(session: AsyncSession, book: Book, order: OrderRow, event: str) -> None:
-    """Publish ``event`` (Alpaca's trade_updates names) with the order as it is now, once the
-    transaction commits."""
+    """Journal ``event`` (Alpaca's trade_updates names) with the order as it is now, in the
+    transaction; it is published once that commits."""
     snapshot = order_model(order).model_dump(mode="json", exclude={"fills"})
     message: dict[str, object] = {"type": "order", "event": event, "order": snapshot}
-    after_commit(session, lambda: book.notify(order.user_id, message))
+    book.record(session, order.user_id, message)
 
 
 async def announce_trade(
@@ -148,7 +149,7 @@ async def announce_trade(
         for message in messages:
             message["tournament_id"] = tournament_id
     for message in messages:
-        after_commit(session, functools.partial(book.notify, order.user_id, message))
+        book.record(session, order.user_id, message)
 
 
 async def after_trade(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -55,6 +55,12 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def before_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Run ``action`` inside the transaction just before ``commit(session)`` commits it (the
+    event outbox writes its rows there, so they commit with what they describe)."""
+    session.info.setdefault("before_commit", []).append(action)
+
+
 def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     """Run ``action`` once ``commit(session)`` has made the transaction durable; never if it
     rolls back. (SQLAlchemy's own after_commit event also fires when a savepoint is released.)"""
@@ -79,6 +85,8 @@ def _forget_caches(session: Session, transaction: SessionTransaction) -> None:
 
 async def commit(session: AsyncSession) -> None:
     """Commit the session's transaction, then run what waited for it."""
+    for prepare in session.info.pop("before_commit", []):
+        await prepare()
     await session.commit()
     for action in session.info.pop("after_commit", []):
         action()

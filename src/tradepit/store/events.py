@@ -6,7 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, delete, func, select
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +44,12 @@ async def last_seq(session: AsyncSession, user_id: int) -> int:
         select(func.max(UserEventRow.seq)).where(UserEventRow.user_id == user_id)
     )
     return int(found or 0)
+
+
+async def add(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Insert numbered events in one statement (executemany)."""
+    if rows:
+        await session.execute(insert(UserEventRow), list(rows))
 
 
 async def since(
