@@ -327,7 +327,12 @@ def create_app(
         housekeeping = asyncio.create_task(wired.matcher.run_housekeeping(), name="end-of-day")
         resolver = asyncio.create_task(wired.resolver.run(), name="bet-resolver")
         contests = Scheduler(
-            wired.sessionmaker, wired.clock, wired.market, wired.bus, wired.matcher
+            wired.sessionmaker,
+            wired.clock,
+            wired.market,
+            wired.bus,
+            wired.matcher,
+            recent=wired.leaderboards,
         )
         scheduler = asyncio.create_task(contests.run(), name="tournaments")
         yield

@@ -234,3 +234,30 @@ class TestEndOfDay:
                 select(Wallet).where(Wallet.name == f"tournament:{tournament_id}")
             )
             assert own is not None and own.blocked == 0 and own.balance != Decimal(100000)
+
+
+class TestRecentBoards:
+    async def test_readers_get_the_board_the_scheduler_published_last(self, app: FastAPI) -> None:
+        wired = app.state.wiring
+        clock: ManualClock = wired.clock
+        async with client_for(app) as client:
+            _, admin = await admin_headers(app, client)
+            tournament_id = await create(client, admin)
+            _, headers = await user_with_token(client)
+            await client.post(f"/api/tournaments/{tournament_id}/join", headers=headers)
+            await client.post(f"/api/admin/tournaments/{tournament_id}/start", headers=admin)
+            contests = Scheduler(
+                wired.sessionmaker, clock, wired.market, wired.bus, wired.matcher,
+                recent=wired.leaderboards,
+            )  # fmt: skip
+            await contests.step()
+            published_at = clock.now()
+            clock.advance(timedelta(seconds=20))
+            url = f"/api/tournaments/{tournament_id}/leaderboard"
+            cached = (await client.get(url, headers=headers)).json()
+            assert datetime.fromisoformat(cached["as_of"]) == published_at
+            mine = await client.get(f"/api/tournaments/{tournament_id}/my-rank", headers=headers)
+            assert mine.json()["standing"] == cached["entries"][0]
+            wired.leaderboards.max_age = 0.0  # too old: computed afresh
+            fresh = (await client.get(url, headers=headers)).json()
+            assert datetime.fromisoformat(fresh["as_of"]) == clock.now()

@@ -26,6 +26,7 @@ from tradepit.services.brokers import Brokers
 from tradepit.services.callers import Caller
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
+from tradepit.services.leaderboards import Recent
 from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub
 from tradepit.store.crypto import Sealer
@@ -60,6 +61,8 @@ class Wiring:
     on_kite_token: Callable[[str], Awaitable[None]] | None = None
     redis_url: str | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+    #: The running tournaments' leaderboards the scheduler published last.
+    leaderboards: Recent = field(default_factory=Recent)
 
 
 def wiring(request: Request) -> Wiring:

@@ -105,7 +105,7 @@ async def my_tournaments(
     caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> list[MyTournament]:
     """Return the tournaments I joined with my standing in each."""
-    return await leaderboards.mine(session, wired.clock, wired.market, caller)
+    return await leaderboards.mine(session, wired.clock, wired.market, caller, wired.leaderboards)
 
 
 @router.get("/api/tournaments/{tournament_id}", summary="A tournament", responses=ERRORS)
@@ -134,7 +134,9 @@ async def leaderboard(
     tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> LeaderboardRead:
     """Return the ranking by return %: live while running, final once ended."""
-    return await leaderboards.leaderboard(session, wired.clock, wired.market, tournament_id)
+    return await leaderboards.leaderboard(
+        session, wired.clock, wired.market, tournament_id, wired.leaderboards
+    )
 
 
 @router.get("/api/tournaments/{tournament_id}/my-rank", summary="My rank", responses=ERRORS)
@@ -142,4 +144,6 @@ async def my_rank(
     tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> MyRankRead:
     """Return my line of the leaderboard."""
-    return await leaderboards.my_rank(session, wired.clock, wired.market, caller, tournament_id)
+    return await leaderboards.my_rank(
+        session, wired.clock, wired.market, caller, tournament_id, wired.leaderboards
+    )

@@ -7,6 +7,7 @@ ended, the exact final standings written by ``services.tournament_runs.finish`` 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -24,6 +25,30 @@ from tradepit.store import tournaments as store
 from tradepit.store.tournaments import Tournament
 
 _UNIT = 10.0**-SCALE
+
+
+class Recent:
+    """The running leaderboards this process published last (the scheduler's), served to
+    readers for ``max_age`` wall seconds instead of recomputing one per request."""
+
+    def __init__(self, max_age: float = 2.0) -> None:
+        self.max_age = max_age
+        self._boards: dict[int, tuple[float, LeaderboardRead]] = {}
+
+    def put(self, board: LeaderboardRead) -> None:
+        """Keep ``board`` as its tournament's latest."""
+        self._boards[board.tournament_id] = (time.monotonic(), board)
+
+    def get(self, tournament_id: int) -> LeaderboardRead | None:
+        """Return the tournament's latest board if it is recent enough."""
+        found = self._boards.get(tournament_id)
+        if found is None or time.monotonic() - found[0] > self.max_age:
+            return None
+        return found[1]
+
+    def forget(self, tournament_id: int) -> None:
+        """Drop the tournament's board (it has ended)."""
+        self._boards.pop(tournament_id, None)
 
 
 def _money(value: float, places: int = 2) -> Decimal:
@@ -135,9 +160,17 @@ async def frozen(session: AsyncSession, t: Tournament) -> list[Standing]:
 
 
 async def leaderboard(
-    session: AsyncSession, clock: Clock, market: MarketData, tournament_id: int
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    tournament_id: int,
+    recent: Recent | None = None,
 ) -> LeaderboardRead:
-    """Return the ranking: marked to market now while the tournament runs, frozen once ended."""
+    """Return the ranking: marked to market while the tournament runs (the one the scheduler
+    published in the last ``recent.max_age`` seconds, if any), frozen once ended."""
+    found = recent.get(tournament_id) if recent is not None else None
+    if found is not None:
+        return found
     t = await find(session, tournament_id)
     if t.status == ENDED:
         entries = await frozen(session, t)
@@ -153,10 +186,15 @@ async def leaderboard(
 
 
 async def my_rank(
-    session: AsyncSession, clock: Clock, market: MarketData, caller: Caller, tournament_id: int
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    caller: Caller,
+    tournament_id: int,
+    recent: Recent | None = None,
 ) -> MyRankRead:
     """Return the caller's line of the leaderboard."""
-    board = await leaderboard(session, clock, market, tournament_id)
+    board = await leaderboard(session, clock, market, tournament_id, recent)
     for line in board.entries:
         if line.user_id == caller.user.id:
             return MyRankRead(
@@ -166,12 +204,16 @@ async def my_rank(
 
 
 async def mine(
-    session: AsyncSession, clock: Clock, market: MarketData, caller: Caller
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    caller: Caller,
+    recent: Recent | None = None,
 ) -> list[MyTournament]:
     """Return the tournaments the caller joined, latest first, with their standing."""
     found = []
     for _, t in await store.entries_of_user(session, caller.user.id):
-        board = await leaderboard(session, clock, market, t.id)
+        board = await leaderboard(session, clock, market, t.id, recent)
         line = next((s for s in board.entries if s.user_id == caller.user.id), None)
         found.append(MyTournament(tournament=await read(session, t), standing=line))
     return found

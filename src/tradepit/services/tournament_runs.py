@@ -22,9 +22,9 @@ from tradepit.domain.errors import NotFound
 from tradepit.domain.ledger import Posting
 from tradepit.domain.orders import Product
 from tradepit.domain.positions import Position
-from tradepit.domain.tournaments import final_order, split_prizes
+from tradepit.domain.tournaments import TournamentStatus, final_order, split_prizes
 from tradepit.market.data import MarketData
-from tradepit.schemas.tournaments import TournamentRead
+from tradepit.schemas.tournaments import LeaderboardRead, TournamentRead
 from tradepit.services import leaderboards, orders, tournaments, wallets
 from tradepit.services.callers import Caller
 from tradepit.services.execution import cancel_rest
@@ -168,6 +168,7 @@ class Scheduler:
         book: orders.Book,
         *,
         interval: float = 1.0,
+        recent: leaderboards.Recent | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.clock = clock
@@ -175,6 +176,8 @@ class Scheduler:
         self.bus = bus
         self.book = book
         self.interval = interval
+        #: Where readers find the leaderboards published last (``leaderboards.leaderboard``).
+        self.recent = recent if recent is not None else leaderboards.Recent()
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -222,6 +225,7 @@ class Scheduler:
                 elif what == "start":
                     await start(session, self.clock, tournament_id)
                 else:
+                    self.recent.forget(tournament_id)
                     await finish(
                         session, self.clock, self.market, self.book, self.bus, tournament_id
                     )
@@ -235,14 +239,16 @@ class Scheduler:
         """Recompute a running leaderboard, keep each entry's peak and drawdown, publish."""
         board = await leaderboards.live(session, self.market, t)
         await store.keep_extremes(session, board.extremes)
-        message = {
-            "tournament_id": t.id,
-            "status": t.status,
-            "as_of": self.clock.now().isoformat(),
-            "final": False,
-            "entries": [line.model_dump(mode="json") for line in board.lines],
-        }
-        after_commit(session, lambda: self.bus.publish(tournaments.topic(t.id), _event(message)))
+        read = LeaderboardRead(
+            tournament_id=t.id,
+            status=TournamentStatus(t.status),
+            as_of=self.clock.now(),
+            final=False,
+            entries=board.lines,
+        )
+        message = _event(read.model_dump(mode="json"))
+        after_commit(session, lambda: self.recent.put(read))
+        after_commit(session, lambda: self.bus.publish(tournaments.topic(t.id), message))
 
 
 def _event(board: dict[str, object]) -> dict[str, object]:
