@@ -141,8 +141,12 @@ async def lock_user(session: AsyncSession, user_id: int) -> None:
     and positions change one at a time (PostgreSQL; SQLite serialises every writer anyway).
 
     The locked rows are remembered for the rest of the transaction (``find_wallet``)."""
+    locked = transaction_cache(session, "locked_users")
+    if user_id in locked:
+        return  # already held by this transaction
     stmt = select(Wallet).where(Wallet.user_id == user_id).order_by(Wallet.id).with_for_update()
     known = transaction_cache(session, "wallets")
+    locked[user_id] = True
     for wallet in await session.scalars(stmt):
         known[(user_id, wallet.name, wallet.currency)] = wallet
 
