@@ -207,6 +207,19 @@ def _symbols(message: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _wants_tournaments(message: dict[str, Any]) -> bool:
+    return "tournament" in message or "tournaments" in message
+
+
+def _ids(message: dict[str, Any]) -> list[int]:
+    found = message.get("tournaments", [message.get("tournament")])
+    if not isinstance(found, list) or not found:
+        raise BadMessage("give 'tournament' or a non-empty list 'tournaments'")
+    if not all(type(i) is int and 0 < i < 2**31 for i in found):
+        raise BadMessage("tournament ids are positive integers")
+    return list(dict.fromkeys(found))
+
+
 async def _handle(hub: Hub, client: Client, raw: str) -> dict[str, Any] | None:
     """Answer one client message; a bad one gets an error and the connection stays up."""
     try:
@@ -220,6 +233,10 @@ async def _handle(hub: Hub, client: Client, raw: str) -> dict[str, Any] | None:
         return {"type": "pong", "timestamp": hub.wall.now().isoformat()}
     if kind == "pong":
         return None
+    if kind == "subscribe" and _wants_tournaments(message):
+        return {"type": "subscribed", "tournaments": await hub.follow(client, _ids(message))}
+    if kind == "unsubscribe" and _wants_tournaments(message):
+        return {"type": "unsubscribed", "tournaments": hub.unfollow(client, _ids(message))}
     if kind == "subscribe":
         names = await hub.subscribe(client, _symbols(message))
         for name in names:

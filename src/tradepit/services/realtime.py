@@ -38,7 +38,7 @@ from tradepit.domain.errors import (
 from tradepit.domain.market import Tick
 from tradepit.market.data import MarketData
 from tradepit.schemas.realtime import StatsRead, TickRead, WorkerStatsRead
-from tradepit.services import auth, journal, market, wallets
+from tradepit.services import auth, journal, market, tournaments, wallets
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.callers import Caller
 
@@ -135,6 +135,8 @@ class Client:
         self.counters = counters
         self.replay = replay
         self.symbols: set[str] = set()
+        self.tournaments: set[int] = set()
+        #: The newest unsent tick per symbol (and leaderboard per tournament topic).
         self.ticks: dict[str, Outgoing] = {}
         self.events: deque[Outgoing] = deque()
         self.wake = asyncio.Event()
@@ -347,6 +349,31 @@ class Hub:
             await self._watch(client, tick_topic(name))
         return names
 
+    async def follow(self, client: Client, tournament_ids: Iterable[int]) -> list[int]:
+        """Deliver the tournaments' live leaderboards to ``client`` (an unsent older board is
+        replaced by the newer one, as ticks are); an unknown tournament is not found."""
+        wanted = list(dict.fromkeys(tournament_ids))
+        if len(client.tournaments | set(wanted)) > self.limits.max_subscriptions:
+            raise TooManySubscriptions(
+                f"at most {self.limits.max_subscriptions} tournaments per connection"
+            )
+        async with self.sessionmaker() as session:
+            for tournament_id in wanted:
+                await tournaments.find(session, tournament_id)
+        for tournament_id in wanted:
+            client.tournaments.add(tournament_id)
+            await self._watch(client, tournaments.topic(tournament_id))
+        return wanted
+
+    def unfollow(self, client: Client, tournament_ids: Iterable[int]) -> list[int]:
+        """Stop the tournaments' leaderboards for ``client``; return those it followed."""
+        gone = [t for t in tournament_ids if t in client.tournaments]
+        for tournament_id in gone:
+            client.tournaments.discard(tournament_id)
+            client.ticks.pop(tournaments.topic(tournament_id), None)
+            self._unwatch(client, tournaments.topic(tournament_id))
+        return gone
+
     def unsubscribe(self, client: Client, symbols: Iterable[str]) -> list[str]:
         """Stop the symbols' ticks for ``client``; return the names it was subscribed to."""
         gone = [s for s in symbols if s in client.symbols]
@@ -517,6 +544,10 @@ class Hub:
                 symbol = str(event["symbol"])
                 for client in entry.clients:
                     client.offer_tick(symbol, message)
+                continue
+            if kind == "leaderboard":  # conflated like ticks: only the newest board matters
+                for client in entry.clients:
+                    client.offer_tick(topic, message)
                 continue
             if kind == "market_status":
                 # Each worker announces a change: deliver it once.
