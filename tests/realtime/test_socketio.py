@@ -18,7 +18,7 @@ from tests.realtime.conftest import live_app, user_token
 from tradepit.market.simulated_feed import WALL_INTERVAL
 
 EVENTS = ["connection_status", "symbol_update", "option_chain_data", "dashboard_data",
-          "balance_update", "market_status", "pong", "error"]  # fmt: skip
+          "balance_update", "bet_result", "market_status", "pong", "error"]  # fmt: skip
 
 
 class Received:
@@ -178,6 +178,33 @@ class TestBalance:
         usdt = next(w for w in wallet if w["currency"] == "USDT")
         assert pushed == {"telegram_username": me["username"], "balance": float(usdt["cash"])}
         assert pushed["balance"] < 100000
+
+    async def test_a_bet_pushes_its_balance_and_then_its_result(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        # A simulated minute lasts a wall second: the one-minute bet resolves at once.
+        async with (
+            live_app(tmp_path / "data", db, starting_balance_usdt="100", clock_speed=60) as address,
+            httpx.AsyncClient(base_url=f"http://{address}") as http,
+        ):
+            me, token = await user_token(http)
+            headers = {"Authorization": f"Bearer {token}"}
+            async with sio_client(address, token) as (_, received):
+                await received.next("connection_status")
+                body = {"telegram": me["username"], "amount": 10, "direction": "long", "time": 1}
+                placed = await http.post("/api/bet", json=body, headers=headers)
+                assert placed.status_code == 201, placed.text
+                staked = await received.next("balance_update")
+                result = await received.next("bet_result", within=15)
+                settled = await received.next("balance_update", within=5)
+            balance = (await http.get(f"/api/balance/{me['username']}", headers=headers)).json()
+        assert staked == {"telegram_username": me["username"], "balance": 90.0}
+        assert result["telegram_username"] == me["username"]
+        assert result["result"] in {"won", "lost", "refunded"}
+        assert result["bet"]["id"] == placed.json()["id"]
+        expected = {"won": 90 + 18.0, "lost": 90.0, "refunded": 100.0}[result["result"]]
+        assert result["balance"] == settled["balance"] == expected
+        assert float(balance["balance"]) == expected
 
 
 async def test_logging_out_disconnects_socketio_clients(tmp_path: Path, db: str) -> None:

@@ -190,6 +190,8 @@ class SocketIOGateway:
             return "symbol_update", _payload(message)
         if kind in {"market_status", "connection_status"}:
             return kind, _payload(message)
+        if kind == "bet_result" and client.caller is not None:
+            return kind, _payload(message)
         balance = message.message.get("balance")
         if kind == "balance" and client.caller is not None and isinstance(balance, dict):
             if balance.get("currency") != wallets.BET_CURRENCY:
