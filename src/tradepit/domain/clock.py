@@ -89,3 +89,8 @@ class ManualClock:
 def make_clock(speed: float) -> Clock:
     """Return the system clock for speed 1, else a simulated clock starting now."""
     return SystemClock() if speed == 1 else SimulatedClock(speed)
+
+
+def wall_seconds_until(clock: Clock, at: datetime) -> float:
+    """Return how many wall seconds pass before ``clock`` reads ``at`` (negative: past)."""
+    return (at - clock.now()).total_seconds() / clock.speed

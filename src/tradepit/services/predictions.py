@@ -18,7 +18,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tradepit.bus import Bus, user_topic
-from tradepit.domain.clock import Clock
+from tradepit.domain.clock import Clock, wall_seconds_until
 from tradepit.domain.errors import InvalidInput, NotFound, PermissionDenied
 from tradepit.domain.ledger import Posting
 from tradepit.domain.money import as_float, to_units
@@ -242,7 +242,7 @@ class Resolver:
             expiry = await store.next_expiry(session)
         if expiry is None:
             return self.max_sleep
-        seconds = (expiry - self.clock.now()).total_seconds() / self.clock.speed
+        seconds = wall_seconds_until(self.clock, expiry)
         # Still due after resolve_due: it could not be resolved now; try again later.
         return self.retry if seconds <= 0 else min(seconds, self.max_sleep)
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tradepit.bus import Bus
-from tradepit.domain.clock import Clock
+from tradepit.domain.clock import Clock, wall_seconds_until
 from tradepit.domain.errors import NotFound
 from tradepit.domain.ledger import Posting
 from tradepit.domain.orders import Product
@@ -196,7 +196,7 @@ class Scheduler:
             at = await store.next_change(session)
         if at is None:
             return self.interval
-        seconds = (at - self.clock.now()).total_seconds() / self.clock.speed
+        seconds = wall_seconds_until(self.clock, at)
         return max(0.0, min(seconds, self.interval))
 
     async def step(self) -> None:
