@@ -40,12 +40,12 @@ class Received:
 
 @asynccontextmanager
 async def sio_client(
-    address: str, token: str | None = None
+    address: str, token: str | None = None, **extra: object
 ) -> AsyncIterator[tuple[socketio.AsyncClient, Received]]:
     """Connect over the websocket transport; yield the client and what it receives."""
     client = socketio.AsyncClient(reconnection=False)
     received = Received(client)
-    auth = {"token": token} if token else None
+    auth = {"token": token, **extra} if token else None
     await client.connect(f"http://{address}", auth=auth, transports=["websocket"], wait_timeout=5)
     try:
         yield client, received
@@ -176,7 +176,8 @@ class TestBalance:
                 pushed = await received.next("balance_update")
             wallet = (await http.get("/api/paper-trading/wallet", headers=headers)).json()
         usdt = next(w for w in wallet if w["currency"] == "USDT")
-        assert pushed == {"telegram_username": me["username"], "balance": float(usdt["cash"])}
+        assert pushed == {"telegram_username": me["username"], "balance": float(usdt["cash"]),
+                      "seq": pushed["seq"]}  # fmt: skip
         assert pushed["balance"] < 100000
 
     async def test_a_bet_pushes_its_balance_and_then_its_result(
@@ -198,13 +199,46 @@ class TestBalance:
                 result = await received.next("bet_result", within=15)
                 settled = await received.next("balance_update", within=5)
             balance = (await http.get(f"/api/balance/{me['username']}", headers=headers)).json()
-        assert staked == {"telegram_username": me["username"], "balance": 90.0}
+        assert staked == {
+            "telegram_username": me["username"],
+            "balance": 90.0,
+            "seq": staked["seq"],
+        }
         assert result["telegram_username"] == me["username"]
         assert result["result"] in {"won", "lost", "refunded"}
         assert result["bet"]["id"] == placed.json()["id"]
         expected = {"won": 90 + 18.0, "lost": 90.0, "refunded": 100.0}[result["result"]]
         assert result["balance"] == settled["balance"] == expected
         assert float(balance["balance"]) == expected
+
+
+async def test_reconnecting_with_last_seq_delivers_what_was_missed(tmp_path: Path, db: str) -> None:
+    async with (
+        live_app(tmp_path / "data", db, starting_balance_usdt="100000") as address,
+        httpx.AsyncClient(base_url=f"http://{address}") as http,
+    ):
+        me, token = await user_token(http)
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"symbol": "BTC-USDT", "order_type": "MARKET", "order_side": "BUY",
+                "quantity": "0.01", "product": "CNC"}  # fmt: skip
+        async with sio_client(address, token) as (_, received):
+            await received.next("connection_status")
+            assert (
+                await http.post("/api/paper-trading/orders", json=body, headers=headers)
+            ).is_success
+            seen = await received.next("balance_update")
+        # Disconnected: another trade happens.
+        assert (await http.post("/api/paper-trading/orders", json=body, headers=headers)).is_success
+        wallet = (await http.get("/api/paper-trading/wallet", headers=headers)).json()
+        async with sio_client(address, token, last_seq=seen["seq"]) as (_, received):
+            missed = await received.next("balance_update")
+            await asyncio.sleep(0.3)
+            again = received.pending("balance_update")
+    usdt = next(w for w in wallet if w["currency"] == "USDT")
+    assert missed["seq"] > seen["seq"]
+    assert missed == {"telegram_username": me["username"], "balance": float(usdt["cash"]),
+                      "seq": missed["seq"]}  # fmt: skip
+    assert again == 0  # nothing twice
 
 
 async def test_logging_out_disconnects_socketio_clients(tmp_path: Path, db: str) -> None:

@@ -85,7 +85,8 @@ class SocketIOGateway:
         return socketio.ASGIApp(self.sio, socketio_path="socket.io")
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
-        """Authenticate with the ``auth`` payload's token (optional for market data)."""
+        """Authenticate with the ``auth`` payload's token (optional for market data); with
+        ``last_seq`` too, first deliver the private events numbered after it."""
         given = auth if isinstance(auth, dict) else {}
         token = given.get("token") or given.get("api_key")
         caller = None
@@ -102,8 +103,10 @@ class SocketIOGateway:
                 {"code": "NOT_AUTHENTICATED", "message": "send your token in the auth payload"}
             )
         client = self.hub.client("socketio", caller)
+        last_seq = given.get("last_seq")
+        resume = last_seq if type(last_seq) is int and last_seq >= 0 else None
         try:
-            await self.hub.attach(client)
+            await self.hub.attach(client, resume)
         except TooManyConnections as exc:
             self.hub.detach(client)
             raise socketio.exceptions.ConnectionRefusedError(
@@ -197,7 +200,10 @@ class SocketIOGateway:
             if balance.get("currency") != wallets.BET_CURRENCY:
                 return None
             name = client.caller.user.username
-            return "balance_update", {"telegram_username": name, "balance": float(balance["cash"])}
+            update: dict[str, Any] = {"telegram_username": name, "balance": float(balance["cash"])}
+            if "seq" in message.message:  # for resuming with last_seq
+                update["seq"] = message.message["seq"]
+            return "balance_update", update
         return None
 
     async def _error(self, sid: str, code: str, message: str) -> None:
