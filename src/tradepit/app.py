@@ -62,6 +62,7 @@ from tradepit.services.derivative_ticks import DerivativeTicks
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.journal import JournaledBus
+from tradepit.services.leadership import Leadership
 from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub, Limits
 from tradepit.services.tournament_runs import Scheduler
@@ -144,6 +145,7 @@ def build_wiring(
     board = inner if isinstance(inner, RedisBus) else None
     hub = Hub(bus, market, sessionmaker, policy, wall, realtime_limits(settings), board)
     return Wiring(
+        leadership=Leadership(engine),
         engine=engine,
         sessionmaker=sessionmaker,
         auth=policy,
@@ -324,8 +326,6 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await wired.hub.start()
         await start_feed(wired, settings)
-        housekeeping = asyncio.create_task(wired.matcher.run_housekeeping(), name="end-of-day")
-        resolver = asyncio.create_task(wired.resolver.run(), name="bet-resolver")
         contests = Scheduler(
             wired.sessionmaker,
             wired.clock,
@@ -334,17 +334,13 @@ def create_app(
             wired.matcher,
             recent=wired.leaderboards,
         )
-        scheduler = asyncio.create_task(contests.run(), name="tournaments")
+        # End of day, bet resolution and tournaments run in one process at a time.
+        jobs = [wired.matcher.run_housekeeping, wired.resolver.run, contests.run]
+        schedulers = asyncio.create_task(wired.leadership.run(jobs), name="schedulers")
         yield
-        scheduler.cancel()
+        schedulers.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await scheduler
-        resolver.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await resolver
-        housekeeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await housekeeping
+            await schedulers
         await wired.feeds.stop()
         await wired.hub.stop()
         await wired.engine.dispose()

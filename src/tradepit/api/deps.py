@@ -27,6 +27,7 @@ from tradepit.services.callers import Caller
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.leaderboards import Recent
+from tradepit.services.leadership import Leadership
 from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub
 from tradepit.store.crypto import Sealer
@@ -58,6 +59,8 @@ class Wiring:
     resolver: Resolver
     hub: Hub
     brokers: Brokers
+    #: Which process runs the schedulers (services.leadership).
+    leadership: Leadership
     on_kite_token: Callable[[str], Awaitable[None]] | None = None
     redis_url: str | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
