@@ -57,7 +57,9 @@ from tradepit.realtime import accounts_ws, ws
 from tradepit.realtime.sio import SocketIOGateway
 from tradepit.services import broker_accounts as account_service
 from tradepit.services import feeds as feed_service
+from tradepit.services.accounts_table import RandomNumbers
 from tradepit.services.auth import AuthPolicy
+from tradepit.services.broadcast_queue import Worker
 from tradepit.services.derivative_ticks import DerivativeTicks
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
@@ -334,8 +336,14 @@ def create_app(
             wired.matcher,
             recent=wired.leaderboards,
         )
-        # End of day, bet resolution and tournaments run in one process at a time.
-        jobs = [wired.matcher.run_housekeeping, wired.resolver.run, contests.run]
+        queue = Worker(
+            wired.sessionmaker, wired.wall, wired.sealer, wired.brokers, wired.market, wired.bus
+        )
+        ticker = RandomNumbers(wired.sessionmaker, wired.wall, wired.bus)
+        # End of day, bet resolution, tournaments, the broadcast queue and the random-number
+        # stream (which also expires stale row locks) run in one process at a time.
+        jobs = [wired.matcher.run_housekeeping, wired.resolver.run, contests.run, queue.run,
+                ticker.run]  # fmt: skip
         schedulers = asyncio.create_task(wired.leadership.run(jobs), name="schedulers")
         yield
         schedulers.cancel()

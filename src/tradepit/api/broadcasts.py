@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, status
+from fastapi import APIRouter, Query, status
 
 from tradepit.api.deps import (
     MAX_ID,
@@ -16,27 +12,12 @@ from tradepit.api.deps import (
     IdPath,
     SessionDep,
     SuperadminDep,
-    Wiring,
     WiringDep,
 )
 from tradepit.schemas.broadcasts import BroadcastCreate, BroadcastStatus, CloseShare, SendOrders
 from tradepit.services import broadcasts
-from tradepit.services.broadcast_queue import Worker
 
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Work the broadcast queue while the app runs."""
-    w: Wiring = app.state.wiring
-    worker = Worker(w.sessionmaker, w.wall, w.sealer, w.brokers, w.market, w.bus)
-    task = asyncio.create_task(worker.run(), name="broadcast-queue")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-router = APIRouter(prefix="/api", tags=["copy trading"], lifespan=lifespan)
+router = APIRouter(prefix="/api", tags=["copy trading"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "No active account matches the targets"},

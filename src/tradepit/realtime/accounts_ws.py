@@ -13,18 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tradepit.api.deps import Wiring
 from tradepit.bus import Event
 from tradepit.domain.errors import DomainError, NotAuthenticated
 from tradepit.services import accounts_table, row_locks
-from tradepit.services.accounts_table import RandomNumbers
 from tradepit.services.broker_accounts import sees_all
 from tradepit.services.callers import Caller
 from tradepit.store.db import commit
@@ -35,19 +32,7 @@ AUTH_TIMEOUT = 10.0
 MAX_MESSAGE = 4096
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the random-number stream (which also expires stale locks) while the app runs."""
-    wired: Wiring = app.state.wiring
-    ticker = RandomNumbers(wired.sessionmaker, wired.wall, wired.bus)
-    task = asyncio.create_task(ticker.run(), name="random-numbers")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-router = APIRouter(lifespan=lifespan)
+router = APIRouter()
 
 
 def _text(message: dict[str, Any]) -> str:
