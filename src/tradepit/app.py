@@ -238,9 +238,8 @@ def _kite_session(settings: Settings) -> KiteLogin | None:
 
 
 async def start_feed(wired: Wiring, settings: Settings) -> None:
-    """Load persisted bars and resting orders, and start the configured feed (Kite: when a
+    """Load persisted bars and start the configured feed (Kite: when a
     valid token is stored)."""
-    await wired.matcher.rebuild()
     if wired.feeds.book is not None:
         instruments = list(wired.market.catalogue)
         await feed_service.warm(
@@ -327,6 +326,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await wired.hub.start()
+        # The book is held by the leading process (Matcher.run_book, below); until then,
+        # and in every other process, resting orders are passed on over the bus.
+        wired.matcher.leading = False
         await start_feed(wired, settings)
         contests = Scheduler(
             wired.sessionmaker,
@@ -340,10 +342,11 @@ def create_app(
             wired.sessionmaker, wired.wall, wired.sealer, wired.brokers, wired.market, wired.bus
         )
         ticker = RandomNumbers(wired.sessionmaker, wired.wall, wired.bus)
-        # End of day, bet resolution, tournaments, the broadcast queue and the random-number
-        # stream (which also expires stale row locks) run in one process at a time.
-        jobs = [wired.matcher.run_housekeeping, wired.resolver.run, contests.run, queue.run,
-                ticker.run]  # fmt: skip
+        # The order book, end of day, bet resolution, tournaments, the broadcast queue and the
+        # random-number stream (which also expires stale row locks) run in one process at a
+        # time.
+        jobs = [wired.matcher.run_book, wired.matcher.run_housekeeping, wired.resolver.run,
+                contests.run, queue.run, ticker.run]  # fmt: skip
         schedulers = asyncio.create_task(wired.leadership.run(jobs), name="schedulers")
         yield
         schedulers.cancel()

@@ -33,6 +33,9 @@ from tradepit.store.orders import OrderRow
 
 log = logging.getLogger("tradepit.engine")
 
+#: Orders accepted by a process that does not hold the book, for the one that does.
+BOOK_TOPIC = "engine.book"
+
 
 class Matcher:
     """Watch resting orders and fill them from the feed's ticks."""
@@ -53,6 +56,9 @@ class Matcher:
         self.book = TriggerBook()
         #: After-market MARKET orders, per symbol: they fill on the symbol's first tick.
         self.waiting: dict[str, list[int]] = defaultdict(list)
+        #: Whether this process holds the book. True unless the app runs ``run_book`` under
+        #: leadership: then only the leader does, and the others pass orders on to it.
+        self.leading = True
         #: Trailing stop legs, per symbol: their trail and current trigger.
         self.trails: dict[str, dict[int, tuple[Trail, Decimal]]] = defaultdict(dict)
 
@@ -63,7 +69,55 @@ class Matcher:
         journal.record(session, self.bus, user_id, stamped)
 
     def rest(self, order: OrderRow) -> None:
-        """Start watching a committed order that is waiting to fill."""
+        """Start watching a committed order that is waiting to fill (in the process that
+        holds the book: from any other, the order is passed on over the bus)."""
+        if not self.leading:
+            self.bus.publish(BOOK_TOPIC, {"op": "rest", "order_id": order.id})
+            return
+        self._rest(order)
+
+    def forget(self, order_id: int) -> None:
+        """Stop watching an order (cancelled)."""
+        if not self.leading:
+            self.bus.publish(BOOK_TOPIC, {"op": "forget", "order_id": order_id})
+            return
+        self._forget(order_id)
+
+    def replace(self, order: OrderRow) -> None:
+        """Watch a modified order's new prices (it keeps no time priority, as on an exchange)."""
+        if not self.leading:
+            self.bus.publish(BOOK_TOPIC, {"op": "rest", "order_id": order.id})
+            return
+        self._forget(order.id)
+        self._rest(order)
+
+    async def run_book(self) -> None:
+        """Hold the book while this process leads (``services.leadership``): load every
+        waiting order, then take the orders other processes accept, until cancelled."""
+        subscription = self.bus.subscribe(BOOK_TOPIC)
+        try:
+            await subscription.ready.wait()  # first listen, then load: nothing falls between
+            await self.rebuild()
+            self.leading = True
+            async for message in subscription:
+                await self._take(message)
+        finally:
+            self.leading = False
+            subscription.close()
+
+    async def _take(self, message: dict[str, object]) -> None:
+        order_id = message.get("order_id")
+        if not isinstance(order_id, int):
+            return
+        self._forget(order_id)
+        if message.get("op") != "rest":
+            return
+        async with self.sessionmaker() as session:
+            order = await session.get(OrderRow, order_id)
+        if order is not None and not Status(order.status).is_final:
+            self._rest(order)
+
+    def _rest(self, order: OrderRow) -> None:
         if OrderType(order.order_type) is OrderType.MARKET:
             self.waiting[order.symbol].append(order.id)
             return
@@ -72,8 +126,7 @@ class Matcher:
         if trail is not None and order.trigger_price is not None:
             self.trails[order.symbol][order.id] = (trail, order.trigger_price)
 
-    def forget(self, order_id: int) -> None:
-        """Stop watching an order (cancelled)."""
+    def _forget(self, order_id: int) -> None:
         if order_id in self.book:
             self.book.remove(order_id)
         for ids in self.waiting.values():
@@ -81,11 +134,6 @@ class Matcher:
                 ids.remove(order_id)
         for trails in self.trails.values():
             trails.pop(order_id, None)
-
-    def replace(self, order: OrderRow) -> None:
-        """Watch a modified order's new prices (it keeps no time priority, as on an exchange)."""
-        self.forget(order.id)
-        self.rest(order)
 
     async def rebuild(self) -> int:
         """Load every waiting order from the database (at start-up); return how many."""
@@ -105,7 +153,10 @@ class Matcher:
         return len(rows)
 
     async def on_ticks(self, batch: Sequence[Tick]) -> None:
-        """Fill what each tick makes executable; a failure of one order never stops the rest."""
+        """Fill what each tick makes executable; a failure of one order never stops the rest.
+        Only the process holding the book does."""
+        if not self.leading:
+            return
         for tick in batch:
             waiting = self.waiting.pop(tick.symbol, None)
             for order_id in waiting or ():
