@@ -350,6 +350,9 @@ class TestShorts:
         )
         assert response.status_code == 400
         assert response.json()["code"] == "ORDER_REJECTED"
+        assert response.json()["message"].startswith(
+            f"you hold 0 {symbol} ({product}) and have 0 already on sale; "
+        )
 
     async def test_a_short_larger_than_the_margin_allows_is_409(
         self, client: httpx.AsyncClient

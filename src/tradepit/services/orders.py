@@ -316,8 +316,9 @@ async def _check_holding(
     )
     if held - selling < 0:
         raise OrderRejected(
-            f"you hold {held} {instrument.symbol} ({product.value}) and have "
-            f"{selling - order.quantity} already on sale; {no_short(instrument, product)}"
+            f"you hold {_text(held)} {instrument.symbol} ({product.value}) and have "
+            f"{_text(selling - order.quantity)} already on sale; "
+            f"{no_short(instrument, product)}"
         )
 
 
