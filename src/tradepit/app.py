@@ -317,11 +317,20 @@ def _rate_limit_storage(settings: Settings) -> Storage:
     return MemoryStorage()
 
 
+async def _close_storage(storage: Storage) -> None:
+    """Close the rate limiter's Redis connections (``limits`` has no public close)."""
+    client = getattr(getattr(storage, "bridge", None), "storage", None)
+    close = getattr(client, "aclose", None)
+    if close is not None:
+        await close()
+
+
 def create_app(
     settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None
 ) -> FastAPI:
     """Return the ASGI app for ``settings``. The database must already be migrated."""
     wired = build_wiring(settings, clock=clock, wall=wall)
+    limits_storage = _rate_limit_storage(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -354,6 +363,7 @@ def create_app(
             await schedulers
         await wired.feeds.stop()
         await wired.hub.stop()
+        await _close_storage(limits_storage)
         await wired.engine.dispose()
 
     app = FastAPI(
@@ -382,7 +392,7 @@ def create_app(
     allow_any = "*" in settings.cors_origins
     app.add_middleware(
         RateLimit,
-        storage=_rate_limit_storage(settings),
+        storage=limits_storage,
         general=settings.rate_limit,
         auth=settings.auth_rate_limit,
         identify=caller_identity(wired.auth.jwt_secret),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,10 +14,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import REDIS_URL, make_settings, skip_or_fail
+from tests.conftest import REDIS_URL, make_settings, postgres_database, skip_or_fail
 from tests.factories import login, register
 from tests.realtime.conftest import serving
 from tradepit.app import create_app
+from tradepit.store.db import create_engine
+from tradepit.store.migrate import upgrade
 
 
 def server(tmp_path: Path, db: str, name: str, prefix: str) -> FastAPI:
@@ -35,11 +37,20 @@ async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.fixture
+async def db() -> AsyncIterator[str]:
+    """A migrated PostgreSQL database of this test alone (one SQLite file has one process,
+    which always holds its book)."""
+    async with postgres_database("tradepit_book") as url:
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        yield url
+
+
 async def test_the_leader_holds_the_book_and_a_new_leader_takes_it_over(
     tmp_path: Path, db: str
 ) -> None:
-    if not db.startswith("postgresql"):
-        pytest.skip("one SQLite file has one process, which always holds its book")
     if not REDIS_URL:
         skip_or_fail("this test needs TRADEPIT_TEST_REDIS_URL (CI sets it)")
     prefix = f"tradepit-test-{uuid.uuid4().hex[:12]}"

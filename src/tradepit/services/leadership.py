@@ -38,12 +38,12 @@ class Leadership:
 
     async def run(self, jobs: Sequence[Job]) -> None:
         """Wait to lead, run the jobs while leading; until cancelled."""
-        if self.engine.dialect.name != "postgresql":
-            self.leading.set()
-            await _all(jobs)
-            return
         while True:
             try:
+                if self.engine.dialect.name != "postgresql":
+                    self.leading.set()
+                    await _all(jobs)
+                    continue
                 async with self.engine.connect() as connection:
                     try:
                         if await self._acquire(connection):
@@ -82,4 +82,8 @@ class Leadership:
 
 
 async def _all(jobs: Sequence[Job]) -> None:
-    await asyncio.gather(*(job() for job in jobs))
+    """Run the jobs together; if one fails or this is cancelled, the others are cancelled and
+    awaited (none outlives the leadership)."""
+    async with asyncio.TaskGroup() as group:
+        for job in jobs:
+            group.create_task(job())
