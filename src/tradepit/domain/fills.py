@@ -33,7 +33,7 @@ from tradepit.domain.errors import InvalidInput
 from tradepit.domain.fees import Liquidity
 from tradepit.domain.instruments import Instrument, Kind, Venue
 from tradepit.domain.market import Tick
-from tradepit.domain.money import MAX_AMOUNT
+from tradepit.domain.money import MAX_AMOUNT, plain
 from tradepit.domain.orders import OrderType, Side, Validity
 
 ZERO: Final = Decimal(0)
@@ -61,11 +61,6 @@ class NotTradable(InvalidInput):
     """The instrument is quoted but cannot be traded (an index)."""
 
     code = "NOT_TRADABLE"
-
-
-def _text(value: Decimal) -> str:
-    """Return ``value`` in plain notation without trailing zeros (``65``, ``0.05``)."""
-    return format(value.normalize(), "f") if value.is_finite() else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,30 +146,30 @@ def quantity_step(instrument: Instrument) -> Decimal:
 def check_quantity(instrument: Instrument, quantity: Decimal) -> None:
     """Refuse a quantity that is not a positive multiple of the instrument's quantity step."""
     if not quantity.is_finite() or quantity <= 0:
-        raise InvalidQuantity(f"quantity must be positive, got {_text(quantity)}")
+        raise InvalidQuantity(f"quantity must be positive, got {plain(quantity)}")
     if quantity > MAX_AMOUNT:
-        raise InvalidQuantity(f"quantity {_text(quantity)} is larger than {_text(MAX_AMOUNT)}")
+        raise InvalidQuantity(f"quantity {plain(quantity)} is larger than {plain(MAX_AMOUNT)}")
     if instrument.kind is Kind.EQUITY and not _on_grid(quantity, Decimal(1)):
         raise InvalidQuantity(
-            f"quantity {_text(quantity)} is not a whole number of shares for {instrument.symbol}"
+            f"quantity {plain(quantity)} is not a whole number of shares for {instrument.symbol}"
         )
     if not _on_grid(quantity, quantity_step(instrument)):
         raise InvalidQuantity(
-            f"quantity {_text(quantity)} is not a multiple of the lot size "
-            f"{_text(instrument.lot_size)} for {instrument.symbol}"
+            f"quantity {plain(quantity)} is not a multiple of the lot size "
+            f"{plain(instrument.lot_size)} for {instrument.symbol}"
         )
 
 
 def check_price(instrument: Instrument, price: Decimal) -> None:
     """Refuse a price that is not positive or not a multiple of the instrument's tick size."""
     if not price.is_finite() or price <= 0:
-        raise InvalidPrice(f"price must be positive, got {_text(price)}")
+        raise InvalidPrice(f"price must be positive, got {plain(price)}")
     if price > MAX_AMOUNT:
-        raise InvalidPrice(f"price {_text(price)} is larger than {_text(MAX_AMOUNT)}")
+        raise InvalidPrice(f"price {plain(price)} is larger than {plain(MAX_AMOUNT)}")
     if not _on_grid(price, instrument.tick_size):
         raise InvalidPrice(
-            f"price {_text(price)} is not a multiple of the tick size "
-            f"{_text(instrument.tick_size)} for {instrument.symbol}"
+            f"price {plain(price)} is not a multiple of the tick size "
+            f"{plain(instrument.tick_size)} for {instrument.symbol}"
         )
 
 
@@ -198,27 +193,27 @@ def check_trigger(
     if trigger is None:
         raise InvalidTrigger(f"a {order_type.value} order needs a trigger price")
     if not trigger.is_finite() or trigger <= 0:
-        raise InvalidTrigger(f"trigger price must be positive, got {_text(trigger)}")
+        raise InvalidTrigger(f"trigger price must be positive, got {plain(trigger)}")
     if side is Side.BUY and trigger <= ltp:
         raise InvalidTrigger(
-            f"a buy stop's trigger price must be above the last price {_text(ltp)}, "
-            f"got {_text(trigger)}"
+            f"a buy stop's trigger price must be above the last price {plain(ltp)}, "
+            f"got {plain(trigger)}"
         )
     if side is Side.SELL and trigger >= ltp:
         raise InvalidTrigger(
-            f"a sell stop's trigger price must be below the last price {_text(ltp)}, "
-            f"got {_text(trigger)}"
+            f"a sell stop's trigger price must be below the last price {plain(ltp)}, "
+            f"got {plain(trigger)}"
         )
     if order_type is OrderType.STOP_LOSS and limit is not None:
         if side is Side.BUY and limit < trigger:
             raise InvalidTrigger(
-                f"a buy stop-loss's limit price {_text(limit)} must be at or above "
-                f"its trigger price {_text(trigger)}"
+                f"a buy stop-loss's limit price {plain(limit)} must be at or above "
+                f"its trigger price {plain(trigger)}"
             )
         if side is Side.SELL and limit > trigger:
             raise InvalidTrigger(
-                f"a sell stop-loss's limit price {_text(limit)} must be at or below "
-                f"its trigger price {_text(trigger)}"
+                f"a sell stop-loss's limit price {plain(limit)} must be at or below "
+                f"its trigger price {plain(trigger)}"
             )
 
 
@@ -283,8 +278,8 @@ def _fill(
             quantity,
             validity,
             liquidity,
-            f"the quoted size {_text(size)} of {other} for {instrument.symbol} is under one "
-            f"lot ({_text(lot)})",
+            f"the quoted size {plain(size)} of {other} for {instrument.symbol} is under one "
+            f"lot ({plain(lot)})",
         )
     if liquidity == "taker":
         ticks = (model.slippage_coefficient * filled / size).to_integral_value(ROUND_CEILING)
@@ -299,8 +294,8 @@ def _fill(
     if not remaining:
         return FillPlan(filled, price, ZERO, Rest.DONE, liquidity)
     reason = (
-        f"only {_text(filled)} of {_text(quantity)} could fill against the quoted size "
-        f"{_text(size)}"
+        f"only {plain(filled)} of {plain(quantity)} could fill against the quoted size "
+        f"{plain(size)}"
     )
     rest = Rest.CANCEL if validity is Validity.IOC else Rest.WAIT
     return FillPlan(filled, price, remaining, rest, liquidity, reason)

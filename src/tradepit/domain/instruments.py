@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tradepit.domain.errors import NotFound
+from tradepit.domain.money import plain
 
 
 class Kind(StrEnum):
@@ -142,7 +143,7 @@ def derivative_symbol(
     year = f"{expiry.year % 100:02d}"
     if strike is None or right is None:
         return f"{underlying}{year}{MONTHS[expiry.month - 1]}FUT"
-    strike_text = format(strike.normalize(), "f")
+    strike_text = plain(strike)
     if monthly:
         return f"{underlying}{year}{MONTHS[expiry.month - 1]}{strike_text}{right.value}"
     code = _WEEKLY_MONTH_CODES[expiry.month - 1]

@@ -14,6 +14,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from tradepit.domain.errors import InvalidInput
 from tradepit.domain.instruments import Instrument, Kind
+from tradepit.domain.money import plain
 
 #: Most entries one calculation splits the risk across.
 MAX_ENTRIES = 10
@@ -124,19 +125,15 @@ def size(
         if lots < rules.min_lot:
             lots = rules.min_lot
             warnings.append(
-                f"minimum lot {_text(lots)} at entry {number} risks {_text(lots * per_lot)}, "
-                f"more than the {_text(_floor(share, MONEY_STEP))} asked"
+                f"minimum lot {plain(lots)} at entry {number} risks {plain(lots * per_lot)}, "
+                f"more than the {plain(_floor(share, MONEY_STEP))} asked"
             )
         elif lots > rules.max_lot:
             lots = rules.max_lot
-            warnings.append(f"entry {number} capped at the maximum lot {_text(lots)}")
+            warnings.append(f"entry {number} capped at the maximum lot {plain(lots)}")
         sized.append(EntrySize(price, lots, lots * per_lot))
     total = sum((e.lots for e in sized), Decimal(0))
     return Sizing(risk, tuple(sized), total, tuple(warnings))
-
-
-def _text(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 def quantity_of(instrument: Instrument, lots: Decimal) -> Decimal:

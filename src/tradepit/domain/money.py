@@ -46,6 +46,11 @@ def from_units(units: int, scale: int = SCALE) -> Decimal:
     return Decimal(units).scaleb(-scale)
 
 
+def plain(value: Decimal) -> str:
+    """Return ``value`` in plain notation without trailing zeros (``65``, ``0.05``, ``0``)."""
+    return format(value.normalize(), "f") if value.is_finite() else str(value)
+
+
 def as_float(value: Decimal) -> float:
     """Return ``value`` as a float for a JSON field the seeds document as a number.
 

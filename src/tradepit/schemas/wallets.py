@@ -15,10 +15,10 @@ from pydantic import (
     field_validator,
 )
 
-from tradepit.domain.money import MAX_AMOUNT
+from tradepit.domain.money import MAX_AMOUNT, plain
 
 #: An exact amount on the wire: a JSON string such as "2500.00", never a float.
-Money = Annotated[Decimal, PlainSerializer(lambda v: format(v.normalize(), "f"), return_type=str)]
+Money = Annotated[Decimal, PlainSerializer(plain, return_type=str)]
 Currency = Literal["INR", "USDT", "USD"]
 
 

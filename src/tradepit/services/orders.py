@@ -37,6 +37,7 @@ from tradepit.domain.fills import (
 )
 from tradepit.domain.instruments import Instrument
 from tradepit.domain.market import Tick
+from tradepit.domain.money import plain
 from tradepit.domain.orders import (
     IllegalTransition,
     OrderType,
@@ -141,9 +142,9 @@ async def announce_trade(
     if row is not None:
         position = position_of(row.user_id, row.symbol, Product(row.product), row)
         messages.insert(0, {"type": "position", "position": {
-            "symbol": row.symbol, "product": row.product, "quantity": _text(position.quantity),
-            "average_price": _text(position.average_price(instrument.multiplier)),
-            "realized_pnl": _text(position.realized_net), "charges": _text(position.charges),
+            "symbol": row.symbol, "product": row.product, "quantity": plain(position.quantity),
+            "average_price": plain(position.average_price(instrument.multiplier)),
+            "realized_pnl": plain(position.realized_net), "charges": plain(position.charges),
         }})  # fmt: skip
     if tournament_id is not None:  # the tournament wallet, not the main one
         for message in messages:
@@ -167,11 +168,6 @@ async def after_trade(
     for leg in changes.cancelled:
         announce(session, book, leg, "canceled")
         after_commit(session, functools.partial(book.forget, leg.id))
-
-
-def _text(value: Decimal) -> str:
-    """Return an exact amount as the wire spells it: plain notation, no trailing zeros."""
-    return format(value.normalize(), "f")
 
 
 _EVENTS = {
@@ -316,8 +312,8 @@ async def _check_holding(
     )
     if held - selling < 0:
         raise OrderRejected(
-            f"you hold {_text(held)} {instrument.symbol} ({product.value}) and have "
-            f"{_text(selling - order.quantity)} already on sale; "
+            f"you hold {plain(held)} {instrument.symbol} ({product.value}) and have "
+            f"{plain(selling - order.quantity)} already on sale; "
             f"{no_short(instrument, product)}"
         )
 

@@ -19,6 +19,7 @@ from tradepit.domain.errors import Conflict, InvalidInput, NotFound
 from tradepit.domain.instruments import Instrument
 from tradepit.domain.ledger import Posting
 from tradepit.domain.market import Tick
+from tradepit.domain.money import plain
 from tradepit.domain.orders import Product, Side
 from tradepit.domain.tournaments import TournamentStatus, split_prizes
 from tradepit.schemas.orders import OrderCreate
@@ -90,10 +91,6 @@ class RuleBroken(InvalidInput):
     """An order breaks one of the tournament's rules (named first in the message)."""
 
     code = "TOURNAMENT_RULE"
-
-
-def _text(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 def _check_terms(t: Tournament, now: datetime) -> None:
@@ -168,7 +165,7 @@ async def create(
         starting_capital=body.starting_capital,
         entry_fee=body.entry_fee,
         prize_pool=body.prize_pool,
-        prize_split=[_text(p) for p in body.prize_split],
+        prize_split=[plain(p) for p in body.prize_split],
         max_participants=body.max_participants,
         rules=body.rules.model_dump(mode="json"),
         status=SCHEDULED,
@@ -196,7 +193,7 @@ async def update(
     for name in changes:
         value = getattr(body, name)
         if name == "prize_split":
-            value = [_text(p) for p in value]
+            value = [plain(p) for p in value]
         elif name == "rules":
             value = value.model_dump(mode="json")
         setattr(t, name, value)
@@ -362,8 +359,8 @@ async def check_order(
         size = abs(after) * price * instrument.multiplier
         if size > limit:
             raise RuleBroken(
-                f"max_position_pct: the position would be worth {_text(size)}, above "
-                f"{_text(rules.max_position_pct)}% of the starting capital ({_text(limit)})"
+                f"max_position_pct: the position would be worth {plain(size)}, above "
+                f"{plain(rules.max_position_pct)}% of the starting capital ({plain(limit)})"
             )
 
 
