@@ -165,7 +165,12 @@ def build_wiring(
         feeds=FeedRunner(
             book,
             sessionmaker,
-            listeners=[DerivativeTicks(sessionmaker, market, matcher.on_ticks), hub.on_ticks],
+            listeners=[
+                DerivativeTicks(
+                    sessionmaker, market, matcher.on_ticks, active=lambda: matcher.leading
+                ),
+                hub.on_ticks,
+            ],
         ),
         feed=feed,
         sealer=Sealer(secrets.encryption_keys, source=secrets.read_encryption_keys),

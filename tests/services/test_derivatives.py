@@ -327,6 +327,12 @@ class TestRestingDerivativeOrders:
         await wrapper([market.tick("NIFTY")])
         assert [t.symbol for t in seen[1:]] == ["NIFTY", symbol]
         assert seen[-1] == market.tick(symbol)
+        # In a process that does not hold the book, nothing is looked up or passed on.
+        idle = DerivativeTicks(
+            app.state.wiring.sessionmaker, market, listener, active=lambda: False
+        )
+        await idle([market.tick("NIFTY")])
+        assert len(seen) == 3 and idle.watched == {}
 
         # The engine fills the order on a quote of the contract that crosses it.
         crossing = Tick(

@@ -42,18 +42,24 @@ class DerivativeTicks:
         *,
         refresh: float = 1.0,
         wall: Callable[[], float] = time.monotonic,
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.market = market
         self.listener = listener
         self.refresh = refresh
         self.wall = wall
+        #: Whether ``listener`` wants ticks at all (the matcher only in the leading process):
+        #: otherwise the waiting contracts are not even looked up.
+        self.active = active
         self._loaded_at: float | None = None
         #: Contract symbol -> its underlying, for contracts with waiting orders.
         self.watched: dict[str, str] = {}
 
     async def __call__(self, batch: Sequence[Tick]) -> None:
         """Pass ``batch`` on with the quotes of the waiting contracts whose underlying ticked."""
+        if not self.active():
+            return
         now = self.wall()
         if self._loaded_at is None or now - self._loaded_at >= self.refresh:
             await self.load()
