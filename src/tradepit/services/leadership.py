@@ -46,8 +46,9 @@ class Leadership:
                     continue
                 async with self.engine.connect() as connection:
                     try:
-                        if await self._acquire(connection):
-                            await self._lead(connection, jobs)
+                        while not await self._acquire(connection):  # noqa: ASYNC110
+                            await asyncio.sleep(self.poll)
+                        await self._lead(connection, jobs)
                     finally:
                         # Closed, not pooled: a pooled connection would keep the lock.
                         await connection.invalidate()
