@@ -9,6 +9,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from tradepit.api.deps import Wiring
 from tradepit.domain.errors import DomainError, NotAuthenticated
@@ -16,6 +19,7 @@ from tradepit.services.auth import InvalidToken
 from tradepit.services.realtime import (
     Client,
     Hub,
+    Outgoing,
     TooManyConnections,
     TooManySubscriptions,
 )
@@ -84,6 +88,62 @@ async def _credential(websocket: WebSocket, hub: Hub) -> tuple[str, int | None]:
     return sent, _last_seq(message.get("last_seq", last_seq))
 
 
+def text_frame(text: str) -> bytes:
+    """Return a server's WebSocket text frame of ``text`` (unmasked, no extension): the same
+    bytes for every connection that has no extension."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+def frame_of(message: Outgoing) -> bytes:
+    """Return the ``/ws`` frame of ``message``, made once for all the clients that get it."""
+    frame: bytes | None = message.encoded.get("ws")
+    if frame is None:
+        frame = message.encoded["ws"] = text_frame(message.text())
+    return frame
+
+
+class Wire:
+    """Ready-made frames written straight to a connection of uvicorn's ``websockets-sansio``
+    implementation (the one ``tradepit serve`` runs), as ``websockets.broadcast()`` does:
+    no ASGI message, no framing per client. Only while the connection is open, negotiated no
+    extension (frames are then the same for every client) and its write buffer is below the
+    high-water mark; the caller otherwise queues the message for the ordinary ASGI send."""
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
+        self.protocol = protocol
+
+    @classmethod
+    def of(cls, send: Send) -> Wire | None:
+        """Return the wire under an ASGI ``send``, None for another server or with
+        permessage-deflate negotiated."""
+        protocol = getattr(send, "__self__", None)
+        if isinstance(protocol, WebSocketsSansIOProtocol) and not protocol.conn.extensions:
+            return cls(protocol)
+        return None
+
+    def ready(self) -> bool:
+        """Return True when a frame written now goes out in order without blocking."""
+        protocol = self.protocol
+        return (
+            protocol.writable.is_set()
+            and protocol.handshake_complete
+            and not protocol.close_sent
+            and not protocol.disconnected
+            and protocol.conn.state is State.OPEN
+            and not protocol.conn.expect_continuation_frame
+            and not protocol.transport.is_closing()
+        )
+
+    def write(self, frame: bytes) -> bool:
+        """Write ``frame`` now and return True, or return False when the wire is not ready."""
+        if not self.ready():
+            return False
+        self.protocol.transport.write(frame)
+        return True
+
+
 class Gateway:
     """Serve ``/ws`` ahead of the router: every message then goes straight to the server,
     without the exception handlers' wrappers (they serve HTTP routes; this endpoint closes
@@ -94,12 +154,12 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == PATH:
-            await endpoint(WebSocket(scope, receive, send))
+            await endpoint(WebSocket(scope, receive, send), send)
             return
         await self.app(scope, receive, send)
 
 
-async def endpoint(websocket: WebSocket) -> None:
+async def endpoint(websocket: WebSocket, send: Send | None = None) -> None:
     """Authenticate, then stream ticks, private events and market status to one client."""
     wired: Wiring = websocket.app.state.wiring
     hub = wired.hub
@@ -127,7 +187,7 @@ async def endpoint(websocket: WebSocket) -> None:
     try:
         hello = {"type": "connected", "user_id": caller.user.id, "username": caller.user.username}
         await websocket.send_text(_json({**hello, "last_seq": current}))
-        code, reason = await _serve(websocket, hub, client, credential)
+        code, reason = await _serve(websocket, send, hub, client, credential)
     except (WebSocketDisconnect, OSError, RuntimeError):
         code, reason = CLOSE_NORMAL, ""
     finally:
@@ -136,18 +196,22 @@ async def endpoint(websocket: WebSocket) -> None:
 
 
 async def _serve(
-    websocket: WebSocket, hub: Hub, client: Client, credential: str
+    websocket: WebSocket, send: Send | None, hub: Hub, client: Client, credential: str
 ) -> tuple[int, str]:
     """Run the reader, the writer and the credential check until one ends; return the close
     code and reason."""
+    wire = Wire.of(send) if send is not None else None
+    if wire is not None:
+        client.direct = lambda message: wire.write(frame_of(message))
     tasks = [
-        asyncio.create_task(_write(websocket, client)),
+        asyncio.create_task(_write(send or websocket.send, client)),
         asyncio.create_task(_read(websocket, hub, client)),
         asyncio.create_task(_recheck(hub, client, credential)),
     ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        client.direct = None
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -158,13 +222,15 @@ async def _serve(
     return finished.result()
 
 
-async def _write(websocket: WebSocket, client: Client) -> tuple[int, str]:
+async def _write(send: Send, client: Client) -> tuple[int, str]:
+    """Send what the client's queue holds, through the ASGI ``send`` itself (Starlette's
+    wrapper adds nothing here but time)."""
     while True:
         batch = await client.take()
         if client.closing is not None:
             return CLOSE_TOO_SLOW, client.closing
         for message in batch:
-            await websocket.send_text(message.text())
+            await send({"type": "websocket.send", "text": message.text()})
 
 
 async def _recheck(hub: Hub, client: Client, credential: str) -> tuple[int, str]:
@@ -239,9 +305,9 @@ async def _handle(hub: Hub, client: Client, raw: str) -> dict[str, Any] | None:
         return {"type": "unsubscribed", "tournaments": hub.unfollow(client, _ids(message))}
     if kind == "subscribe":
         names = await hub.subscribe(client, _symbols(message))
-        for name in names:
+        for name in names:  # queued: the writer sends them after the answer
             with contextlib.suppress(DomainError, LookupError):
-                client.offer_tick(name, hub.tick_now(name))
+                client.offer_tick(name, hub.tick_now(name), at_once=False)
         return {"type": "subscribed", "symbols": names}
     if kind == "unsubscribe":
         return {"type": "unsubscribed", "symbols": hub.unsubscribe(client, _symbols(message))}

@@ -4,7 +4,9 @@ The hub keeps one bus subscription per topic that a local client needs (``tick.<
 ``user.<id>.seq``, ``market_status``) and fans each event out to the clients' queues. A client's
 queue is bounded: ticks are conflated per symbol (a slow client gets the latest price, not a
 backlog); private events are never dropped: a client that lets them pile up is closed with a
-reason. Each gateway runs one writer per client, so a slow client delays nobody else.
+reason. A tick goes straight to a client's connection when nothing waits for it and the
+connection takes it without blocking (the gateway's ``Client.direct``); otherwise it is queued
+for the client's writer. Either way a slow client delays nobody else.
 """
 
 from __future__ import annotations
@@ -94,8 +96,9 @@ class Outgoing:
     def __init__(self, message: Event) -> None:
         self.message = message
         self._text: str | None = None
-        #: Other transports' encodings of the same message, made once (Socket.IO's packet).
-        self.encoded: dict[str, str] = {}
+        #: Transports' encodings of the same message, made once for all the clients that get
+        #: it (the WebSocket frame, Socket.IO's packet and its frame).
+        self.encoded: dict[str, Any] = {}
 
     @property
     def kind(self) -> str:
@@ -140,6 +143,12 @@ class Client:
         self.ticks: dict[str, Outgoing] = {}
         self.events: deque[Outgoing] = deque()
         self.wake = asyncio.Event()
+        #: The transport's immediate write, set by the gateway: write a tick at once and
+        #: return True, or return False when the connection cannot take it now (not writable,
+        #: closing, earlier messages still on their way) and the tick must be queued.
+        self.direct: Callable[[Outgoing], bool] | None = None
+        #: True while the gateway's writer holds a batch it has not finished sending.
+        self.busy = False
         self.last_seq: int | None = None
         #: Why the gateway must close this connection (set when it falls too far behind).
         self.closing: str | None = None
@@ -151,8 +160,21 @@ class Client:
         """Return the authenticated user's id (None for anonymous market data)."""
         return self.caller.user.id if self.caller else None
 
-    def offer_tick(self, symbol: str, message: Outgoing) -> None:
-        """Queue a tick, replacing an unsent older one of the same symbol."""
+    def offer_tick(self, symbol: str, message: Outgoing, at_once: bool = True) -> None:
+        """Send a tick at once when nothing else waits for this client and its connection
+        takes it (``at_once``); otherwise queue it, replacing an unsent older one of the same
+        symbol, for the gateway's writer."""
+        if (
+            at_once
+            and self.direct is not None
+            and not self.busy
+            and not self.ticks
+            and not self.events
+            and self.closing is None
+            and self.direct(message)
+        ):
+            self.counters.sent += 1
+            return
         if symbol in self.ticks:
             self.counters.dropped += 1
         self.ticks[symbol] = message
@@ -186,8 +208,13 @@ class Client:
 
     async def take(self) -> list[Outgoing]:
         """Wait for messages; return them in order, private events first, gaps filled from
-        the journal and duplicates left out. Empty when the client must be closed."""
+        the journal and duplicates left out. Empty when the client must be closed.
+
+        The client counts as busy (ticks are queued, not sent at once) from the moment this
+        returns a batch until the writer asks for the next one: nothing overtakes a batch."""
+        self.busy = False
         await self.wake.wait()
+        self.busy = True
         self.wake.clear()
         if self.closing is not None:
             return []
