@@ -131,8 +131,8 @@ async def announce_trade(
     announce(session, book, order, fill_event(order))
     tournament_id = order.tournament_id
     row = await store.position(session, order.user_id, order.symbol, order.product, tournament_id)
+    # The session's copy: the ledger and the holds keep it as the database has it.
     wallet = await cash_wallet(session, order.user_id, instrument.currency, tournament_id)
-    await session.refresh(wallet, ["balance", "blocked"])
     messages: list[dict[str, object]] = [
         {"type": "balance", "balance": WalletRead(
             currency=wallet.currency, cash=wallet.balance, blocked=wallet.blocked,

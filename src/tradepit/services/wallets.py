@@ -47,9 +47,10 @@ async def post(
 ) -> LedgerTransaction:
     """Record a balanced transaction and move the wallets' balances, all or nothing."""
     check_balanced(postings)
-    tx = LedgerTransaction(at=clock.now(), kind=kind, reference=reference, memo=memo)
-    session.add(tx)
-    await session.flush()
+    at = clock.now()
+    tx_id = await store.add_transaction(session, at=at, kind=kind, reference=reference, memo=memo)
+    # Written already; the object only tells the caller what was.
+    tx = LedgerTransaction(id=tx_id, at=at, kind=kind, reference=reference, memo=memo)
     entries: list[dict[str, object]] = []
     for posting in postings:
         after = await store.apply(session, posting.wallet_id, posting.amount)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
@@ -15,7 +16,9 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
+    bindparam,
     func,
     insert,
     select,
@@ -25,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from tradepit.store.base import Base
 from tradepit.store.db import after_commit, transaction_cache
@@ -173,35 +178,68 @@ async def find_wallet(
 async def apply(session: AsyncSession, wallet_id: int, amount: Decimal) -> Decimal | None:
     """Add ``amount`` to a wallet atomically; return the new balance, or None if it would go
     below zero on a wallet that may not."""
-    stmt = (
-        update(Wallet)
-        .where(Wallet.id == wallet_id)
-        .where((Wallet.allow_negative) | (Wallet.balance + amount >= 0))
-        .values(balance=Wallet.balance + amount)
-        .returning(Wallet.balance)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    result = await session.execute(_APPLY, {"wallet_id": wallet_id, "amount": amount})
+    balance: Decimal | None = result.scalar_one_or_none()
+    if balance is not None:
+        _loaded(session, wallet_id, "balance", balance)
+    return balance
 
 
 async def hold(session: AsyncSession, wallet_id: int, amount: Decimal) -> bool:
     """Block ``amount`` (negative releases) if the wallet's available money covers it."""
-    stmt = (
-        update(Wallet)
-        .where(Wallet.id == wallet_id)
-        # Each comparison has the column first, so ``amount`` is bound as an exact amount.
-        .where(Wallet.blocked + amount <= Wallet.balance)
-        .where(Wallet.blocked + amount >= 0)
-        .values(blocked=Wallet.blocked + amount)
-        .execution_options(synchronize_session=False)
-    )
-    result = await session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    result = await session.execute(_HOLD, {"wallet_id": wallet_id, "amount": amount})
+    blocked: Decimal | None = result.scalar_one_or_none()
+    if blocked is None:
+        return False
+    _loaded(session, wallet_id, "blocked", blocked)
+    return True
+
+
+def _loaded(session: AsyncSession, wallet_id: int, name: str, value: Decimal) -> None:
+    """Give the session's copy of the wallet, if it has one, the value the database now holds
+    (as loaded, not as a change to write back)."""
+    wallet = session.identity_map.get(identity_key(Wallet, wallet_id))
+    if wallet is not None:
+        set_committed_value(wallet, name, value)
+
+
+# Built once: the statements of every fill, compiled and cached by SQLAlchemy on first use.
+_WALLETS = cast(Table, Wallet.__table__)
+_ENTRIES = cast(Table, LedgerEntry.__table__)
+_wallets = _WALLETS.c
+_APPLY = (
+    update(_WALLETS)
+    .where(_wallets.id == bindparam("wallet_id"))
+    .where(_wallets.allow_negative | (_wallets.balance + bindparam("amount") >= 0))
+    .values(balance=_wallets.balance + bindparam("amount"))
+    .returning(_wallets.balance)
+)
+# Each comparison has the column first, so ``amount`` is bound as an exact amount.
+_HOLD = (
+    update(_WALLETS)
+    .where(_wallets.id == bindparam("wallet_id"))
+    .where(_wallets.blocked + bindparam("amount") <= _wallets.balance)
+    .where(_wallets.blocked + bindparam("amount") >= 0)
+    .values(blocked=_wallets.blocked + bindparam("amount"))
+    .returning(_wallets.blocked)
+)
+
+
+async def add_transaction(
+    session: AsyncSession, *, at: datetime, kind: str, reference: str | None, memo: str | None
+) -> int:
+    """Insert a ledger transaction; return its id."""
+    values = {"at": at, "kind": kind, "reference": reference, "memo": memo}
+    return int((await session.execute(_NEW_TRANSACTION, values)).scalar_one())
+
+
+_TRANSACTIONS = cast(Table, LedgerTransaction.__table__)
+_NEW_TRANSACTION = insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id)
 
 
 async def add_entries(session: AsyncSession, entries: Sequence[Mapping[str, object]]) -> None:
     """Insert ledger entries in one statement (executemany)."""
-    await session.execute(insert(LedgerEntry), list(entries))
+    await session.execute(insert(_ENTRIES), list(entries))
 
 
 async def entries_sum(session: AsyncSession, wallet_id: int) -> Decimal:
