@@ -4,6 +4,7 @@ propagate proportionally."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -242,6 +243,76 @@ class TestSendOrders:
         body = {**GOLD, "lots": 0.1, "accounts": [theirs]}
         response = await client.post("/api/send_orders", json=body, headers=headers)
         assert response.status_code == 404
+
+
+class TestSendOrdersIdempotency:
+    async def test_a_retry_with_the_key_replays_the_answer_and_sends_nothing(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        _, headers, paper = await paper_user(client)
+        body = {**GOLD, "entryPrice1": 4150, "riskPercent": 1, "accounts": [paper]}
+        keyed = headers | {"Idempotency-Key": "signal-2026-11-27-001"}
+        first = await client.post("/api/send_orders", json=body, headers=keyed)
+        again = await client.post("/api/send_orders", json=body, headers=keyed)
+        assert (first.status_code, again.status_code) == (200, 200), again.text
+        assert again.json() == first.json()
+        assert first.json()["results"][0]["status"] == "executed"
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert "Idempotent-Replayed" not in first.headers
+        assert await position(client, headers) == "0.08"  # one order, not two
+        assert len(await entries(client, headers)) == 1
+
+    async def test_the_key_with_another_body_is_409_and_sends_nothing(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        _, headers, paper = await paper_user(client)
+        keyed = headers | {"Idempotency-Key": "k1"}
+        body = {**GOLD, "lots": 0.1, "accounts": [paper]}
+        assert (await client.post("/api/send_orders", json=body, headers=keyed)).status_code == 200
+        other = {**body, "lots": 0.2}
+        response = await client.post("/api/send_orders", json=other, headers=keyed)
+        assert (response.status_code, response.json()["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
+        assert await position(client, headers) == "0.1"
+
+    async def test_keys_are_per_user_and_without_a_key_every_request_sends(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        _, mine, my_account = await paper_user(client)
+        _, theirs, their_account = await paper_user(client)
+        for headers, account in ((mine, my_account), (theirs, their_account)):
+            body = {**GOLD, "lots": 0.1, "accounts": [account]}
+            keyed = headers | {"Idempotency-Key": "same-key"}
+            response = await client.post("/api/send_orders", json=body, headers=keyed)
+            assert response.json()["results"][0]["status"] == "executed"
+            await client.post("/api/send_orders", json=body, headers=headers)  # no key: sends
+        assert await position(client, mine) == "0.2"
+        assert await position(client, theirs) == "0.2"
+
+    async def test_concurrent_retries_send_once(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        _, headers, paper = await paper_user(client)
+        body = {**GOLD, "lots": 0.1, "accounts": [paper]}
+        keyed = headers | {"Idempotency-Key": "burst"}
+        responses = await asyncio.gather(
+            *(client.post("/api/send_orders", json=body, headers=keyed) for _ in range(5))
+        )
+        assert {r.status_code for r in responses} == {200}
+        assert len({r.text for r in responses}) == 1
+        assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 4
+        assert await position(client, headers) == "0.1"
+
+    @pytest.mark.parametrize("key", ["", "has space", "x" * 65, "tab\there"])
+    async def test_a_malformed_key_is_422(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient, key: str
+    ) -> None:
+        _, headers, paper = await paper_user(client)
+        body = {**GOLD, "lots": 0.1, "accounts": [paper]}
+        keyed = headers | {"Idempotency-Key": key}
+        response = await client.post("/api/send_orders", json=body, headers=keyed)
+        assert response.status_code == 422
+        orders = await client.get("/api/paper-trading/orders", headers=headers)
+        assert orders.json()["total"] == 0
 
 
 class TestSymbolMaps:

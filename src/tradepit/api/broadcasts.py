@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from tradepit.api.deps import (
     MAX_ID,
@@ -24,20 +24,45 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
     403: {"description": "Broadcasting needs the superadmin role"},
     404: {"description": "Unknown symbol, account or broadcast"},
-    409: {"description": "Nothing to close"},
+    409: {"description": "Nothing to close, or an Idempotency-Key reused for another request"},
 }
 
 
 @router.post("/send_orders", summary="Send an order to my accounts", responses=ERRORS)
 async def send_orders(
-    body: SendOrders, caller: CallerDep, session: SessionDep, wired: WiringDep
+    body: SendOrders,
+    response: Response,
+    caller: CallerDep,
+    session: SessionDep,
+    wired: WiringDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=64,
+            pattern=r"^[!-~]+$",
+            description="Any string of yours (printable ASCII, up to 64): a retry with the "
+            "same key and body gets the first answer and sends nothing again; another body "
+            "with the key is 409",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Size the order for each listed account of mine (fixed lots, or riskPercent of the
     account's balance) and send it through its broker now; answer per account."""
-    results = await broadcasts.send(
-        session, wired.wall, wired.sealer, wired.brokers, wired.market, caller, body
+    answer, replayed = await broadcasts.send(
+        session,
+        wired.wall,
+        wired.sealer,
+        wired.brokers,
+        wired.market,
+        caller,
+        body,
+        idempotency_key,
     )
-    return {"success": all(r.status == "executed" for r in results), "results": results}
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return answer
 
 
 @router.post(

@@ -13,12 +13,14 @@ exponential backoff; a retry of a broadcast re-queues only its failed targets.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradepit.bus import Bus, user_topic
@@ -43,7 +45,14 @@ from tradepit.services.callers import Caller
 from tradepit.store import audit
 from tradepit.store import broadcasts as store
 from tradepit.store import broker_accounts as account_store
-from tradepit.store.broadcasts import EXECUTED, FAILED, PENDING, Broadcast, BroadcastTarget
+from tradepit.store.broadcasts import (
+    EXECUTED,
+    FAILED,
+    PENDING,
+    Broadcast,
+    BroadcastTarget,
+    SendRequest,
+)
 from tradepit.store.broker_accounts import BrokerAccount
 from tradepit.store.crypto import Sealer
 from tradepit.store.db import after_commit
@@ -361,6 +370,12 @@ async def status(
     )
 
 
+class IdempotencyKeyReused(Conflict):
+    """The Idempotency-Key was used before for a different request."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
 async def send(
     session: AsyncSession,
     wall: Clock,
@@ -369,11 +384,60 @@ async def send(
     market: MarketData,
     caller: Caller,
     body: SendOrders,
+    key: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Send the order to each of the caller's listed accounts now; return the answer (per
+    account) and whether it is a replay.
+
+    With an Idempotency-Key, the first request's answer is kept with it: a retry with the same
+    key and body gets that answer and sends nothing; another body is 409. Two requests with
+    one key at once: the second waits for the first's row (unique index) and replays it. The
+    orders carry a broker-side key derived from the Idempotency-Key, so a retry after a crash
+    between sending and answering is recognised by brokers that honour client order ids.
+    """
+    if key is None:
+        return _answer(await _send(session, wall, sealer, registry, market, caller, body)), False
+    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    found = await store.send_request(session, caller.user.id, key)
+    row = SendRequest(
+        user_id=caller.user.id, key=key, request_hash=digest, response=None, created_at=wall.now()
+    )
+    if found is None:
+        try:
+            async with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # the same key, committed meanwhile by a concurrent request
+            found = await store.send_request(session, caller.user.id, key)
+    if found is not None:
+        if found.request_hash != digest or found.response is None:
+            raise IdempotencyKeyReused(f"Idempotency-Key '{key}' was used for a different request")
+        return found.response, True
+    batch = hashlib.sha256(f"{caller.user.id}:{key}".encode()).hexdigest()[:12]
+    results = await _send(session, wall, sealer, registry, market, caller, body, batch)
+    row.response = _answer(results)
+    return row.response, False
+
+
+def _answer(results: list[SendResult]) -> dict[str, Any]:
+    return {
+        "success": all(r.status == "executed" for r in results),
+        "results": [r.model_dump(mode="json") for r in results],
+    }
+
+
+async def _send(
+    session: AsyncSession,
+    wall: Clock,
+    sealer: Sealer,
+    registry: Brokers,
+    market: MarketData,
+    caller: Caller,
+    body: SendOrders,
+    batch: str | None = None,
 ) -> list[SendResult]:
-    """Send the order to each of the caller's listed accounts now; answer per account."""
     instrument = market.instrument(body.symbol)
     owned = [await accounts.owned(session, caller, i) for i in dict.fromkeys(body.accounts)]
-    batch = uuid.uuid4().hex[:12]
+    batch = batch or uuid.uuid4().hex[:12]
     results: list[SendResult] = []
     for account in owned:
         secrets: list[str] = []

@@ -140,3 +140,24 @@ async def counts(session: AsyncSession, broadcast_id: int) -> dict[str, int]:
         .group_by(BroadcastTarget.status)
     )
     return {status: int(n) for status, n in await session.execute(stmt)}
+
+
+class SendRequest(Base):
+    """A ``send_orders`` request made with an Idempotency-Key, and the answer it got: a retry
+    with the same key gets that answer again instead of sending the orders twice."""
+
+    __tablename__ = "send_requests"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+async def send_request(session: AsyncSession, user_id: int, key: str) -> SendRequest | None:
+    """Return the user's request made with Idempotency-Key ``key``."""
+    stmt = select(SendRequest).where(SendRequest.user_id == user_id, SendRequest.key == key)
+    return (await session.scalars(stmt)).first()
