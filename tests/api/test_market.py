@@ -806,6 +806,39 @@ class TestCandles:
         spot = await data(client, "/api/spot_price/NIFTY")
         assert quote["ltp"] == spot["spot_price"] and quote["close"] == spot["previous_close"]
 
+    async def test_contract_quotes_follow_the_underlying(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+
+        async def quote(symbol: str) -> dict[str, Any]:
+            response = await client.get(f"/api/candles/quote/{symbol}", headers=headers)
+            assert response.status_code == 200, response.text
+            found: dict[str, Any] = response.json()
+            assert found["symbol"] == symbol
+            assert found["bid"] <= found["ltp"] <= found["ask"]  # an index has no spread
+            assert found["low"] <= found["ltp"] <= found["high"]
+            assert found["low"] <= found["open"] <= found["high"]
+            assert found["session"] == "2026-11-26"
+            return found
+
+        nifty, future = await quote("NIFTY"), await quote("NIFTY26DECFUT")
+        assert future["bid"] < future["ask"]
+        carry = future["ltp"] / nifty["ltp"]
+        assert 1 < carry < 1.01  # a month of interest over dividends
+        for level in ("open", "high", "low", "close"):
+            assert future[level] == pytest.approx(nifty[level] * carry, abs=0.2)
+        call, put = await quote("NIFTY26DEC28000CE"), await quote("NIFTY26DEC28000PE")
+        assert call["close"] != call["ltp"] and put["close"] != put["ltp"]
+        # A call gains when the index does, a put loses.
+        assert (call["change"] > 0) == (nifty["change"] > 0) != (put["change"] > 0)
+        ltp = await client.get("/api/candles/ltp/NIFTY26DECFUT", headers=headers)
+        assert ltp.json()["ltp"] == future["ltp"]
+
+    async def test_contracts_have_no_candles_of_their_own(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.get("/api/candles/historical/NIFTY26DECFUT", headers=headers)
+        assert (response.status_code, response.json()["code"]) == (404, "NO_HISTORY")
+        assert "priced from NIFTY" in response.json()["message"]
+
     async def test_ltp(self, client: httpx.AsyncClient) -> None:
         _, headers = await user_with_token(client)
         response = await client.get("/api/candles/ltp/RELIANCE", headers=headers)

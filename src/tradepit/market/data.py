@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -60,6 +60,12 @@ class NoOptions(InvalidInput):
     """The instrument has no listed options."""
 
     code = "NO_OPTIONS"
+
+
+class NoHistory(NotFound):
+    """The instrument has no candles of its own (a future or option)."""
+
+    code = "NO_HISTORY"
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,8 @@ class MarketData:
     def quote(self, symbol: str) -> Quote:
         """Return the latest tick with the session OHLC and previous close."""
         instrument = self.instrument(symbol)
+        if instrument.underlying is not None:
+            return self._contract_quote(instrument)
         now = self.clock.now()
         tick = self.source.tick_at(instrument.symbol, now)
         bars = self.source.candles(instrument.symbol, "1d", now - timedelta(days=14), now)
@@ -224,9 +232,35 @@ class MarketData:
         previous = bars[-2].close if len(bars) > 1 else last.open
         return Quote(tick, last.open, last.high, last.low, previous, last.start.date())
 
+    def _contract_quote(self, instrument: Instrument) -> Quote:
+        """Return a future's or option's quote: its tick now, and the session's open, high, low
+        and previous close re-priced by the model from the underlying's (contracts have no
+        traded history here: at this instant's time to expiry and volatility)."""
+        assert instrument.underlying is not None
+        tick = self.tick(instrument.symbol)
+        base = self.quote(instrument.underlying)
+        underlying = self.catalogue.get(instrument.underlying)
+        now = self.clock.now()
+        vol = float(self.atm_iv_history(underlying.symbol)[-1])
+
+        def at(price: Decimal) -> Decimal:
+            spot = replace(base.tick, ltp=price)
+            return derivatives.quote(instrument, underlying, spot, now, chain=None, atm_vol=vol).ltp
+
+        opened, high, low = (at(p) for p in (base.open, base.high, base.low))
+        # A put is dearest at the underlying's low: the session's range is the levels' range.
+        levels = (opened, high, low, tick.ltp)
+        return Quote(tick, opened, max(levels), min(levels), at(base.previous_close), base.session)
+
     def candles(self, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
         """Return the bars of ``interval`` starting in [start, end), never beyond now."""
         instrument = self.instrument(symbol)
+        if instrument.underlying is not None:
+            raise NoHistory(
+                f"{instrument.symbol} has no candle history: futures and options are priced "
+                f"from {instrument.underlying} (see its candles, this contract's quote, or the "
+                "option chain)"
+            )
         end = min(end, self.clock.now())
         if end <= start:
             return []
