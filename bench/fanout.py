@@ -11,6 +11,9 @@ alone on the machine while measured:
 Clients run in ``CLIENT_PROCESSES`` processes. Every tick carries the wall time it was
 published, so a client measures tick-to-client latency directly (same machine, same clock).
 Then the same ticks go to 1,000 Socket.IO clients (websocket transport) of a fresh server.
+Both servers run on the event loop ``tradepit serve`` runs on (uvloop). The clients are as light
+as they can be (a ``websockets`` connection each, JSON parsed for the sampled ticks only), the
+same for the three servers, so that their processes keep up and the servers are measured.
 Targets (issue 5): ``/ws`` at least 0.7x the baseline's messages/s, Socket.IO at least 0.4x,
 p99 under 50 ms, no connection dropped.
 """
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import socketio
@@ -199,7 +203,49 @@ async def ws_client(url: str, i: int, tally: Tally) -> None:
 
 
 async def socketio_client(url: str, i: int, tally: Tally) -> None:
-    """One Socket.IO client (websocket transport), reading market data without a login."""
+    """One Socket.IO client (Engine.IO 4 over the websocket transport, no login): as light as
+    the ``/ws`` client, so that the clients' processes keep up and the server is measured.
+
+    It speaks the protocol itself: Engine.IO's open packet, CONNECT to the namespace ``/``,
+    ``subscribe_symbol`` with an ack id, a pong for every ping, and each ``symbol_update``
+    event is one message. ``socketio_library_client`` is python-socketio's ``AsyncClient``
+    instead (``python -m bench.fanout clients python-socketio URL FIRST COUNT``); its
+    processes cannot read 40,000 events/s on two cores.
+    """
+    try:
+        async with connect(url, max_queue=64, open_timeout=60) as ws:
+            await ws.recv()  # Engine.IO open: 0{"sid", "pingInterval", ...}
+            await ws.send("40")  # Socket.IO CONNECT to "/"
+            symbols = symbols_of(i)
+            acks: list[bool] = []
+            connected = False
+            while not tally.done.is_set():
+                raw = str(await ws.recv())
+                if raw.startswith('42["symbol_update",'):
+                    sample = random.random() < 0.05
+                    tally.count(json.loads(raw[2:])[1]["timestamp"] if sample else None)
+                elif raw == "2":  # Engine.IO ping
+                    await ws.send("3")
+                elif raw.startswith("40") and not connected:
+                    connected = True
+                    for n, symbol in enumerate(symbols):
+                        event = json.dumps(["subscribe_symbol", {"symbol": symbol}])
+                        await ws.send(f"42{n}{event}")
+                elif raw.startswith("43"):  # an ack: 43<id>[{"success": ...}]
+                    acks.append('"success":true' in raw)
+                    if len(acks) == len(symbols):
+                        tally.ready(all(acks))
+                elif raw.startswith("44"):  # CONNECT refused
+                    tally.ready(False)
+                    return
+    except websockets.ConnectionClosed:
+        if not tally.done.is_set():
+            tally.closed += 1
+
+
+async def socketio_library_client(url: str, i: int, tally: Tally) -> None:
+    """One python-socketio ``AsyncClient`` (websocket transport), reading market data without
+    a login."""
     client = socketio.AsyncClient(reconnection=False)
 
     async def on_update(data: dict[str, object]) -> None:
@@ -211,7 +257,8 @@ async def socketio_client(url: str, i: int, tally: Tally) -> None:
 
     client.on("symbol_update", on_update)
     client.on("disconnect", on_disconnect)
-    await client.connect(url, transports=["websocket"], wait_timeout=60)
+    server = urlsplit(url)._replace(scheme="http", path="", query="").geturl()
+    await client.connect(server, transports=["websocket"], wait_timeout=60)
     acks = [await client.call("subscribe_symbol", {"symbol": s}, timeout=60) for s in symbols_of(i)]
     tally.ready(all(isinstance(a, dict) and a.get("success") for a in acks))
     await tally.done.wait()
@@ -222,7 +269,8 @@ async def run_clients(kind: str, url: str, first: int, count: int) -> dict[str, 
     """Connect ``count`` clients, count ticks over the measured window (it starts ``WARMUP``
     seconds after every client is subscribed), sample latencies."""
     tally = Tally(count)
-    run = ws_client if kind == "ws" else socketio_client
+    run = {"ws": ws_client, "socketio": socketio_client,
+           "python-socketio": socketio_library_client}[kind]  # fmt: skip
     tasks = [asyncio.create_task(run(url, first + i, tally)) for i in range(count)]
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(tally.subscribed.wait(), SUBSCRIBE_TIMEOUT)
@@ -328,7 +376,8 @@ def one_round(folder: str, number: int) -> tuple[Result, Result, Result]:
     port = free_port()
     server = start("tradepit-server", str(port), f"{folder}/socketio-{number}")
     try:
-        sio = measure("Tradepit Socket.IO", "socketio", f"http://127.0.0.1:{port}")
+        url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+        sio = measure("Tradepit Socket.IO", "socketio", url)
     finally:
         stop(server)
     return base, ours, sio

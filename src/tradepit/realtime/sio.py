@@ -10,18 +10,93 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import socketio
+from engineio.async_drivers import asgi as engineio_asgi
 
 from tradepit.domain.errors import DomainError, NotAuthenticated
+from tradepit.realtime.ws import RAW_SEND, Wire, text_frame
 from tradepit.services import market, wallets
 from tradepit.services.realtime import Client, Hub, Outgoing, TooManyConnections
 
 #: Engine.IO packets waiting for one client beyond which its writer waits (ticks conflate).
 BACKLOG = 64
 NAMESPACE = "/"
+#: How a tick's Engine.IO packet begins (MESSAGE, then Socket.IO's EVENT in namespace "/").
+TICK_PACKET = '42["symbol_update",'
+
+
+class Link:
+    """One Engine.IO websocket connection: its wire, and the ticks handed to Engine.IO for it
+    that Engine.IO has not written yet."""
+
+    def __init__(self, socket: Any, wire: Wire | None) -> None:
+        self.socket = socket
+        self.wire = wire
+        self.pending = 0
+        self.drained = asyncio.Event()
+        self.drained.set()
+
+    def handed(self) -> None:
+        """Note one tick given to Engine.IO's queue."""
+        self.pending += 1
+        self.drained.clear()
+
+    def written(self) -> None:
+        """Note that Engine.IO wrote one of them."""
+        self.pending = max(0, self.pending - 1)
+        if not self.pending:
+            self.drained.set()
+
+    def write(self, frame: bytes) -> bool:
+        """Write a frame now, only when that keeps the order of ticks: nothing of ours still in
+        Engine.IO's hands, the websocket transport in use and ready."""
+        socket = self.socket
+        return (
+            self.wire is not None
+            and not self.pending
+            and socket.upgraded
+            and not socket.upgrading
+            and not socket.closed
+            and socket.queue.empty()
+            and self.wire.write(frame)
+        )
+
+
+def _websocket_driver(links: dict[str, Link]) -> type[engineio_asgi.WebSocket]:
+    """Return Engine.IO's ASGI websocket driver that registers each connection's ``Link``
+    (by Engine.IO session id) and counts the ticks Engine.IO writes."""
+
+    class WebSocket(engineio_asgi.WebSocket):  # type: ignore[misc]
+        link: Link | None = None
+
+        async def __call__(self, environ: dict[str, Any]) -> str:
+            # The server's own send when the gateway passed it on (Starlette's exception
+            # wrapper serves HTTP responses; it only slows a websocket's every message).
+            send = environ["asgi.scope"].get(RAW_SEND) or environ["asgi.send"]
+            self.asgi_receive = environ["asgi.receive"]
+            self.asgi_send = send
+            socket = getattr(self.handler, "__self__", None)
+            if socket is not None:
+                self.link = links[socket.sid] = Link(socket, Wire.of(send))
+            try:
+                await self.asgi_send({"type": "websocket.accept"})
+                await self.handler(self)
+            finally:
+                if socket is not None and links.get(socket.sid) is self.link:
+                    del links[socket.sid]
+            return ""
+
+        async def send(self, message: str | bytes) -> None:
+            await super().send(message)
+            tick = isinstance(message, str) and message.startswith(TICK_PACKET)
+            if tick and self.link is not None:
+                self.link.written()
+
+    return WebSocket
 
 
 class BadRequest(DomainError):
@@ -67,6 +142,11 @@ class SocketIOGateway:
         )
         self.clients: dict[str, Client] = {}
         self.writers: dict[str, asyncio.Task[None]] = {}
+        #: Websocket connections by Engine.IO session id: ticks are written straight to them.
+        self.links: dict[str, Link] = {}
+        drivers = dict(self.sio.eio._async)
+        drivers["websocket"] = _websocket_driver(self.links)
+        self.sio.eio._async = drivers
         handlers = {
             "connect": self.connect,
             "disconnect": self.disconnect,
@@ -122,6 +202,7 @@ class SocketIOGateway:
             "timestamp": self.hub.wall.now().isoformat(),
         }
         client.offer(Outgoing(status))
+        client.direct = self._direct(sid, client)
         self.writers[sid] = asyncio.create_task(
             self._serve(sid, client, token if caller else None), name=f"sio:{sid}"
         )
@@ -151,9 +232,31 @@ class SocketIOGateway:
             await self._error(sid, "INVALID_TOKEN", check.result())
             await self.sio.disconnect(sid)
 
+    def _direct(self, sid: str, client: Client) -> Callable[[Outgoing], bool]:
+        """Return the client's immediate write of a tick: its frame (made once per tick) goes
+        straight to the websocket when nothing of the client's waits in Engine.IO."""
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
+        links = self.links
+
+        def direct(message: Outgoing) -> bool:
+            link = links.get(eio_sid)
+            if link is None or link.wire is None:
+                return False
+            frame = message.encoded.get("socketio-frame")
+            if frame is None:
+                packet = self._packet(client, message)
+                if packet is None or message.kind != "tick":
+                    return False
+                frame = message.encoded["socketio-frame"] = text_frame("4" + packet)
+            return link.write(frame)
+
+        return direct
+
     async def _write(self, sid: str, client: Client) -> None:
         """Send the client's queue: each message is encoded once for every client that gets
-        it, and handed to Engine.IO as it is (``emit`` would encode it once per client)."""
+        it, and handed to Engine.IO as it is (``emit`` would encode it once per client). The
+        next batch waits until Engine.IO has written this batch's ticks: meanwhile newer ticks
+        are conflated in the client's queue instead of piling up in Engine.IO's."""
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
         while True:
             batch = await client.take()
@@ -161,10 +264,16 @@ class SocketIOGateway:
                 await self._error(sid, "TOO_SLOW", client.closing)
                 await self.sio.disconnect(sid)
                 return
+            link = self.links.get(eio_sid)
             for message in batch:
                 packet = self._packet(client, message)
-                if packet is not None:
-                    await self.sio.eio.send(eio_sid, packet)
+                if packet is None:
+                    continue
+                if link is not None and message.kind == "tick":
+                    link.handed()
+                await self.sio.eio.send(eio_sid, packet)
+            if link is not None:
+                await link.drained.wait()
             while self._backlog(sid) > BACKLOG:  # noqa: ASYNC110 - Engine.IO has no drain event
                 await asyncio.sleep(0.02)
 
@@ -230,9 +339,9 @@ class SocketIOGateway:
         except DomainError as exc:
             await self._error(sid, exc.code, exc.message)
             return {"success": False, "error": exc.code}
-        for name in names:
+        for name in names:  # queued: the writer sends them after the ack
             with contextlib.suppress(DomainError, LookupError):
-                client.offer_tick(name, self.hub.tick_now(name))
+                client.offer_tick(name, self.hub.tick_now(name), at_once=False)
         return {"success": True, "symbol": names[0]}
 
     async def unsubscribe_symbol(self, sid: str, data: object = None) -> dict[str, Any]:

@@ -31,6 +31,9 @@ CLOSE_TOO_BIG = 1009
 CLOSE_TRY_LATER = 1013
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4408
+#: Where a websocket scope keeps the server's own ``send`` (the router wraps the one it
+#: passes on): Socket.IO writes its frames through it.
+RAW_SEND = "tradepit.send"
 #: Longest symbol name accepted in a message.
 SYMBOL_MAX = 40
 
@@ -156,6 +159,8 @@ class Gateway:
         if scope["type"] == "websocket" and scope["path"] == PATH:
             await endpoint(WebSocket(scope, receive, send), send)
             return
+        if scope["type"] == "websocket":  # Socket.IO's, behind the router's wrappers
+            scope[RAW_SEND] = send
         await self.app(scope, receive, send)
 
 
