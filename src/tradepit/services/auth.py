@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 import uuid
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import jwt
@@ -334,21 +336,27 @@ def issue_token(policy: AuthPolicy, user: User, now: datetime) -> tuple[str, int
     return jwt.encode(claims, policy.jwt_secret, algorithm=JWT_ALGORITHM), ttl
 
 
+@functools.lru_cache(maxsize=10_000)
+def signed_claims(secret: str, token: str) -> Mapping[str, Any]:
+    """Return the claims of a token whose signature and issuer check out. A client sends the
+    same token with every request, so the check runs once per token (and secret); a token
+    that fails is checked again each time (exceptions are not cached). Times, revocation and
+    the user are checked on every request."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        secret,
+        algorithms=[JWT_ALGORITHM],
+        issuer=JWT_ISSUER,
+        # Times are checked by the caller against the wall clock, not PyJWT's system time.
+        options={"require": ["sub", "exp", "iat", "jti"], "verify_exp": False, "verify_iat": False},
+    )
+    return MappingProxyType(claims)
+
+
 def decode_token(policy: AuthPolicy, token: str, now: datetime) -> dict[str, Any]:
     """Return the verified claims of ``token``; refuse other algorithms and expired tokens."""
     try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            policy.jwt_secret,
-            algorithms=[JWT_ALGORITHM],
-            issuer=JWT_ISSUER,
-            # Times are checked below against the wall clock, not PyJWT's system time.
-            options={
-                "require": ["sub", "exp", "iat", "jti"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
-        )
+        claims = dict(signed_claims(policy.jwt_secret, token))
     except jwt.PyJWTError as exc:
         raise InvalidToken("invalid token") from exc
     if not isinstance(claims["iat"], int) or claims["iat"] > now.timestamp():
@@ -366,9 +374,9 @@ async def authenticate_token(
     """Return the caller a bearer token proves; refuse revoked tokens and inactive users."""
     now = wall.now()
     claims = decode_token(policy, token, now)
-    if await store.is_revoked(session, claims["jti"]):
+    user, revoked = await store.token_holder(session, int(claims["sub"]), claims["jti"])
+    if revoked:
         raise InvalidToken("token revoked")
-    user = await store.get_user(session, int(claims["sub"]))
     if user is None or not user.is_active:
         raise InvalidToken("account not active")
     return Caller(

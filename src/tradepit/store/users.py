@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, func, or_, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -140,6 +140,15 @@ async def count_users(session: AsyncSession) -> dict[str, int]:
 async def is_revoked(session: AsyncSession, jti: str) -> bool:
     """Tell whether the token id was revoked."""
     return await session.get(RevokedToken, jti) is not None
+
+
+async def token_holder(session: AsyncSession, user_id: int, jti: str) -> tuple[User | None, bool]:
+    """Return the user a token names and whether the token was revoked, in one query."""
+    revoked = exists().where(RevokedToken.jti == jti)
+    row = (await session.execute(select(User, revoked).where(User.id == user_id))).first()
+    if row is None:
+        return None, await is_revoked(session, jti)
+    return row[0], bool(row[1])
 
 
 async def recent_attempts(
