@@ -24,10 +24,17 @@ from tradepit.domain.clock import ManualClock
 
 @asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """Run ``app`` (lifespan included) on a free port; yield its ``host:port``."""
+    """Run ``app`` (lifespan included) on a free port, with the websocket settings of
+    ``tradepit serve``; yield its ``host:port``."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio", lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

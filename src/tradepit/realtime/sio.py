@@ -81,7 +81,10 @@ def _websocket_driver(links: dict[str, Link]) -> type[engineio_asgi.WebSocket]:
             self.asgi_send = send
             socket = getattr(self.handler, "__self__", None)
             if socket is not None:
-                self.link = links[socket.sid] = Link(socket, Wire.of(send))
+                wire = Wire.of(send)
+                if wire is not None:
+                    wire.limit_buffers()
+                self.link = links[socket.sid] = Link(socket, wire)
             try:
                 await self.asgi_send({"type": "websocket.accept"})
                 await self.handler(self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -34,6 +35,11 @@ CLOSE_TOO_SLOW = 4408
 #: Where a websocket scope keeps the server's own ``send`` (the router wraps the one it
 #: passes on): Socket.IO writes its frames through it.
 RAW_SEND = "tradepit.send"
+#: The kernel's send buffer of a websocket connection (Linux doubles it), and the most its
+#: transport holds beyond that before it counts as unwritable: ample for live ticks (2 frames
+#: per 50 ms here), small enough that a client that stops reading is conflated soon.
+SEND_BUFFER = 32 * 1024
+WRITE_HIGH_WATER = 16 * 1024
 #: Longest symbol name accepted in a message.
 SYMBOL_MAX = 40
 
@@ -126,6 +132,18 @@ class Wire:
             return cls(protocol)
         return None
 
+    def limit_buffers(self) -> None:
+        """Keep little in flight for this client: a client that stops reading soon makes the
+        connection unwritable, and its ticks are then conflated (it gets the latest price when
+        it reads again, after at most about ``SEND_BUFFER * 2 + WRITE_HIGH_WATER`` bytes of
+        older ones), instead of the kernel buffering megabytes of stale ticks for it."""
+        transport = self.protocol.transport
+        with contextlib.suppress(OSError, AttributeError):
+            sock = transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        with contextlib.suppress(NotImplementedError, AttributeError):
+            transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+
     def ready(self) -> bool:
         """Return True when a frame written now goes out in order without blocking."""
         protocol = self.protocol
@@ -207,6 +225,7 @@ async def _serve(
     code and reason."""
     wire = Wire.of(send) if send is not None else None
     if wire is not None:
+        wire.limit_buffers()
         client.direct = lambda message: wire.write(frame_of(message))
     tasks = [
         asyncio.create_task(_write(send or websocket.send, client)),
