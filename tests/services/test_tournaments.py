@@ -19,8 +19,13 @@ from sqlalchemy import func, select
 from tests.conftest import app_at, client_for
 from tests.factories import admin_headers, user_with_token
 from tradepit.domain.clock import ManualClock
+from tradepit.domain.orders import Product
+from tradepit.services import leaderboards
+from tradepit.services.execution import position_of
 from tradepit.services.tournament_runs import Scheduler
 from tradepit.services.tournaments import HOUSE
+from tradepit.store import orders as order_store
+from tradepit.store import tournaments as store
 from tradepit.store.tournaments import Tournament
 from tradepit.store.wallets import LedgerEntry, Wallet
 
@@ -261,3 +266,67 @@ class TestRecentBoards:
             wired.leaderboards.max_age = 0.0  # too old: computed afresh
             fresh = (await client.get(url, headers=headers)).json()
             assert datetime.fromisoformat(fresh["as_of"]) == clock.now()
+
+
+class TestLiveBoard:
+    async def test_every_kind_of_position_is_marked_as_the_exact_equity_is(
+        self, app: FastAPI
+    ) -> None:
+        """Delivery and intraday longs (the latter on margin), an intraday short and a future:
+        the equities summed by the database (and, for the future, read as rows) are the
+        exact ones at the last price, to the cent."""
+        wired = app.state.wiring
+        market = wired.market
+        async with client_for(app) as client:
+            _, admin = await admin_headers(app, client)
+            end = (T0 + timedelta(hours=5)).isoformat()
+            tournament_id = await create(client, admin, end_time=end, starting_capital="1000000")
+            users = [await user_with_token(client) for _ in range(3)]
+            for _, headers in users:
+                joined = await client.post(
+                    f"/api/tournaments/{tournament_id}/join", headers=headers
+                )
+                assert joined.status_code == 201
+            await client.post(f"/api/admin/tournaments/{tournament_id}/start", headers=admin)
+            trades = [
+                [("ITC", "BUY", "100", "CNC"), ("TCS", "BUY", "10", "MIS")],
+                [("INFY", "SELL", "20", "MIS"), ("ITC", "BUY", "5", "CNC")],
+                [("NIFTY26DECFUT", "BUY", "65", "NRML"), ("SBIN", "BUY", "3", "CNC")],
+            ]
+            for (_, headers), orders in zip(users, trades, strict=True):
+                for symbol, side, quantity, product in orders:
+                    body = {
+                        "symbol": symbol, "order_type": "MARKET", "order_side": side,
+                        "quantity": quantity, "product": product, "tournament_id": tournament_id,
+                    }  # fmt: skip
+                    placed = await client.post(
+                        "/api/paper-trading/orders", json=body, headers=headers
+                    )
+                    assert placed.status_code == 201, placed.text
+                    assert placed.json()["status"] == "filled"
+            board = await client.get(
+                f"/api/tournaments/{tournament_id}/leaderboard", headers=users[0][1]
+            )
+        equity = {line["user_id"]: Decimal(line["equity"]) for line in board.json()["entries"]}
+        async with wired.sessionmaker() as session:
+            marks = leaderboards.marks(market, "INR")
+            rows = await store.board_rows(session, tournament_id, marks)
+            # The future is no catalogue instrument: its holder's positions come as rows.
+            assert [row.held is None for row in rows] == [False, False, True]
+            for user, _ in users:
+                wallet = await session.scalar(
+                    select(Wallet).where(
+                        Wallet.user_id == user["id"], Wallet.name == f"tournament:{tournament_id}"
+                    )
+                )
+                assert wallet is not None
+                exact = wallet.balance
+                for row in await order_store.positions_of(session, user["id"], tournament_id):
+                    instrument = market.instrument(row.symbol)
+                    position = position_of(row.user_id, row.symbol, Product(row.product), row)
+                    ltp = market.tick(row.symbol).ltp
+                    if instrument.margined(row.product, long=row.quantity > 0):
+                        exact += position.unrealized(ltp, instrument.multiplier)
+                    else:
+                        exact += position.market_value(ltp, instrument.multiplier)
+                assert equity[user["id"]] == exact.quantize(Decimal("0.01")), row.symbol

@@ -5,17 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
+    Float,
     ForeignKey,
     Integer,
     String,
     UniqueConstraint,
+    and_,
     bindparam,
+    case,
+    false,
     func,
+    literal,
+    null,
+    or_,
     select,
     type_coerce,
     update,
@@ -193,11 +201,10 @@ async def balances(session: AsyncSession, wallet_ids: list[int]) -> dict[int, De
 
 
 async def open_positions(
-    session: AsyncSession, tournament_id: int
+    session: AsyncSession, tournament_id: int, user_ids: list[int] | None = None
 ) -> list[tuple[int, str, str, int, int]]:
-    """Return a tournament's non-flat positions as (user, symbol, product, quantity, cost
-    basis), amounts in raw 10⁻⁸ units: columns, not objects, for the leaderboard's one pass
-    over all of them."""
+    """Return a tournament's non-flat positions (of ``user_ids`` only, when given) as (user,
+    symbol, product, quantity, cost basis), amounts in raw 10⁻⁸ units: columns, not objects."""
     stmt = select(
         PositionRow.user_id,
         PositionRow.symbol,
@@ -205,12 +212,27 @@ async def open_positions(
         type_coerce(PositionRow.quantity, BigInteger),
         type_coerce(PositionRow.cost_basis, BigInteger),
     ).where(PositionRow.tournament_id == tournament_id, PositionRow.quantity != 0)
+    if user_ids is not None:
+        stmt = stmt.where(PositionRow.user_id.in_(user_ids))
     return [(u, s, p, q, c) for u, s, p, q, c in await session.execute(stmt)]
 
 
 @dataclass(frozen=True)
-class BoardRow:
-    """What the leaderboard needs of one entry; amounts in raw 10⁻⁸ units."""
+class Marks:
+    """What ``board_rows`` values positions at, decided by the caller: per symbol its mark
+    times its multiplier, and per (product, long) the symbols whose positions of that side are
+    carried on margin (valued at their unrealized P&L: the cost basis is taken off)."""
+
+    price: dict[str, float]
+    margined: dict[tuple[str, bool], list[str]]
+
+
+class BoardRow(NamedTuple):
+    """What the leaderboard needs of one entry; amounts in raw 10⁻⁸ units.
+
+    ``held`` is the value of the entry's positions at the ``Marks`` (a float, the leaderboard
+    is analytics), or None when it holds a symbol the marks do not price: those entries'
+    positions are then read as rows (``open_positions``)."""
 
     entry_id: int
     user_id: int
@@ -221,11 +243,54 @@ class BoardRow:
     cash: int
     peak_equity: int
     max_drawdown: int
+    held: float | None
 
 
-async def board_rows(session: AsyncSession, tournament_id: int) -> list[BoardRow]:
-    """Return every entry of a tournament with its username and wallet balance, first joined
-    first."""
+def _held(marks: Marks) -> ColumnElement[float]:
+    """Return, for the entry of the enclosing query, the sum over its non-flat positions of
+    quantity x price, less the cost basis of the margined ones; NULL if any is unpriced."""
+    quantity = type_coerce(PositionRow.quantity, BigInteger)
+    cost = type_coerce(PositionRow.cost_basis, BigInteger)
+    price: ColumnElement[Any] = (
+        case({s: literal(p, Float) for s, p in marks.price.items()}, value=PositionRow.symbol)
+        if marks.price
+        else null()
+    )
+    margined = or_(
+        false(),
+        *(
+            and_(
+                PositionRow.product == product,
+                quantity > 0 if long else quantity < 0,
+                PositionRow.symbol.in_(symbols),
+            )
+            for (product, long), symbols in marks.margined.items()
+            if symbols
+        ),
+    )
+    value = quantity * price - case((margined, cost), else_=0)
+    unpriced = case((PositionRow.symbol.in_(list(marks.price)), 0), else_=1)
+    total = case(
+        (func.sum(unpriced) > 0, null()),
+        else_=func.coalesce(func.sum(value), literal(0.0, Float)),
+    )
+    return type_coerce(
+        select(total)
+        .where(
+            PositionRow.user_id == TournamentEntry.user_id,
+            PositionRow.tournament_id == TournamentEntry.tournament_id,
+            PositionRow.quantity != 0,
+        )
+        .scalar_subquery(),
+        Float,
+    )
+
+
+async def board_rows(session: AsyncSession, tournament_id: int, marks: Marks) -> list[BoardRow]:
+    """Return every entry of a tournament with its username, wallet balance and the value of
+    its positions at ``marks``, first joined first: one query, one row per entry (the
+    positions are summed by the database through the (user, tournament, ...) unique index
+    instead of coming back as one row each)."""
     stmt = (
         select(
             TournamentEntry.id,
@@ -237,13 +302,14 @@ async def board_rows(session: AsyncSession, tournament_id: int) -> list[BoardRow
             type_coerce(Wallet.balance, BigInteger),
             type_coerce(TournamentEntry.peak_equity, BigInteger),
             type_coerce(TournamentEntry.max_drawdown, BigInteger),
+            _held(marks),
         )
         .join(User, User.id == TournamentEntry.user_id)
         .join(Wallet, Wallet.id == TournamentEntry.wallet_id)
         .where(TournamentEntry.tournament_id == tournament_id)
         .order_by(TournamentEntry.id)
     )
-    return [BoardRow(*row) for row in await session.execute(stmt)]
+    return [BoardRow._make(row) for row in await session.execute(stmt)]
 
 
 async def keep_extremes(session: AsyncSession, changes: list[tuple[int, Decimal, Decimal]]) -> None:
