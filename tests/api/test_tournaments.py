@@ -372,3 +372,90 @@ class TestMoney:
                     )
                 )
                 assert Decimal(entries or 0) == wallet.balance
+
+
+class TestParticipantPortfolio:
+    async def test_anyone_sees_a_participants_positions_and_equity(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        market = app.state.wiring.market
+        _, admin = await admin_headers(app, client)
+        t = await create(client, admin)
+        (trader, a), (other, b) = [await user_with_token(client) for _ in range(2)]
+        for headers in (a, b):
+            assert (await join(client, t["id"], headers)).status_code == 201
+        await client.post(f"/api/admin/tournaments/{t['id']}/start", headers=admin)
+        bought = await client.post(
+            "/api/paper-trading/orders", json=order(t["id"], "ITC", "BUY", "10"), headers=a
+        )
+        assert bought.status_code == 201 and bought.json()["status"] == "filled", bought.text
+        url = f"/api/tournaments/{t['id']}/participants/{trader['id']}/portfolio"
+        response = await client.get(url, headers=b)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["tournament_id"], body["user_id"]) == (t["id"], trader["id"])
+        assert body["username"] == trader["username"] and body["currency"] == "INR"
+        [position] = body["positions"]
+        assert (position["symbol"], position["product"]) == ("ITC", "CNC")
+        assert Decimal(position["quantity"]) == 10
+        assert Decimal(position["ltp"]) == market.tick("ITC").ltp
+        assert Decimal(position["average_price"]) > 0
+        assert {"realized_pnl", "unrealized_pnl"} <= position.keys()
+        cash, value = Decimal(body["cash"]), Decimal(body["positions_value"])
+        assert value == 10 * market.tick("ITC").ltp
+        assert Decimal(body["equity"]) == cash + value
+        assert cash < 1000000  # paid from the tournament wallet...
+        positions = await client.get("/api/paper-trading/positions", headers=a)
+        assert positions.json()["positions"] == []  # ...never from the main one
+        # The other participant, who has not traded: the starting capital, no positions.
+        nobody = await client.get(
+            f"/api/tournaments/{t['id']}/participants/{other['id']}/portfolio", headers=a
+        )
+        assert nobody.status_code == 200 and nobody.json()["positions"] == []
+        assert nobody.json()["equity"] == "1000000"
+
+    async def test_hidden_portfolios_until_the_end(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, admin = await admin_headers(app, client)
+        t = await create(client, admin, rules={"hide_portfolios": True})
+        (trader, a), (_, b) = [await user_with_token(client) for _ in range(2)]
+        for headers in (a, b):
+            assert (await join(client, t["id"], headers)).status_code == 201
+        url = f"/api/tournaments/{t['id']}/participants/{trader['id']}/portfolio"
+        before = await client.get(url, headers=b)  # scheduled: hidden already
+        assert before.status_code == 403 and before.json()["code"] == "PORTFOLIO_HIDDEN"
+        await client.post(f"/api/admin/tournaments/{t['id']}/start", headers=admin)
+        bought = await client.post(
+            "/api/paper-trading/orders", json=order(t["id"], "TCS", "BUY", "2"), headers=a
+        )
+        assert bought.status_code == 201, bought.text
+        hidden = await client.get(url, headers=b)
+        assert hidden.status_code == 403, hidden.text
+        assert hidden.json()["code"] == "PORTFOLIO_HIDDEN" and "hides" in hidden.json()["message"]
+        for headers in (a, admin):  # the participant themself, an administrator
+            seen = await client.get(url, headers=headers)
+            assert seen.status_code == 200, seen.text
+            assert [p["symbol"] for p in seen.json()["positions"]] == ["TCS"]
+        ended = await client.post(f"/api/admin/tournaments/{t['id']}/end", headers=admin)
+        assert ended.status_code == 200, ended.text
+        after = await client.get(url, headers=b)
+        assert after.status_code == 200, after.text
+        assert [p["symbol"] for p in after.json()["positions"]] == ["TCS"]
+
+    async def test_not_found_and_not_logged_in(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, admin = await admin_headers(app, client)
+        t = await create(client, admin)
+        (trader, a), (outsider, b) = [await user_with_token(client) for _ in range(2)]
+        assert (await join(client, t["id"], a)).status_code == 201
+        base = f"/api/tournaments/{t['id']}/participants"
+        missing = await client.get(f"{base}/{outsider['id']}/portfolio", headers=a)
+        assert missing.status_code == 404 and missing.json()["code"] == "NOT_JOINED"
+        unknown = await client.get(
+            f"/api/tournaments/{t['id'] + 1000}/participants/{trader['id']}/portfolio", headers=b
+        )
+        assert unknown.status_code == 404 and unknown.json()["code"] == "TOURNAMENT_NOT_FOUND"
+        anonymous = await client.get(f"{base}/{trader['id']}/portfolio")
+        assert anonymous.status_code == 401

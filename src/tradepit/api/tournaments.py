@@ -13,6 +13,7 @@ from tradepit.schemas.tournaments import (
     LeaderboardRead,
     MyRankRead,
     MyTournament,
+    ParticipantPortfolio,
     TournamentCreate,
     TournamentRead,
     TournamentUpdate,
@@ -146,4 +147,26 @@ async def my_rank(
     """Return my line of the leaderboard."""
     return await leaderboards.my_rank(
         session, wired.clock, wired.market, caller, tournament_id, wired.leaderboards
+    )
+
+
+@router.get(
+    "/api/tournaments/{tournament_id}/participants/{user_id}/portfolio",
+    summary="A participant's portfolio",
+    responses={
+        **ERRORS,
+        403: {
+            "description": "PORTFOLIO_HIDDEN: the tournament hides portfolios until it ends "
+            "(only the participant and administrators see them)"
+        },
+        404: {"description": "No such tournament, or the user has not joined it (NOT_JOINED)"},
+    },
+)
+async def participant_portfolio(
+    tournament_id: IdPath, user_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> ParticipantPortfolio:
+    """Return a participant's positions in the tournament (symbol, product, quantity, average
+    price, last price, realized and unrealized P&L) with their cash and equity."""
+    return await tournaments.participant_portfolio(
+        session, wired.market, caller, tournament_id, user_id
     )

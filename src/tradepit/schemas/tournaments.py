@@ -10,6 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from tradepit.domain.instruments import Venue
 from tradepit.domain.tournaments import TournamentStatus
+from tradepit.schemas.orders import PortfolioCurrency, PositionRead
 from tradepit.schemas.users import NO_NUL
 from tradepit.schemas.wallets import Currency, Money, WalletRead
 
@@ -179,3 +180,14 @@ class MyTournament(BaseModel):
 
     tournament: TournamentRead
     standing: Standing | None
+
+
+class ParticipantPortfolio(PortfolioCurrency):
+    """A participant's portfolio in a tournament: the isolated wallet's cash, the positions'
+    value and P&L, the equity (cash + positions value) and every position (open, and closed
+    ones with their realized P&L), marked to the last price."""
+
+    tournament_id: int
+    user_id: int
+    username: str
+    positions: list[PositionRead]

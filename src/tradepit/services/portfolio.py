@@ -26,10 +26,16 @@ async def positions(
     session: AsyncSession, market: MarketData, caller: Caller
 ) -> list[PositionRead]:
     """Return the caller's positions (open, and closed ones with realized P&L) marked to LTP."""
+    return await _positions(session, market, caller.user.id, None)
+
+
+async def _positions(
+    session: AsyncSession, market: MarketData, user_id: int, tournament_id: int | None
+) -> list[PositionRead]:
     found = []
-    for row in await store.positions_of(session, caller.user.id):
+    for row in await store.positions_of(session, user_id, tournament_id):
         instrument = market.instrument(row.symbol)
-        position = position_of(caller.user.id, row.symbol, Product(row.product), row)
+        position = position_of(user_id, row.symbol, Product(row.product), row)
         ltp = market.tick(row.symbol).ltp
         found.append(
             PositionRead(
@@ -51,7 +57,31 @@ async def portfolio(session: AsyncSession, market: MarketData, caller: Caller) -
     """Return cash, positions value, equity, margin used and P&L per currency, with the
     positions. A position carried on margin (a future, an intraday long) is valued at its
     unrealized P&L, any other at its market value, so equity = cash + positions value."""
-    held = await positions(session, market, caller)
+    cash = [(w.currency, w.cash) for w in await wallets.wallets_of(session, caller.user.id)]
+    return await _portfolio(session, market, caller.user.id, None, cash)
+
+
+async def entry_portfolio(
+    session: AsyncSession,
+    market: MarketData,
+    user_id: int,
+    tournament_id: int,
+    currency: str,
+    cash: Decimal,
+) -> PortfolioRead:
+    """Return a tournament entry's portfolio: its isolated wallet's ``cash`` in ``currency``
+    and its positions, figured as ``portfolio`` figures the main ones."""
+    return await _portfolio(session, market, user_id, tournament_id, [(currency, cash)])
+
+
+async def _portfolio(
+    session: AsyncSession,
+    market: MarketData,
+    user_id: int,
+    tournament_id: int | None,
+    cash: list[tuple[str, Decimal]],
+) -> PortfolioRead:
+    held = await _positions(session, market, user_id, tournament_id)
     value: dict[str, Decimal] = defaultdict(Decimal)
     realized: dict[str, Decimal] = defaultdict(Decimal)
     unrealized: dict[str, Decimal] = defaultdict(Decimal)
@@ -65,19 +95,19 @@ async def portfolio(session: AsyncSession, market: MarketData, caller: Caller) -
             value[p.currency] += p.quantity * p.ltp * instrument.multiplier
         realized[p.currency] += p.realized_pnl
         unrealized[p.currency] += p.unrealized_pnl
-    for row in await store.positions_of(session, caller.user.id):
+    for row in await store.positions_of(session, user_id, tournament_id):
         if row.quantity != 0:
             margin[market.instrument(row.symbol).currency] += row.blocked
     currencies = [
         PortfolioCurrency(
-            currency=w.currency,
-            cash=w.cash,
-            positions_value=value[w.currency],
-            equity=w.cash + value[w.currency],
-            realized_pnl=realized[w.currency],
-            unrealized_pnl=unrealized[w.currency],
-            margin_used=margin[w.currency],
+            currency=currency,
+            cash=money,
+            positions_value=value[currency],
+            equity=money + value[currency],
+            realized_pnl=realized[currency],
+            unrealized_pnl=unrealized[currency],
+            margin_used=margin[currency],
         )
-        for w in await wallets.wallets_of(session, caller.user.id)
+        for currency, money in cash
     ]
     return PortfolioRead(currencies=currencies, positions=held)

@@ -14,24 +14,27 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tradepit.domain.accounts import Role
 from tradepit.domain.clock import Clock
-from tradepit.domain.errors import Conflict, InvalidInput, NotFound
+from tradepit.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tradepit.domain.instruments import Instrument
 from tradepit.domain.ledger import Posting
 from tradepit.domain.market import Tick
 from tradepit.domain.money import plain
 from tradepit.domain.orders import Product, Side
 from tradepit.domain.tournaments import TournamentStatus, split_prizes
+from tradepit.market.data import MarketData
 from tradepit.schemas.orders import OrderCreate
 from tradepit.schemas.tournaments import (
     EntryRead,
+    ParticipantPortfolio,
     TournamentCreate,
     TournamentRead,
     TournamentRules,
     TournamentUpdate,
 )
 from tradepit.schemas.wallets import WalletRead
-from tradepit.services import wallets
+from tradepit.services import portfolio, wallets
 from tradepit.services.callers import Caller
 from tradepit.store import audit
 from tradepit.store import orders as order_store
@@ -79,6 +82,12 @@ class NotJoined(NotFound):
     """The caller has not joined this tournament."""
 
     code = "NOT_JOINED"
+
+
+class PortfolioHidden(PermissionDenied):
+    """The tournament hides its participants' portfolios until it has ended."""
+
+    code = "PORTFOLIO_HIDDEN"
 
 
 class InvalidTournament(InvalidInput):
@@ -373,3 +382,33 @@ async def listing(session: AsyncSession, status: TournamentStatus | None) -> lis
 async def get(session: AsyncSession, tournament_id: int) -> TournamentRead:
     """Return one tournament."""
     return await read(session, await find(session, tournament_id))
+
+
+async def participant_portfolio(
+    session: AsyncSession, market: MarketData, caller: Caller, tournament_id: int, user_id: int
+) -> ParticipantPortfolio:
+    """Return a participant's positions in the tournament and their equity, marked to the last
+    price. Anyone logged in sees them, unless the tournament hides portfolios and has not
+    ended: then only the participant and administrators do."""
+    t = await find(session, tournament_id)
+    entry = await store.entry_of(session, t.id, user_id)
+    if entry is None:
+        raise NotJoined(f"user {user_id} has not joined tournament {t.id}")
+    hidden = TournamentRules.model_validate(t.rules).hide_portfolios and t.status != ENDED
+    if hidden and caller.user.id != user_id and not caller.role.includes(Role.ADMIN):
+        raise PortfolioHidden(
+            f"tournament {t.id} hides its participants' portfolios until it has ended"
+        )
+    own = await session.get(Wallet, entry.wallet_id)
+    assert own is not None
+    held = await portfolio.entry_portfolio(
+        session, market, user_id, t.id, own.currency, own.balance
+    )
+    names = await store.usernames(session, [user_id])
+    return ParticipantPortfolio(
+        **held.currencies[0].model_dump(),
+        tournament_id=t.id,
+        user_id=user_id,
+        username=names.get(user_id, ""),
+        positions=held.positions,
+    )
