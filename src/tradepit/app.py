@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
@@ -39,11 +39,19 @@ from tradepit.api import (
     websocket,
 )
 from tradepit.api.deps import Wiring
-from tradepit.api.middleware import BodyLimit, RateLimit, RequestContext, caller_identity
+from tradepit.api.middleware import (
+    BodyLimit,
+    RateLimit,
+    RequestContext,
+    caller_identity,
+    request_id,
+)
 from tradepit.bus import Bus, MemoryBus
 from tradepit.bus.redis import RedisBus
 from tradepit.domain.clock import Clock, SimulatedClock, SystemClock, make_clock
 from tradepit.domain.instruments import Venue
+from tradepit.domain.market import Tick
+from tradepit.logs import configure
 from tradepit.market.calendars import load_calendar
 from tradepit.market.catalogue import Catalogue
 from tradepit.market.data import MarketData, exchange_trading_minutes
@@ -242,14 +250,27 @@ def _kite_session(settings: Settings) -> KiteLogin | None:
     return KiteSession(settings.kite_api_key, settings.kite_api_secret, root=settings.kite_root)
 
 
+def share_quotes(bus: Bus) -> Callable[[Sequence[Tick]], Awaitable[None]]:
+    """Return a feed listener that shares every tick with the API workers (an engine's)."""
+
+    async def share(batch: Sequence[Tick]) -> None:
+        bus.publish(feed_service.QUOTES_TOPIC, feed_service.quotes_event(batch))
+
+    return share
+
+
+async def warm_quotes(wired: Wiring) -> None:
+    """Load the bars persisted before this start into the quote book."""
+    assert wired.feeds.book is not None
+    instruments = list(wired.market.catalogue)
+    await feed_service.warm(wired.feeds.book, wired.sessionmaker, instruments, wired.clock.now())
+
+
 async def start_feed(wired: Wiring, settings: Settings) -> None:
     """Load persisted bars and start the configured feed (Kite: when a
     valid token is stored)."""
     if wired.feeds.book is not None:
-        instruments = list(wired.market.catalogue)
-        await feed_service.warm(
-            wired.feeds.book, wired.sessionmaker, instruments, wired.clock.now()
-        )
+        await warm_quotes(wired)
     if wired.feed is not None:
         wired.feeds.start(wired.feed)
         return
@@ -330,12 +351,10 @@ async def _close_storage(storage: Storage) -> None:
         await close()
 
 
-def create_app(
-    settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None
-) -> FastAPI:
-    """Return the ASGI app for ``settings``. The database must already be migrated."""
-    wired = build_wiring(settings, clock=clock, wall=wall)
-    limits_storage = _rate_limit_storage(settings)
+def _lifespan(
+    wired: Wiring, settings: Settings, limits_storage: Storage
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Return the app's lifespan: what runs besides the routes, per role."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -343,7 +362,16 @@ def create_app(
         # The book is held by the leading process (Matcher.run_book, below); until then,
         # and in every other process, resting orders are passed on over the bus.
         wired.matcher.leading = False
-        await start_feed(wired, settings)
+        background: list[asyncio.Task[None]] = []
+        if settings.role == "api":  # no feed: ticks and quotes come from the engine
+            if wired.feeds.book is not None:
+                await warm_quotes(wired)
+                mirror = feed_service.mirror_quotes(wired.bus, wired.feeds.book)
+                background.append(asyncio.create_task(mirror, name="quotes"))
+        else:
+            if settings.role == "engine" and wired.feeds.book is not None:
+                wired.feeds.listeners.append(share_quotes(wired.bus))
+            await start_feed(wired, settings)
         contests = Scheduler(
             wired.sessionmaker,
             wired.clock,
@@ -361,15 +389,29 @@ def create_app(
         # time.
         jobs = [wired.matcher.run_book, wired.matcher.run_housekeeping, wired.resolver.run,
                 contests.run, queue.run, ticker.run]  # fmt: skip
-        schedulers = asyncio.create_task(wired.leadership.run(jobs), name="schedulers")
+        if settings.role != "api":  # an API worker never runs them
+            background.append(asyncio.create_task(wired.leadership.run(jobs), name="schedulers"))
         yield
-        schedulers.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await schedulers
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await wired.feeds.stop()
         await wired.hub.stop()
         await _close_storage(limits_storage)
         await wired.engine.dispose()
+
+    return lifespan
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None
+) -> FastAPI:
+    """Return the ASGI app for ``settings``. The database must already be migrated."""
+    wired = build_wiring(settings, clock=clock, wall=wall)
+    limits_storage = _rate_limit_storage(settings)
+
+    lifespan = _lifespan(wired, settings, limits_storage)
 
     app = FastAPI(
         title="Tradepit",
@@ -380,8 +422,13 @@ def create_app(
         redoc_url="/redoc",
     )
     app.state.wiring = wired
+    app.state.role = settings.role
     errors.install(app)
-    for module in (health, auth, users, wallets, orders, admin, feeds, market, candles):
+    app.include_router(health.router)
+    if settings.role == "engine":  # feed, book and schedulers: health and metrics only
+        app.add_middleware(RequestContext, registry=wired.metrics)
+        return app
+    for module in (auth, users, wallets, orders, admin, feeds, market, candles):
         app.include_router(module.router)
     app.include_router(predictions.router)
     app.include_router(tournaments.router)
@@ -414,3 +461,11 @@ def create_app(
     )
     app.add_middleware(RequestContext, registry=wired.metrics)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """Return the app configured by the ``TRADEPIT_*`` environment (uvicorn's factory for
+    ``tradepit serve --workers N``)."""
+    settings = Settings()
+    configure(settings.log_level, request_id.get)  # a worker process starts unconfigured
+    return create_app(settings)

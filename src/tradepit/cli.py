@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -109,6 +110,12 @@ def _bootstrap_admin(settings: Settings) -> str:
     )
 
 
+RoleOption = Annotated[
+    str | None,
+    typer.Option(help="all (default), or api: HTTP and streams only, no feed [TRADEPIT_ROLE]"),
+]
+
+
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind [TRADEPIT_HOST]")] = None,
@@ -124,25 +131,65 @@ def serve(
         str | None,
         typer.Option(help="simulator, replay:PATH (CSV), ccxt:okx or kite [TRADEPIT_FEED]"),
     ] = None,
+    role: RoleOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes (PostgreSQL and Redis) [TRADEPIT_WORKERS]"),
+    ] = None,
 ) -> None:
-    """Start the server: API, docs and streams, on the embedded database unless configured."""
-    settings = _settings(
+    """Start the server: API, docs and streams, on the embedded database unless configured.
+    With --role api it serves HTTP and the streams only; `tradepit engine` runs the rest."""
+    if role == "engine":
+        typer.echo("error: start the engine with `tradepit engine`", err=True)
+        raise typer.Exit(2)
+    _run(
         host=host,
         port=port,
         clock_speed=clock_speed,
         market_hours=market_hours,
         seed=seed,
         feed=feed,
+        role=role,
+        workers=workers,
     )
+
+
+@cli.command()
+def engine(
+    host: Annotated[str | None, typer.Option(help="Address to bind [TRADEPIT_HOST]")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port of /health and /metrics [TRADEPIT_PORT]")
+    ] = None,
+    feed: Annotated[
+        str | None,
+        typer.Option(help="simulator, replay:PATH (CSV), ccxt:okx or kite [TRADEPIT_FEED]"),
+    ] = None,
+) -> None:
+    """Run the feed, the order book and the schedulers for `tradepit serve --role api`
+    workers (PostgreSQL and Redis). A second engine waits and takes over if the first stops.
+    It serves /health and /metrics only."""
+    _run(host=host, port=port, feed=feed, role="engine")
+
+
+def _run(**overrides: Any) -> None:
+    try:
+        settings = _settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        typer.echo(f"error: {problems}", err=True)
+        raise typer.Exit(2) from exc
     configure(settings.log_level, request_id.get)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.is_sqlite:
         asyncio.run(_migrate(settings))
-    login = _bootstrap_admin(settings)
     base = f"http://{settings.host}:{settings.port}"
+    if settings.role == "engine":
+        login, docs = "no API here: serve it with `tradepit serve --role api`", "/health, /metrics"
+    else:
+        login, docs = _bootstrap_admin(settings), f"{base}/docs  (ReDoc: {base}/redoc)"
     typer.echo(
-        f"Tradepit {__version__} on {base}\n"
-        f"  API docs:  {base}/docs  (ReDoc: {base}/redoc)\n"
+        f"Tradepit {__version__} on {base} (role {settings.role}, {settings.workers} worker(s))\n"
+        f"  API docs:  {docs}\n"
         f"  data:      {settings.data_dir.resolve()}\n"
         f"  database:  {make_url(settings.db_url).render_as_string(hide_password=True)}\n"
         f"  {login}"
@@ -152,17 +199,27 @@ def serve(
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=True,
-        ws="websockets-sansio",
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "proxy_headers": True,
+        "ws": "websockets-sansio",
         # Ticks are small and many: compressing each frame for each client costs more CPU
         # than it saves bandwidth (docs/decisions.md).
-        ws_per_message_deflate=False,
-    )
+        "ws_per_message_deflate": False,
+    }
+    if settings.workers == 1:
+        uvicorn.run(app, **options)
+        return
+    # Each worker process builds its app from the environment: pass the options on.
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"TRADEPIT_{name.upper()}"] = str(value)
+    # A worker builds the app (market calendars, simulator) before it answers the
+    # supervisor's first health check: give it more than uvicorn's 5 s on a busy machine.
+    uvicorn.run("tradepit.app:app_from_environment", factory=True, workers=settings.workers,
+                timeout_worker_healthcheck=60, **options)  # fmt: skip
 
 
 @cli.command()

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = None
     redis_url: str | None = None
+    # Deployment shape (docs/operations.md): "all" runs everything in each process; "api"
+    # serves HTTP and the streams only (no feed, never the book or the schedulers); "engine"
+    # runs the feed, the book and the schedulers, and serves only health and metrics.
+    role: Literal["all", "api", "engine"] = "all"
+    workers: int = Field(default=1, ge=1, le=64)
     redis_prefix: str = Field(default="tradepit", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     jwt_ttl_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
@@ -89,6 +94,22 @@ class Settings(BaseSettings):
     def _default_database(self) -> Settings:
         if self.database_url is None:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'tradepit.db').resolve()}"
+        return self
+
+    @model_validator(mode="after")
+    def _scale_out(self) -> Settings:
+        if self.role == "all" and self.workers == 1:
+            return self
+        shape = f"role {self.role}" if self.workers == 1 else f"{self.workers} workers"
+        if self.is_sqlite:
+            raise ValueError(
+                f"{shape} needs PostgreSQL (TRADEPIT_DATABASE_URL): "
+                "one process serves an embedded SQLite file"
+            )
+        if not self.redis_url:
+            raise ValueError(f"{shape} needs Redis (TRADEPIT_REDIS_URL) to share the bus")
+        if self.role == "engine" and self.workers > 1:
+            raise ValueError("the engine is one process (a second one waits to take over)")
         return self
 
     @property

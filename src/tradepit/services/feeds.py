@@ -8,10 +8,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tradepit.bus import Bus
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import InvalidInput
 from tradepit.domain.instruments import Instrument
@@ -133,6 +135,44 @@ class FeedRunner:
             feed.state.status = "failed"
             feed.state.detail = f"{type(exc).__name__}: {exc}"
             log.exception("feed %s failed", feed.state.kind)
+
+
+#: The bus topic on which an engine shares every tick of a replay or live feed, so that API
+#: workers (which run no feed) keep the same quote book.
+QUOTES_TOPIC = "quotes"
+_TICK_FIELDS = ("ltp", "bid", "ask", "bid_size", "ask_size", "volume")
+
+
+def quotes_event(batch: Sequence[Tick]) -> dict[str, object]:
+    """Return a feed batch as a bus event (exact amounts as strings)."""
+    rows = []
+    for t in batch:
+        amounts = [str(getattr(t, name)) for name in _TICK_FIELDS]
+        rows.append([t.symbol, t.ts.isoformat(), *amounts, None if t.oi is None else str(t.oi)])
+    return {"ticks": rows}
+
+
+def ticks_of(event: dict[str, object]) -> list[Tick]:
+    """Return the ticks of a ``quotes_event``."""
+    rows = event.get("ticks")
+    assert isinstance(rows, list)
+    ticks = []
+    for symbol, ts, *amounts, oi in rows:
+        fields = dict(zip(_TICK_FIELDS, map(Decimal, amounts), strict=True))
+        oi_value = None if oi is None else Decimal(oi)
+        ticks.append(Tick(symbol=symbol, ts=datetime.fromisoformat(ts), oi=oi_value, **fields))
+    return ticks
+
+
+async def mirror_quotes(bus: Bus, book: QuoteBook) -> None:
+    """Keep ``book`` up to date from an engine's ``QUOTES_TOPIC`` (in an API worker; the
+    engine persists the bars, so the bars closed here are not saved again)."""
+    subscription = bus.subscribe(QUOTES_TOPIC)
+    try:
+        async for event in subscription:
+            book.apply(ticks_of(event))
+    finally:
+        subscription.close()
 
 
 async def warm(
