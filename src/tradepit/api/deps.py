@@ -74,10 +74,19 @@ def wiring(request: Request) -> Wiring:
     return found
 
 
-WiringDep = Annotated[Wiring, Depends(wiring)]
+# Dependencies are coroutines even when they do not wait: FastAPI runs a plain function in a
+# worker thread, a round trip that cost more than the function itself on every request.
 
 
-def market_reader(request: Request) -> MarketData:
+async def wiring_dependency(request: Request) -> Wiring:
+    """Return the app's wiring (as a dependency)."""
+    return wiring(request)
+
+
+WiringDep = Annotated[Wiring, Depends(wiring_dependency)]
+
+
+async def market_reader(request: Request) -> MarketData:
     """Return the market data."""
     return wiring(request).market
 
@@ -107,7 +116,7 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     """Return the caller's address (uvicorn resolves trusted proxy headers)."""
     return request.client.host if request.client else "unknown"
 
