@@ -3,10 +3,9 @@ pass the orders they accept on to it, and a new leader loads them all when the o
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from fastapi import FastAPI
 from tests.conftest import REDIS_URL, make_settings, postgres_database, skip_or_fail
 from tests.factories import login, register
 from tests.realtime.conftest import serving
+from tests.standins import until
 from tradepit.app import create_app
 from tradepit.store.db import create_engine
 from tradepit.store.migrate import upgrade
@@ -27,14 +27,6 @@ def server(tmp_path: Path, db: str, name: str, prefix: str) -> FastAPI:
         tmp_path / name, db, market_hours="always", redis_url=REDIS_URL, redis_prefix=prefix
     )
     return create_app(settings)
-
-
-async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +25,7 @@ from tests.api.test_feeds import REPLAY
 from tests.conftest import REDIS_URL, make_settings, postgres_database, skip_or_fail
 from tests.factories import login, register
 from tests.realtime.conftest import serving
+from tests.standins import until
 from tradepit.app import create_app
 from tradepit.bus import MemoryBus
 from tradepit.cli import cli
@@ -38,14 +39,6 @@ from tradepit.store.db import create_engine
 from tradepit.store.migrate import upgrade
 
 PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/tradepit"
-
-
-async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 class TestSettings:
