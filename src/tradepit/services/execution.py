@@ -264,16 +264,16 @@ async def _apply_fill(
     row.realized_gross = position.realized_gross
     row.charges = position.charges
     row.updated_at = now
-    session.add(
-        FillRow(
-            order_id=order.id,
-            quantity=fill.quantity,
-            price=fill.price,
-            charges=fill.charges,
-            liquidity=liquidity,
-            at=now,
-        )
+    fill_row = FillRow(
+        order_id=order.id,
+        quantity=fill.quantity,
+        price=fill.price,
+        charges=fill.charges,
+        liquidity=liquidity,
+        at=now,
     )
+    session.add(fill_row)
+    store.remember_fill(session, fill_row)
     filled = order.filled_quantity + fill.quantity
     order.average_price = (
         (order.average_price or Decimal(0)) * order.filled_quantity + fill.price * fill.quantity

@@ -251,19 +251,19 @@ async def place(
         await execute(session, clock, fees, instrument, order, plan)
         await after_trade(session, clock, book, order, instrument)
     if Status(order.status).is_final:
-        return await order_read(session, order, with_fills=True), True
+        return await order_read(session, order, with_fills=True, new=True), True
     if body.validity is Validity.IOC and is_open:
         await cancel_rest(
             session, clock, instrument, order, "immediate-or-cancel: the rest was cancelled"
         )
         announce(session, book, order, "canceled")
-        return await order_read(session, order, with_fills=True), True
+        return await order_read(session, order, with_fills=True, new=True), True
     if body.order_side is Side.BUY:
         await hold(session, fees, instrument, product, order, tick)
     if not is_open:
         order.reason = "after-market order: goes live at the next open"
     after_commit(session, lambda: book.rest(order))
-    return await order_read(session, order, with_fills=True), True
+    return await order_read(session, order, with_fills=True, new=True), True
 
 
 def _check_prices(instrument: Instrument, body: OrderCreate, tick: Tick) -> None:
@@ -351,14 +351,17 @@ def order_model(order: OrderRow, fills: list[FillRead] | None = None) -> OrderRe
     )
 
 
-async def order_read(session: AsyncSession, order: OrderRow, *, with_fills: bool) -> OrderRead:
-    """Return the wire shape of an order (with its fills when asked)."""
+async def order_read(
+    session: AsyncSession, order: OrderRow, *, with_fills: bool, new: bool = False
+) -> OrderRead:
+    """Return the wire shape of an order (with its fills when asked; ``new``: the order was
+    placed in this transaction)."""
     fills = None
     if with_fills:
         fills = [
             FillRead(quantity=f.quantity, price=f.price, charges=f.charges,
                      liquidity=f.liquidity, at=f.at)
-            for f in await store.fills_of(session, order.id)
+            for f in await store.fills_of(session, order.id, new=new)
         ]  # fmt: skip
     return order_model(order, fills)
 

@@ -251,10 +251,18 @@ async def open_positions(session: AsyncSession, product: str) -> list[PositionRo
     return list(await session.scalars(stmt))
 
 
-async def fills_of(session: AsyncSession, order_id: int) -> list[FillRow]:
-    """Return an order's fills, oldest first."""
+async def fills_of(session: AsyncSession, order_id: int, *, new: bool = False) -> list[FillRow]:
+    """Return an order's fills, oldest first. ``new``: the order was created in this
+    transaction, so its fills are the ones made here (``remember_fill``), no query needed."""
+    if new:
+        return list(transaction_cache(session, "fills").get(order_id, ()))
     stmt = select(FillRow).where(FillRow.order_id == order_id).order_by(FillRow.id)
     return list(await session.scalars(stmt))
+
+
+def remember_fill(session: AsyncSession, row: FillRow) -> None:
+    """Note a fill made in this transaction (``fills_of(..., new=True)``)."""
+    transaction_cache(session, "fills").setdefault(row.order_id, []).append(row)
 
 
 async def position(
