@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,17 @@ from websockets.asyncio.client import ClientConnection
 from tests.conftest import make_settings
 from tests.factories import login, register
 from tradepit.app import create_app
-from tradepit.domain.clock import ManualClock
+from tradepit.domain.clock import Clock, SimulatedClock
+
+#: Mid-session on an NSE trading day (Wednesday 2026-11-25, 10:00 IST). Live tests run their
+#: market from here, so NSE symbols tick whatever the hour the tests run at (the simulated
+#: feed sends ticks only while a venue trades).
+MID_SESSION = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)
+
+
+def market_clock(speed: float = 1.0) -> SimulatedClock:
+    """Return a market clock that starts at ``MID_SESSION`` and runs ``speed`` times the wall."""
+    return SimulatedClock(speed, start=MID_SESSION)
 
 
 @asynccontextmanager
@@ -51,11 +62,13 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def live_app(
-    data_dir: Path, db: str, clock: ManualClock | None = None, **overrides: object
+    data_dir: Path, db: str, clock: Clock | None = None, **overrides: object
 ) -> AsyncIterator[str]:
-    """Run an app on ``db`` (market always open unless overridden); yield its address."""
+    """Run an app on ``db`` (market always open unless overridden, its clock from
+    ``MID_SESSION`` unless given); yield its address."""
     values: dict[str, object] = {"market_hours": "always", **overrides}
-    app = create_app(make_settings(data_dir, db, **values), clock=clock)
+    settings = make_settings(data_dir, db, **values)
+    app = create_app(settings, clock=clock or market_clock(settings.clock_speed))
     try:
         async with serving(app) as address:
             yield address

@@ -15,7 +15,14 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import make_settings
-from tests.realtime.conftest import receive, receive_until, serving, user_token, ws_url
+from tests.realtime.conftest import (
+    market_clock,
+    receive,
+    receive_until,
+    serving,
+    user_token,
+    ws_url,
+)
 from tradepit.app import create_app
 from tradepit.bus import Bus, tick_topic
 from tradepit.services.realtime import Client, Counters, Limits, Outgoing
@@ -95,8 +102,8 @@ async def test_a_slow_reader_gets_the_latest_prices_a_fast_one_every_tick(
     tmp_path: Path, db: str
 ) -> None:
     symbols = ["ITC", "SBIN", "INFY", "RELIANCE", "TCS", "LT", "NIFTY", "BANKNIFTY"]
-    settings = make_settings(tmp_path / "data", db, market_hours="always", clock_speed=20)
-    app = create_app(settings)
+    settings = make_settings(tmp_path / "data", db, market_hours="always")
+    app = create_app(settings, clock=market_clock(20))
     wired = app.state.wiring
     published: Seen = {s: [] for s in symbols}
     fast: Seen = {}

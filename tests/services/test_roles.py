@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from tests.api.test_feeds import REPLAY
 from tests.conftest import REDIS_URL, make_settings, postgres_database, skip_or_fail
 from tests.factories import login, register
-from tests.realtime.conftest import serving
+from tests.realtime.conftest import market_clock, serving
 from tests.standins import until
 from tradepit.app import create_app
 from tradepit.bus import MemoryBus
@@ -122,7 +122,7 @@ def server(tmp_path: Path, db: str, role: str, prefix: str, **extra: object) -> 
         role=role,
         **extra,
     )
-    return create_app(settings)
+    return create_app(settings, clock=market_clock())
 
 
 async def test_api_workers_serve_what_the_engine_runs(tmp_path: Path, db: str) -> None:
@@ -147,9 +147,11 @@ async def test_api_workers_serve_what_the_engine_runs(tmp_path: Path, db: str) -
                     url = f"ws://{address}/ws?token={token}"
                     async with websockets.connect(url) as ws:
                         await ws.send(json.dumps({"type": "subscribe", "symbol": "INFY"}))
+                        # The price at subscription comes from the worker itself; the
+                        # ones after it can only come from the engine's feed.
                         kinds = [json.loads(await asyncio.wait_for(ws.recv(), 5))["type"]
-                                 for _ in range(3)]  # fmt: skip
-                    assert kinds == ["connected", "subscribed", "tick"]
+                                 for _ in range(5)]  # fmt: skip
+                    assert kinds == ["connected", "subscribed", "tick", "tick", "tick"]
                     # Orders: accepted by the worker, resting in the engine's book.
                     ask = worker.market.tick("INFY").ask
                     limit = (ask * Decimal("0.8")).quantize(Decimal("0.1"))
