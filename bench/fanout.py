@@ -121,6 +121,7 @@ async def tradepit_server(port: int, data_dir: Path) -> None:
     await engine.dispose()
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                            log_level="warning", access_log=False,
                             ws="websockets-sansio", ws_per_message_deflate=False,
                             backlog=4096)  # fmt: skip
     server = uvicorn.Server(config)
