@@ -4,7 +4,8 @@ Run with ``python -m bench.orders``. A real ``tradepit serve`` runs as a subproc
 loopback (embedded SQLite in a temporary data directory, market always open, cheap Argon2,
 rate limits that never trigger). ``WORKERS`` concurrent clients first send ``REQUESTS``
 health checks, the baseline (a bare GET that touches no database), then ``REQUESTS`` MARKET
-buys, each filled and committed (order, fill, position, ledger) before it is answered.
+buys, each filled and committed (order, fill, position, ledger) before it is answered, then,
+for scale only, ``REQUESTS`` logged-in reads of the wallet (token, user, one query).
 
 Target: order throughput at least 0.35 of the health check's.
 """
@@ -110,11 +111,16 @@ async def bench(base_url: str) -> list[Result]:
             }
             return http.post("/api/paper-trading/orders", json=body, headers=headers)
 
+        def wallet(_: int) -> Awaitable[httpx.Response]:
+            return http.get("/api/paper-trading/wallet", headers=headers)
+
         await phase("warm-up health", health, 200, WARMUP)
         await phase("warm-up orders", lambda n: order(REQUESTS + n), 201, WARMUP)
         baseline = await phase("GET /health (baseline)", health, 200, REQUESTS)
         orders = await phase("POST MARKET order, filled + committed", order, 201, REQUESTS)
-    return [baseline, orders]
+        # For scale, not a target: a logged-in read (token, user, one query, JSON answer).
+        read = await phase("GET wallet (logged-in read, for scale)", wallet, 200, REQUESTS)
+    return [baseline, orders, read]
 
 
 async def run_server() -> list[Result]:
@@ -125,20 +131,20 @@ async def run_server() -> list[Result]:
 
 
 def run() -> list[Result]:
-    """Return the baseline's and the orders' results."""
+    """Return the baseline's, the orders' and the logged-in read's results."""
     return asyncio.run(run_server())
 
 
 def main() -> None:
     """Print throughput, p50 and p99 of both phases and the orders/health ratio."""
-    baseline, orders = run()
-    width = max(len(r.name) for r in (baseline, orders))
+    baseline, orders, read = run()
+    width = max(len(r.name) for r in (baseline, orders, read))
     print(
         f"\nHTTP end to end against `tradepit serve` on loopback (SQLite), {WORKERS} workers, "
         f"{REQUESTS:,} requests each"
     )
     print(f"{'case':<{width}}  {'requests':>8}  {'req/s':>8}  {'p50 ms':>8}  {'p99 ms':>8}")
-    for r in (baseline, orders):
+    for r in (baseline, orders, read):
         print(
             f"{r.name:<{width}}  {len(r.latencies):>8}  {r.throughput:>8.0f}  "
             f"{r.p50 * 1e3:>8.2f}  {r.p99 * 1e3:>8.2f}"
@@ -146,6 +152,7 @@ def main() -> None:
     ratio = orders.throughput / baseline.throughput
     verdict = "met" if ratio >= TARGET else "NOT met"
     print(f"\ntarget: orders/health throughput ≥ {TARGET} → {ratio:.3f} ({verdict})")
+    print(f"for scale: logged-in read/health {read.throughput / baseline.throughput:.3f}")
 
 
 if __name__ == "__main__":
