@@ -178,6 +178,8 @@ def build_wiring(
                     sessionmaker, market, matcher.on_ticks, active=lambda: matcher.leading
                 ),
                 hub.on_ticks,
+                # An engine shares a replay or live feed's ticks with the API workers' books.
+                *([share_quotes(bus)] if settings.role == "engine" and book is not None else []),
             ],
         ),
         feed=feed,
@@ -369,8 +371,6 @@ def _lifespan(
                 mirror = feed_service.mirror_quotes(wired.bus, wired.feeds.book)
                 background.append(asyncio.create_task(mirror, name="quotes"))
         else:
-            if settings.role == "engine" and wired.feeds.book is not None:
-                wired.feeds.listeners.append(share_quotes(wired.bus))
             await start_feed(wired, settings)
         contests = Scheduler(
             wired.sessionmaker,
@@ -422,7 +422,6 @@ def create_app(
         redoc_url="/redoc",
     )
     app.state.wiring = wired
-    app.state.role = settings.role
     errors.install(app)
     app.include_router(health.router)
     if settings.role == "engine":  # feed, book and schedulers: health and metrics only

@@ -68,27 +68,22 @@ class Wiring:
     leaderboards: Recent = field(default_factory=Recent)
 
 
-def wiring(request: Request) -> Wiring:
+# Dependencies are coroutines even when they do not wait: FastAPI runs a plain function in a
+# worker thread, a round trip that cost more than the function itself on every request.
+
+
+async def wiring(request: Request) -> Wiring:
     """Return the app's wiring."""
     found: Wiring = request.app.state.wiring
     return found
 
 
-# Dependencies are coroutines even when they do not wait: FastAPI runs a plain function in a
-# worker thread, a round trip that cost more than the function itself on every request.
+WiringDep = Annotated[Wiring, Depends(wiring)]
 
 
-async def wiring_dependency(request: Request) -> Wiring:
-    """Return the app's wiring (as a dependency)."""
-    return wiring(request)
-
-
-WiringDep = Annotated[Wiring, Depends(wiring_dependency)]
-
-
-async def market_reader(request: Request) -> MarketData:
+async def market_reader(wired: WiringDep) -> MarketData:
     """Return the market data."""
-    return wiring(request).market
+    return wired.market
 
 
 #: The largest row id: ids are 32-bit INTEGER columns (PostgreSQL refuses a larger value).
@@ -103,7 +98,7 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     A domain error whose failure is itself a fact (``commits``), such as a failed login,
     commits what was recorded before it propagates.
     """
-    async with wiring(request).sessionmaker() as session:
+    async with (await wiring(request)).sessionmaker() as session:
         try:
             yield session
         except DomainError as exc:
