@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -174,7 +174,7 @@ class RateLimit:
         identify: Callable[[Headers], str | None],
     ) -> None:
         self.app = app
-        self.limiter = MovingWindowRateLimiter(storage)
+        self.limiter = SlidingWindowCounterRateLimiter(storage)
         self.general = parse_many(general)
         self.auth = parse_many(auth)
         self.identify = identify

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
@@ -27,8 +28,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # Statements run on the event loop's thread must never sleep in SQLite's busy handler:
+    # a BEGIN that meets a lock fails at once and waits on the worker thread instead.
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -54,29 +58,60 @@ class _InlineConnection(aiosqlite.Connection):
     """An aiosqlite connection that runs statements on the event loop's own thread.
 
     aiosqlite sends every statement to its worker thread and back; each return waits for a
-    turn of the event loop, so a 20-statement order spent most of its time queued behind other
-    requests while holding the only write connection. A SQLite statement on a local file takes
-    microseconds, less than that round trip, so statements run inline. What may wait (BEGIN
-    IMMEDIATE for the write lock, up to the busy timeout; COMMIT, which may checkpoint the WAL
-    and sync; closing) still goes through the worker thread, so the loop never blocks on a
-    lock or a disk flush. While anything is queued for the thread, the next operations queue
-    behind it: the sqlite3 connection is never used by two threads at once, even when the
-    awaiting task was cancelled and the thread is still finishing its work."""
+    turn of the event loop and a thread switch, so a 20-statement order spent most of its time
+    queued behind other requests while holding the only write connection. A SQLite statement
+    on a local file takes microseconds, less than that round trip, so statements run inline,
+    and so do BEGIN IMMEDIATE and COMMIT when they cannot wait:
+
+    - The connection's busy timeout is 0, so an inline BEGIN IMMEDIATE that meets another
+      process's write lock fails at once; it is then retried on the worker thread, which
+      waits up to ``SQLITE_BUSY_TIMEOUT_MS`` for the lock while the loop goes on.
+    - In WAL mode with ``synchronous=NORMAL`` a COMMIT appends to the WAL without syncing.
+      The sync happens at a checkpoint, so automatic checkpoints are off and every
+      ``CHECKPOINT_EVERY`` commits a passive checkpoint runs on the worker thread.
+    - Closing goes through the worker thread.
+
+    While anything is queued for the thread, the next operations queue behind it: the sqlite3
+    connection is never used by two threads at once, even when the awaiting task was cancelled
+    and the thread is still finishing its work."""
 
     def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
         super().__init__(connector, iter_chunk_size=64)
         self._queued = 0
         self._queued_lock = threading.Lock()
+        self._commits = 0
+        self._checkpointing: asyncio.Future[Any] | None = None
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         with self._queued_lock:
-            inline = self._queued == 0 and not self._may_wait(fn, args)
+            inline = self._queued == 0 and fn != self._conn.close
             if not inline:
                 self._queued += 1
-        if inline:
+        if not inline:
+            return await self._on_thread(fn, *args, **kwargs)
+        if fn == self._conn.commit:
+            fn(*args, **kwargs)
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0:
+                # Nobody waits for it; the next operations queue behind it on the thread.
+                with self._queued_lock:
+                    self._queued += 1
+                self._checkpointing = asyncio.ensure_future(
+                    self._on_thread(_checkpoint, self._conn)
+                )
+            return None
+        try:
             return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if not _begins(fn, args) or "locked" not in str(exc):
+                raise
+        with self._queued_lock:  # another process holds the write lock: wait on the thread
+            self._queued += 1
+        return await self._on_thread(_waiting, self._conn, fn, *args, **kwargs)
+
+    async def _on_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await super()._execute(self._in_thread, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     def _in_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -86,11 +121,29 @@ class _InlineConnection(aiosqlite.Connection):
             with self._queued_lock:
                 self._queued -= 1
 
-    def _may_wait(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
-        if fn in (self._conn.commit, self._conn.close):
-            return True
-        name = getattr(fn, "__name__", "")
-        return name == "execute" and bool(args) and str(args[0]).lstrip()[:5].upper() == "BEGIN"
+
+#: Commits between two passive WAL checkpoints (each commit of an order adds a few pages).
+CHECKPOINT_EVERY = 200
+
+
+def _begins(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+    name = getattr(fn, "__name__", "")
+    return name == "execute" and bool(args) and str(args[0]).lstrip()[:5].upper() == "BEGIN"
+
+
+def _waiting(
+    connection: sqlite3.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Any:
+    """Run ``fn`` with the busy timeout on (on the worker thread), then turn it off again."""
+    connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        connection.execute("PRAGMA busy_timeout=0")
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _inline_sqlite(path: str) -> aiosqlite.Connection:
