@@ -69,6 +69,7 @@ from tradepit.services.accounts_table import RandomNumbers
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.broadcast_queue import Worker
 from tradepit.services.derivative_ticks import DerivativeTicks
+from tradepit.services.desk import Desk
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.journal import JournaledBus
@@ -156,6 +157,7 @@ def build_wiring(
     hub = Hub(bus, market, sessionmaker, policy, wall, realtime_limits(settings), board)
     return Wiring(
         leadership=Leadership(engine),
+        desk=Desk(sessionmaker),
         engine=engine,
         sessionmaker=sessionmaker,
         auth=policy,

@@ -24,6 +24,7 @@ from tradepit.services import auth
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.brokers import Brokers
 from tradepit.services.callers import Caller
+from tradepit.services.desk import Desk
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.leaderboards import Recent
@@ -61,6 +62,8 @@ class Wiring:
     brokers: Brokers
     #: Which process runs the schedulers (services.leadership).
     leadership: Leadership
+    #: Group commit for order placement.
+    desk: Desk
     on_kite_token: Callable[[str], Awaitable[None]] | None = None
     redis_url: str | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -122,21 +125,44 @@ _bearer = HTTPBearer(auto_error=False, description="JWT from a login route")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
 
 
-async def current_user(
-    session: SessionDep,
-    wired: WiringDep,
+@dataclass(frozen=True)
+class Credentials:
+    """What a request offers to prove who it is, not yet checked."""
+
+    ip: str
+    bearer: str | None = None
+    api_key: str | None = None
+
+
+async def credentials(
     ip: IpDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
-) -> Caller:
-    """Return the authenticated caller, from a bearer token or an ``X-API-Key``."""
+) -> Credentials:
+    """Return the request's bearer token or ``X-API-Key``; 401 when it has neither."""
     if bearer is not None:
-        return await auth.authenticate_token(
-            session, wired.auth, wired.wall, bearer.credentials, ip
-        )
+        return Credentials(ip, bearer=bearer.credentials)
     if api_key:
-        return await auth.authenticate_api_key(session, wired.wall, api_key, ip)
+        return Credentials(ip, api_key=api_key)
     raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")
+
+
+CredentialsDep = Annotated[Credentials, Depends(credentials)]
+
+
+async def authenticate(session: AsyncSession, wired: Wiring, offered: Credentials) -> Caller:
+    """Return the caller that ``offered`` proves, checked in ``session``."""
+    if offered.bearer is not None:
+        return await auth.authenticate_token(
+            session, wired.auth, wired.wall, offered.bearer, offered.ip
+        )
+    assert offered.api_key is not None
+    return await auth.authenticate_api_key(session, wired.wall, offered.api_key, offered.ip)
+
+
+async def current_user(session: SessionDep, wired: WiringDep, offered: CredentialsDep) -> Caller:
+    """Return the authenticated caller, from a bearer token or an ``X-API-Key``."""
+    return await authenticate(session, wired, offered)
 
 
 CallerDep = Annotated[Caller, Depends(current_user)]

@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tradepit.api.deps import CallerDep, IdPath, SessionDep, WiringDep, market_reader
+from tradepit.api.deps import (
+    CallerDep,
+    CredentialsDep,
+    IdPath,
+    SessionDep,
+    WiringDep,
+    authenticate,
+    market_reader,
+)
 from tradepit.domain.orders import Product, Status
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import (
@@ -34,20 +43,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     "/orders", status_code=status.HTTP_201_CREATED, summary="Place a paper order", responses=ERRORS
 )
 async def place_order(
-    body: OrderCreate,
-    response: Response,
-    caller: CallerDep,
-    session: SessionDep,
-    wired: WiringDep,
+    body: OrderCreate, response: Response, offered: CredentialsDep, wired: WiringDep
 ) -> OrderRead:
     """Place an order. A MARKET order fills at once at the ask (buy) or bid (sell) plus
     slippage, with its charges; LIMIT and stop orders rest (a buy blocks its cash) and fill on
     the tick that crosses them; on a closed venue the order is after-market (status ``amo``).
     A retry with the same client_order_id and body returns the first order (200); the same id
     with another body is 409."""
-    order, created = await orders.place(
-        session, wired.clock, wired.market, wired.fees, wired.matcher, caller, body
-    )
+
+    async def work(session: AsyncSession) -> tuple[OrderRead, bool]:
+        caller = await authenticate(session, wired, offered)
+        return await orders.place(
+            session, wired.clock, wired.market, wired.fees, wired.matcher, caller, body
+        )
+
+    # Orders placed at the same moment share one transaction (group commit).
+    order, created = await wired.desk.submit(work)
     if not created:
         response.status_code = status.HTTP_200_OK
     return order

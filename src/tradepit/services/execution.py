@@ -33,6 +33,7 @@ from tradepit.domain.orders import (
 from tradepit.domain.positions import Position, PositionChange
 from tradepit.services import wallets
 from tradepit.store import orders as store
+from tradepit.store import rows
 from tradepit.store import tournaments as tournament_store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
@@ -250,20 +251,25 @@ async def _apply_fill(
     else:
         change = position.apply(side, fill, instrument.multiplier)
     now = clock.now()
+    held = {
+        "quantity": position.quantity,
+        "cost_basis": position.cost_basis,
+        "realized_gross": position.realized_gross,
+        "charges": position.charges,
+        "updated_at": now,
+    }
     if row is None:
         row = PositionRow(
             user_id=user_id,
             tournament_id=tournament_id,
             symbol=instrument.symbol,
             product=product.value,
+            **held,
         )
-        session.add(row)
+        await rows.add(session, row)
         store.remember_position(session, row)
-    row.quantity = position.quantity
-    row.cost_basis = position.cost_basis
-    row.realized_gross = position.realized_gross
-    row.charges = position.charges
-    row.updated_at = now
+    else:
+        await rows.write(session, row, **held)
     fill_row = FillRow(
         order_id=order.id,
         quantity=fill.quantity,
@@ -272,21 +278,25 @@ async def _apply_fill(
         liquidity=liquidity,
         at=now,
     )
-    session.add(fill_row)
+    await rows.add(session, fill_row)
     store.remember_fill(session, fill_row)
     filled = order.filled_quantity + fill.quantity
-    order.average_price = (
+    average = (
         (order.average_price or Decimal(0)) * order.filled_quantity + fill.price * fill.quantity
     ) / filled
-    order.average_price = order.average_price.quantize(Decimal("1e-8"))
-    order.filled_quantity = filled
-    order.charges += fill.charges
     target = Status.FILLED if filled == order.quantity else Status.PARTIALLY_FILLED
     current = Status(order.status)
     if current is Status.AMO:
         current = transition(current, Status.OPEN)
-    order.status = transition(current, target).value
-    order.updated_at = now
+    await rows.write(
+        session,
+        order,
+        average_price=average.quantize(Decimal("1e-8")),
+        filled_quantity=filled,
+        charges=order.charges + fill.charges,
+        status=transition(current, target).value,
+        updated_at=now,
+    )
     cash = trade_cash(instrument, product, change) - fill.charges
     kind = "settlement" if settlement else "trade"
     await _post_trade(session, clock, instrument, order, cash, fill.charges, kind)
@@ -368,7 +378,8 @@ async def _margin(
         if amount and not await wallet_store.hold(session, wallet.id, amount):
             raise wallets.InsufficientFunds(_margin_message(instrument, product, change, amount))
         blocked += amount
-    row.blocked = blocked
+    if blocked != row.blocked:
+        await rows.write(session, row, blocked=blocked)
 
 
 def _margin_message(

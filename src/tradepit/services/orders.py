@@ -67,6 +67,7 @@ from tradepit.services.execution import (
     release,
 )
 from tradepit.store import orders as store
+from tradepit.store import rows
 from tradepit.store import users as user_store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.db import after_commit
@@ -239,8 +240,7 @@ async def place(
         tournament_id=body.tournament_id,
         bracket=brackets.spec_of(body),
     )
-    session.add(order)
-    await session.flush()
+    await rows.add(session, order)
     if body.order_side is Side.SELL:
         await _check_holding(session, caller, instrument, product, order)
     plan = _plan_now(instrument, order, tick) if is_open else None

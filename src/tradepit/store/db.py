@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import Dialect, Executable, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.sql import ClauseElement
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -199,3 +201,105 @@ async def commit(session: AsyncSession) -> None:
     await session.commit()
     for action in session.info.pop("after_commit", []):
         action()
+
+
+async def run(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Run a prebuilt Core ``statement`` in the session's transaction, without an autoflush,
+    and return its rows (a SELECT's or RETURNING's), typed as SQLAlchemy would type them.
+
+    On SQLite the statement is compiled once and goes straight to the driver: SQLAlchemy's
+    execution machinery costs ~0.1 ms a statement there, twenty times the statement itself.
+    Elsewhere it is executed by SQLAlchemy."""
+    sqlite = await _sqlite(session)
+    if sqlite is None:
+        result = await (await session.connection()).execute(statement, params)
+        return [tuple(row) for row in result] if result.returns_rows else []
+    driver, dialect = sqlite
+    plan = _plan(statement, dialect, params)
+    cursor = await driver.execute(plan.sql, plan.bind(params))
+    return [plan.load(row) for row in await cursor.fetchall()] if plan.loads else []
+
+
+async def run_many(
+    session: AsyncSession, statement: Executable, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run a prebuilt Core INSERT or UPDATE once per row of parameters (executemany)."""
+    if not rows:
+        return
+    sqlite = await _sqlite(session)
+    if sqlite is None:
+        await (await session.connection()).execute(statement, list(rows))
+        return
+    driver, dialect = sqlite
+    plan = _plan(statement, dialect, rows[0])
+    await driver.executemany(plan.sql, [plan.bind(row) for row in rows])
+
+
+async def _sqlite(session: AsyncSession) -> tuple[Any, Dialect] | None:
+    """Return the SQLite driver connection under the session's transaction and its dialect
+    (looked up once per transaction), or None on another database."""
+    cache = transaction_cache(session, "driver")
+    if "sqlite" not in cache:
+        connection = await session.connection()
+        dialect = connection.dialect
+        cache["sqlite"] = None
+        if dialect.name == "sqlite":
+            raw = await connection.get_raw_connection()
+            cache["sqlite"] = (raw.driver_connection, dialect)
+    found: tuple[Any, Dialect] | None = cache["sqlite"]
+    return found
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A statement compiled for SQLite: its SQL, and how to bind parameters and load rows."""
+
+    sql: str
+    names: tuple[str, ...]
+    fixed: dict[str, Any]
+    binds: tuple[Callable[[Any], Any] | None, ...]
+    loads: tuple[Callable[[Any], Any] | None, ...]
+
+    def bind(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = []
+        for name, process in zip(self.names, self.binds, strict=True):
+            value = params[name] if name in params else self.fixed[name]
+            values.append(value if process is None or value is None else process(value))
+        return tuple(values)
+
+    def load(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(row, self.loads, strict=True)
+        )
+
+
+_plans: dict[tuple[int, str, frozenset[str]], tuple[Executable, _Plan]] = {}
+
+
+def _plan(statement: Executable, dialect: Dialect, params: Mapping[str, Any]) -> _Plan:
+    """Compile ``statement`` for the names of ``params``, as SQLAlchemy does (an INSERT
+    writes the columns it is given values for), once."""
+    key = (id(statement), dialect.name, frozenset(params))
+    found = _plans.get(key)
+    if found is not None and found[0] is statement:
+        return found[1]
+    clause = cast(ClauseElement, statement)
+    compiled: Any = clause.compile(dialect=dialect, column_keys=sorted(params))
+    if "POSTCOMPILE" in compiled.string:
+        raise ValueError("run() takes statements without expanding parameters")
+    names = tuple(compiled.positiontup)
+    binds = compiled.binds
+    plan = _Plan(
+        sql=compiled.string,
+        names=names,
+        fixed={name: binds[name].effective_value for name in names if not binds[name].required},
+        binds=tuple(binds[name].type.bind_processor(dialect) for name in names),
+        loads=tuple(
+            column[3].result_processor(dialect, None) for column in compiled._result_columns
+        ),
+    )
+    _plans[key] = (statement, plan)  # the statement is kept, so its id is never reused
+    return plan

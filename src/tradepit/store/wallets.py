@@ -32,7 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from tradepit.store.base import Base
-from tradepit.store.db import after_commit, transaction_cache
+from tradepit.store.db import after_commit, run, run_many, transaction_cache
 from tradepit.store.types import ExactDecimal, UTCDateTime
 
 
@@ -178,8 +178,8 @@ async def find_wallet(
 async def apply(session: AsyncSession, wallet_id: int, amount: Decimal) -> Decimal | None:
     """Add ``amount`` to a wallet atomically; return the new balance, or None if it would go
     below zero on a wallet that may not."""
-    result = await session.execute(_APPLY, {"wallet_id": wallet_id, "amount": amount})
-    balance: Decimal | None = result.scalar_one_or_none()
+    found = await run(session, _APPLY, {"wallet_id": wallet_id, "amount": amount})
+    balance: Decimal | None = found[0][0] if found else None
     if balance is not None:
         _loaded(session, wallet_id, "balance", balance)
     return balance
@@ -187,8 +187,8 @@ async def apply(session: AsyncSession, wallet_id: int, amount: Decimal) -> Decim
 
 async def hold(session: AsyncSession, wallet_id: int, amount: Decimal) -> bool:
     """Block ``amount`` (negative releases) if the wallet's available money covers it."""
-    result = await session.execute(_HOLD, {"wallet_id": wallet_id, "amount": amount})
-    blocked: Decimal | None = result.scalar_one_or_none()
+    found = await run(session, _HOLD, {"wallet_id": wallet_id, "amount": amount})
+    blocked: Decimal | None = found[0][0] if found else None
     if blocked is None:
         return False
     _loaded(session, wallet_id, "blocked", blocked)
@@ -230,16 +230,17 @@ async def add_transaction(
 ) -> int:
     """Insert a ledger transaction; return its id."""
     values = {"at": at, "kind": kind, "reference": reference, "memo": memo}
-    return int((await session.execute(_NEW_TRANSACTION, values)).scalar_one())
+    return int((await run(session, _NEW_TRANSACTION, values))[0][0])
 
 
 _TRANSACTIONS = cast(Table, LedgerTransaction.__table__)
+_NEW_ENTRY = insert(_ENTRIES)
 _NEW_TRANSACTION = insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id)
 
 
 async def add_entries(session: AsyncSession, entries: Sequence[Mapping[str, object]]) -> None:
     """Insert ledger entries in one statement (executemany)."""
-    await session.execute(insert(_ENTRIES), list(entries))
+    await run_many(session, _NEW_ENTRY, entries)
 
 
 async def entries_sum(session: AsyncSession, wallet_id: int) -> Decimal:

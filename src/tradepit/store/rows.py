@@ -1,0 +1,74 @@
+"""Writing one row without the unit of work.
+
+A flush of the ORM's unit of work costs a few hundred microseconds even for one row, and a
+MARKET order used to flush three times (the order, its fill, its position). On the hot path a
+row is written with one prebuilt INSERT or UPDATE instead, and the session's copy of the row
+takes the written values as loaded: there is nothing left for a flush to do, and later reads
+in the transaction see the same object as before.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, cast
+
+from sqlalchemy import Insert, Table, Update, bindparam, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from tradepit.store.base import Base
+from tradepit.store.db import run
+
+
+async def add(session: AsyncSession, row: Base) -> None:
+    """Insert a new (transient) ``row`` and make it the session's persistent copy: every
+    column is written, as set on the row or else its default; the id is the database's."""
+    table = _table(row)
+    values: dict[str, Any] = {}
+    for column in table.columns:
+        if column.primary_key:
+            continue
+        if column.key not in row.__dict__:
+            setattr(row, column.key, _default(table, column.key))
+        values[column.key] = row.__dict__[column.key]
+    row.id = (await run(session, _insert(table), values))[0][0]  # type: ignore[attr-defined]
+    make_transient_to_detached(row)
+    session.add(row)
+
+
+async def write(session: AsyncSession, row: Base, **values: Any) -> None:
+    """Write ``values`` to the columns of the persistent ``row`` with one UPDATE by id; the
+    session's copy takes them as loaded."""
+    statement = _update(_table(row), tuple(sorted(values)))
+    params = {f"new_{name}": value for name, value in values.items()}
+    await run(session, statement, {"row_id": row.id, **params})  # type: ignore[attr-defined]
+    for name, value in values.items():
+        set_committed_value(row, name, value)
+
+
+def _default(table: Table, name: str) -> Any:
+    default: Any = table.c[name].default
+    if default is None:
+        return None
+    if not default.is_scalar:
+        raise ValueError(f"set {table.name}.{name}: its default is not a constant")
+    return default.arg
+
+
+def _table(row: Base) -> Table:
+    return cast(Table, type(row).__table__)
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    return insert(table).returning(table.c.id)
+
+
+@functools.cache
+def _update(table: Table, columns: tuple[str, ...]) -> Update:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns})
+    )
