@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import JSON, Column, Integer, MetaData, Table, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradepit.store import db
-from tradepit.store.db import create_engine
+from tradepit.store.db import create_engine, create_sessionmaker
+from tradepit.store.types import ExactDecimal, UTCDateTime
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def other_process(tmp_path: Path) -> sqlite3.Connection:
     return connection
 
 
-async def insert(engine: AsyncEngine, body: str) -> None:
+async def add_note(engine: AsyncEngine, body: str) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("INSERT INTO notes (body) VALUES (:body)"), {"body": body})
 
@@ -50,7 +53,7 @@ async def test_a_write_lock_held_elsewhere_is_waited_for_without_blocking_the_lo
     holder = other_process(tmp_path)
     holder.execute("BEGIN IMMEDIATE")
     holder.execute("INSERT INTO notes (body) VALUES ('theirs')")
-    writing = asyncio.create_task(insert(engine, "ours"))
+    writing = asyncio.create_task(add_note(engine, "ours"))
     turns = 0
     for _ in range(20):  # the loop keeps turning while our BEGIN waits for the lock
         await asyncio.sleep(0.01)
@@ -70,9 +73,9 @@ async def test_a_lock_held_past_the_busy_timeout_is_an_error_not_a_hang(
     holder = other_process(tmp_path)
     holder.execute("BEGIN IMMEDIATE")
     with pytest.raises(OperationalError, match="locked"):
-        await asyncio.wait_for(insert(engine, "ours"), timeout=5)
+        await asyncio.wait_for(add_note(engine, "ours"), timeout=5)
     holder.execute("ROLLBACK")
-    await insert(engine, "ours")  # the connection is usable again, its timeout back to 0
+    await add_note(engine, "ours")  # the connection is usable again, its timeout back to 0
     assert await count(engine) == 1
     holder.close()
 
@@ -83,11 +86,44 @@ async def test_the_wal_is_checkpointed_so_it_stops_growing(
     wal = tmp_path / "test.db-wal"
     body = "x" * 2000
     for _ in range(db.CHECKPOINT_EVERY):
-        await insert(engine, body)
+        await add_note(engine, body)
     first = wal.stat().st_size
     for _ in range(4 * db.CHECKPOINT_EVERY):
-        await insert(engine, body)
+        await add_note(engine, body)
     await asyncio.sleep(0.2)  # the last checkpoint runs on the worker thread
     # Without checkpoints the WAL would hold all five rounds of commits.
     assert wal.stat().st_size < 2 * first
     assert await count(engine) == 5 * db.CHECKPOINT_EVERY
+
+
+async def test_statements_run_directly_store_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    """``db.run`` binds and loads through the column types as SQLAlchemy does: the same
+    stored text and integers, the same values read back (exact amounts, aware UTC times)."""
+    made = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'types.db'}")
+    table = Table(
+        "typed",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("amount", ExactDecimal()),
+        Column("at", UTCDateTime()),
+        Column("payload", JSON),
+    )
+    async with made.begin() as connection:
+        await connection.run_sync(table.metadata.create_all)
+    values = {
+        "amount": Decimal("1234.50000001"),
+        "at": datetime(2026, 3, 2, 9, 15, tzinfo=UTC),  # no microseconds: the tricky case
+        "payload": {"price": "1.5", "n": [1, 2]},
+    }
+    sessions = create_sessionmaker(made)
+    async with sessions() as session:
+        await session.execute(insert(table), values)
+        returned = await db.run(session, insert(table).returning(*table.c), values)
+        await db.commit(session)
+    async with made.connect() as connection:
+        stored = (await connection.exec_driver_sql("SELECT amount, at, payload FROM typed")).all()
+        read = (await connection.execute(select(table.c.amount, table.c.at, table.c.payload))).all()
+    await made.dispose()
+    assert stored[0] == stored[1]
+    assert read[0] == read[1] == tuple(values.values())
+    assert returned == [(2, *values.values())]

@@ -296,9 +296,12 @@ def _plan(statement: Executable, dialect: Dialect, params: Mapping[str, Any]) ->
         sql=compiled.string,
         names=names,
         fixed={name: binds[name].effective_value for name in names if not binds[name].required},
-        binds=tuple(binds[name].type.bind_processor(dialect) for name in names),
+        binds=tuple(
+            binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        ),
         loads=tuple(
-            column[3].result_processor(dialect, None) for column in compiled._result_columns
+            column[3].dialect_impl(dialect).result_processor(dialect, None)
+            for column in compiled._result_columns
         ),
     )
     _plans[key] = (statement, plan)  # the statement is kept, so its id is never reused

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     ForeignKey,
     Integer,
     String,
+    Table,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     insert,
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradepit.store.base import Base
+from tradepit.store.db import run, run_many
 from tradepit.store.types import UTCDateTime
 
 
@@ -40,16 +43,18 @@ class UserEventRow(Base):
 
 async def last_seq(session: AsyncSession, user_id: int) -> int:
     """Return the user's newest sequence number (0 before their first event)."""
-    found = await session.scalar(
-        select(func.max(UserEventRow.seq)).where(UserEventRow.user_id == user_id)
-    )
-    return int(found or 0)
+    found = await run(session, _LAST_SEQ, {"user_id": user_id})
+    return int(found[0][0] or 0)
 
 
 async def add(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Insert numbered events in one statement (executemany)."""
-    if rows:
-        await session.execute(insert(UserEventRow), list(rows))
+    await run_many(session, _NEW_EVENT, rows)
+
+
+# Built once (see ``store.db.run``).
+_LAST_SEQ = select(func.max(UserEventRow.seq)).where(UserEventRow.user_id == bindparam("user_id"))
+_NEW_EVENT = insert(cast(Table, UserEventRow.__table__))
 
 
 async def since(

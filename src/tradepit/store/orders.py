@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    bindparam,
     func,
     select,
     text,
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from tradepit.store import rows
 from tradepit.store.base import Base
 from tradepit.store.db import transaction_cache
 from tradepit.store.types import ExactDecimal, UTCDateTime
@@ -157,10 +159,10 @@ async def by_client_id(
     session: AsyncSession, user_id: int, client_order_id: str
 ) -> OrderRow | None:
     """Return the user's order placed with ``client_order_id``."""
-    stmt = select(OrderRow).where(
-        OrderRow.user_id == user_id, OrderRow.client_order_id == client_order_id
+    found = await rows.load(
+        session, OrderRow, _BY_CLIENT_ID, {"user_id": user_id, "client_order_id": client_order_id}
     )
-    return (await session.scalars(stmt)).first()
+    return found[0] if found else None
 
 
 async def page(
@@ -276,16 +278,30 @@ async def position(
     if key in known:
         found: PositionRow | None = known[key]
         return found
-    stmt = select(PositionRow).where(
-        PositionRow.user_id == user_id,
-        PositionRow.symbol == symbol,
-        PositionRow.product == product,
-        _same_tournament(PositionRow.tournament_id, tournament_id),
-    )
-    row = (await session.scalars(stmt)).first()
+    params = {"user_id": user_id, "symbol": symbol, "product": product}
+    if tournament_id is None:
+        loaded = await rows.load(session, PositionRow, _MAIN_POSITION, params)
+    else:
+        params["tournament_id"] = tournament_id
+        loaded = await rows.load(session, PositionRow, _TOURNAMENT_POSITION, params)
+    row = loaded[0] if loaded else None
     if row is not None:
         known[key] = row
     return row
+
+
+# Built once (see ``store.rows.load``).
+_BY_CLIENT_ID = rows.every_column(OrderRow).where(
+    OrderRow.user_id == bindparam("user_id"),
+    OrderRow.client_order_id == bindparam("client_order_id"),
+)
+_POSITION = rows.every_column(PositionRow).where(
+    PositionRow.user_id == bindparam("user_id"),
+    PositionRow.symbol == bindparam("symbol"),
+    PositionRow.product == bindparam("product"),
+)
+_MAIN_POSITION = _POSITION.where(PositionRow.tournament_id.is_(None))
+_TOURNAMENT_POSITION = _POSITION.where(PositionRow.tournament_id == bindparam("tournament_id"))
 
 
 def remember_position(session: AsyncSession, row: PositionRow) -> None:

@@ -10,15 +10,18 @@ in the transaction see the same object as before.
 from __future__ import annotations
 
 import functools
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Table, Update, bindparam, insert, update
+from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from tradepit.store.base import Base
 from tradepit.store.db import run
+
+M = TypeVar("M", bound=Base)
 
 
 async def add(session: AsyncSession, row: Base) -> None:
@@ -47,6 +50,42 @@ async def write(session: AsyncSession, row: Base, **values: Any) -> None:
         set_committed_value(row, name, value)
 
 
+async def load(
+    session: AsyncSession, model: type[M], statement: Select[Any], params: dict[str, Any]
+) -> list[M]:
+    """Return the rows of ``model`` that ``statement`` (``every_column(model)`` filtered)
+    finds, as the session's persistent objects; one already in the session is returned as it
+    is there. Rows added to the session and not yet written are written first, as the ORM's
+    autoflush would."""
+    if session.new:
+        await session.flush()
+    table = _table_of(model)
+    found: list[M] = []
+    for values in await run(session, statement, params):
+        known = session.identity_map.get(identity_key(model, values[0]))
+        if known is None:
+            known = model(**dict(zip(table.c.keys(), values, strict=True)))
+            make_transient_to_detached(known)
+            session.add(known)
+        found.append(known)
+    return found
+
+
+async def get(session: AsyncSession, model: type[M], row_id: int) -> M | None:
+    """Return the ``model`` row with id ``row_id``: the session's copy if it has one, else
+    loaded as ``load`` does."""
+    known: M | None = session.identity_map.get(identity_key(model, row_id))
+    if known is not None:
+        return known
+    found = await load(session, model, _by_id(_table_of(model)), {"row_id": row_id})
+    return found[0] if found else None
+
+
+def every_column(model: type[Base]) -> Select[Any]:
+    """Return a SELECT of all of ``model``'s columns, id first, for ``load``."""
+    return select(*_table_of(model).c)
+
+
 def _default(table: Table, name: str) -> Any:
     default: Any = table.c[name].default
     if default is None:
@@ -57,7 +96,16 @@ def _default(table: Table, name: str) -> Any:
 
 
 def _table(row: Base) -> Table:
-    return cast(Table, type(row).__table__)
+    return _table_of(type(row))
+
+
+def _table_of(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+@functools.cache
+def _by_id(table: Table) -> Select[Any]:
+    return select(*table.c).where(table.c.id == bindparam("row_id"))
 
 
 @functools.cache

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, exists, func, or_, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tradepit.store import rows
 from tradepit.store.base import Base
+from tradepit.store.db import run
 from tradepit.store.types import UTCDateTime
 
 
@@ -138,11 +140,15 @@ async def count_users(session: AsyncSession) -> dict[str, int]:
 
 
 async def token_holder(session: AsyncSession, user_id: int, jti: str) -> tuple[User | None, bool]:
-    """Return the user a token names (None: no such user) and whether the token was revoked,
-    in one query."""
-    revoked = exists().where(RevokedToken.jti == jti)
-    row = (await session.execute(select(User, revoked).where(User.id == user_id))).first()
-    return (None, False) if row is None else (row[0], bool(row[1]))
+    """Return the user a token names (None: no such user) and whether the token was revoked.
+    A user already in the session (an earlier order of a group commit) is not read again."""
+    user = await rows.get(session, User, user_id)
+    if user is None:
+        return None, False
+    return user, bool(await run(session, _REVOKED, {"jti": jti}))
+
+
+_REVOKED = select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti"))
 
 
 async def recent_attempts(
