@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, select, update
+from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -54,19 +54,24 @@ async def load(
     session: AsyncSession, model: type[M], statement: Select[Any], params: dict[str, Any]
 ) -> list[M]:
     """Return the rows of ``model`` that ``statement`` (``every_column(model)`` filtered)
-    finds, as the session's persistent objects; one already in the session is returned as it
-    is there. Rows added to the session and not yet written are written first, as the ORM's
-    autoflush would."""
+    finds, as the session's persistent objects. As with an ORM query: rows added to the
+    session and not yet written are written first; an object already in the session is
+    returned as it is there, its expired attributes (after a rollback) loaded again."""
     if session.new:
         await session.flush()
-    table = _table_of(model)
+    keys = _table_of(model).c.keys()
     found: list[M] = []
     for values in await run(session, statement, params):
         known = session.identity_map.get(identity_key(model, values[0]))
         if known is None:
-            known = model(**dict(zip(table.c.keys(), values, strict=True)))
+            known = model(**dict(zip(keys, values, strict=True)))
             make_transient_to_detached(known)
             session.add(known)
+        else:
+            expired = inspect(known).expired_attributes
+            for key, value in zip(keys, values, strict=True):
+                if key in expired:
+                    set_committed_value(known, key, value)
         found.append(known)
     return found
 
@@ -75,7 +80,7 @@ async def get(session: AsyncSession, model: type[M], row_id: int) -> M | None:
     """Return the ``model`` row with id ``row_id``: the session's copy if it has one, else
     loaded as ``load`` does."""
     known: M | None = session.identity_map.get(identity_key(model, row_id))
-    if known is not None:
+    if known is not None and not inspect(known).expired_attributes:
         return known
     found = await load(session, model, _by_id(_table_of(model)), {"row_id": row_id})
     return found[0] if found else None
