@@ -1,10 +1,11 @@
-"""Writing one row without the unit of work.
+"""Writing and reading rows without the ORM's unit of work and query machinery.
 
-A flush of the ORM's unit of work costs a few hundred microseconds even for one row, and a
+A flush costs a few hundred microseconds even for one row, an ORM query about as much, and a
 MARKET order used to flush three times (the order, its fill, its position). On the hot path a
 row is written with one prebuilt INSERT or UPDATE instead, and the session's copy of the row
-takes the written values as loaded: there is nothing left for a flush to do, and later reads
-in the transaction see the same object as before.
+takes the written values as loaded: there is nothing left for a flush to do. Rows are read
+with a prebuilt SELECT into the session's objects (``load``, ``get``), so the rest of the
+code, which uses the ORM, sees the same objects.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from tradepit.store.base import Base
-from tradepit.store.db import run
+from tradepit.store.db import run, transaction_cache
 
 M = TypeVar("M", bound=Base)
 
@@ -38,6 +39,7 @@ async def add(session: AsyncSession, row: Base) -> None:
     row.id = (await run(session, _insert(table), values))[0][0]  # type: ignore[attr-defined]
     make_transient_to_detached(row)
     session.add(row)
+    _hold(session, row)
 
 
 async def write(session: AsyncSession, row: Base, **values: Any) -> None:
@@ -67,6 +69,7 @@ async def load(
             known = model(**dict(zip(keys, values, strict=True)))
             make_transient_to_detached(known)
             session.add(known)
+            _hold(session, known)
         else:
             expired = inspect(known).expired_attributes
             for key, value in zip(keys, values, strict=True):
@@ -84,6 +87,12 @@ async def get(session: AsyncSession, model: type[M], row_id: int) -> M | None:
         return known
     found = await load(session, model, _by_id(_table_of(model)), {"row_id": row_id})
     return found[0] if found else None
+
+
+def _hold(session: AsyncSession, row: Base) -> None:
+    """Keep ``row`` until the transaction ends: the session's identity map only holds weak
+    references, so a row nobody holds any more would be read again by the next ``get``."""
+    transaction_cache(session, "rows").setdefault(identity_key(instance=row), row)
 
 
 def every_column(model: type[Base]) -> Select[Any]:
@@ -110,7 +119,7 @@ def _table_of(model: type[Base]) -> Table:
 
 @functools.cache
 def _by_id(table: Table) -> Select[Any]:
-    return select(*table.c).where(table.c.id == bindparam("row_id"))
+    return select(*table.c).where(table.c.id == bindparam("row_id"))  # as every_column
 
 
 @functools.cache
