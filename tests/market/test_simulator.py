@@ -17,7 +17,7 @@ from tradepit.domain.instruments import Instrument, Kind, Venue
 from tradepit.domain.market import INTERVALS, Candle, Tick, round_to_tick
 from tradepit.domain.sessions import IST
 from tradepit.market.catalogue import Catalogue
-from tradepit.market.simulator import Simulator, default_trading_minutes
+from tradepit.market.simulator import GRID_US, Simulator, default_trading_minutes
 
 SEED = 42
 # A Wednesday in the simulated "present", inside the NSE session (11:30 IST).
@@ -207,13 +207,22 @@ class TestQuotes:
             < volumes[-1]
         )
 
-    def test_tick_batch_matches_tick_at(self, sim: Simulator) -> None:
-        times = [NOW + timedelta(milliseconds=137 * k) for k in range(50)]
+    def test_tick_batch_matches_tick_at_on_the_grid(self, sim: Simulator) -> None:
+        times = [NOW + timedelta(microseconds=GRID_US * k) for k in range(50)]
         batch = sim.tick_batch(["ITC", "SOL-USDT", "XAUUSD"], times)
         assert len(batch) == 150
         for tick in batch.to_ticks()[::7]:
             assert sim.tick_at(tick.symbol, tick.ts) == tick
             assert sim.price_at(tick.symbol, tick.ts) == tick.ltp
+
+    def test_a_quote_holds_from_one_grid_point_to_the_next(self, sim: Simulator) -> None:
+        # The quote at any instant is the feed's last tick: what a user saw is what fills.
+        grid = [NOW + timedelta(microseconds=GRID_US * k) for k in range(20)]
+        ticks = sim.tick_batch(["BTC-USDT"], grid).to_ticks()
+        for tick in ticks:
+            for later in (1, 137_000, GRID_US - 1):
+                assert sim.tick_at("BTC-USDT", tick.ts + timedelta(microseconds=later)) == tick
+        assert len({(t.bid, t.ask) for t in ticks}) > 1  # and it moves from point to point
 
     def test_tick_is_a_frozen_value(self, sim: Simulator) -> None:
         tick = sim.tick_at("BTC-USDT", NOW)

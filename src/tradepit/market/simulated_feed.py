@@ -9,10 +9,10 @@ import numpy as np
 
 from tradepit.domain.clock import Clock
 from tradepit.market.feed import FeedState, TickSink
-from tradepit.market.simulator import Simulator
+from tradepit.market.simulator import GRID_US, Simulator
 
-#: Market time between two ticks of an instrument.
-STEP_US = 250_000
+#: Market time between two ticks of an instrument: the simulator's quote grid.
+STEP_US = GRID_US
 #: Wall seconds between two deliveries.
 WALL_INTERVAL = 0.25
 #: Grid points delivered at most per round (a very fast clock skips ahead instead).

@@ -120,6 +120,8 @@ KNOT_WIGGLE = 0.5
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _US = 1_000_000
+#: Quotes move on this grid of market time: 250 ms, the simulated feed's tick interval.
+GRID_US = 250_000
 _MINUTE_US = 60 * _US
 _KNOT_US = _MINUTE_US // KNOTS
 _LIMIT_US = (date(LAST_YEAR, 12, 30).toordinal() - _EPOCH_ORDINAL) * 86_400 * _US
@@ -446,6 +448,7 @@ class Simulator:
         self._days: _LRU[tuple[str, int], _Day] = _LRU(256)
         self._knots: _LRU[tuple[str, int], F64] = _LRU(48)
         self._summaries: dict[tuple[str, int], _Summary] = {}
+        self._grid_ticks: _LRU[tuple[str, int], Tick] = _LRU(4096)
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -467,9 +470,17 @@ class Simulator:
         return bool(ev.trading[0])
 
     def tick_at(self, symbol: str, t: datetime) -> Tick:
-        """Return the quote of ``symbol`` at ``t`` (the last one, outside trading time)."""
-        batch = self.tick_batch([symbol], np.array([_to_us(t)], dtype=np.int64), trading_only=False)
-        return batch.to_ticks()[0]
+        """Return the quote of ``symbol`` at ``t``: the tick of the last point of the quote grid
+        (``GRID_US``, the simulated feed's ticks) at or before ``t``, so a quote, an order's
+        fill and the feed's tick agree; the last one, outside trading time."""
+        name = self._symbol(symbol)
+        point = _to_us(t) // GRID_US * GRID_US
+        key = (name, point)
+        tick = self._grid_ticks.get(key)
+        if tick is None:
+            batch = self.tick_batch([name], np.array([point], dtype=np.int64), trading_only=False)
+            tick = self._grid_ticks.put(key, batch.to_ticks()[0])
+        return tick
 
     def tick_batch(
         self,

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from tradepit.store import rows
 from tradepit.store.base import Base
 from tradepit.store.db import after_commit, run, run_many, transaction_cache
 from tradepit.store.types import ExactDecimal, UTCDateTime
@@ -149,11 +150,18 @@ async def lock_user(session: AsyncSession, user_id: int) -> None:
     locked = transaction_cache(session, "locked_users")
     if user_id in locked:
         return  # already held by this transaction
-    stmt = select(Wallet).where(Wallet.user_id == user_id).order_by(Wallet.id).with_for_update()
     known = transaction_cache(session, "wallets")
     locked[user_id] = True
-    for wallet in await session.scalars(stmt):
+    for wallet in await rows.load(session, Wallet, _LOCK_USER, {"user_id": user_id}):
         known[(user_id, wallet.name, wallet.currency)] = wallet
+
+
+_LOCK_USER = (
+    rows.every_column(Wallet)
+    .where(Wallet.user_id == bindparam("user_id"))
+    .order_by(Wallet.id)
+    .with_for_update()
+)
 
 
 async def user_wallets(session: AsyncSession, user_id: int) -> list[Wallet]:
