@@ -157,7 +157,8 @@ def build_wiring(
     hub = Hub(bus, market, sessionmaker, policy, wall, realtime_limits(settings), board)
     return Wiring(
         leadership=Leadership(engine),
-        desk=Desk(sessionmaker),
+        # One SQLite connection serialises every writer: there, orders share transactions.
+        desk=Desk(sessionmaker, together=engine.dialect.name == "sqlite"),
         engine=engine,
         sessionmaker=sessionmaker,
         auth=policy,

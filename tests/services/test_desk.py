@@ -59,7 +59,7 @@ async def settle(calls: list[Awaitable[str]]) -> list[str | BaseException]:
 async def test_units_arriving_together_share_one_transaction(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    desk, seen = Desk(sessions), list[AsyncSession]()
+    desk, seen = Desk(sessions, together=True), list[AsyncSession]()
     done = await settle([desk.submit(sign_up(f"u{i}", seen)) for i in range(5)])
     assert done == [f"u{i}" for i in range(5)]
     assert len({id(s) for s in seen}) == 1  # one session, one commit
@@ -69,7 +69,7 @@ async def test_units_arriving_together_share_one_transaction(
 async def test_a_failing_unit_costs_the_others_nothing_and_writes_nothing(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    desk, seen = Desk(sessions), list[AsyncSession]()
+    desk, seen = Desk(sessions, together=True), list[AsyncSession]()
     units = [sign_up(f"v{i}", seen, fail=i == 2) for i in range(5)]
     done = await settle([desk.submit(unit) for unit in units])
     assert [d for i, d in enumerate(done) if i != 2] == ["v0", "v1", "v3", "v4"]
@@ -80,10 +80,21 @@ async def test_a_failing_unit_costs_the_others_nothing_and_writes_nothing(
     assert await names(sessions) == {"v0", "v1", "v3", "v4"}
 
 
+async def test_apart_each_unit_has_its_own_transaction(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    desk, seen = Desk(sessions, together=False), list[AsyncSession]()
+    units = [sign_up(f"w{i}", seen, fail=i == 1) for i in range(3)]
+    done = await settle([desk.submit(unit) for unit in units])
+    assert done[0] == "w0" and done[2] == "w2" and isinstance(done[1], Refused)
+    assert len({id(s) for s in seen}) == 3
+    assert await names(sessions) == {"w0", "w2"}
+
+
 async def test_a_caller_that_stops_waiting_does_not_lose_its_unit(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    desk, seen = Desk(sessions), list[AsyncSession]()
+    desk, seen = Desk(sessions, together=True), list[AsyncSession]()
     waiting = asyncio.create_task(desk.submit(sign_up("gone", seen)))
     await asyncio.sleep(0)
     waiting.cancel()

@@ -5,6 +5,10 @@ lock, numbering the user's events, COMMIT) weigh as much as the order itself. Th
 the units of work that are waiting, one after another, in one session, and commits once. No
 unit's result is handed back before that commit: an order is acknowledged only once durable.
 
+Only where one connection serialises every writer anyway (SQLite) do units share
+transactions; on PostgreSQL each runs in its own transaction as it comes, concurrently with the
+others, since a batch would queue them behind one another.
+
 If any unit of a batch fails, or the commit does, the whole transaction rolls back and each
 unit of the batch runs again alone, in its own transaction, exactly as it would have without
 the desk; so one bad order never costs another its fill, and errors reach only their own
@@ -35,16 +39,21 @@ MAX_BATCH = 32
 
 
 class Desk:
-    """Run units of work in shared transactions, one batch at a time."""
+    """Run units of work in shared transactions, one batch at a time (``together``), or each
+    in its own transaction, concurrently, as they come (not ``together``)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], together: bool) -> None:
         self.sessionmaker = sessionmaker
+        self.together = together
         self._waiting: deque[tuple[Work, asyncio.Future[Any]]] = deque()
         self._runner: asyncio.Task[None] | None = None
 
     async def submit(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``work`` in a transaction (maybe shared); return its result once committed, or
         raise what it raised when run alone."""
+        if not self.together:
+            result: T = await self._alone(work)
+            return result
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((work, done))
         if self._runner is None or self._runner.done():
@@ -55,9 +64,17 @@ class Desk:
     async def _drain(self) -> None:
         while self._waiting:
             batch = [self._waiting.popleft() for _ in range(min(MAX_BATCH, len(self._waiting)))]
-            if len(batch) == 1 or not await self._together(batch):
-                for work, done in batch:
-                    await self._alone(work, done)
+            if len(batch) > 1 and await self._together(batch):
+                continue
+            for work, done in batch:
+                try:
+                    result = await self._alone(work)
+                except Exception as exc:
+                    if not done.done():
+                        done.set_exception(exc)
+                else:
+                    if not done.done():
+                        done.set_result(result)
 
     async def _together(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> bool:
         """Run the batch in one transaction; False (nothing committed) if any part failed."""
@@ -73,19 +90,13 @@ class Desk:
                 done.set_result(result)
         return True
 
-    async def _alone(self, work: Work, done: asyncio.Future[Any]) -> None:
-        try:
-            async with self.sessionmaker() as session:
-                try:
-                    result = await work(session)
-                except DomainError as exc:
-                    if exc.commits:  # a failure that is itself a fact to record
-                        await commit(session)
-                    raise
-                await commit(session)
-        except Exception as exc:
-            if not done.done():
-                done.set_exception(exc)
-            return
-        if not done.done():
-            done.set_result(result)
+    async def _alone(self, work: Work) -> Any:
+        async with self.sessionmaker() as session:
+            try:
+                result = await work(session)
+            except DomainError as exc:
+                if exc.commits:  # a failure that is itself a fact to record
+                    await commit(session)
+                raise
+            await commit(session)
+        return result
