@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -213,6 +214,63 @@ class TestIdempotency:
         assert (
             await client.post("/api/paper-trading/orders", json=body, headers=bob)
         ).status_code == 201
+
+
+class TestPlacedTogether:
+    """Orders sent at the same moment may share a transaction (SQLite); each caller still
+    gets only its own answer, and a refused order costs the others nothing."""
+
+    async def test_each_of_many_concurrent_orders_gets_its_own_fill(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        users = [await user_with_token(client) for _ in range(3)]
+        sends = [
+            client.post(
+                "/api/paper-trading/orders",
+                json=order("ITC", "BUY", str(1 + i % 3), client_order_id=f"together-{i}"),
+                headers=users[i % 3][1],
+            )
+            for i in range(12)
+        ]
+        answers = await asyncio.gather(*sends)
+        assert [a.status_code for a in answers] == [201] * 12
+        assert [a.json()["client_order_id"] for a in answers] == [
+            f"together-{i}" for i in range(12)
+        ]
+        for number, (_, headers) in enumerate(users):
+            mine = (await client.get("/api/paper-trading/orders", headers=headers)).json()
+            assert mine["total"] == 4  # four orders each, none of another user's
+            held = (await client.get("/api/paper-trading/positions", headers=headers)).json()
+            quantities = [(p["symbol"], Decimal(p["quantity"])) for p in held["positions"]]
+            assert quantities == [("ITC", 4 * (1 + number))]
+
+    async def test_a_refused_order_in_the_crowd_fails_alone(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        (_, good), (_, gone) = await user_with_token(client), await user_with_token(client)
+        assert (await client.post("/api/logout", headers=gone)).status_code == 200
+        poor = order("RELIANCE", "BUY", "1000", product="CNC")  # far more than 1,00,000 INR
+        sends = [
+            client.post("/api/paper-trading/orders", json=order("ITC", "BUY", "1"), headers=good),
+            client.post("/api/paper-trading/orders", json=order("ITC", "BUY", "1"), headers=gone),
+            client.post("/api/paper-trading/orders", json=poor, headers=good),
+            client.post("/api/paper-trading/orders", json=order("SBIN", "BUY", "1"), headers=good),
+        ]
+        answers = await asyncio.gather(*sends)
+        assert [a.status_code for a in answers] == [201, 401, 409, 201]
+        assert answers[2].json()["code"] == "INSUFFICIENT_FUNDS"
+        mine = (await client.get("/api/paper-trading/orders", headers=good)).json()
+        assert sorted(o["symbol"] for o in mine["orders"]) == ["ITC", "SBIN"]
+
+    async def test_a_forged_token_is_refused_before_anything_runs(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        forged = {"Authorization": headers["Authorization"][:-4] + "AAAA"}
+        response = await client.post(
+            "/api/paper-trading/orders", json={"symbol": 5}, headers=forged
+        )
+        assert response.status_code == 401  # not 422: who you are is checked first
 
 
 class TestReading:

@@ -135,12 +135,16 @@ class Credentials:
 
 
 async def credentials(
+    wired: WiringDep,
     ip: IpDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Credentials:
-    """Return the request's bearer token or ``X-API-Key``; 401 when it has neither."""
+    """Return the request's bearer token or ``X-API-Key``; 401 when it has neither, or when
+    the token is not one we signed or has expired (revocation and the user are checked by
+    ``authenticate``, in the database)."""
     if bearer is not None:
+        auth.decode_token(wired.auth, bearer.credentials, wired.wall.now())
         return Credentials(ip, bearer=bearer.credentials)
     if api_key:
         return Credentials(ip, api_key=api_key)
