@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.low_level import Type
 from fastapi import FastAPI
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from prometheus_client import CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
 
 from tradepit import __version__
@@ -155,10 +156,12 @@ def build_wiring(
     policy = auth_policy(settings, secrets)
     board = inner if isinstance(inner, RedisBus) else None
     hub = Hub(bus, market, sessionmaker, policy, wall, realtime_limits(settings), board)
+    metrics = CollectorRegistry()
     return Wiring(
         leadership=Leadership(engine),
         # One SQLite connection serialises every writer: there, orders share transactions.
-        desk=Desk(sessionmaker, together=engine.dialect.name == "sqlite"),
+        desk=Desk(sessionmaker, together=engine.dialect.name == "sqlite", registry=metrics),
+        metrics=metrics,
         engine=engine,
         sessionmaker=sessionmaker,
         auth=policy,

@@ -221,7 +221,7 @@ class TestPlacedTogether:
     gets only its own answer, and a refused order costs the others nothing."""
 
     async def test_each_of_many_concurrent_orders_gets_its_own_fill(
-        self, client: httpx.AsyncClient
+        self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
         users = [await user_with_token(client) for _ in range(3)]
         sends = [
@@ -243,6 +243,10 @@ class TestPlacedTogether:
             held = (await client.get("/api/paper-trading/positions", headers=headers)).json()
             quantities = [(p["symbol"], Decimal(p["quantity"])) for p in held["positions"]]
             assert quantities == [("ITC", 4 * (1 + number))]
+        metrics = (await client.get("/metrics")).text
+        if app.state.wiring.desk.together:  # SQLite: all 12 went through group commit
+            assert "tradepit_order_batch_size_sum 12.0" in metrics
+            assert "tradepit_order_batch_size_count 12.0" not in metrics  # some shared
 
     async def test_a_refused_order_in_the_crowd_fails_alone(
         self, client: httpx.AsyncClient

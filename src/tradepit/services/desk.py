@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from prometheus_client import CollectorRegistry, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tradepit.domain.errors import DomainError
@@ -42,9 +43,20 @@ class Desk:
     """Run units of work in shared transactions, one batch at a time (``together``), or each
     in its own transaction, concurrently, as they come (not ``together``)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], together: bool) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        together: bool,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.together = together
+        self.sizes = Histogram(
+            "tradepit_order_batch_size",
+            "Orders committed together (SQLite group commit)",
+            buckets=(1, 2, 4, 8, 16, 32),
+            registry=registry,
+        )
         self._waiting: deque[tuple[Work, asyncio.Future[Any]]] = deque()
         self._runner: asyncio.Task[None] | None = None
 
@@ -64,6 +76,7 @@ class Desk:
     async def _drain(self) -> None:
         while self._waiting:
             batch = [self._waiting.popleft() for _ in range(min(MAX_BATCH, len(self._waiting)))]
+            self.sizes.observe(len(batch))
             if len(batch) > 1 and await self._together(batch):
                 continue
             for work, done in batch:
