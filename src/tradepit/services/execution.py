@@ -251,7 +251,7 @@ async def _apply_fill(
     else:
         change = position.apply(side, fill, instrument.multiplier)
     now = clock.now()
-    held = {
+    figures = {
         "quantity": position.quantity,
         "cost_basis": position.cost_basis,
         "realized_gross": position.realized_gross,
@@ -264,12 +264,12 @@ async def _apply_fill(
             tournament_id=tournament_id,
             symbol=instrument.symbol,
             product=product.value,
-            **held,
+            **figures,
         )
         await rows.add(session, row)
         store.remember_position(session, row)
     else:
-        await rows.write(session, row, **held)
+        await rows.write(session, row, **figures)
     fill_row = FillRow(
         order_id=order.id,
         quantity=fill.quantity,

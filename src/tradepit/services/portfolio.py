@@ -20,20 +20,19 @@ from tradepit.services import wallets
 from tradepit.services.callers import Caller
 from tradepit.services.execution import position_of
 from tradepit.store import orders as store
+from tradepit.store.orders import PositionRow
 
 
 async def positions(
     session: AsyncSession, market: MarketData, caller: Caller
 ) -> list[PositionRead]:
     """Return the caller's positions (open, and closed ones with realized P&L) marked to LTP."""
-    return await _positions(session, market, caller.user.id, None)
+    return _positions(market, caller.user.id, await store.positions_of(session, caller.user.id))
 
 
-async def _positions(
-    session: AsyncSession, market: MarketData, user_id: int, tournament_id: int | None
-) -> list[PositionRead]:
+def _positions(market: MarketData, user_id: int, rows: list[PositionRow]) -> list[PositionRead]:
     found = []
-    for row in await store.positions_of(session, user_id, tournament_id):
+    for row in rows:
         instrument = market.instrument(row.symbol)
         position = position_of(user_id, row.symbol, Product(row.product), row)
         ltp = market.tick(row.symbol).ltp
@@ -81,7 +80,8 @@ async def _portfolio(
     tournament_id: int | None,
     cash: list[tuple[str, Decimal]],
 ) -> PortfolioRead:
-    held = await _positions(session, market, user_id, tournament_id)
+    rows = await store.positions_of(session, user_id, tournament_id)
+    held = _positions(market, user_id, rows)
     value: dict[str, Decimal] = defaultdict(Decimal)
     realized: dict[str, Decimal] = defaultdict(Decimal)
     unrealized: dict[str, Decimal] = defaultdict(Decimal)
@@ -95,7 +95,7 @@ async def _portfolio(
             value[p.currency] += p.quantity * p.ltp * instrument.multiplier
         realized[p.currency] += p.realized_pnl
         unrealized[p.currency] += p.unrealized_pnl
-    for row in await store.positions_of(session, user_id, tournament_id):
+    for row in rows:
         if row.quantity != 0:
             margin[market.instrument(row.symbol).currency] += row.blocked
     currencies = [

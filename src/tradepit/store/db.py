@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import ClauseElement
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -100,9 +103,11 @@ class _InlineConnection(aiosqlite.Connection):
                 # Nobody waits for it; the next operations queue behind it on the thread.
                 with self._queued_lock:
                     self._queued += 1
+                # Held here, or the task could be collected before it ran.
                 self._checkpointing = asyncio.ensure_future(
                     self._on_thread(_checkpoint, self._conn)
                 )
+                self._checkpointing.add_done_callback(_report_checkpoint)
             return None
         try:
             return fn(*args, **kwargs)
@@ -144,13 +149,19 @@ def _waiting(
         connection.execute("PRAGMA busy_timeout=0")
 
 
+def _report_checkpoint(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("WAL checkpoint failed (retried after the next commits): %s", done.exception())
+
+
 def _checkpoint(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _inline_sqlite(path: str) -> aiosqlite.Connection:
     def connector() -> sqlite3.Connection:
-        return sqlite3.connect(path, timeout=30, check_same_thread=False)
+        # No timeout here: the busy timeout is 0 on the loop's thread (``_sqlite_pragmas``).
+        return sqlite3.connect(path, check_same_thread=False)
 
     connection = _InlineConnection(connector)
     connection._thread.daemon = True

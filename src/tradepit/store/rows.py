@@ -79,10 +79,16 @@ async def load(
     return found
 
 
+def in_session(session: AsyncSession, model: type[M], row_id: int) -> M | None:
+    """Return the session's copy of the ``model`` row with id ``row_id``, if it has one."""
+    known: M | None = session.identity_map.get(identity_key(model, row_id))
+    return known
+
+
 async def get(session: AsyncSession, model: type[M], row_id: int) -> M | None:
     """Return the ``model`` row with id ``row_id``: the session's copy if it has one, else
     loaded as ``load`` does."""
-    known: M | None = session.identity_map.get(identity_key(model, row_id))
+    known = in_session(session, model, row_id)
     if known is not None and not inspect(known).expired_attributes:
         return known
     found = await load(session, model, _by_id(_table_of(model)), {"row_id": row_id})

@@ -29,7 +29,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from tradepit.store import rows
 from tradepit.store.base import Base
@@ -206,7 +205,7 @@ async def hold(session: AsyncSession, wallet_id: int, amount: Decimal) -> bool:
 def _loaded(session: AsyncSession, wallet_id: int, name: str, value: Decimal) -> None:
     """Give the session's copy of the wallet, if it has one, the value the database now holds
     (as loaded, not as a change to write back)."""
-    wallet = session.identity_map.get(identity_key(Wallet, wallet_id))
+    wallet = rows.in_session(session, Wallet, wallet_id)
     if wallet is not None:
         set_committed_value(wallet, name, value)
 
