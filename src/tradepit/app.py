@@ -206,6 +206,7 @@ def realtime_limits(settings: Settings) -> Limits:
         max_message_bytes=settings.ws_max_message_bytes,
         messages_per_second=settings.ws_messages_per_second,
         queue_size=settings.ws_queue_size,
+        tick_backlog=settings.ws_tick_backlog,
         auth_timeout=settings.ws_auth_timeout_seconds,
         public_market_data=settings.ws_public_market_data,
         recheck_every=settings.ws_recheck_seconds,

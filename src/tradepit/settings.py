@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(default=4096, ge=64)
     ws_messages_per_second: float = Field(default=20, gt=0)
     ws_queue_size: int = Field(default=1000, ge=1)
+    ws_tick_backlog: int = Field(default=64, ge=0, le=10_000)
     ws_auth_timeout_seconds: float = Field(default=10, gt=0)
     ws_public_market_data: bool = True
     ws_recheck_seconds: float = Field(default=30, gt=0)

@@ -36,18 +36,44 @@ async def no_replay(user_id: int, after: int, through: int) -> list[dict[str, ob
     return []
 
 
+def sent_ticks(sent: list[Outgoing]) -> list[tuple[str, int]]:
+    return [(m.message["symbol"], m.message["ltp"]) for m in sent]
+
+
 class TestClientQueue:
-    async def test_ticks_are_conflated_to_the_latest_per_symbol(self) -> None:
+    async def test_a_brief_pause_loses_no_tick(self) -> None:
         counters = Counters()
-        client = Client("ws", None, Limits(), counters, no_replay)
-        for n in range(100):
+        client = Client("ws", None, Limits(tick_backlog=64), counters, no_replay)
+        for n in range(32):
             client.offer_tick("ITC", tick("ITC", n))
             client.offer_tick("SBIN", tick("SBIN", n))
         sent = await client.take()
-        assert [(m.message["symbol"], m.message["ltp"]) for m in sent] == [
-            ("ITC", 99), ("SBIN", 99)
-        ]  # fmt: skip
-        assert counters.dropped == 198
+        assert sent_ticks(sent) == [(s, n) for n in range(32) for s in ("ITC", "SBIN")]
+        assert counters.dropped == 0
+
+    async def test_past_the_backlog_ticks_are_conflated_to_the_latest_per_symbol(self) -> None:
+        counters = Counters()
+        client = Client("ws", None, Limits(tick_backlog=10), counters, no_replay)
+        for n in range(100):
+            client.offer_tick("ITC", tick("ITC", n))
+            client.offer_tick("SBIN", tick("SBIN", n))
+        sent = sent_ticks(await client.take())
+        assert len(sent) <= 2 + 10
+        assert [t for t in sent if t[0] == "ITC"][-1] == ("ITC", 99)
+        assert [t for t in sent if t[0] == "SBIN"][-1] == ("SBIN", 99)
+        for symbol in ("ITC", "SBIN"):  # what is left of each symbol is in order
+            prices = [n for s, n in sent if s == symbol]
+            assert prices == sorted(prices)
+        assert counters.dropped == 200 - len(sent)
+        client.offer_tick("ITC", tick("ITC", 100))  # the backlog starts afresh after a read
+        assert sent_ticks(await client.take()) == [("ITC", 100)]
+
+    async def test_unsubscribing_drops_the_symbols_queued_ticks(self) -> None:
+        client = Client("ws", None, Limits(), Counters(), no_replay)
+        client.offer_tick("ITC", tick("ITC", 1))
+        client.offer_tick("SBIN", tick("SBIN", 1))
+        client.forget("ITC")
+        assert sent_ticks(await client.take()) == [("SBIN", 1)]
 
     async def test_private_events_are_never_dropped_a_slow_client_is_closed(self) -> None:
         client = Client("ws", None, Limits(queue_size=3), Counters(), no_replay)

@@ -82,6 +82,9 @@ class Limits:
     max_message_bytes: int = 4096
     messages_per_second: float = 20
     queue_size: int = 1000
+    #: Unsent ticks a client may have queued, in order, before only the newest per symbol is
+    #: kept: a reader that pauses briefly (a scheduling hiccup) still gets every tick.
+    tick_backlog: int = 64
     auth_timeout: float = 10
     public_market_data: bool = True
     #: Seconds between two checks that a connection's token is still valid (not revoked).
@@ -139,8 +142,10 @@ class Client:
         self.replay = replay
         self.symbols: set[str] = set()
         self.tournaments: set[int] = set()
-        #: The newest unsent tick per symbol (and leaderboard per tournament topic).
-        self.ticks: dict[str, Outgoing] = {}
+        #: Unsent ticks (and leaderboards, keyed by tournament topic) in order, with their
+        #: symbol; past ``limits.tick_backlog`` of them, only the newest per symbol is kept.
+        self.ticks: list[tuple[str, Outgoing]] = []
+        self._room = limits.tick_backlog
         self.events: deque[Outgoing] = deque()
         self.wake = asyncio.Event()
         #: The transport's immediate write, set by the gateway: write a tick at once and
@@ -175,10 +180,18 @@ class Client:
         ):
             self.counters.sent += 1
             return
-        if symbol in self.ticks:
-            self.counters.dropped += 1
-        self.ticks[symbol] = message
+        ticks = self.ticks
+        ticks.append((symbol, message))
+        if len(ticks) > self._room:
+            newest = dict(ticks)
+            self.counters.dropped += len(ticks) - len(newest)
+            self.ticks = list(newest.items())
+            self._room = len(newest) + self.limits.tick_backlog
         self.wake.set()
+
+    def forget(self, symbol: str) -> None:
+        """Drop the unsent ticks of ``symbol`` (unsubscribed)."""
+        self.ticks = [(name, message) for name, message in self.ticks if name != symbol]
 
     def offer(self, message: Outgoing) -> None:
         """Queue a message that must not be lost; close the client if its queue is full."""
@@ -231,8 +244,9 @@ class Client:
                     batch.extend(Outgoing(m) for m in missed)
                 self.last_seq = seq
             batch.append(message)
-        batch.extend(self.ticks.values())
-        self.ticks.clear()
+        batch.extend(message for _, message in self.ticks)
+        self.ticks = []
+        self._room = self.limits.tick_backlog
         self.counters.sent += len(batch)
         return batch
 
@@ -397,7 +411,7 @@ class Hub:
         gone = [t for t in tournament_ids if t in client.tournaments]
         for tournament_id in gone:
             client.tournaments.discard(tournament_id)
-            client.ticks.pop(tournaments.topic(tournament_id), None)
+            client.forget(tournaments.topic(tournament_id))
             self._unwatch(client, tournaments.topic(tournament_id))
         return gone
 
@@ -406,7 +420,7 @@ class Hub:
         gone = [s for s in symbols if s in client.symbols]
         for name in gone:
             client.symbols.discard(name)
-            client.ticks.pop(name, None)
+            client.forget(name)
             self._unwatch(client, tick_topic(name))
         return gone
 
