@@ -190,3 +190,110 @@ async def test_a_slow_reader_gets_the_latest_prices_a_fast_one_every_tick(
         assert len(got) < len(live) / 2, symbol
         assert [stamp for stamp, _ in got] == sorted({stamp for stamp, _ in got}), symbol
         assert got[-1] == published[symbol][-1], symbol
+
+
+class RawSocketIO:
+    """A Socket.IO client speaking Engine.IO 4 over a plain websocket, so that a test controls
+    when it reads (python-socketio's client reads in the background)."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        #: Everything received, in order: ("ack", id, data) or (event, data).
+        self.got: list[tuple[Any, ...]] = []
+
+    async def open(self, token: str, symbols: list[str]) -> None:
+        """Connect to the namespace with ``token``, then subscribe to ``symbols`` (ack ids
+        0, 1...)."""
+        await self.ws.recv()  # Engine.IO open: 0{"sid", "pingInterval", ...}
+        await self.ws.send("40" + json.dumps({"token": token}))
+        for n, symbol in enumerate(symbols):
+            await self.ws.send(f"42{n}" + json.dumps(["subscribe_symbol", {"symbol": symbol}]))
+
+    async def read(self, ticks: Seen, quiet: float = 1.5) -> None:
+        """Read every packet until none came for ``quiet`` seconds, answering pings."""
+        with contextlib.suppress(TimeoutError):
+            while True:
+                raw = str(await asyncio.wait_for(self.ws.recv(), quiet))
+                if raw == "2":
+                    await self.ws.send("3")
+                elif raw.startswith("42"):
+                    event, data = json.loads(raw[2:])
+                    self.got.append((event, data))
+                    if event == "symbol_update":
+                        note({"type": "tick", **data}, ticks)
+                elif raw.startswith("43"):
+                    digits = len(raw) - len(raw[2:].lstrip("0123456789"))
+                    self.got.append(("ack", int(raw[2:digits]), json.loads(raw[digits:])))
+
+    def private(self) -> list[Any]:
+        return [data for event, *rest in self.got if event == "balance_update" for data in rest]
+
+
+async def test_socketio_a_slow_reader_gets_the_latest_prices_a_fast_one_every_tick(
+    tmp_path: Path, db: str
+) -> None:
+    symbols = ["ITC", "SBIN", "INFY", "RELIANCE", "TCS", "LT", "NIFTY", "BANKNIFTY"]
+    settings = make_settings(
+        tmp_path / "data", db, market_hours="always", starting_balance_usdt="100000"
+    )
+    app = create_app(settings, clock=market_clock(20))
+    wired = app.state.wiring
+    published: Seen = {s: [] for s in symbols}
+    fast_ticks: Seen = {}
+    slow_ticks: Seen = {}
+    try:
+        async with (
+            serving(app) as address,
+            httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as http,
+        ):
+            recorder = asyncio.create_task(record_ticks(wired.bus, symbols, published))
+            _, token = await user_token(http)
+            url = f"ws://{address}/socket.io/?EIO=4&transport=websocket"
+            async with (
+                connect(url) as fast_ws,
+                connect(url, sock=small_socket(address), max_queue=1) as slow_ws,
+            ):
+                fast, slow = RawSocketIO(fast_ws), RawSocketIO(slow_ws)
+                for client in (fast, slow):
+                    await client.open(token, symbols)
+                reader = asyncio.create_task(fast.read(fast_ticks, quiet=30))
+                await asyncio.sleep(0.5)
+                since = {s: len(published[s]) for s in symbols}  # both clients are live
+                await asyncio.sleep(3)  # the slow client reads nothing meanwhile
+                headers = {"Authorization": f"Bearer {token}"}
+                body = {"symbol": "BTC-USDT", "order_type": "MARKET", "order_side": "BUY",
+                        "quantity": "0.01", "product": "CNC"}  # fmt: skip
+                placed = await http.post("/api/paper-trading/orders", json=body, headers=headers)
+                assert placed.status_code == 201, placed.text
+                await asyncio.sleep(1)
+                await wired.feeds.stop()  # no more ticks: the latest prices are final
+                await asyncio.sleep(0.5)
+                stats = (await http.get("/api/websocket/stats")).json()["data"]["worker"]
+                await slow.read(slow_ticks, quiet=3)
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+    finally:
+        await wired.engine.dispose()
+    # Private events are never dropped: the slow client got the balance updates too.
+    assert fast.private() and slow.private() == fast.private()
+    assert all("seq" in update for update in fast.private())
+    assert stats["messages_dropped"] > 0
+    for n, symbol in enumerate(symbols):
+        # Each subscription's ack comes before its first update.
+        acked = fast.got.index(("ack", n, [{"success": True, "symbol": symbol}]))
+        first = next(
+            i for i, (event, *data) in enumerate(fast.got)
+            if event == "symbol_update" and data[0]["symbol"] == symbol
+        )  # fmt: skip
+        assert acked < first, symbol
+        live = published[symbol][since[symbol] :]
+        assert len(live) > 50, symbol
+        assert fast_ticks[symbol][-len(live) :] == live, symbol
+        got = slow_ticks[symbol]
+        assert len(got) < len(live) / 2, symbol
+        assert [stamp for stamp, _ in got] == sorted({stamp for stamp, _ in got}), symbol
+        assert got[-1] == published[symbol][-1], symbol

@@ -51,9 +51,9 @@ class Link:
         if not self.pending:
             self.drained.set()
 
-    def write(self, frame: bytes) -> bool:
-        """Write a frame now, only when that keeps the order of ticks: nothing of ours still in
-        Engine.IO's hands, the websocket transport in use and ready."""
+    def clear(self) -> bool:
+        """Return True when a frame written now keeps the order of packets: nothing of ours
+        still in Engine.IO's hands, nothing of Engine.IO's queued, the websocket in use."""
         socket = self.socket
         return (
             self.wire is not None
@@ -62,8 +62,21 @@ class Link:
             and not socket.upgrading
             and not socket.closed
             and socket.queue.empty()
-            and self.wire.write(frame)
         )
+
+    def write(self, frame: bytes) -> bool:
+        """Write a frame now, only when that keeps the order of packets and the connection
+        takes it without blocking."""
+        return self.clear() and self.wire is not None and self.wire.write(frame)
+
+    async def write_all(self, frames: list[bytes]) -> bool:
+        """Write a batch of frames at once, once the connection can take them; False (nothing
+        written) when Engine.IO must send them to keep the order of packets."""
+        wire = self.wire
+        if wire is None:
+            return False
+        await wire.protocol.writable.wait()
+        return self.write(b"".join(frames))
 
 
 def _websocket_driver(links: dict[str, Link]) -> type[engineio_asgi.WebSocket]:
@@ -245,13 +258,10 @@ class SocketIOGateway:
             link = links.get(eio_sid)
             if link is None or link.wire is None:
                 return False
-            frame = message.encoded.get("socketio-frame")
-            if frame is None:
-                packet = self._packet(client, message)
-                if packet is None or message.kind != "tick":
-                    return False
-                frame = message.encoded["socketio-frame"] = text_frame("4" + packet)
-            return link.write(frame)
+            if message.kind != "tick":
+                return False
+            frame = self._frame(client, message)
+            return frame is not None and link.write(frame)
 
         return direct
 
@@ -268,6 +278,10 @@ class SocketIOGateway:
                 await self.sio.disconnect(sid)
                 return
             link = self.links.get(eio_sid)
+            if link is not None and link.clear():
+                frames = [self._frame(client, m) for m in batch]
+                if await link.write_all([f for f in frames if f is not None]):
+                    continue
             for message in batch:
                 packet = self._packet(client, message)
                 if packet is None:
@@ -286,6 +300,18 @@ class SocketIOGateway:
             eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
             return int(self.sio.eio.sockets[eio_sid].queue.qsize())
         return 0
+
+    def _frame(self, client: Client, message: Outgoing) -> bytes | None:
+        """Return the websocket frame of ``message``'s Engine.IO packet for ``client``."""
+        frame: bytes | None = message.encoded.get("socketio-frame")
+        if frame is None:
+            packet = self._packet(client, message)
+            if packet is None:
+                return None
+            frame = text_frame("4" + packet)
+            if message.kind != "balance":  # the same for every client
+                message.encoded["socketio-frame"] = frame
+        return frame
 
     def _packet(self, client: Client, message: Outgoing) -> str | None:
         """Return the Socket.IO packet of ``message`` for ``client``, None if it gets none."""
