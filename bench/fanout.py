@@ -210,7 +210,7 @@ async def socketio_client(url: str, i: int, tally: Tally) -> None:
     It speaks the protocol itself: Engine.IO's open packet, CONNECT to the namespace ``/``,
     ``subscribe_symbol`` with an ack id, a pong for every ping, and each ``symbol_update``
     event is one message. ``socketio_library_client`` is python-socketio's ``AsyncClient``
-    instead (``python -m bench.fanout clients python-socketio URL FIRST COUNT``); its
+    instead (``python -m bench.fanout clients python-socketio URL FIRST COUNT OUT``); its
     processes cannot read 40,000 events/s on two cores.
     """
     try:
@@ -321,11 +321,16 @@ def measure(name: str, kind: str, url: str) -> Result:
     """Run the client processes of ``kind`` against ``url``; merge their results."""
     share = CLIENTS // CLIENT_PROCESSES
     command = [sys.executable, "-m", "bench.fanout", "clients", kind, url]
-    workers = [
-        subprocess.Popen([*command, str(i * share), str(share)], stdout=subprocess.PIPE, text=True)
-        for i in range(CLIENT_PROCESSES)
-    ]
-    results = [json.loads(w.communicate()[0]) for w in workers]
+    with tempfile.TemporaryDirectory() as folder:
+        outs = [Path(folder) / f"clients-{i}.json" for i in range(CLIENT_PROCESSES)]
+        workers = [
+            subprocess.Popen([*command, str(i * share), str(share), str(out)])
+            for i, out in enumerate(outs)
+        ]
+        for worker in workers:
+            if worker.wait() != 0:
+                raise RuntimeError(f"clients exited with {worker.returncode}")
+        results = [json.loads(out.read_text()) for out in outs]
     latencies = sorted(x for r in results for x in r["latencies"])
     seconds = max(r["seconds"] for r in results)
     return Result(
@@ -433,9 +438,12 @@ def _entry() -> None:
         Path(sys.argv[3]).mkdir(parents=True, exist_ok=True)
         serve_forever(tradepit_server(int(sys.argv[2]), Path(sys.argv[3])))
     elif command == "clients":
-        kind, url, first, count = sys.argv[2:6]
-        result = asyncio.run(run_clients(kind, url, int(first), int(count)))
-        print(json.dumps(result))
+        # The clients run on uvloop too, the lightest loop, so that they keep up. Results go
+        # to a file: under uvloop, a write of more than a pipe's buffer to stdout was cut short.
+        kind, url, first, count, out = sys.argv[2:7]
+        with asyncio.Runner(loop_factory=uvicorn.Config(app=None).get_loop_factory()) as runner:
+            result = runner.run(run_clients(kind, url, int(first), int(count)))
+        Path(out).write_text(json.dumps(result))
     else:
         main()
 
