@@ -72,10 +72,9 @@ class Link:
     async def write_all(self, frames: list[bytes]) -> bool:
         """Write a batch of frames at once, once the connection can take them; False (nothing
         written) when Engine.IO must send them to keep the order of packets."""
-        wire = self.wire
-        if wire is None:
+        if self.wire is None:
             return False
-        await wire.protocol.writable.wait()
+        await self.wire.writable()
         return self.write(b"".join(frames))
 
 

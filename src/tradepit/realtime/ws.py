@@ -157,6 +157,11 @@ class Wire:
             and not protocol.transport.is_closing()
         )
 
+    async def writable(self) -> None:
+        """Wait until the connection's write buffer is below the high-water mark (or it is
+        lost: ``write`` then refuses)."""
+        await self.protocol.writable.wait()
+
     def write(self, frame: bytes) -> bool:
         """Write ``frame`` now and return True, or return False when the wire is not ready."""
         if not self.ready():
@@ -228,7 +233,7 @@ async def _serve(
         wire.limit_buffers()
         client.direct = lambda message: wire.write(frame_of(message))
     tasks = [
-        asyncio.create_task(_write(send or websocket.send, client)),
+        asyncio.create_task(_write(send or websocket.send, client, wire)),
         asyncio.create_task(_read(websocket, hub, client)),
         asyncio.create_task(_recheck(hub, client, credential)),
     ]
@@ -246,13 +251,18 @@ async def _serve(
     return finished.result()
 
 
-async def _write(send: Send, client: Client) -> tuple[int, str]:
-    """Send what the client's queue holds, through the ASGI ``send`` itself (Starlette's
-    wrapper adds nothing here but time)."""
+async def _write(send: Send, client: Client, wire: Wire | None) -> tuple[int, str]:
+    """Send what the client's queue holds: as ready-made frames in one write once the
+    connection takes them, or else through the ASGI ``send`` itself (Starlette's wrapper adds
+    nothing here but time)."""
     while True:
         batch = await client.take()
         if client.closing is not None:
             return CLOSE_TOO_SLOW, client.closing
+        if wire is not None:
+            await wire.writable()
+            if wire.write(b"".join(frame_of(message) for message in batch)):
+                continue
         for message in batch:
             await send({"type": "websocket.send", "text": message.text()})
 
