@@ -7,21 +7,21 @@ import asyncio
 import contextlib
 import json
 import socket
+from abc import ABC, abstractmethod
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import make_settings
 from tests.realtime.conftest import (
     market_clock,
     receive,
-    receive_until,
     serving,
     user_token,
-    ws_url,
 )
 from tradepit.app import create_app
 from tradepit.bus import Bus, tick_topic
@@ -110,128 +110,96 @@ async def record_ticks(bus: Bus, symbols: list[str], seen: Seen) -> None:
     await asyncio.gather(*(one(s) for s in symbols))
 
 
-def note(message: dict[str, Any], ticks: Seen) -> None:
-    """Keep a tick message's time and price under its symbol."""
-    if message["type"] == "tick":
-        stamp = datetime.fromisoformat(message["timestamp"])
-        ticks.setdefault(message["symbol"], []).append((stamp, message["ltp"]))
-
-
-async def read_until_quiet(ws: ClientConnection, ticks: Seen, quiet: float = 1.5) -> None:
-    """Read every message until none came for ``quiet`` seconds."""
-    with contextlib.suppress(TimeoutError):
-        while True:
-            note(await receive(ws, quiet), ticks)
-
-
-async def test_a_slow_reader_gets_the_latest_prices_a_fast_one_every_tick(
-    tmp_path: Path, db: str
-) -> None:
-    symbols = ["ITC", "SBIN", "INFY", "RELIANCE", "TCS", "LT", "NIFTY", "BANKNIFTY"]
-    settings = make_settings(tmp_path / "data", db, market_hours="always")
-    app = create_app(settings, clock=market_clock(20))
-    wired = app.state.wiring
-    published: Seen = {s: [] for s in symbols}
-    fast: Seen = {}
-    slow: Seen = {}
-    try:
-        async with (
-            serving(app) as address,
-            httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as http,
-        ):
-            recorder = asyncio.create_task(record_ticks(wired.bus, symbols, published))
-            _, token = await user_token(http)
-            async with (
-                connect(ws_url(address, token=token)) as fast_ws,
-                connect(
-                    ws_url(address, token=token), sock=small_socket(address), max_queue=1
-                ) as slow_ws,
-            ):
-                subscribe = json.dumps({"type": "subscribe", "symbols": symbols})
-                for ws in (fast_ws, slow_ws):
-                    await receive(ws)  # connected
-                    await ws.send(subscribe)
-                reader = asyncio.create_task(read_until_quiet(fast_ws, fast, quiet=30))
-                await asyncio.sleep(0.5)
-                since = {s: len(published[s]) for s in symbols}  # both clients are live
-                await asyncio.sleep(3)  # the slow client reads nothing meanwhile
-                headers = {"Authorization": f"Bearer {token}"}
-                body = {"symbol": "ITC", "order_type": "MARKET", "order_side": "BUY",
-                        "quantity": "1", "product": "CNC"}  # fmt: skip
-                placed = await http.post("/api/paper-trading/orders", json=body, headers=headers)
-                assert placed.status_code == 201
-                await asyncio.sleep(1)
-                await wired.feeds.stop()  # no more ticks: the latest prices are final
-                await asyncio.sleep(0.5)
-                stats = (await http.get("/api/websocket/stats")).json()["data"]["worker"]
-                balance, before = await receive_until(slow_ws, "balance", within=20)
-                for message in before:
-                    note(message, slow)
-                await read_until_quiet(slow_ws, slow)
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
-            recorder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recorder
-    finally:
-        await wired.engine.dispose()
-    private = [m["seq"] for m in [*before, balance] if "seq" in m]
-    assert private == [1, 2, 3, 4]  # private events are never dropped
-    assert stats["messages_dropped"] > 0
-    for symbol in symbols:
-        live = published[symbol][since[symbol] :]
-        assert len(live) > 50, symbol  # the feed ran: dozens of ticks while the slow one slept
-        # The fast client got every tick of the symbol, in order, none missing, to the last.
-        assert fast[symbol][-len(live) :] == live, symbol
-        # The slow client did not get that backlog: a few ticks, never going back in time,
-        # and the last one is the symbol's latest price.
-        got = slow[symbol]
-        assert len(got) < len(live) / 2, symbol
-        assert [stamp for stamp, _ in got] == sorted({stamp for stamp, _ in got}), symbol
-        assert got[-1] == published[symbol][-1], symbol
-
-
-class RawSocketIO:
-    """A Socket.IO client speaking Engine.IO 4 over a plain websocket, so that a test controls
-    when it reads (python-socketio's client reads in the background)."""
+class Reader(ABC):
+    """A client of one transport whose reads the test controls; it keeps the ticks it got (by
+    symbol, in order) and every other message."""
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
-        #: Everything received, in order: ("ack", id, data) or (event, data).
+        self.ticks: Seen = {}
+        #: Everything but ticks, in order: (kind, data); for a Socket.IO ack ("ack", id, data).
         self.got: list[tuple[Any, ...]] = []
 
-    async def open(self, token: str, symbols: list[str]) -> None:
-        """Connect to the namespace with ``token``, then subscribe to ``symbols`` (ack ids
-        0, 1...)."""
-        await self.ws.recv()  # Engine.IO open: 0{"sid", "pingInterval", ...}
-        await self.ws.send("40" + json.dumps({"token": token}))
-        for n, symbol in enumerate(symbols):
-            await self.ws.send(f"42{n}" + json.dumps(["subscribe_symbol", {"symbol": symbol}]))
+    def tick(self, data: dict[str, Any]) -> None:
+        stamp = datetime.fromisoformat(data["timestamp"])
+        self.ticks.setdefault(data["symbol"], []).append((stamp, data["ltp"]))
 
-    async def read(self, ticks: Seen, quiet: float = 1.5) -> None:
-        """Read every packet until none came for ``quiet`` seconds, answering pings."""
+    async def read(self, quiet: float = 1.5) -> None:
+        """Read every message until none came for ``quiet`` seconds."""
         with contextlib.suppress(TimeoutError):
             while True:
-                raw = str(await asyncio.wait_for(self.ws.recv(), quiet))
-                if raw == "2":
-                    await self.ws.send("3")
-                elif raw.startswith("42"):
-                    event, data = json.loads(raw[2:])
-                    self.got.append((event, data))
-                    if event == "symbol_update":
-                        note({"type": "tick", **data}, ticks)
-                elif raw.startswith("43"):
-                    digits = len(raw) - len(raw[2:].lstrip("0123456789"))
-                    self.got.append(("ack", int(raw[2:digits]), json.loads(raw[digits:])))
+                await self.take(str(await asyncio.wait_for(self.ws.recv(), quiet)))
+
+    @abstractmethod
+    async def open(self, token: str, symbols: list[str]) -> None:
+        """Log in and subscribe to ``symbols``."""
+
+    @abstractmethod
+    async def take(self, raw: str) -> None:
+        """Keep one message."""
+
+    @abstractmethod
+    def private(self) -> list[Any]:
+        """Return the private events received (they carry ``seq``)."""
+
+
+class NativeReader(Reader):
+    """A ``/ws`` client."""
+
+    async def open(self, token: str, symbols: list[str]) -> None:
+        await receive(self.ws)  # connected
+        await self.ws.send(json.dumps({"type": "subscribe", "symbols": symbols}))
+
+    async def take(self, raw: str) -> None:
+        message = json.loads(raw)
+        if message["type"] == "tick":
+            self.tick(message)
+        else:
+            self.got.append((message["type"], message))
 
     def private(self) -> list[Any]:
-        return [data for event, *rest in self.got if event == "balance_update" for data in rest]
+        return [data for _, data in self.got if "seq" in data]
 
 
-async def test_socketio_a_slow_reader_gets_the_latest_prices_a_fast_one_every_tick(
-    tmp_path: Path, db: str
+class SocketIOReader(Reader):
+    """A Socket.IO client speaking Engine.IO 4 over a plain websocket (python-socketio's
+    client reads in the background: it cannot be a slow reader)."""
+
+    async def open(self, token: str, symbols: list[str]) -> None:
+        await self.ws.recv()  # Engine.IO open: 0{"sid", "pingInterval", ...}
+        await self.ws.send("40" + json.dumps({"token": token}))
+        for n, symbol in enumerate(symbols):  # ack ids 0, 1...
+            await self.ws.send(f"42{n}" + json.dumps(["subscribe_symbol", {"symbol": symbol}]))
+
+    async def take(self, raw: str) -> None:
+        if raw == "2":  # Engine.IO ping
+            await self.ws.send("3")
+        elif raw.startswith("42"):
+            event, data = json.loads(raw[2:])
+            if event == "symbol_update":
+                self.tick(data)
+            else:
+                self.got.append((event, data))
+        elif raw.startswith("43"):
+            digits = len(raw) - len(raw[2:].lstrip("0123456789"))
+            self.got.append(("ack", int(raw[2:digits]), json.loads(raw[digits:])))
+
+    def private(self) -> list[Any]:
+        return [data for event, data, *_ in self.got if event == "balance_update"]
+
+
+TRANSPORTS = {
+    # /ws delivers every private event; Socket.IO the USDT wallet's balance (okx-bets').
+    "ws": (NativeReader, "/ws?token={token}", "ITC", "1"),
+    "socketio": (SocketIOReader, "/socket.io/?EIO=4&transport=websocket", "BTC-USDT", "0.01"),
+}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_slow_reader_gets_the_latest_prices_a_fast_one_every_tick(
+    tmp_path: Path, db: str, transport: str
 ) -> None:
+    kind, path, traded, quantity = TRANSPORTS[transport]
     symbols = ["ITC", "SBIN", "INFY", "RELIANCE", "TCS", "LT", "NIFTY", "BANKNIFTY"]
     settings = make_settings(
         tmp_path / "data", db, market_hours="always", starting_balance_usdt="100000"
@@ -239,8 +207,6 @@ async def test_socketio_a_slow_reader_gets_the_latest_prices_a_fast_one_every_ti
     app = create_app(settings, clock=market_clock(20))
     wired = app.state.wiring
     published: Seen = {s: [] for s in symbols}
-    fast_ticks: Seen = {}
-    slow_ticks: Seen = {}
     try:
         async with (
             serving(app) as address,
@@ -248,28 +214,28 @@ async def test_socketio_a_slow_reader_gets_the_latest_prices_a_fast_one_every_ti
         ):
             recorder = asyncio.create_task(record_ticks(wired.bus, symbols, published))
             _, token = await user_token(http)
-            url = f"ws://{address}/socket.io/?EIO=4&transport=websocket"
+            url = f"ws://{address}" + path.format(token=token)
             async with (
                 connect(url) as fast_ws,
                 connect(url, sock=small_socket(address), max_queue=1) as slow_ws,
             ):
-                fast, slow = RawSocketIO(fast_ws), RawSocketIO(slow_ws)
+                fast, slow = kind(fast_ws), kind(slow_ws)
                 for client in (fast, slow):
                     await client.open(token, symbols)
-                reader = asyncio.create_task(fast.read(fast_ticks, quiet=30))
+                reader = asyncio.create_task(fast.read(quiet=30))
                 await asyncio.sleep(0.5)
                 since = {s: len(published[s]) for s in symbols}  # both clients are live
                 await asyncio.sleep(3)  # the slow client reads nothing meanwhile
                 headers = {"Authorization": f"Bearer {token}"}
-                body = {"symbol": "BTC-USDT", "order_type": "MARKET", "order_side": "BUY",
-                        "quantity": "0.01", "product": "CNC"}  # fmt: skip
+                body = {"symbol": traded, "order_type": "MARKET", "order_side": "BUY",
+                        "quantity": quantity, "product": "CNC"}  # fmt: skip
                 placed = await http.post("/api/paper-trading/orders", json=body, headers=headers)
                 assert placed.status_code == 201, placed.text
                 await asyncio.sleep(1)
                 await wired.feeds.stop()  # no more ticks: the latest prices are final
                 await asyncio.sleep(0.5)
                 stats = (await http.get("/api/websocket/stats")).json()["data"]["worker"]
-                await slow.read(slow_ticks, quiet=3)
+                await slow.read(quiet=3)
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reader
@@ -278,22 +244,25 @@ async def test_socketio_a_slow_reader_gets_the_latest_prices_a_fast_one_every_ti
                 await recorder
     finally:
         await wired.engine.dispose()
-    # Private events are never dropped: the slow client got the balance updates too.
-    assert fast.private() and slow.private() == fast.private()
-    assert all("seq" in update for update in fast.private())
+    # Private events are never dropped: the slow client got every one, in order.
+    seqs = [event["seq"] for event in fast.private()]
+    assert seqs and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert slow.private() == fast.private()
     assert stats["messages_dropped"] > 0
     for n, symbol in enumerate(symbols):
-        # Each subscription's ack comes before its first update.
-        acked = fast.got.index(("ack", n, [{"success": True, "symbol": symbol}]))
-        first = next(
-            i for i, (event, *data) in enumerate(fast.got)
-            if event == "symbol_update" and data[0]["symbol"] == symbol
-        )  # fmt: skip
-        assert acked < first, symbol
+        if transport == "socketio":  # each subscription's ack comes before its first update
+            acked = fast.got.index(("ack", n, [{"success": True, "symbol": symbol}]))
+            assert not any(
+                event == "symbol_update" and data["symbol"] == symbol
+                for event, data, *_ in fast.got[:acked]
+            )
         live = published[symbol][since[symbol] :]
-        assert len(live) > 50, symbol
-        assert fast_ticks[symbol][-len(live) :] == live, symbol
-        got = slow_ticks[symbol]
+        assert len(live) > 50, symbol  # the feed ran: dozens of ticks while the slow one slept
+        # The fast client got every tick of the symbol, in order, none missing, to the last.
+        assert fast.ticks[symbol][-len(live) :] == live, symbol
+        # The slow client did not get that backlog: a few ticks, never going back in time,
+        # and the last one is the symbol's latest price.
+        got = slow.ticks[symbol]
         assert len(got) < len(live) / 2, symbol
         assert [stamp for stamp, _ in got] == sorted({stamp for stamp, _ in got}), symbol
         assert got[-1] == published[symbol][-1], symbol
