@@ -426,7 +426,7 @@ def main() -> None:
 def serve_forever(server: Coroutine[object, object, None]) -> None:
     """Run a server on the event loop ``tradepit serve`` runs on (``uvicorn.run``'s default,
     uvloop when installed): both servers then run on the same loop as production."""
-    with asyncio.Runner(loop_factory=uvicorn.Config(app=None).get_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=uvicorn.Config(app="").get_loop_factory()) as runner:
         runner.run(server)
 
 
@@ -441,7 +441,7 @@ def _entry() -> None:
         # The clients run on uvloop too, the lightest loop, so that they keep up. Results go
         # to a file: under uvloop, a write of more than a pipe's buffer to stdout was cut short.
         kind, url, first, count, out = sys.argv[2:7]
-        with asyncio.Runner(loop_factory=uvicorn.Config(app=None).get_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=uvicorn.Config(app="").get_loop_factory()) as runner:
             result = runner.run(run_clients(kind, url, int(first), int(count)))
         Path(out).write_text(json.dumps(result))
     else:

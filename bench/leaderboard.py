@@ -238,7 +238,7 @@ async def database() -> dict[str, tuple[float, float]]:
         fill(path)
         print(f"\nbuilt {PARTICIPANTS} entries x {POSITIONS} positions in "
               f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-        settings = Settings(_env_file=None, data_dir=Path(tmp), database_url=url)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, data_dir=Path(tmp), database_url=url)
         market, _, _ = build_market(settings, ManualClock(NOW))
         engine = create_engine(url)
         sessionmaker = create_sessionmaker(engine)

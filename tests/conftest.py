@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import hypothesis
@@ -120,7 +121,7 @@ async def db(database_url: str, cleaner: AsyncEngine) -> AsyncIterator[str]:
 
 def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Settings:
     """Return settings for a test app: fast Argon2, generous rate limits, no .env file."""
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "data_dir": data_dir,
         "database_url": database_url,
         "argon2_time_cost": 1,
@@ -130,7 +131,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "auth_rate_limit": "100000/minute",
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

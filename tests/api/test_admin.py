@@ -47,7 +47,7 @@ async def user_row(
     """Return the admin listing's row of one user."""
     response = await client.get("/api/admin/users?page_size=200", headers=headers)
     assert response.status_code == 200, response.text
-    rows = [u for u in response.json()["users"] if u["id"] == user_id]
+    rows: list[dict[str, Any]] = [u for u in response.json()["users"] if u["id"] == user_id]
     assert len(rows) == 1
     return rows[0]
 

@@ -71,7 +71,8 @@ async def entries(client: httpx.AsyncClient, headers: dict[str, str]) -> list[di
 async def position(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
     """Return the user's XAUUSD quantity."""
     found = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-    return next(p["quantity"] for p in found["positions"] if p["symbol"] == "XAUUSD")
+    quantity: str = next(p["quantity"] for p in found["positions"] if p["symbol"] == "XAUUSD")
+    return quantity
 
 
 class TestBroadcast:

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -37,6 +38,9 @@ from tradepit.services import auth
 from tradepit.store.db import create_engine, create_sessionmaker
 from tradepit.store.migrate import upgrade
 from tradepit.store.users import User
+
+if TYPE_CHECKING:
+    from schemathesis.specs.openapi.schemas import OpenApiCase
 
 FUZZ = settings(
     max_examples=40,
@@ -133,12 +137,12 @@ def _bearer(backend: Backend, user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _anonymous(case: schemathesis.Case) -> None:
+def _anonymous(case: OpenApiCase) -> None:
     response = case.call()
     case.validate_response(response, checks=[not_a_server_error])
 
 
-def _authenticated(case: schemathesis.Case, backend: Backend, user: User) -> None:
+def _authenticated(case: OpenApiCase, backend: Backend, user: User) -> None:
     headers = _bearer(backend, user)
     response = case.call(headers=headers)
     case.validate_response(response, checks=[not_a_server_error], headers=headers)
@@ -149,25 +153,25 @@ def _authenticated(case: schemathesis.Case, backend: Backend, user: User) -> Non
 
 @SQLITE.schema.parametrize()
 @FUZZ
-def test_sqlite_anonymous(case: schemathesis.Case, sqlite_superadmin: User) -> None:
+def test_sqlite_anonymous(case: OpenApiCase, sqlite_superadmin: User) -> None:
     _anonymous(case)
 
 
 @SQLITE.schema.parametrize()
 @FUZZ
-def test_sqlite_superadmin(case: schemathesis.Case, sqlite_superadmin: User) -> None:
+def test_sqlite_superadmin(case: OpenApiCase, sqlite_superadmin: User) -> None:
     _authenticated(case, SQLITE, sqlite_superadmin)
 
 
 @POSTGRES.schema.parametrize()
 @FUZZ
-def test_postgresql_anonymous(case: schemathesis.Case, postgres_superadmin: User) -> None:
+def test_postgresql_anonymous(case: OpenApiCase, postgres_superadmin: User) -> None:
     _anonymous(case)
 
 
 @POSTGRES.schema.parametrize()
 @FUZZ
-def test_postgresql_superadmin(case: schemathesis.Case, postgres_superadmin: User) -> None:
+def test_postgresql_superadmin(case: OpenApiCase, postgres_superadmin: User) -> None:
     _authenticated(case, POSTGRES, postgres_superadmin)
 
 

@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIRouter
 from limits.aio.storage import RedisStorage
+from limits.aio.storage.redis.redispy import RedispyBridge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
@@ -43,7 +44,9 @@ async def _close_rate_limit_redis(app: FastAPI) -> None:
     while layer is not None and not isinstance(layer, RateLimit):
         layer = getattr(layer, "app", None)
     if isinstance(layer, RateLimit) and isinstance(layer.limiter.storage, RedisStorage):
-        await layer.limiter.storage.bridge.storage.aclose()
+        bridge = layer.limiter.storage.bridge
+        assert isinstance(bridge, RedispyBridge)  # tradepit.app asks for implementation="redispy"
+        await bridge.storage.aclose()
 
 
 @asynccontextmanager
@@ -75,7 +78,7 @@ async def redis_server() -> AsyncIterator[RedisServer]:
     """Yield the test Redis with a fresh prefix; delete that prefix's keys afterwards."""
     client = Redis.from_url(REDIS, socket_connect_timeout=1, socket_timeout=2)
     try:
-        await client.ping()  # type: ignore[misc]
+        await client.ping()
     except (RedisError, OSError) as exc:
         await client.aclose()
         skip_or_fail(f"Redis at {REDIS} is unreachable: {exc}")
@@ -104,6 +107,7 @@ def _routes_of_every_api_module() -> Iterator[tuple[str, str]]:
             continue
         for route in router.routes:
             if isinstance(route, APIRoute) and route.include_in_schema:
+                assert route.methods is not None  # APIRoute always sets them (GET by default)
                 for method in route.methods:
                     yield method, route.path
 

@@ -242,7 +242,7 @@ class TestPlacedTogether:
             assert mine["total"] == 4  # four orders each, none of another user's
             held = (await client.get("/api/paper-trading/positions", headers=headers)).json()
             quantities = [(p["symbol"], Decimal(p["quantity"])) for p in held["positions"]]
-            assert quantities == [("ITC", 4 * (1 + number))]
+            assert quantities == [("ITC", Decimal(4 * (1 + number)))]
         metrics = (await client.get("/metrics")).text
         if app.state.wiring.desk.together:  # SQLite: all 12 went through group commit
             assert "tradepit_order_batch_size_sum 12.0" in metrics

@@ -54,7 +54,8 @@ async def channels(redis_url: str, prefix: str) -> set[str]:
     """Return the bus channels somebody listens to."""
     async with Redis.from_url(redis_url) as redis:
         found = await redis.pubsub_channels(f"{prefix}:bus:*")
-    return {c.decode().removeprefix(f"{prefix}:bus:") for c in found if b"_worker." not in c}
+    names = [c.decode() if isinstance(c, bytes) else c for c in found]
+    return {n.removeprefix(f"{prefix}:bus:") for n in names if "_worker." not in n}
 
 
 class TestRedisBus:

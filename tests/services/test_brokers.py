@@ -101,7 +101,11 @@ class TestCcxt:
     async def test_connect_reads_the_usdt_balance(self, okx: tuple[Okx, CcxtBroker]) -> None:
         _, broker = okx
         info = await broker(okx_account(), NO_SESSION).connect()
-        assert (info.currency, info.balance, info.equity) == ("USDT", Decimal("1234.5"), 1300)
+        assert (info.currency, info.balance, info.equity) == (
+            "USDT",
+            Decimal("1234.5"),
+            Decimal(1300),
+        )
 
     async def test_a_market_order_carries_the_ticket_id(self, okx: tuple[Okx, CcxtBroker]) -> None:
         standin, broker = okx

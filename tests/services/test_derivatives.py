@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from tests.conftest import app_at, client_for
 from tests.factories import user_with_token
+from tradepit.api.deps import Wiring
 from tradepit.bus import user_topic
 from tradepit.domain.clock import ManualClock
 from tradepit.domain.instruments import Right, derivative_symbol, intrinsic_value
@@ -112,7 +113,8 @@ def at_close(day: date, after: timedelta = timedelta(0)) -> datetime:
 
 
 def atm(app: FastAPI) -> Decimal:
-    spot = app.state.wiring.market.tick("NIFTY").ltp
+    wired: Wiring = app.state.wiring
+    spot = wired.market.tick("NIFTY").ltp
     return (spot / 50).to_integral_value() * 50
 
 

@@ -23,7 +23,7 @@ from tradepit.market.feed import FeedState, TickSink
 from tradepit.market.quotes import QuoteBook
 from tradepit.market.simulated_feed import STEP_US, SimulatedFeed
 from tradepit.market.simulator import Simulator
-from tradepit.services.auth import Caller
+from tradepit.services.callers import Caller
 from tradepit.services.feeds import FeedRunner, load_kite_token, save_kite_token, warm
 from tradepit.store import candles as candle_store
 from tradepit.store.audit import AuditEntry

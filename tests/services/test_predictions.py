@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from tests.conftest import app_at
 from tests.factories import make_user
+from tradepit.api.deps import Wiring
 from tradepit.bus import user_topic
 from tradepit.domain.clock import ManualClock
 from tradepit.domain.market import Candle, Tick
@@ -107,7 +108,8 @@ async def place(
 
 
 async def fetch(app: FastAPI, bet_id: int) -> Bet:
-    async with app.state.wiring.sessionmaker() as session:
+    wired: Wiring = app.state.wiring
+    async with wired.sessionmaker() as session:
         found = await session.get(Bet, bet_id)
         assert found is not None
         return found

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import app_at, client_for
 from tests.factories import admin_headers, user_with_token
+from tradepit.api.deps import Wiring
 from tradepit.domain.clock import ManualClock
 from tradepit.domain.orders import Product
 from tradepit.services import leaderboards
@@ -185,7 +186,8 @@ class TestLedgerArithmetic:
 
 
 async def main_inr(app: FastAPI, user_id: int) -> Decimal:
-    async with app.state.wiring.sessionmaker() as session:
+    wired: Wiring = app.state.wiring
+    async with wired.sessionmaker() as session:
         found = await session.scalar(
             select(Wallet.balance).where(
                 Wallet.user_id == user_id, Wallet.name == "cash", Wallet.currency == "INR"

@@ -207,7 +207,10 @@ class TestUTCDateTime:
             assert "naive" in str(caught.value.orig)
 
     @pytest.mark.parametrize(
-        "dialect", [SQLiteDialect_aiosqlite(), PGDialect_asyncpg()], ids=["sqlite", "postgresql"]
+        "dialect",
+        # SQLAlchemy leaves PGDialect.__init__ unannotated.
+        [SQLiteDialect_aiosqlite(), PGDialect_asyncpg()],  # type: ignore[no-untyped-call]
+        ids=["sqlite", "postgresql"],
     )
     def test_processes_values_directly(self, dialect: Dialect) -> None:
         column = UTCDateTime()
