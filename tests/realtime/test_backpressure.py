@@ -23,6 +23,7 @@ from tests.realtime.conftest import (
     serving,
     user_token,
 )
+from tests.standins import until
 from tradepit.app import create_app
 from tradepit.bus import Bus, tick_topic
 from tradepit.services.realtime import Client, Counters, Limits, Outgoing
@@ -67,6 +68,16 @@ class TestClientQueue:
         assert counters.dropped == 200 - len(sent)
         client.offer_tick("ITC", tick("ITC", 100))  # the backlog starts afresh after a read
         assert sent_ticks(await client.take()) == [("ITC", 100)]
+
+    async def test_only_the_newest_leaderboard_waits(self) -> None:
+        counters = Counters()
+        client = Client("ws", None, Limits(tick_backlog=64), counters, no_replay)
+        for n in range(5):
+            client.offer_tick("ITC", tick("ITC", n))
+            client.offer_latest("tournament.7", Outgoing({"type": "leaderboard", "n": n}))
+        sent = await client.take()
+        assert [m.message.get("ltp", m.message.get("n")) for m in sent] == [0, 1, 2, 3, 4, 4]
+        assert sent[-1].kind == "leaderboard" and counters.dropped == 4
 
     async def test_unsubscribing_drops_the_symbols_queued_ticks(self) -> None:
         client = Client("ws", None, Limits(), Counters(), no_replay)
@@ -223,6 +234,7 @@ async def test_a_slow_reader_gets_the_latest_prices_a_fast_one_every_tick(
                 for client in (fast, slow):
                     await client.open(token, symbols)
                 reader = asyncio.create_task(fast.read(quiet=30))
+                await until(lambda: set(fast.ticks) == set(symbols))  # subscribed to all
                 await asyncio.sleep(0.5)
                 since = {s: len(published[s]) for s in symbols}  # both clients are live
                 await asyncio.sleep(3)  # the slow client reads nothing meanwhile

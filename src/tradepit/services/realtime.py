@@ -167,18 +167,9 @@ class Client:
 
     def offer_tick(self, symbol: str, message: Outgoing, at_once: bool = True) -> None:
         """Send a tick at once when nothing else waits for this client and its connection
-        takes it (``at_once``); otherwise queue it, replacing an unsent older one of the same
-        symbol, for the gateway's writer."""
-        if (
-            at_once
-            and self.direct is not None
-            and not self.busy
-            and not self.ticks
-            and not self.events
-            and self.closing is None
-            and self.direct(message)
-        ):
-            self.counters.sent += 1
+        takes it (``at_once``); otherwise queue it for the gateway's writer, in order, up to
+        ``limits.tick_backlog`` of them; past that only the newest of each symbol is kept."""
+        if at_once and self._sent_now(message):
             return
         ticks = self.ticks
         ticks.append((symbol, message))
@@ -188,6 +179,32 @@ class Client:
             self.ticks = list(newest.items())
             self._room = len(newest) + self.limits.tick_backlog
         self.wake.set()
+
+    def offer_latest(self, key: str, message: Outgoing) -> None:
+        """Send a message of which only the newest matters (a leaderboard) at once, or queue
+        it in place of an unsent older one of the same ``key``."""
+        if self._sent_now(message):
+            return
+        kept = [(name, queued) for name, queued in self.ticks if name != key]
+        self.counters.dropped += len(self.ticks) - len(kept)
+        kept.append((key, message))
+        self.ticks = kept
+        self.wake.set()
+
+    def _sent_now(self, message: Outgoing) -> bool:
+        """Write ``message`` straight to the connection when nothing else waits for this
+        client and the connection takes it; True when it did."""
+        if (
+            self.direct is not None
+            and not self.busy
+            and not self.ticks
+            and not self.events
+            and self.closing is None
+            and self.direct(message)
+        ):
+            self.counters.sent += 1
+            return True
+        return False
 
     def forget(self, symbol: str) -> None:
         """Drop the unsent ticks of ``symbol`` (unsubscribed)."""
@@ -586,9 +603,9 @@ class Hub:
                 for client in entry.clients:
                     client.offer_tick(symbol, message)
                 continue
-            if kind == "leaderboard":  # conflated like ticks: only the newest board matters
+            if kind == "leaderboard":  # only the newest board matters
                 for client in entry.clients:
-                    client.offer_tick(topic, message)
+                    client.offer_latest(topic, message)
                 continue
             if kind == "market_status":
                 # Each worker announces a change: deliver it once.
