@@ -127,3 +127,28 @@ async def test_statements_run_directly_store_what_sqlalchemy_stores(tmp_path: Pa
     assert stored[0] == stored[1]
     assert read[0] == read[1] == tuple(values.values())
     assert returned == [(2, *values.values())]
+
+
+async def test_a_long_read_runs_apart_from_the_pools_connection(engine: AsyncEngine) -> None:
+    await add_note(engine, "committed")
+    sessionmaker = create_sessionmaker(engine)
+    async with sessionmaker() as session:
+        await session.execute(text("INSERT INTO notes (body) VALUES ('not yet committed')"))
+        # The session holds the pool's only connection and the write lock: the read goes on
+        # beside it, sees the last committed state, and the loop keeps turning meanwhile.
+        turns = 0
+
+        async def turning() -> None:
+            nonlocal turns
+            while True:
+                await asyncio.sleep(0)
+                turns += 1
+
+        spinner = asyncio.create_task(turning())
+        rows = await db.read_apart(
+            session, select(text("body")).select_from(text("notes")).order_by(text("id"))
+        )
+        spinner.cancel()
+        await session.commit()
+    assert rows == [("committed",)]
+    assert turns > 0

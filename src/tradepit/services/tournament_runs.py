@@ -215,14 +215,12 @@ class Scheduler:
                     log.exception("tournament %s: %s failed", tournament_id, what)
 
     async def _once(self, tournament_id: int, what: str) -> None:
+        if what == "publish":
+            await self.publish(tournament_id)
+            return
         async with self.sessionmaker() as session:
             try:
-                if what == "publish":
-                    found = await session.get(Tournament, tournament_id)
-                    if found is None or found.status != RUNNING:
-                        return
-                    await self.publish(session, found)
-                elif what == "start":
+                if what == "start":
                     await start(session, self.clock, tournament_id)
                 else:
                     self.recent.forget(tournament_id)
@@ -235,20 +233,32 @@ class Scheduler:
         if what != "publish":
             log.info("tournament %s: %s", tournament_id, what)
 
-    async def publish(self, session: AsyncSession, t: Tournament) -> None:
-        """Recompute a running leaderboard, keep each entry's peak and drawdown, publish."""
-        board = await leaderboards.live(session, self.market, t)
-        await store.keep_extremes(session, board.extremes)
-        read = LeaderboardRead(
-            tournament_id=t.id,
-            status=TournamentStatus(t.status),
-            as_of=self.clock.now(),
-            final=False,
-            entries=board.lines,
-        )
-        message = _event(read.model_dump(mode="json"))
-        after_commit(session, lambda: self.recent.put(read))
-        after_commit(session, lambda: self.bus.publish(tournaments.topic(t.id), message))
+    async def publish(self, tournament_id: int) -> None:
+        """Recompute a running leaderboard, keep each entry's peak and drawdown, publish.
+
+        The board is read outside a transaction: on SQLite it is read apart from the pool's
+        only connection (``db.read_apart``), which orders and the rest use meanwhile."""
+        async with self.sessionmaker() as session:
+            t = await session.get(Tournament, tournament_id)
+            if t is None or t.status != RUNNING:
+                return
+            await session.commit()  # nothing written: hands the connection back meanwhile
+            board = await leaderboards.live(session, self.market, t)
+            await session.refresh(t)
+            if t.status != RUNNING:  # ended meanwhile: its final board is the one that counts
+                return
+            await store.keep_extremes(session, board.extremes)
+            read = LeaderboardRead(
+                tournament_id=t.id,
+                status=TournamentStatus(t.status),
+                as_of=self.clock.now(),
+                final=False,
+                entries=board.lines,
+            )
+            message = _event(read.model_dump(mode="json"))
+            after_commit(session, lambda: self.recent.put(read))
+            after_commit(session, lambda: self.bus.publish(tournaments.topic(t.id), message))
+            await commit(session)
 
 
 def _event(board: dict[str, object]) -> dict[str, object]:

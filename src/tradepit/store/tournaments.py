@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradepit.store.base import Base
+from tradepit.store.db import read_apart
 from tradepit.store.orders import PositionRow
 from tradepit.store.types import ExactDecimal, UTCDateTime
 from tradepit.store.users import User
@@ -290,7 +291,8 @@ async def board_rows(session: AsyncSession, tournament_id: int, marks: Marks) ->
     """Return every entry of a tournament with its username, wallet balance and the value of
     its positions at ``marks``, first joined first: one query, one row per entry (the
     positions are summed by the database through the (user, tournament, ...) unique index
-    instead of coming back as one row each)."""
+    instead of coming back as one row each). On SQLite it reads the last committed state
+    apart from the session (``db.read_apart``)."""
     stmt = (
         select(
             TournamentEntry.id,
@@ -309,7 +311,7 @@ async def board_rows(session: AsyncSession, tournament_id: int, marks: Marks) ->
         .where(TournamentEntry.tournament_id == tournament_id)
         .order_by(TournamentEntry.id)
     )
-    return [BoardRow._make(row) for row in await session.execute(stmt)]
+    return [BoardRow._make(row) for row in await read_apart(session, stmt)]
 
 
 async def keep_extremes(session: AsyncSession, changes: list[tuple[int, Decimal, Decimal]]) -> None:
