@@ -129,6 +129,8 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "argon2_parallelism": 1,
         "rate_limit": "100000/minute",
         "auth_rate_limit": "100000/minute",
+        # Many apps start in one test process: what one built must stay collectable.
+        "gc_freeze": False,
         **overrides,
     }
     return Settings(_env_file=None, **values)

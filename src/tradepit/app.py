@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -398,6 +399,12 @@ def _lifespan(
                 contests.run, queue.run, ticker.run]  # fmt: skip
         if settings.role != "api":  # an API worker never runs them
             background.append(asyncio.create_task(wired.leadership.run(jobs), name="schedulers"))
+        if settings.gc_freeze:
+            # What startup built (the catalogue, the app, the wiring) lives as long as the
+            # process: the garbage collector's full passes skip it from now on. A full pass
+            # over it stalled the loop ~200 ms during a 10,000-entry leaderboard's recompute.
+            gc.collect()
+            gc.freeze()
         yield
         for task in background:
             task.cancel()

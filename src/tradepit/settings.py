@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     kite_ws_root: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
+    #: Freeze what startup built out of the garbage collector's full passes (docs/operations.md).
+    gc_freeze: bool = True
     # Predictions (okx-bets): what a win pays per unit staked, stake limits in USDT, the symbol.
     bet_payout_ratio: Decimal = Field(default=Decimal("1.8"), gt=0, le=100, decimal_places=8)
     bet_min_amount: Decimal = Field(default=Decimal("1"), gt=0, decimal_places=8)

@@ -255,7 +255,7 @@ class Scheduler:
                 final=False,
                 entries=board.lines,
             )
-            message = _event(read.model_dump(mode="json"))
+            message = _event(await asyncio.to_thread(read.model_dump, mode="json"))
             after_commit(session, lambda: self.recent.put(read))
             after_commit(session, lambda: self.bus.publish(tournaments.topic(t.id), message))
             await commit(session)
