@@ -10,7 +10,9 @@ Run with ``python -m bench.leaderboard``. Two parts:
   against copies of the earlier reads kept here as baselines: ORM objects (entries, names,
   balances and ``PositionRow`` objects, the first version), and the positions as one row of
   columns each (c58a4f8). Each run is its own session and transaction; the medians are over
-  ``DB_REPEATS`` runs after a warm-up. Target: under 200 ms median.
+  ``DB_REPEATS`` runs after a warm-up. Target: under 200 ms median. Also printed: the longest
+  time the event loop waited for a turn during a recompute (median of the runs), what other
+  requests and clients of the process wait at worst meanwhile.
 """
 
 from __future__ import annotations
@@ -220,9 +222,41 @@ async def live_now(session: AsyncSession, market: MarketData, t: Tournament) -> 
     return (await leaderboards.live(session, market, t)).lines
 
 
-async def database() -> dict[str, tuple[float, float]]:
+class Stalls:
+    """While entered, note the longest time the event loop did not get a turn: what every
+    other request and client of the process waits at worst meanwhile."""
+
+    def __init__(self) -> None:
+        self.longest_ms = 0.0
+        self._last = time.perf_counter()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Stalls:
+        self._task = asyncio.create_task(self._watch())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        self._turn()
+
+    async def _watch(self) -> None:
+        self._last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            self._turn()
+
+    def _turn(self) -> None:
+        now = time.perf_counter()
+        self.longest_ms = max(self.longest_ms, (now - self._last) * 1000)
+        self._last = now
+
+
+async def database() -> dict[str, tuple[float, float, float]]:
     """Build the tournament on a SQLite file and time each way of computing its leaderboard
-    from the database; check they agree. Returns name -> (median, p90) in ms."""
+    from the database; check they agree. Returns name -> (median, p90, median longest loop
+    stall) in ms."""
     ways: dict[str, Callable[..., Awaitable[list[Standing]]]] = {
         "ORM objects (baseline)": live_objects,
         "position rows (c58a4f8 read)": live_position_rows,
@@ -240,26 +274,33 @@ async def database() -> dict[str, tuple[float, float]]:
               f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         settings = Settings(_env_file=None, data_dir=Path(tmp), database_url=url)
         market, _, _ = build_market(settings, ManualClock(NOW))
+        gc.collect()
+        gc.freeze()  # as a started server does (TRADEPIT_GC_FREEZE)
         engine = create_engine(url)
         sessionmaker = create_sessionmaker(engine)
         boards: dict[str, list[Standing]] = {}
-        timings: dict[str, tuple[float, float]] = {}
+        timings: dict[str, tuple[float, float, float]] = {}
         try:
             for name, way in ways.items():
                 samples = []
+                stalls = []
                 for run in range(DB_REPEATS + 1):
                     gc.collect()  # no run pays for the garbage of the one before
-                    async with sessionmaker() as session:
+                    watch = Stalls()
+                    async with sessionmaker() as session, watch:
                         started = time.perf_counter()
                         t = await session.get(Tournament, 1)
                         assert t is not None
                         boards[name] = await way(session, market, t)
                         if run:  # the first is a warm-up
                             samples.append((time.perf_counter() - started) * 1000)
+                    if run:
+                        stalls.append(watch.longest_ms)
                 samples.sort()
                 timings[name] = (
                     statistics.median(samples),
                     samples[int(0.9 * (len(samples) - 1))],
+                    statistics.median(stalls),
                 )
         finally:
             await engine.dispose()
@@ -293,10 +334,11 @@ def main() -> None:
     print(f"numpy is {base / numpy_ms:.0f}x faster; {verdict} the {TARGET_MS:.0f} ms target")
     timings = asyncio.run(database())
     print(f"\nLive leaderboard from SQLite (read + rank + lines), {PARTICIPANTS} x {POSITIONS}")
-    print(f"{'case':<28}  {'median ms':>10}  {'p90 ms':>10}  {'x baseline':>10}")
+    print(f"{'case':<28}  {'median ms':>10}  {'p90 ms':>10}  {'x baseline':>10}  "
+          f"{'loop stall ms':>13}")  # fmt: skip
     base = next(iter(timings.values()))[0]
-    for name, (median, p90) in timings.items():
-        print(f"{name:<28}  {median:>10.1f}  {p90:>10.1f}  {median / base:>10.3f}")
+    for name, (median, p90, stall) in timings.items():
+        print(f"{name:<28}  {median:>10.1f}  {p90:>10.1f}  {median / base:>10.3f}  {stall:>13.1f}")
     now = timings["one query, summed in SQL"][0]
     verdict = "under" if now < DB_TARGET_MS else "OVER"
     print(f"{base / now:.1f}x faster than the baseline; {verdict} the {DB_TARGET_MS:.0f} ms target")
