@@ -244,10 +244,6 @@ class Scheduler:
                 return
             await session.commit()  # nothing written: hands the connection back meanwhile
             board = await leaderboards.live(session, self.market, t)
-            await session.refresh(t)
-            if t.status != RUNNING:  # ended meanwhile: its final board is the one that counts
-                return
-            await store.keep_extremes(session, board.extremes)
             read = LeaderboardRead(
                 tournament_id=t.id,
                 status=TournamentStatus(t.status),
@@ -256,6 +252,10 @@ class Scheduler:
                 entries=board.lines,
             )
             message = _event(await asyncio.to_thread(read.model_dump, mode="json"))
+            await session.refresh(t)  # the short transaction that keeps the extremes begins
+            if t.status != RUNNING:  # ended meanwhile: its final board is the one that counts
+                return
+            await store.keep_extremes(session, board.extremes)
             after_commit(session, lambda: self.recent.put(read))
             after_commit(session, lambda: self.bus.publish(tournaments.topic(t.id), message))
             await commit(session)
