@@ -166,6 +166,14 @@ class TestStartToFinish:
         ids = [u["id"] for u, _ in users]
         assert by_user[ids[2]]["trades"] == 0 and by_user[ids[2]]["equity"] == "1000000"
         assert by_user[ids[1]]["trades"] == 2 and by_user[ids[1]]["win_rate"] in ("0", "100")
+        assert board["total"] == 3
+        url = f"/api/tournaments/{t['id']}/leaderboard"
+        page = (await client.get(f"{url}?limit=1&offset=1", headers=c)).json()
+        assert page["entries"] == lines[1:2] and page["total"] == 3
+        rest = (await client.get(f"{url}?offset=1", headers=c)).json()
+        assert rest["entries"] == lines[1:] and rest["total"] == 3
+        for bad in ("limit=0", "limit=1001", "offset=-1"):
+            assert (await client.get(f"{url}?{bad}", headers=c)).status_code == 422, bad
         assert Decimal(by_user[ids[1]]["pnl"]) < 0  # a round trip pays spread and charges
         mine = (await client.get(f"/api/tournaments/{t['id']}/my-rank", headers=c)).json()
         assert mine["participants"] == 3 and mine["standing"]["user_id"] == ids[2]
@@ -173,7 +181,7 @@ class TestStartToFinish:
         published = app.state.wiring.bus.subscribe(f"tournament.{t['id']}")
         await scheduler(app).step()
         event = await asyncio.wait_for(published.get(), timeout=5)
-        assert event["type"] == "leaderboard" and len(event["entries"]) == 3
+        assert event["type"] == "leaderboard" and len(event["entries"]) == event["total"] == 3
 
         clock.advance(timedelta(hours=1))
         await scheduler(app).step()

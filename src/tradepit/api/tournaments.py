@@ -132,12 +132,23 @@ async def join(
 @router.get("/api/tournaments/{tournament_id}/leaderboard", summary="Leaderboard",
             responses=ERRORS)  # fmt: skip
 async def leaderboard(
-    tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
+    tournament_id: IdPath,
+    caller: CallerDep,
+    session: SessionDep,
+    wired: WiringDep,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> LeaderboardRead:
-    """Return the ranking by return %: live while running, final once ended."""
-    return await leaderboards.leaderboard(
+    """Return the ranking by return %: live while running, final once ended. Every entry,
+    or with ``limit`` the page of entries after the first ``offset`` (``total`` counts them
+    all)."""
+    board = await leaderboards.leaderboard(
         session, wired.clock, wired.market, tournament_id, wired.leaderboards
     )
+    if limit is None and not offset:
+        return board
+    end = None if limit is None else offset + limit
+    return board.model_copy(update={"entries": board.entries[offset:end]})
 
 
 @router.get("/api/tournaments/{tournament_id}/my-rank", summary="My rank", responses=ERRORS)

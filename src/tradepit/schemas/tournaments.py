@@ -155,6 +155,8 @@ class LeaderboardRead(BaseModel):
     as_of: datetime
     final: bool
     entries: list[Standing]
+    #: Entries on the whole board (``entries`` is one page of them when a page was asked for).
+    total: int
 
 
 class EntryRead(BaseModel):

@@ -246,6 +246,7 @@ async def leaderboard(
         as_of=t.ended_at if t.status == ENDED and t.ended_at else clock.now(),
         final=t.status == ENDED,
         entries=entries,
+        total=len(entries),
     )
 
 

@@ -250,6 +250,7 @@ class Scheduler:
                 as_of=self.clock.now(),
                 final=False,
                 entries=board.lines,
+                total=len(board.lines),
             )
             message = _event(await asyncio.to_thread(read.model_dump, mode="json"))
             await session.refresh(t)  # the short transaction that keeps the extremes begins
