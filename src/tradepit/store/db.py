@@ -323,9 +323,7 @@ def _plan(statement: Executable, dialect: Dialect, params: Mapping[str, Any]) ->
     return plan
 
 
-async def read_apart(
-    session: AsyncSession, statement: Executable, params: Mapping[str, Any] | None = None
-) -> list[tuple[Any, ...]]:
+async def read_apart(session: AsyncSession, statement: Executable) -> list[tuple[Any, ...]]:
     """Run a long read (a leaderboard of thousands of entries) so that it holds up neither
     the event loop nor the writers, and return its rows typed as SQLAlchemy would type them.
 
@@ -333,15 +331,15 @@ async def read_apart(
     mode it reads the last committed state while writers go on, and the sqlite3 module lets
     the loop's thread run meanwhile. (Inline, on the pool's single connection, a 300 ms read
     stopped every request for 300 ms.) It does not see the session's uncommitted writes.
-    Elsewhere it runs in the session's transaction (PostgreSQL runs it concurrently)."""
-    params = params or {}
+    Elsewhere (and on an in-memory SQLite, which only the pool's connection has) it runs in
+    the session's transaction; PostgreSQL runs it concurrently."""
     bind = session.bind
-    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
-        return [tuple(row) for row in await session.execute(statement, params)]
-    database = bind.url.database
-    if not database or database == ":memory:":  # only the pool's connection has it
-        return [tuple(row) for row in await session.execute(statement, params)]
-    return await asyncio.to_thread(_read_file, database, statement, params)
+    database = None
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite":
+        database = bind.url.database
+    if not database or database == ":memory:":
+        return [tuple(row) for row in await session.execute(statement)]
+    return await asyncio.to_thread(_read_file, database, statement)
 
 
 @functools.lru_cache(maxsize=16)
@@ -351,8 +349,6 @@ def _reader(path: str) -> Engine:
     return create_sync_engine(f"sqlite:///file:{quote(path)}?mode=ro&uri=true", poolclass=NullPool)
 
 
-def _read_file(
-    path: str, statement: Executable, params: Mapping[str, Any]
-) -> list[tuple[Any, ...]]:
+def _read_file(path: str, statement: Executable) -> list[tuple[Any, ...]]:
     with _reader(path).connect() as connection:
-        return [tuple(row) for row in connection.execute(statement, params)]
+        return [tuple(row) for row in connection.execute(statement)]
