@@ -245,6 +245,19 @@ class TestSendOrders:
         response = await client.post("/api/send_orders", json=body, headers=headers)
         assert response.status_code == 404
 
+    @pytest.mark.parametrize("role", [Role.ADMIN, Role.SUPERADMIN])
+    async def test_no_role_sends_to_another_users_account(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient, role: Role
+    ) -> None:
+        _, bob, bobs = await paper_user(client)
+        _, admin = await admin_headers(desk[0], client, role)
+        body = {**GOLD, "lots": 0.1, "accounts": [bobs]}
+        response = await client.post("/api/send_orders", json=body, headers=admin)
+        assert (response.status_code, response.json()["code"]) == (404, "ACCOUNT_NOT_FOUND")
+        assert await entries(client, bob) == []
+        connect = await client.post(f"/api/accounts/{bobs}/connect", headers=admin)
+        assert connect.status_code == 404
+
 
 class TestSendOrdersIdempotency:
     async def test_a_retry_with_the_key_replays_the_answer_and_sends_nothing(

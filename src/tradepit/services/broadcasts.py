@@ -436,7 +436,7 @@ async def _send(
     batch: str | None = None,
 ) -> list[SendResult]:
     instrument = market.instrument(body.symbol)
-    owned = [await accounts.owned(session, caller, i) for i in dict.fromkeys(body.accounts)]
+    owned = [await accounts.own(session, caller, i) for i in dict.fromkeys(body.accounts)]
     batch = batch or uuid.uuid4().hex[:12]
     results: list[SendResult] = []
     for account in owned:

@@ -171,6 +171,19 @@ async def owned(
     return account
 
 
+async def own(session: AsyncSession, caller: Caller, account_id: int) -> BrokerAccount:
+    """Return the account if it is the caller's own; 404 otherwise, whatever the caller's role.
+
+    Acting with an account's credentials (connecting, sending orders) is its owner's alone: a
+    desk admin edits other users' rows but never trades on them, and reaching other users'
+    accounts is what a superadmin broadcast is for.
+    """
+    account = await store.get(session, account_id, lock=True)
+    if account is None or account.user_id != caller.user.id:
+        raise AccountNotFound(f"no account {account_id} of yours")
+    return account
+
+
 async def owner_name(session: AsyncSession, caller: Caller, account: BrokerAccount) -> str:
     """Return the username of the account's owner."""
     if account.user_id == caller.user.id:
@@ -288,7 +301,7 @@ async def connect(
     account_id: int,
 ) -> ConnectRead:
     """Check the account's credentials through its broker; record and report the outcome."""
-    account = await owned(session, caller, account_id)
+    account = await own(session, caller, account_id)
     info = None
     secrets: list[str] = []
     try:
