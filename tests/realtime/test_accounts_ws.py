@@ -45,11 +45,19 @@ class Desk:
         return name, token, {"Authorization": f"Bearer {token}"}
 
 
+#: Seconds between two checks of an open socket's token in these tests.
+RECHECK = 0.3
+
+
 @pytest.fixture
-async def desk(tmp_path: Path, db: str) -> AsyncIterator[Desk]:
-    """Run an app whose wall clock moves only when told."""
+async def desk(tmp_path: Path, db: str, request: pytest.FixtureRequest) -> AsyncIterator[Desk]:
+    """Run an app whose wall clock moves only when told (tokens re-checked every
+    ``RECHECK`` s, or as a test's ``recheck`` marker says)."""
+    marker = request.node.get_closest_marker("recheck")
+    recheck = marker.args[0] if marker else RECHECK
     wall = ManualClock(datetime.now(UTC))
-    app = create_app(make_settings(tmp_path / "data", db), wall=wall)
+    settings = make_settings(tmp_path / "data", db, ws_recheck_seconds=recheck)
+    app = create_app(settings, wall=wall)
     try:
         async with (
             serving(app) as address,
@@ -159,3 +167,69 @@ class TestAccountsSocket:
             assert (await desk.http.put(
                 "/api/update_csv/0", json={"pnl": 8}, headers=alice_h
             )).status_code == 409  # fmt: skip
+
+
+class TestRevokedSessions:
+    """A socket whose token is revoked, or whose user is deactivated, holds and takes nothing."""
+
+    async def test_logout_closes_the_socket_and_releases_its_locks(self, desk: Desk) -> None:
+        alice, alice_token, alice_h = await desk.person()
+        _, admin_token, admin_h = await desk.person(Role.ADMIN)
+        row = (
+            await desk.http.post("/api/add_csv", json={"broker": "paper"}, headers=alice_h)
+        ).json()
+        async with connect(desk.url(alice_token)) as a, connect(desk.url(admin_token)) as b:
+            await next_of(a, "lock_status")
+            await next_of(b, "lock_status")
+            await send(a, {"type": "lock", "index": 0})
+            assert [lock["user"] for lock in (await next_of(b, "lock_status"))["locks"]] == [alice]
+            assert (await desk.http.post("/api/auth/logout", headers=alice_h)).status_code == 200
+            with pytest.raises(ConnectionClosed):
+                while True:  # closed within the re-check interval
+                    await receive(a, within=RECHECK * 10)
+            assert a.close_code == 4401
+            assert (await next_of(b, "lock_status"))["locks"] == []
+            edit = await desk.http.put(
+                f"/api/accounts/{row['id']}", json={"pnl": 9}, headers=admin_h
+            )
+            assert edit.status_code == 200, edit.text
+
+    @pytest.mark.recheck(60)
+    async def test_a_lock_on_a_revoked_session_is_never_granted(self, desk: Desk) -> None:
+        _, alice_token, alice_h = await desk.person()
+        _, admin_token, admin_h = await desk.person(Role.ADMIN)
+        await desk.http.post("/api/add_csv", json={"broker": "paper"}, headers=alice_h)
+        async with connect(desk.url(alice_token)) as a:
+            await next_of(a, "lock_status")
+            assert (await desk.http.post("/api/auth/logout", headers=alice_h)).status_code == 200
+            await send(a, {"type": "lock", "index": 0})  # long before the next re-check
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await receive(a)
+            assert a.close_code == 4401
+        async with connect(desk.url(admin_token)) as b:
+            assert (await next_of(b, "lock_status"))["locks"] == []
+        edit = await desk.http.put("/api/update_csv/0", json={"pnl": 9}, headers=admin_h)
+        assert edit.status_code == 200, edit.text
+
+    @pytest.mark.recheck(60)
+    async def test_deactivating_a_user_releases_their_locks_at_once(self, desk: Desk) -> None:
+        _, alice_token, alice_h = await desk.person()
+        _, admin_token, admin_h = await desk.person(Role.ADMIN)
+        alice_id = (await desk.http.get("/api/auth/me", headers=alice_h)).json()["id"]
+        await desk.http.post("/api/add_csv", json={"broker": "paper"}, headers=alice_h)
+        async with connect(desk.url(alice_token)) as a, connect(desk.url(admin_token)) as b:
+            await next_of(a, "lock_status")
+            await next_of(b, "lock_status")
+            await send(a, {"type": "lock", "index": 0})
+            assert len((await next_of(b, "lock_status"))["locks"]) == 1
+            off = await desk.http.put(f"/api/admin/users/{alice_id}/deactivate", headers=admin_h)
+            assert off.status_code == 200, off.text
+            assert (await next_of(b, "lock_status"))["locks"] == []
+            edit = await desk.http.put("/api/update_csv/0", json={"pnl": 9}, headers=admin_h)
+            assert edit.status_code == 200, edit.text
+            await send(a, {"type": "lock", "index": 0})
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await receive(a)
+            assert a.close_code == 4401

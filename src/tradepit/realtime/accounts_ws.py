@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter
@@ -33,6 +34,7 @@ MAX_MESSAGE = 4096
 
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 def _text(message: dict[str, Any]) -> str:
@@ -64,12 +66,17 @@ async def _token(websocket: WebSocket) -> str:
 class Desk:
     """One connection: its caller, its view of the table, and what it sends."""
 
-    def __init__(self, websocket: WebSocket, wired: Wiring, caller: Caller) -> None:
+    def __init__(
+        self, websocket: WebSocket, wired: Wiring, caller: Caller, credential: str
+    ) -> None:
         self.websocket = websocket
         self.wired = wired
         self.caller = caller
+        self.credential = credential
         #: Row id → index in this caller's table.
         self.indexes: dict[int, int] = {}
+        #: Rows this connection locked; released when it closes.
+        self.held: set[int] = set()
 
     async def refresh(self) -> None:
         """Reload which rows the caller sees, and their indexes."""
@@ -120,17 +127,36 @@ class Desk:
             return {"type": "error", "message": "give the row's 'index' (or 'id')"}
         try:
             await self._lock(kind, ref, by_id)
+        except NotAuthenticated:
+            raise
         except DomainError as exc:
             return {"type": "error", "code": exc.code, "message": exc.message}
         return None
 
     async def _lock(self, kind: str, ref: int, by_id: bool) -> None:
         w = self.wired
+        # A revoked token, or a deactivated user, is never granted a lock (NotAuthenticated
+        # closes the connection).
+        await w.hub.authenticate(self.credential, self.caller.ip)
         async with w.sessionmaker() as session:
             _, account = await accounts_table.row_at(session, self.caller, ref, by_id=by_id)
             change = row_locks.lock if kind == "lock" else row_locks.unlock
             await change(session, w.wall, w.bus, self.caller, account)
             await commit(session)
+        if kind == "lock":
+            self.held.add(account.id)
+        else:
+            self.held.discard(account.id)
+
+    async def release(self) -> None:
+        """Release the locks this connection holds (it is closing)."""
+        if not self.held:
+            return
+        w = self.wired
+        async with w.sessionmaker() as session:
+            await row_locks.release_all(session, w.wall, w.bus, self.caller.user.id, self.held)
+            await commit(session)
+        self.held.clear()
 
     async def hello(self) -> None:
         """Send the current locks."""
@@ -147,48 +173,71 @@ async def endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     ip = websocket.client.host if websocket.client else "unknown"
     try:
-        caller = await wired.hub.authenticate(await _token(websocket), ip)
+        credential = await _token(websocket)
+        caller = await wired.hub.authenticate(credential, ip)
     except NotAuthenticated as exc:
-        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
-            await websocket.close(code=CLOSE_UNAUTHORIZED, reason=exc.message[:120])
+        await _close(websocket, CLOSE_UNAUTHORIZED, exc.message)
         return
     except WebSocketDisconnect:
         return
-    desk = Desk(websocket, wired, caller)
+    desk = Desk(websocket, wired, caller, credential)
     subscription = wired.bus.subscribe(row_locks.TOPIC)
+    code, reason = 1000, ""
     try:
         await desk.hello()
-        await _serve(desk, subscription)
+        code, reason = await _serve(desk, subscription)
+    except NotAuthenticated as exc:
+        code, reason = CLOSE_UNAUTHORIZED, exc.message
     except (WebSocketDisconnect, OSError, RuntimeError):
         pass
     finally:
         subscription.close()
+        try:
+            await desk.release()
+        except Exception as exc:  # the database away: the locks expire on their own
+            log.warning("releasing a closed connection's row locks failed: %r", exc)
+    await _close(websocket, code, reason)
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
     with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
-        await websocket.close()
+        await websocket.close(code=code, reason=reason[:120])
 
 
-async def _serve(desk: Desk, subscription: Any) -> None:
+async def _serve(desk: Desk, subscription: Any) -> tuple[int, str]:
+    """Serve the connection until it ends; return the close code and reason."""
+
     async def pump() -> None:
         while True:
             message = await desk.outgoing(await subscription.get())
             if message is not None:
                 await desk.websocket.send_text(_text(message))
 
-    async def read() -> None:
+    async def read() -> tuple[int, str]:
         while True:
             raw = await desk.websocket.receive_text()
             if len(raw) > MAX_MESSAGE:
-                await desk.websocket.close(code=CLOSE_POLICY, reason="message too large")
-                return
+                return CLOSE_POLICY, "message too large"
             reply = await desk.handle(raw)
             if reply is not None:
                 await desk.websocket.send_text(_text(reply))
 
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(read())]
+    async def recheck() -> tuple[int, str]:
+        return CLOSE_UNAUTHORIZED, await desk.wired.hub.still_valid(desk.credential, desk.caller.ip)
+
+    tasks = [asyncio.create_task(c) for c in (pump(), read(), recheck())]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+    ended = done.pop()
+    if ended.cancelled() or ended.exception() is not None:
+        error = None if ended.cancelled() else ended.exception()
+        if isinstance(error, NotAuthenticated):
+            return CLOSE_UNAUTHORIZED, error.message
+        return 1000, ""
+    result = ended.result()
+    return result if result is not None else (1000, "")

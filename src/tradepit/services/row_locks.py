@@ -10,6 +10,7 @@ timers run on wall time, never the simulated market clock.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -88,6 +89,19 @@ async def unlock(
         raise NotLocked("you do not hold this row's lock")
     await store.start_cooldown(session, account.id, caller.user.id, wall.now() + COOLDOWN)
     await announce(session, wall, bus)
+
+
+async def release_all(
+    session: AsyncSession,
+    wall: Clock,
+    bus: Bus,
+    user_id: int,
+    account_ids: Collection[int] | None = None,
+) -> None:
+    """Drop the user's locks (of ``account_ids`` only, when given) without a cooldown: the
+    holder is gone (their connection closed, or they were deactivated)."""
+    if await store.release_all(session, user_id, account_ids):
+        await announce(session, wall, bus)
 
 
 async def status(session: AsyncSession, wall: Clock) -> list[dict[str, Any]]:

@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tradepit.bus import Bus
 from tradepit.domain.accounts import Role
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import Conflict, NotFound, PermissionDenied
 from tradepit.schemas.users import SettingsUpdate
+from tradepit.services import row_locks
 from tradepit.services.callers import Caller
 from tradepit.store import audit
 from tradepit.store import users as store
@@ -86,11 +88,14 @@ async def _target(session: AsyncSession, caller: Caller, user_id: int) -> User:
 
 
 async def set_active(
-    session: AsyncSession, wall: Clock, caller: Caller, user_id: int, *, active: bool
+    session: AsyncSession, wall: Clock, bus: Bus, caller: Caller, user_id: int, *, active: bool
 ) -> User:
-    """Activate or deactivate a user; a deactivated user's tokens stop working at once."""
+    """Activate or deactivate a user; a deactivated user's tokens stop working and their row
+    locks are released at once."""
     user = await _target(session, caller, user_id)
     user.is_active = active
+    if not active:
+        await row_locks.release_all(session, wall, bus, user.id)
     audit.record(
         session,
         at=wall.now(),

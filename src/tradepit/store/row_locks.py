@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 
@@ -98,6 +99,17 @@ async def release(session: AsyncSession, account_id: int, user_id: int) -> bool:
         delete(RowLock).where(RowLock.account_id == account_id, RowLock.user_id == user_id)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_all(
+    session: AsyncSession, user_id: int, account_ids: Collection[int] | None = None
+) -> int:
+    """Drop the user's locks (of ``account_ids`` only, when given); return how many."""
+    stmt = delete(RowLock).where(RowLock.user_id == user_id)
+    if account_ids is not None:
+        stmt = stmt.where(RowLock.account_id.in_(list(account_ids)))
+    result = await session.execute(stmt)
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def cooldown(session: AsyncSession, account_id: int, user_id: int) -> LockCooldown | None:
