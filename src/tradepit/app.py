@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from prometheus_client import CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tradepit import __version__
 from tradepit.api import (
@@ -440,6 +441,7 @@ def create_app(
     app.include_router(health.router)
     if settings.role == "engine":  # feed, book and schedulers: health and metrics only
         app.add_middleware(RequestContext, registry=wired.metrics)
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
         return app
     for module in (auth, users, wallets, orders, admin, feeds, market, candles):
         app.include_router(module.router)
@@ -473,6 +475,8 @@ def create_app(
         expose_headers=["X-Request-ID", "Retry-After"],
     )
     app.add_middleware(RequestContext, registry=wired.metrics)
+    # Outermost: everything inside sees the client address a trusted proxy reported.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

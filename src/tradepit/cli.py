@@ -203,7 +203,8 @@ def _run(**overrides: Any) -> None:
         "host": settings.host,
         "port": settings.port,
         "log_config": None,
-        "proxy_headers": True,
+        # The app resolves X-Forwarded-* itself, from TRADEPIT_TRUSTED_PROXIES only.
+        "proxy_headers": False,
         "ws": "websockets-sansio",
         # Ticks are small and many: compressing each frame for each client costs more CPU
         # than it saves bandwidth (docs/decisions.md).

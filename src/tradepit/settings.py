@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     redis_prefix: str = Field(default="tradepit", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    #: Addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto
+    #: are believed; '*' trusts every peer.
+    trusted_proxies: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
     jwt_ttl_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
     rate_limit: str = "120/minute"
     auth_rate_limit: str = "20/minute"
@@ -71,7 +74,7 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

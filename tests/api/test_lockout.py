@@ -113,13 +113,32 @@ class TestAccountLockout:
         assert response.status_code == 200
         assert response.json()["username"] == other["username"]
 
-    async def test_lock_follows_the_account_from_another_address(
+    async def test_nobody_locks_the_owner_out_from_another_address(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        user = await register(client)
-        await fail(client, user["username"], 5)
-        async with client_for(app, OTHER_IP) as elsewhere:
-            assert_locked(await attempt(elsewhere, user["username"]))
+        victim = await register(client)
+        await fail(client, victim["username"], 5)  # the attacker's address
+        assert_locked(await attempt(client, victim["username"]))
+        async with client_for(app, OTHER_IP) as owner:
+            response = await attempt(owner, victim["username"])
+            assert response.status_code == 200, response.text
+            assert (await me(owner, response))["username"] == victim["username"]
+            await fail(owner, victim["username"], 4)  # the owner's own count is their own
+            assert (await attempt(owner, victim["username"])).status_code == 200
+
+    async def test_a_distributed_guess_meets_the_account_ceiling_but_not_the_owner(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        victim = await register(client)
+        assert (await attempt(client, victim["username"])).status_code == 200  # a known address
+        for n in range(25):  # 100 guesses, 4 from each address: under both other limits
+            async with client_for(app, f"192.0.2.{n + 1}") as guesser:
+                await fail(guesser, victim["username"], 4)
+        async with client_for(app, OTHER_IP) as unknown:
+            assert_locked(await attempt(unknown, victim["username"]))
+        assert (await attempt(client, victim["username"])).status_code == 200
+        lockouts = await audit_rows(app, "auth.lockout")
+        assert [e.details["by"] for e in lockouts] == ["account"]
 
     async def test_failures_by_e_mail_and_username_count_together(
         self, client: httpx.AsyncClient
@@ -184,13 +203,13 @@ class TestAccountLockout:
         lockouts = await audit_rows(app, "auth.lockout")
         assert len(lockouts) == 1
         assert lockouts[0].actor == user["username"] and lockouts[0].ip == CLIENT_IP
-        assert lockouts[0].result == "locked" and lockouts[0].details["by"] == "account"
+        assert lockouts[0].result == "locked" and lockouts[0].details["by"] == "account+ip"
 
         logins = await audit_rows(app, "auth.login")
         assert [e.result for e in logins] == ["failure"] * 5 + ["locked"]
         refused = logins[-1]
         assert refused.actor_id == user["id"] and refused.ip == CLIENT_IP
-        assert refused.details["by"] == "account"
+        assert refused.details["by"] == "account+ip"
         assert all(PASSWORD not in str(e.details) for e in logins)
 
     async def test_admin_sees_the_lockout(self, client: httpx.AsyncClient, app: FastAPI) -> None:
@@ -261,3 +280,39 @@ class TestIpLockout:
         refused = (await audit_rows(app, "auth.login"))[-1]
         assert refused.result == "locked" and refused.actor_id == user["id"]
         assert refused.ip == CLIENT_IP and refused.details["by"] == "ip"
+
+
+class TestForwardedFor:
+    """``X-Forwarded-For`` names the client only when a trusted proxy sends it."""
+
+    async def test_an_untrusted_peer_cannot_pick_its_address(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        victim = await register(client)
+        for n in range(5):  # each claims another address: all are CLIENT_IP's
+            forged = {"X-Forwarded-For": f"192.0.2.{n + 1}"}
+            body = {"username": victim["username"], "password": WRONG}
+            assert (await client.post("/api/login", json=body, headers=forged)).status_code == 401
+        assert_locked(await attempt(client, victim["username"]))
+
+    async def test_a_trusted_proxy_names_the_client(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        victim = await register(client)
+        async with client_for(app, "127.0.0.1") as proxy:
+            attacker = {"X-Forwarded-For": "192.0.2.66"}
+            for _ in range(5):
+                body = {"username": victim["username"], "password": WRONG}
+                response = await proxy.post("/api/login", json=body, headers=attacker)
+                assert response.status_code == 401
+            locked = await proxy.post(
+                "/api/login",
+                json={"username": victim["username"], "password": PASSWORD},
+                headers=attacker,
+            )
+            assert_locked(locked)
+            owner = {"X-Forwarded-For": OTHER_IP}
+            body = {"username": victim["username"], "password": PASSWORD}
+            assert (await proxy.post("/api/login", json=body, headers=owner)).status_code == 200
+        entries = await audit_rows(app, "auth.lockout")
+        assert [e.ip for e in entries] == ["192.0.2.66"]

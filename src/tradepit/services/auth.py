@@ -93,8 +93,14 @@ class AuthPolicy:
 
     jwt_secret: str
     token_ttl: timedelta = timedelta(hours=24)
-    account_lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    #: Failures of one account from one address: locks that pair only.
+    pair_lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    #: Failures from one address, whatever the accounts: locks the address.
     ip_lockout: LockoutPolicy = field(default_factory=lambda: LockoutPolicy(max_failures=20))
+    #: Failures of one account from every address (a distributed guess): refuses the account
+    #: to addresses it never logged in from within ``known_for``; its owner's still get in.
+    account_ceiling: LockoutPolicy = field(default_factory=lambda: LockoutPolicy(max_failures=100))
+    known_for: timedelta = timedelta(days=30)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
     @property
@@ -234,19 +240,16 @@ async def login(
             ip=ip,
         )
         await session.flush()
-        account_until = await _account_lock(session, policy, now, key)
-        ip_until = await _ip_lock(session, policy, now, ip)
-        for by, until in (("account", account_until), ("ip", ip_until)):
-            if until is not None:
-                audit.record(
-                    session,
-                    at=now,
-                    action="auth.lockout",
-                    result="locked",
-                    actor=key,
-                    ip=ip,
-                    details={"by": by, "locked_until": until.isoformat()},
-                )
+        for by, until in (await _locks(session, policy, now, key, ip)).items():
+            audit.record(
+                session,
+                at=now,
+                action="auth.lockout",
+                result="locked",
+                actor=key,
+                ip=ip,
+                details={"by": by, "locked_until": until.isoformat()},
+            )
         raise InvalidCredentials("invalid login or password")
     if not user.is_active:
         session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="inactive"))
@@ -271,24 +274,35 @@ async def login(
     return Session(user=user, access_token=token, expires_in=expires_in, balance=balance)
 
 
-async def _account_lock(
-    session: AsyncSession, policy: AuthPolicy, now: datetime, key: str
-) -> datetime | None:
-    lock = policy.account_lockout
-    since = now - lock.window - lock.lock_for
-    last_ok = await store.last_success(session, key)
+async def _locks(
+    session: AsyncSession, policy: AuthPolicy, now: datetime, key: str, ip: str
+) -> dict[str, datetime]:
+    """Return the locks that refuse a login to account ``key`` from ``ip`` now, by kind:
+    ``account+ip``, ``ip``, ``account`` (the ceiling, for unknown addresses)."""
+    found: dict[str, datetime] = {}
+    pair = policy.pair_lockout
+    since = now - pair.window - pair.lock_for
+    last_ok = await store.last_success(session, key, ip=ip)
     if last_ok is not None and last_ok > since:
-        since = last_ok
-    failures = await store.recent_attempts(session, since=since, username_key=key)
-    return lock.locked_until(failures, now)
-
-
-async def _ip_lock(
-    session: AsyncSession, policy: AuthPolicy, now: datetime, ip: str
-) -> datetime | None:
-    lock = policy.ip_lockout
-    failures = await store.recent_attempts(session, since=now - lock.window - lock.lock_for, ip=ip)
-    return lock.locked_until(failures, now)
+        since = last_ok  # a success from this address starts its count again
+    failures = await store.recent_attempts(session, since=since, username_key=key, ip=ip)
+    if (until := pair.locked_until(failures, now)) is not None:
+        found["account+ip"] = until
+    by_ip = policy.ip_lockout
+    failures = await store.recent_attempts(
+        session, since=now - by_ip.window - by_ip.lock_for, ip=ip
+    )
+    if (until := by_ip.locked_until(failures, now)) is not None:
+        found["ip"] = until
+    ceiling = policy.account_ceiling
+    failures = await store.recent_attempts(
+        session, since=now - ceiling.window - ceiling.lock_for, username_key=key
+    )
+    if (until := ceiling.locked_until(failures, now)) is not None:
+        known = last_ok is not None and last_ok > now - policy.known_for
+        if not known:
+            found["account"] = until
+    return found
 
 
 async def _refuse_if_locked(
@@ -300,11 +314,10 @@ async def _refuse_if_locked(
     ip: str,
     user: User | None,
 ) -> None:
-    account_until = await _account_lock(session, policy, now, key)
-    ip_until = await _ip_lock(session, policy, now, ip)
-    until = max((t for t in (account_until, ip_until) if t is not None), default=None)
-    if until is None:
+    locks = await _locks(session, policy, now, key, ip)
+    if not locks:
         return
+    by, until = max(locks.items(), key=lambda lock: lock[1])
     session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="locked"))
     audit.record(
         session,
@@ -314,7 +327,7 @@ async def _refuse_if_locked(
         actor_id=user.id if user else None,
         actor=key,
         ip=ip,
-        details={"locked_until": until.isoformat(), "by": "account" if account_until else "ip"},
+        details={"locked_until": until.isoformat(), "by": by},
     )
     raise AccountLocked(
         "too many failed logins; try again later", retry_after=_retry_after(until, now)

@@ -168,11 +168,15 @@ async def recent_attempts(
     return list(await session.scalars(stmt))
 
 
-async def last_success(session: AsyncSession, username_key: str) -> datetime | None:
-    """Return the time of the account's last successful login."""
+async def last_success(
+    session: AsyncSession, username_key: str, *, ip: str | None = None
+) -> datetime | None:
+    """Return the time of the account's last successful login (from ``ip``, when given)."""
     stmt = select(func.max(LoginAttempt.at)).where(
         LoginAttempt.username_key == username_key, LoginAttempt.outcome == "success"
     )
+    if ip is not None:
+        stmt = stmt.where(LoginAttempt.ip == ip)
     return await session.scalar(stmt)
 
 
