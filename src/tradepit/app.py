@@ -387,6 +387,7 @@ def _lifespan(
             wired.market,
             wired.bus,
             wired.matcher,
+            wall=wired.wall,
             recent=wired.leaderboards,
         )
         queue = Worker(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import CLIENT_IP
+from tests.conftest import CLIENT_IP, client_for, make_settings
 from tests.factories import (
     PASSWORD,
     admin_headers,
@@ -18,7 +20,9 @@ from tests.factories import (
     unique_name,
     user_with_token,
 )
+from tradepit.app import create_app
 from tradepit.domain.accounts import Role
+from tradepit.domain.clock import ManualClock
 
 #: Every admin route, with a body that would be valid, for the access checks.
 ADMIN_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -585,3 +589,42 @@ class TestAuditLog:
         assert page.status_code == 200
         assert page.json()["total"] == len(everything)
         assert [e["id"] for e in page.json()["entries"]] == [e["id"] for e in everything[2:4]]
+
+
+class TestAuditTime:
+    async def test_entries_are_stamped_with_wall_time_not_the_market_clock(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        market = ManualClock(datetime(2031, 3, 4, 5, 30, tzinfo=UTC))  # a replayed market
+        wall = ManualClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+        app = create_app(make_settings(tmp_path / "data", db, market_hours="always"),
+                         clock=market, wall=wall)  # fmt: skip
+        try:
+            async with client_for(app) as client:
+                _, root = await admin_headers(app, client, Role.SUPERADMIN)
+                user, _ = await user_with_token(client)
+                adjusted = await client.post(
+                    f"/api/admin/users/{user['id']}/wallet-adjustments",
+                    json={"currency": "INR", "amount": "1000", "reason": "bonus"},
+                    headers=root,
+                )
+                assert adjusted.status_code in (200, 201), adjusted.text
+                terms = {
+                    "name": "Wall time", "start_time": "2031-03-04T06:00:00+00:00",
+                    "end_time": "2031-03-04T07:00:00+00:00", "starting_capital": "100000",
+                }  # fmt: skip
+                made = await client.post("/api/admin/tournaments", json=terms, headers=root)
+                assert made.status_code == 201, made.text
+                tid = made.json()["id"]
+                started = await client.post(f"/api/admin/tournaments/{tid}/start", headers=root)
+                assert started.status_code == 200, started.text
+                entries = await audit_entries(client, root)
+        finally:
+            await app.state.wiring.engine.dispose()
+        actions = {e["action"] for e in entries}
+        assert {
+            "admin.wallet.adjust",
+            "admin.tournament.create",
+            "admin.tournament.start",
+        } <= actions
+        assert {datetime.fromisoformat(e["at"]) for e in entries} == {wall.now()}

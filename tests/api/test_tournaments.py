@@ -33,7 +33,9 @@ async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
 
 def scheduler(app: FastAPI) -> Scheduler:
     wired = app.state.wiring
-    return Scheduler(wired.sessionmaker, wired.clock, wired.market, wired.bus, wired.matcher)
+    return Scheduler(
+        wired.sessionmaker, wired.clock, wired.market, wired.bus, wired.matcher, wall=wired.wall
+    )
 
 
 def terms(**extra: Any) -> dict[str, Any]:

@@ -42,8 +42,9 @@ async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
 def scheduler(app: FastAPI, interval: float = 1.0) -> Scheduler:
     wired = app.state.wiring
     return Scheduler(
-        wired.sessionmaker, wired.clock, wired.market, wired.bus, wired.matcher, interval=interval
-    )
+        wired.sessionmaker, wired.clock, wired.market, wired.bus, wired.matcher,
+        wall=wired.wall, interval=interval,
+    )  # fmt: skip
 
 
 def terms(**extra: Any) -> dict[str, Any]:
@@ -255,7 +256,7 @@ class TestRecentBoards:
             await client.post(f"/api/admin/tournaments/{tournament_id}/start", headers=admin)
             contests = Scheduler(
                 wired.sessionmaker, clock, wired.market, wired.bus, wired.matcher,
-                recent=wired.leaderboards,
+                wall=wired.wall, recent=wired.leaderboards,
             )  # fmt: skip
             await contests.step()
             published_at = clock.now()

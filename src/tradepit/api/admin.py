@@ -97,7 +97,7 @@ async def adjust_wallet(
     wired: WiringDep,
 ) -> AdjustmentRead:
     """Post a ledger transaction from the system capital; a negative amount debits. Audited."""
-    return await wallets.adjust(session, wired.clock, caller, user_id, body)
+    return await wallets.adjust(session, wired.clock, wired.wall, caller, user_id, body)
 
 
 @router.get("/stats", summary="Platform statistics", responses=ADMIN_ERRORS)

@@ -44,7 +44,7 @@ async def create(
     body: TournamentCreate, caller: AdminDep, session: SessionDep, wired: WiringDep
 ) -> TournamentRead:
     """Schedule a tournament; it starts and ends on its own at its times. Audited."""
-    return await tournaments.create(session, wired.clock, caller, body)
+    return await tournaments.create(session, wired.clock, wired.wall, caller, body)
 
 
 @router.put("/api/admin/tournaments/{tournament_id}", summary="Change a tournament",
@@ -57,7 +57,7 @@ async def update(
     wired: WiringDep,
 ) -> TournamentRead:
     """Change a tournament that has not started (its money terms only while nobody joined)."""
-    return await tournaments.update(session, wired.clock, caller, tournament_id, body)
+    return await tournaments.update(session, wired.clock, wired.wall, caller, tournament_id, body)
 
 
 @router.post("/api/admin/tournaments/{tournament_id}/start", summary="Start a tournament now",
@@ -66,7 +66,7 @@ async def start(
     tournament_id: IdPath, caller: AdminDep, session: SessionDep, wired: WiringDep
 ) -> TournamentRead:
     """Start a scheduled tournament now. Audited."""
-    return await tournament_runs.start(session, wired.clock, tournament_id, caller)
+    return await tournament_runs.start(session, wired.clock, wired.wall, tournament_id, caller)
 
 
 @router.post("/api/admin/tournaments/{tournament_id}/end", summary="End a tournament now",
@@ -77,7 +77,14 @@ async def end(
     """End a running tournament now: positions marked at the last price, ranks frozen, prizes
     paid. Audited."""
     return await tournament_runs.finish(
-        session, wired.clock, wired.market, wired.matcher, wired.bus, tournament_id, caller
+        session,
+        wired.clock,
+        wired.wall,
+        wired.market,
+        wired.matcher,
+        wired.bus,
+        tournament_id,
+        caller,
     )
 
 
@@ -87,7 +94,7 @@ async def delete(
     tournament_id: IdPath, caller: AdminDep, session: SessionDep, wired: WiringDep
 ) -> dict[str, Any]:
     """Delete a tournament that has not started; every entry fee is refunded. Audited."""
-    refunded = await tournaments.delete(session, wired.clock, caller, tournament_id)
+    refunded = await tournaments.delete(session, wired.clock, wired.wall, caller, tournament_id)
     return {"success": True, "id": tournament_id, "refunded_entries": refunded}
 
 

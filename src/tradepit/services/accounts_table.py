@@ -284,7 +284,7 @@ async def restore(
     account.updated_at = now
     store.add_version(session, account, "restored", caller.user.id, now)
     audit.record(
-        session, at=now, action="account.restore", actor_id=caller.user.id,
+        session, wall, action="account.restore", actor_id=caller.user.id,
         actor=caller.user.username, target=f"broker_account:{account.id}", ip=caller.ip,
         details={"account_id": account.id, "version": number},
     )  # fmt: skip

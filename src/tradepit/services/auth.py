@@ -181,7 +181,7 @@ async def register(
     session.add(store.UserSettings(user_id=user.id, updated_at=now, **DEFAULT_SETTINGS))
     audit.record(
         session,
-        at=now,
+        wall,
         action="user.register",
         actor_id=user.id,
         actor=name,
@@ -225,14 +225,14 @@ async def login(
     # Lower-casing can lengthen a login ('İ' becomes two characters): keep the recorded key
     # within its column, or PostgreSQL refuses the failed attempt with a 500.
     key = user.username_key if user else typed[:LOGIN_KEY_MAX]
-    await _refuse_if_locked(session, policy, now, key=key, ip=ip, user=user)
+    await _refuse_if_locked(session, policy, wall, now, key=key, ip=ip, user=user)
 
     ok = await _verify(policy, user.password_hash if user else policy.dummy_hash, password)
     if user is None or not ok:
         session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="failure"))
         audit.record(
             session,
-            at=now,
+            wall,
             action="auth.login",
             result="failure",
             actor_id=user.id if user else None,
@@ -243,7 +243,7 @@ async def login(
         for by, until in (await _locks(session, policy, now, key, ip)).items():
             audit.record(
                 session,
-                at=now,
+                wall,
                 action="auth.lockout",
                 result="locked",
                 actor=key,
@@ -255,7 +255,7 @@ async def login(
         session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="inactive"))
         audit.record(
             session,
-            at=now,
+            wall,
             action="auth.login",
             result="inactive",
             actor_id=user.id,
@@ -268,7 +268,7 @@ async def login(
         user.password_hash = await _hash(policy, password)
     user.last_login_at = now
     session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="success"))
-    audit.record(session, at=now, action="auth.login", actor_id=user.id, actor=user.username, ip=ip)
+    audit.record(session, wall, action="auth.login", actor_id=user.id, actor=user.username, ip=ip)
     token, expires_in = issue_token(policy, user, now)
     balance = await wallets.balance_of(session, user.id, wallets.BET_CURRENCY)
     return Session(user=user, access_token=token, expires_in=expires_in, balance=balance)
@@ -308,6 +308,7 @@ async def _locks(
 async def _refuse_if_locked(
     session: AsyncSession,
     policy: AuthPolicy,
+    wall: Clock,
     now: datetime,
     *,
     key: str,
@@ -321,7 +322,7 @@ async def _refuse_if_locked(
     session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="locked"))
     audit.record(
         session,
-        at=now,
+        wall,
         action="auth.login",
         result="locked",
         actor_id=user.id if user else None,
@@ -431,7 +432,7 @@ async def logout(session: AsyncSession, wall: Clock, caller: Caller) -> None:
     )
     audit.record(
         session,
-        at=now,
+        wall,
         action="auth.logout",
         actor_id=caller.user.id,
         actor=caller.user.username,
@@ -456,7 +457,7 @@ async def create_api_key(
     await session.flush()
     audit.record(
         session,
-        at=now,
+        wall,
         action="api_key.create",
         actor_id=caller.user.id,
         actor=caller.user.username,
@@ -482,7 +483,7 @@ async def revoke_api_key(session: AsyncSession, wall: Clock, caller: Caller, key
         key.revoked_at = now
         audit.record(
             session,
-            at=now,
+            wall,
             action="api_key.revoke",
             actor_id=caller.user.id,
             actor=caller.user.username,

@@ -191,7 +191,7 @@ def _audit(
 ) -> None:
     audit.record(
         session,
-        at=wall.now(),
+        wall,
         action=action,
         actor_id=caller.user.id,
         actor=caller.user.username,

@@ -150,7 +150,7 @@ def _audit(
 ) -> None:  # fmt: skip
     audit.record(
         session,
-        at=wall.now(),
+        wall,
         action=action,
         result=result,
         actor_id=caller.user.id,

@@ -49,5 +49,5 @@ async def reseal(session: AsyncSession, sealer: Sealer, wall: Clock) -> dict[str
         rotated = _rotate(sealer, credential.sealed, f"feed credential {credential.provider}")
         credential.sealed = rotated or credential.sealed
         counts["feed_credentials"] += 1
-    audit.record(session, at=wall.now(), action="keys.rotate", actor="cli", details=counts)
+    audit.record(session, wall, action="keys.rotate", actor="cli", details=counts)
     return counts

@@ -215,7 +215,7 @@ async def save_kite_token(
     row.updated_by = caller.user.id
     audit.record(
         session,
-        at=now,
+        wall,
         action="feed.kite.session",
         actor_id=caller.user.id,
         actor=caller.user.username,

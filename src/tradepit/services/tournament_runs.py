@@ -40,7 +40,11 @@ log = logging.getLogger("tradepit.tournaments")
 
 
 async def start(
-    session: AsyncSession, clock: Clock, tournament_id: int, caller: Caller | None = None
+    session: AsyncSession,
+    clock: Clock,
+    wall: Clock,
+    tournament_id: int,
+    caller: Caller | None = None,
 ) -> TournamentRead:
     """Start a scheduled tournament (now, when an admin asks before its start time)."""
     t = await tournaments.find(session, tournament_id, lock=True)
@@ -50,7 +54,7 @@ async def start(
     t.status, t.started_at = RUNNING, now
     if caller is not None:
         t.start_time = min(t.start_time, now)
-        tournaments.audit_action(session, clock, caller, "admin.tournament.start", t)
+        tournaments.audit_action(session, wall, caller, "admin.tournament.start", t)
     return await tournaments.read(session, t)
 
 
@@ -66,6 +70,7 @@ def final_price(market: MarketData, symbol: str, at: datetime) -> Decimal:
 async def finish(
     session: AsyncSession,
     clock: Clock,
+    wall: Clock,
     market: MarketData,
     book: orders.Book,
     bus: Bus,
@@ -104,7 +109,7 @@ async def finish(
         if entry.prize > 0:
             await _pay(session, clock, t, entry)
     if caller is not None:
-        tournaments.audit_action(session, clock, caller, "admin.tournament.end", t)
+        tournaments.audit_action(session, wall, caller, "admin.tournament.end", t)
     await session.flush()
     final = _event(
         (await leaderboards.leaderboard(session, clock, market, t.id)).model_dump(mode="json")
@@ -167,11 +172,13 @@ class Scheduler:
         bus: Bus,
         book: orders.Book,
         *,
+        wall: Clock,
         interval: float = 1.0,
         recent: leaderboards.Recent | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.clock = clock
+        self.wall = wall
         self.market = market
         self.bus = bus
         self.book = book
@@ -221,11 +228,17 @@ class Scheduler:
         async with self.sessionmaker() as session:
             try:
                 if what == "start":
-                    await start(session, self.clock, tournament_id)
+                    await start(session, self.clock, self.wall, tournament_id)
                 else:
                     self.recent.forget(tournament_id)
                     await finish(
-                        session, self.clock, self.market, self.book, self.bus, tournament_id
+                        session,
+                        self.clock,
+                        self.wall,
+                        self.market,
+                        self.book,
+                        self.bus,
+                        tournament_id,
                     )
             except (TournamentState, NotFound):
                 return  # another scheduler (or an admin) did it first

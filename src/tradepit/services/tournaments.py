@@ -114,12 +114,12 @@ def _check_terms(t: Tournament, now: datetime) -> None:
 
 
 def audit_action(
-    session: AsyncSession, clock: Clock, caller: Caller, action: str, t: Tournament, **details: str
+    session: AsyncSession, wall: Clock, caller: Caller, action: str, t: Tournament, **details: str
 ) -> None:
     """Record an admin's action on a tournament in the audit log."""
     audit.record(
         session,
-        at=clock.now(),
+        wall,
         action=action,
         actor_id=caller.user.id,
         actor=caller.user.username,
@@ -161,7 +161,7 @@ async def find(session: AsyncSession, tournament_id: int, *, lock: bool = False)
 
 
 async def create(
-    session: AsyncSession, clock: Clock, caller: Caller, body: TournamentCreate
+    session: AsyncSession, clock: Clock, wall: Clock, caller: Caller, body: TournamentCreate
 ) -> TournamentRead:
     """Create a scheduled tournament. Audited."""
     now = clock.now()
@@ -184,12 +184,17 @@ async def create(
     _check_terms(t, now)
     session.add(t)
     await session.flush()
-    audit_action(session, clock, caller, "admin.tournament.create", t)
+    audit_action(session, wall, caller, "admin.tournament.create", t)
     return await read(session, t)
 
 
 async def update(
-    session: AsyncSession, clock: Clock, caller: Caller, tournament_id: int, body: TournamentUpdate
+    session: AsyncSession,
+    clock: Clock,
+    wall: Clock,
+    caller: Caller,
+    tournament_id: int,
+    body: TournamentUpdate,
 ) -> TournamentRead:
     """Change a tournament that has not started. Money terms are fixed once someone joined."""
     t = await find(session, tournament_id, lock=True)
@@ -208,12 +213,14 @@ async def update(
         setattr(t, name, value)
     _check_terms(t, clock.now())
     audit_action(
-        session, clock, caller, "admin.tournament.update", t, fields=",".join(sorted(changes))
+        session, wall, caller, "admin.tournament.update", t, fields=",".join(sorted(changes))
     )
     return await read(session, t)
 
 
-async def delete(session: AsyncSession, clock: Clock, caller: Caller, tournament_id: int) -> int:
+async def delete(
+    session: AsyncSession, clock: Clock, wall: Clock, caller: Caller, tournament_id: int
+) -> int:
     """Delete a tournament that has not started: refund every entry fee and take the starting
     capital back. Returns how many entries were refunded. Audited."""
     t = await find(session, tournament_id, lock=True)
@@ -242,7 +249,7 @@ async def delete(session: AsyncSession, clock: Clock, caller: Caller, tournament
             session, clock, kind="tournament_refund", reference=f"tournament:{t.id}",
             postings=[p for p in postings if p.amount != 0],
         )  # fmt: skip
-    audit_action(session, clock, caller, "admin.tournament.delete", t, refunds=str(len(entries)))
+    audit_action(session, wall, caller, "admin.tournament.delete", t, refunds=str(len(entries)))
     return len(entries)
 
 

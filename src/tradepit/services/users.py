@@ -58,7 +58,7 @@ async def update_settings(
     current.updated_at = wall.now()
     audit.record(
         session,
-        at=current.updated_at,
+        wall,
         action="settings.update",
         actor_id=caller.user.id,
         actor=caller.user.username,
@@ -98,7 +98,7 @@ async def set_active(
         await row_locks.release_all(session, wall, bus, user.id)
     audit.record(
         session,
-        at=wall.now(),
+        wall,
         action="admin.user.activate" if active else "admin.user.deactivate",
         actor_id=caller.user.id,
         actor=caller.user.username,
@@ -116,7 +116,7 @@ async def set_role(
     before, user.role = user.role, role.value
     audit.record(
         session,
-        at=wall.now(),
+        wall,
         action="admin.user.role",
         actor_id=caller.user.id,
         actor=caller.user.username,

@@ -141,7 +141,12 @@ async def ledger_page(
 
 
 async def adjust(
-    session: AsyncSession, clock: Clock, caller: Caller, user_id: int, body: AdjustmentCreate
+    session: AsyncSession,
+    clock: Clock,
+    wall: Clock,
+    caller: Caller,
+    user_id: int,
+    body: AdjustmentCreate,
 ) -> AdjustmentRead:
     """Credit or debit a user's wallet from the system capital, with a reason, audited."""
     wallet = await store.find_wallet(session, user_id, CASH, body.currency)
@@ -162,7 +167,7 @@ async def adjust(
     balance = await balance_of(session, user_id, body.currency)
     audit.record(
         session,
-        at=tx.at,
+        wall,
         action="admin.wallet.adjust",
         actor_id=caller.user.id,
         actor=caller.user.username,

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Integer, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tradepit.domain.clock import Clock
 from tradepit.store.base import Base
 from tradepit.store.types import UTCDateTime
 
@@ -31,8 +32,8 @@ class AuditEntry(Base):
 
 def record(
     session: AsyncSession,
+    wall: Clock,
     *,
-    at: datetime,
     action: str,
     result: str = "ok",
     actor_id: int | None = None,
@@ -41,9 +42,10 @@ def record(
     ip: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to the session's transaction."""
+    """Add an audit entry to the session's transaction, stamped with wall time (``wall``: never
+    the simulated market clock)."""
     entry = AuditEntry(
-        at=at,
+        at=wall.now(),
         action=action,
         result=result,
         actor_id=actor_id,
