@@ -300,3 +300,53 @@ class TestValidation:
             headers=headers,
         )  # fmt: skip
         assert response.status_code == 400, response.text
+
+
+class TestReduceOnly:
+    """Issue 13, item 7: a leg never covers more than the position it protects."""
+
+    async def test_a_leg_modified_above_the_position_is_refused(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        entry = await bracket(
+            client, headers, take_profit={"points": "20"}, stop_loss={"points": "20"}
+        )
+        found = await legs(client, headers, entry["id"])
+        for leg in found.values():
+            url = f"/api/paper-trading/orders/{leg['id']}"
+            changed = await client.put(url, json={"quantity": "500"}, headers=headers)
+            assert changed.status_code == 400, changed.text
+            body = changed.json()
+            assert body["success"] is False and body["code"] == "INVALID_BRACKET"
+            assert "10" in body["message"] and "position" in body["message"]
+            assert (await fetch(client, headers, leg["id"]))["quantity"] == "10"
+        # Smaller is fine: it protects part of the position.
+        tp = found["take_profit"]
+        url = f"/api/paper-trading/orders/{tp['id']}"
+        smaller = await client.put(url, json={"quantity": "4"}, headers=headers)
+        assert smaller.status_code == 200, smaller.text
+        price = Decimal(tp["price"])
+        await matcher(app).on_ticks([quote("INFY", str(price + 1), str(price + 2))])
+        assert (await fetch(client, headers, tp["id"]))["status"] == "filled"
+        assert await position(client, headers) == 6
+
+    async def test_a_leg_fills_for_no_more_than_the_position_left(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        entry = await bracket(client, headers, take_profit={"points": "20"})
+        sold = await client.post(
+            "/api/paper-trading/orders",
+            json={"symbol": "INFY", "order_type": "MARKET", "order_side": "SELL",
+                  "quantity": "6", "product": "MIS"},
+            headers=headers,
+        )  # fmt: skip
+        assert sold.status_code == 201, sold.text
+        assert await position(client, headers) == 4
+        tp = (await legs(client, headers, entry["id"]))["take_profit"]
+        price = Decimal(tp["price"])
+        await matcher(app).on_ticks([quote("INFY", str(price + 1), str(price + 2))])
+        filled = await fetch(client, headers, tp["id"])
+        assert filled["status"] == "filled" and filled["filled_quantity"] == "4"
+        assert await position(client, headers) == 0  # never short

@@ -483,3 +483,56 @@ class TestClosePosition:
         response = await client.post("/api/paper-trading/positions/TCS/close", headers=headers)
         assert response.status_code == 404
         assert response.json()["code"] == "POSITION_NOT_FOUND"
+
+
+class TestSameChecksOnEveryPath:
+    """Issue 13: what placing refuses, modifying and filling refuse too."""
+
+    async def test_a_resting_sell_modified_above_the_holding_is_refused(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        bought = await client.post(
+            "/api/paper-trading/orders", json=order("INFY", "BUY", "5", product="CNC"),
+            headers=headers,
+        )  # fmt: skip
+        assert bought.status_code == 201, bought.text
+        limit = (app.state.wiring.market.tick("INFY").bid * Decimal("1.1")).quantize(Decimal("1"))
+        resting = await client.post(
+            "/api/paper-trading/orders",
+            json=order("INFY", "SELL", "5", product="CNC", order_type="LIMIT", price=str(limit)),
+            headers=headers,
+        )
+        assert resting.status_code == 201 and resting.json()["status"] == "open", resting.text
+        url = f"/api/paper-trading/orders/{resting.json()['id']}"
+        changed = await client.put(url, json={"quantity": "50"}, headers=headers)
+        assert changed.status_code == 400, changed.text
+        assert changed.json()["code"] == "ORDER_REJECTED" and "short" in changed.json()["message"]
+        assert (await client.get(url, headers=headers)).json()["quantity"] == "5"
+
+    async def test_a_fill_cannot_spend_cash_blocked_for_another_order(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("INFY").ask
+        limit = (ask * Decimal("0.9")).quantize(Decimal("1"))
+        quantity = int(Decimal(60000) / limit)
+        resting = await client.post(
+            "/api/paper-trading/orders",
+            json=order("INFY", "BUY", str(quantity), product="CNC", order_type="LIMIT",
+                       price=str(limit)),
+            headers=headers,
+        )  # fmt: skip
+        assert resting.status_code == 201 and resting.json()["status"] == "open", resting.text
+        # 100,000 cash, ~60,000 of it blocked: a MARKET buy of ~50,000 must not use the blocked.
+        more = int(Decimal(50000) / ask)
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order("INFY", "BUY", str(more), product="CNC"),
+            headers=headers,
+        )
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "INSUFFICIENT_FUNDS"
+        wallet = (await client.get("/api/paper-trading/wallet", headers=headers)).json()
+        inr = next(w for w in wallet if w["currency"] == "INR")
+        assert Decimal(inr["available"]) >= 0 and inr["cash"] == "100000"

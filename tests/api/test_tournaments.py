@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import app_at, client_for
 from tests.factories import admin_headers, user_with_token
+from tests.services.test_engine import matcher, quote
 from tradepit.domain.clock import ManualClock
 from tradepit.services.tournament_runs import Scheduler
 from tradepit.store.audit import AuditEntry
@@ -469,3 +470,131 @@ class TestParticipantPortfolio:
         assert unknown.status_code == 404 and unknown.json()["code"] == "TOURNAMENT_NOT_FOUND"
         anonymous = await client.get(f"{base}/{trader['id']}/portfolio")
         assert anonymous.status_code == 401
+
+
+class TestRulesOnEveryPath:
+    """Issue 13, item 5: modify, legs and fills of resting orders obey the same rules as
+    placing."""
+
+    async def started(
+        self, client: httpx.AsyncClient, app: FastAPI, **rules: Any
+    ) -> tuple[int, int, Headers]:
+        _, admin = await admin_headers(app, client)
+        t = await create(client, admin, rules=rules)
+        user, headers = await user_with_token(client)
+        assert (await join(client, t["id"], headers)).status_code == 201
+        await client.post(f"/api/admin/tournaments/{t['id']}/start", headers=admin)
+        return int(t["id"]), int(user["id"]), headers
+
+    async def held(
+        self, client: httpx.AsyncClient, t: int, user_id: int, headers: Headers
+    ) -> Decimal:
+        """The participant's net position in the tournament."""
+        url = f"/api/tournaments/{t}/participants/{user_id}/portfolio"
+        positions = (await client.get(url, headers=headers)).json()["positions"]
+        return sum((Decimal(p["quantity"]) for p in positions), Decimal(0))
+
+    async def test_a_resting_buy_modified_above_max_position_pct_is_refused(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        ask = app.state.wiring.market.tick("INFY").ask
+        t, user_id, headers = await self.started(client, app, max_position_pct="10")
+        limit = (ask * Decimal("0.9")).quantize(Decimal("1"))
+        resting = await client.post(
+            "/api/paper-trading/orders",
+            json={**order(t, "INFY", "BUY", "10"), "order_type": "LIMIT", "price": str(limit)},
+            headers=headers,
+        )
+        assert resting.status_code == 201 and resting.json()["status"] == "open", resting.text
+        big = int(Decimal(420000) / limit)  # ~42 % of the starting capital
+        url = f"/api/paper-trading/orders/{resting.json()['id']}"
+        changed = await client.put(url, json={"quantity": str(big)}, headers=headers)
+        assert changed.status_code == 400, changed.text
+        body = changed.json()
+        assert body["success"] is False and body["code"] == "TOURNAMENT_RULE"
+        assert body["message"].startswith("max_position_pct:")
+        assert (await client.get(url, headers=headers)).json()["quantity"] == "10"
+        # A price change within the rule still goes through, and the order fills as it was.
+        nearer = limit + 1
+        moved = await client.put(url, json={"price": str(nearer)}, headers=headers)
+        assert moved.status_code == 200, moved.text
+        await matcher(app).on_ticks([quote("INFY", str(nearer - 1), str(nearer))])
+        assert await self.held(client, t, user_id, headers) == 10
+
+    async def test_a_resting_sell_modified_above_the_holding_is_refused(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        bid = app.state.wiring.market.tick("INFY").bid
+        t, user_id, headers = await self.started(client, app, allow_shorts=False)
+        bought = await client.post(
+            "/api/paper-trading/orders", json=order(t, "INFY", "BUY", "5") | {"product": "MIS"},
+            headers=headers,
+        )  # fmt: skip
+        assert bought.status_code == 201 and bought.json()["status"] == "filled", bought.text
+        limit = (bid * Decimal("1.1")).quantize(Decimal("1"))
+        resting = await client.post(
+            "/api/paper-trading/orders",
+            json=order(t, "INFY", "SELL", "5")
+            | {"product": "MIS", "order_type": "LIMIT", "price": str(limit)},
+            headers=headers,
+        )
+        assert resting.status_code == 201 and resting.json()["status"] == "open", resting.text
+        url = f"/api/paper-trading/orders/{resting.json()['id']}"
+        changed = await client.put(url, json={"quantity": "50"}, headers=headers)
+        assert changed.status_code == 400, changed.text
+        assert changed.json()["code"] == "TOURNAMENT_RULE"
+        assert changed.json()["message"].startswith("allow_shorts:")
+        await matcher(app).on_ticks([quote("INFY", str(limit), str(limit + 1))])
+        assert (await client.get(url, headers=headers)).json()["status"] == "filled"
+        assert await self.held(client, t, user_id, headers) == 0
+
+    async def test_resting_sells_that_together_go_short_are_stopped_when_they_fill(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        bid = app.state.wiring.market.tick("INFY").bid
+        t, user_id, headers = await self.started(client, app, allow_shorts=False)
+        bought = await client.post(
+            "/api/paper-trading/orders", json=order(t, "INFY", "BUY", "5") | {"product": "MIS"},
+            headers=headers,
+        )  # fmt: skip
+        assert bought.status_code == 201, bought.text
+        limit = (bid * Decimal("1.1")).quantize(Decimal("1"))
+        ids = []
+        for _ in range(2):  # each alone leaves the position flat
+            resting = await client.post(
+                "/api/paper-trading/orders",
+                json=order(t, "INFY", "SELL", "5")
+                | {"product": "MIS", "order_type": "LIMIT", "price": str(limit)},
+                headers=headers,
+            )
+            assert resting.status_code == 201, resting.text
+            ids.append(resting.json()["id"])
+        await matcher(app).on_ticks([quote("INFY", str(limit), str(limit + 1))])
+        first, second = [
+            (await client.get(f"/api/paper-trading/orders/{i}", headers=headers)).json()
+            for i in ids
+        ]
+        assert first["status"] == "filled"
+        assert second["status"] == "cancelled" and "allow_shorts" in second["reason"]
+        assert await self.held(client, t, user_id, headers) == 0
+
+    async def test_a_bracket_leg_modified_above_the_position_is_refused(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        t, user_id, headers = await self.started(client, app, allow_shorts=False)
+        entry = await client.post(
+            "/api/paper-trading/orders",
+            json=order(t, "INFY", "BUY", "5") | {"product": "MIS", "take_profit": {"points": "20"}},
+            headers=headers,
+        )
+        assert entry.status_code == 201 and entry.json()["status"] == "filled", entry.text
+        listed = (await client.get("/api/paper-trading/orders", headers=headers)).json()
+        [leg] = [o for o in listed["orders"] if o["parent_id"] == entry.json()["id"]]
+        url = f"/api/paper-trading/orders/{leg['id']}"
+        changed = await client.put(url, json={"quantity": "50"}, headers=headers)
+        assert changed.status_code == 400, changed.text
+        assert changed.json()["code"] == "INVALID_BRACKET"
+        price = Decimal(leg["price"])
+        await matcher(app).on_ticks([quote("INFY", str(price + 1), str(price + 2))])
+        assert (await client.get(url, headers=headers)).json()["status"] == "filled"
+        assert await self.held(client, t, user_id, headers) == 0

@@ -15,7 +15,9 @@ from tradepit.domain.brackets import (
     Leg,
     Trail,
     check_leg,
+    check_reduce_only,
     leg_price,
+    leg_room,
     tighter,
 )
 from tradepit.domain.orders import Side
@@ -81,3 +83,40 @@ def test_a_leg_needs_exactly_one_positive_distance() -> None:
 def test_a_stop_that_would_fall_to_zero_or_below_is_refused() -> None:
     with pytest.raises(InvalidBracket):
         leg_price(STOP_LOSS, Side.BUY, Leg(points=Decimal(200)), Decimal(100), Decimal("0.05"))
+
+
+class TestReduceOnly:
+    """A leg covers at most the position it protects: it never opens or flips one."""
+
+    @pytest.mark.parametrize(
+        ("leg_side", "position", "room"),
+        [
+            (Side.SELL, Decimal(10), Decimal(10)),
+            (Side.SELL, Decimal(0), Decimal(0)),
+            (Side.SELL, Decimal(-3), Decimal(0)),  # a sell leg never adds to a short
+            (Side.BUY, Decimal(-4), Decimal(4)),
+            (Side.BUY, Decimal(2), Decimal(0)),
+        ],
+    )
+    def test_room(self, leg_side: Side, position: Decimal, room: Decimal) -> None:
+        assert leg_room(leg_side, position) == room
+
+    def test_above_the_position_is_refused(self) -> None:
+        check_reduce_only(TAKE_PROFIT, Side.SELL, Decimal("0.01"), Decimal("0.01"))
+        with pytest.raises(InvalidBracket, match=r"take-profit covers at most 0\.01"):
+            check_reduce_only(TAKE_PROFIT, Side.SELL, Decimal("0.5"), Decimal("0.01"))
+
+    @given(
+        position=st.decimals(min_value=-100, max_value=100, places=2),
+        quantity=st.decimals(min_value=Decimal("0.01"), max_value=200, places=2),
+        leg_side=st.sampled_from(list(Side)),
+    )
+    def test_an_accepted_leg_never_crosses_flat(
+        self, position: Decimal, quantity: Decimal, leg_side: Side
+    ) -> None:
+        try:
+            check_reduce_only(STOP_LOSS, leg_side, quantity, position)
+        except InvalidBracket:
+            return
+        after = position + leg_side.sign * quantity
+        assert after * position >= 0 and abs(after) < abs(position)

@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 from tradepit.domain.tournaments import (
     Book,
     InvalidPrizeSplit,
+    PositionLimits,
+    RuleBroken,
+    check_position,
     final_order,
     ranks,
     split_prizes,
@@ -107,3 +110,52 @@ class TestPrizes:
     def test_win_rate(self) -> None:
         assert win_rate(0, 0) == 0
         assert win_rate(3, 2) == Decimal("66.67")
+
+
+class TestPositionRules:
+    """``allow_shorts`` and ``max_position_pct``: the same check at placing, modifying and
+    each fill."""
+
+    LIMITS = PositionLimits(
+        allow_shorts=False, max_position_pct=Decimal(10), starting_capital=Decimal(100_000)
+    )
+
+    @pytest.mark.parametrize(
+        ("held", "change", "rule"),
+        [
+            (Decimal(0), Decimal(-1), "allow_shorts"),
+            (Decimal(5), Decimal(-6), "allow_shorts"),  # past flat
+            (Decimal(0), Decimal(101), "max_position_pct"),  # 10,100 > 10,000
+            (Decimal(50), Decimal(51), "max_position_pct"),
+        ],
+    )
+    def test_refused_naming_the_rule(self, held: Decimal, change: Decimal, rule: str) -> None:
+        with pytest.raises(RuleBroken) as caught:
+            check_position(self.LIMITS, held, change, Decimal(100), Decimal(1))
+        assert caught.value.message.startswith(f"{rule}:")
+
+    @pytest.mark.parametrize(
+        ("held", "change"),
+        [
+            (Decimal(0), Decimal(100)),  # exactly 10 %
+            (Decimal(5), Decimal(-5)),  # to flat
+            (Decimal(500), Decimal(-1)),  # too big already (the price rose): it may shrink
+        ],
+    )
+    def test_allowed(self, held: Decimal, change: Decimal) -> None:
+        check_position(self.LIMITS, held, change, Decimal(100), Decimal(1))
+
+    @given(
+        held=st.decimals(min_value=-1000, max_value=1000, places=2),
+        change=st.decimals(min_value=-2000, max_value=2000, places=2),
+    )
+    def test_a_trade_that_only_reduces_is_never_refused(
+        self, held: Decimal, change: Decimal
+    ) -> None:
+        after = held + change
+        strict = PositionLimits(True, Decimal("0.0001"), Decimal(1))
+        if held != 0 and after * held >= 0 and abs(after) <= abs(held):
+            check_position(strict, held, change, Decimal(100), Decimal(1))
+        elif after != 0:
+            with pytest.raises(RuleBroken):
+                check_position(strict, held, change, Decimal(100), Decimal(1))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tradepit.domain.errors import InvalidInput
+from tradepit.domain.money import plain
 from tradepit.domain.orders import Side
 
 TAKE_PROFIT = "take_profit"
@@ -73,6 +74,24 @@ def leg_price(kind: str, entry_side: Side, leg: Leg, entry: Decimal, tick: Decim
     if price <= 0:
         raise InvalidBracket(f"the {kind.replace('_', '-')} would be at {price}, not above zero")
     return price
+
+
+def leg_room(leg_side: Side, position: Decimal) -> Decimal:
+    """Return how much a leg of ``leg_side`` may still fill against the net ``position`` it
+    protects: a sell leg at most the long, a buy leg at most the short (0 when flat, or when
+    the position is on the leg's own side)."""
+    return max(-leg_side.sign * position, Decimal(0))
+
+
+def check_reduce_only(kind: str, leg_side: Side, quantity: Decimal, position: Decimal) -> None:
+    """Refuse a leg that would fill ``quantity`` against ``position`` for more than the position
+    holds: a leg only reduces the position, it never opens (or flips to) one of its own."""
+    room = leg_room(leg_side, position)
+    if quantity > room:
+        raise InvalidBracket(
+            f"the {kind.replace('_', '-')} covers at most {plain(room)}, the position it "
+            f"protects; {plain(quantity)} would open a position of its own"
+        )
 
 
 def check_leg(kind: str, entry_side: Side, price: Decimal, reference: Decimal) -> None:

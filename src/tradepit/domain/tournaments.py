@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tradepit.domain.errors import InvalidInput
+from tradepit.domain.money import plain
 
 _UNIT = Decimal("1e-8")
 
@@ -34,6 +35,51 @@ class InvalidPrizeSplit(InvalidInput):
     """The prize split is not a list of positive percentages summing to at most 100."""
 
     code = "INVALID_PRIZE_SPLIT"
+
+
+class RuleBroken(InvalidInput):
+    """An order breaks one of the tournament's rules (named first in the message)."""
+
+    code = "TOURNAMENT_RULE"
+
+
+@dataclass(frozen=True)
+class PositionLimits:
+    """The rules that bound an entry's position in one instrument: whether it may go short,
+    and its largest value as a % of the starting capital (None: no limit)."""
+
+    allow_shorts: bool
+    max_position_pct: Decimal | None
+    starting_capital: Decimal
+
+
+def reduces(held: Decimal, after: Decimal) -> bool:
+    """Tell whether going from ``held`` to ``after`` only reduces the position (toward flat,
+    never past it)."""
+    return held != 0 and after * held >= 0 and abs(after) <= abs(held)
+
+
+def check_position(
+    limits: PositionLimits, held: Decimal, change: Decimal, price: Decimal, multiplier: Decimal
+) -> None:
+    """Refuse a trade of ``change`` (signed: + buys, - sells) at ``price`` that would leave the
+    position ``held`` short without ``allow_shorts``, or worth more than ``max_position_pct``
+    of the starting capital. A trade that only reduces the position is never refused: these
+    rules are checked when an order is placed or modified (for what is left of it) and again
+    at each of its fills, and a position must always be closable."""
+    after = held + change
+    if reduces(held, after):
+        return
+    if after < 0 and not limits.allow_shorts:
+        raise RuleBroken(f"allow_shorts: short selling is not allowed (you hold {plain(held)})")
+    if limits.max_position_pct is not None:
+        limit = limits.starting_capital * limits.max_position_pct / 100
+        size = abs(after) * price * multiplier
+        if size > limit:
+            raise RuleBroken(
+                f"max_position_pct: the position would be worth {plain(size)}, above "
+                f"{plain(limits.max_position_pct)}% of the starting capital ({plain(limit)})"
+            )
 
 
 def split_prizes(pool: Decimal, split: Sequence[Decimal], places: int) -> list[Decimal]:

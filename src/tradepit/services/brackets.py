@@ -4,8 +4,9 @@ The legs are created when the entry first fills, for what it filled, and follow 
 later fill of the entry grows them, a fill of one leg shrinks the other (one cancels the other),
 and once nothing is left to protect (the legs filled, or the position was closed some other
 way: by hand, by the MIS square-off) the rest are cancelled. A leg never sells more than the
-position it protects holds, so it cannot open a position of its own. Legs need no cash: they
-only reduce a position (a short's proceeds and margin are already blocked).
+position it protects holds, so it cannot open a position of its own: a leg modified above it
+is refused, and a leg about to fill is first cut to the position as it is then. Legs need no
+cash: they only reduce a position (a short's proceeds and margin are already blocked).
 
 Legs are GTC: they live as long as the position they protect.
 """
@@ -24,7 +25,9 @@ from tradepit.domain.brackets import (
     Leg,
     Trail,
     check_leg,
+    check_reduce_only,
     leg_price,
+    leg_room,
     tighter,
 )
 from tradepit.domain.clock import Clock
@@ -66,6 +69,36 @@ def check(instrument: Instrument, body: OrderCreate, tick: Tick) -> None:
         if leg.price is not None:
             check_price(instrument, leg.price)
         check_leg(kind, side, price, reference)
+
+
+async def _position(session: AsyncSession, order: OrderRow) -> Decimal:
+    row = await store.position(
+        session, order.user_id, order.symbol, order.product, order.tournament_id
+    )
+    return row.quantity if row is not None else Decimal(0)
+
+
+async def check_modify(session: AsyncSession, leg: OrderRow, remaining: Decimal) -> None:
+    """Refuse a leg modified to fill ``remaining`` more than the position it protects holds."""
+    assert leg.leg is not None
+    check_reduce_only(leg.leg, Side(leg.side), remaining, await _position(session, leg))
+
+
+async def fit_leg(
+    session: AsyncSession, clock: Clock, instrument: Instrument, leg: OrderRow
+) -> str | None:
+    """Before a leg fills, size it to the position it protects now: shrink it, or cancel it
+    when nothing is left (the position was reduced or closed some other way since the leg was
+    sized). Return the event to announce (``replaced``, ``canceled``), or None."""
+    room = leg_room(Side(leg.side), await _position(session, leg))
+    if room == 0:
+        await cancel_rest(session, clock, instrument, leg, "bracket: nothing left to protect")
+        return "canceled"
+    if leg.quantity - leg.filled_quantity > room:
+        leg.quantity = leg.filled_quantity + room
+        leg.updated_at = clock.now()
+        return "replaced"
+    return None
 
 
 def _leg(spec: LegSpec | TrailSpec | dict[str, str]) -> Leg:

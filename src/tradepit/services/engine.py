@@ -6,6 +6,7 @@ book changes only after the transaction is durable, and is rebuilt from the data
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from tradepit.market.data import MarketData
 from tradepit.services import brackets, execution, journal, orders, settlement
 from tradepit.store import orders as store
 from tradepit.store import wallets as wallet_store
-from tradepit.store.db import commit
+from tradepit.store.db import after_commit, commit
 from tradepit.store.orders import OrderRow
 
 log = logging.getLogger("tradepit.engine")
@@ -222,6 +223,13 @@ class Matcher:
     ) -> Resting | None:
         """Fill what the tick allows; return the entry to rest again, if any."""
         instrument = self.market.instrument(order.symbol)
+        if order.leg is not None:  # a leg fills for no more than the position it protects
+            event = await brackets.fit_leg(session, self.clock, instrument, order)
+            if event is not None:
+                orders.announce(session, self, order, event)
+            if Status(order.status).is_final:
+                after_commit(session, functools.partial(self.forget, order.id))
+                return None
         side, validity = Side(order.side), Validity(order.validity)
         remaining = order.quantity - order.filled_quantity
         model = FILL_MODELS[instrument.venue]

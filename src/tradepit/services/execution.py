@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tradepit.domain.brackets import check_reduce_only
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import InvalidInput
 from tradepit.domain.fees import FeeSchedule
@@ -21,6 +22,7 @@ from tradepit.domain.fills import (
 from tradepit.domain.instruments import Instrument, Kind
 from tradepit.domain.ledger import Posting
 from tradepit.domain.market import Tick
+from tradepit.domain.money import plain
 from tradepit.domain.orders import (
     Fill,
     OrderType,
@@ -31,12 +33,15 @@ from tradepit.domain.orders import (
     transition,
 )
 from tradepit.domain.positions import Position, PositionChange
+from tradepit.domain.tournaments import PositionLimits, check_position
+from tradepit.schemas.tournaments import TournamentRules
 from tradepit.services import wallets
 from tradepit.store import orders as store
 from tradepit.store import rows
 from tradepit.store import tournaments as tournament_store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
+from tradepit.store.tournaments import Tournament
 from tradepit.store.wallets import Wallet
 
 #: The system wallets on the other side of trades and charges.
@@ -246,6 +251,17 @@ async def _apply_fill(
             f"you hold {position.quantity} {instrument.symbol} ({product.value}); "
             f"{no_short(instrument, product)}"
         )
+    # The checks of placing and modifying hold at every fill: the position may have changed
+    # since (other fills, a close by hand), so they are made again against it.
+    if order.leg is not None:
+        check_reduce_only(order.leg, side, fill.quantity, position.quantity)
+    if tournament_id is not None and not settlement:
+        t = await session.get(Tournament, tournament_id)
+        assert t is not None  # an order names only a tournament that exists
+        change_by = side.sign * fill.quantity
+        check_position(
+            limits_of(t), position.quantity, change_by, fill.price, instrument.multiplier
+        )
     if settlement:
         change = position.settle(fill.price, instrument.multiplier)
     else:
@@ -301,10 +317,35 @@ async def _apply_fill(
     kind = "settlement" if settlement else "trade"
     await _post_trade(session, clock, instrument, order, cash, fill.charges, kind)
     await _margin(session, instrument, product, row, change)
+    if change.opened > 0:
+        await _check_available(session, instrument, order)
     if tournament_id is not None:
         won = change.realized - fill.charges > 0
         await tournament_store.record_fill(
             session, tournament_id, user_id, closed=change.closed > 0, won=won
+        )
+
+
+def limits_of(t: Tournament) -> PositionLimits:
+    """Return the rules that bound an entry's positions in the tournament ``t``."""
+    rules = TournamentRules.model_validate(t.rules)
+    return PositionLimits(rules.allow_shorts, rules.max_position_pct, t.starting_capital)
+
+
+async def _check_available(session: AsyncSession, instrument: Instrument, order: OrderRow) -> None:
+    """Refuse a fill that opens a position with money blocked for other orders or margin.
+
+    The wallet's balance never goes below zero (the ledger refuses it), but a fill may cost
+    more than its order blocked (a MARKET order blocks nothing; a gap fills an after-market
+    or stop order above its cushion): what it pays beyond its own hold must come from the
+    money still available, as at placing.
+    """
+    wallet = await cash_wallet(session, order.user_id, instrument.currency, order.tournament_id)
+    short = wallet.blocked - wallet.balance
+    if short > 0:
+        raise wallets.InsufficientFunds(
+            f"insufficient {instrument.currency} available for this fill: it would use "
+            f"{plain(short)} blocked for other orders or margin"
         )
 
 

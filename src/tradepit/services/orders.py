@@ -406,6 +406,8 @@ async def modify(
     """Change the price, quantity or trigger of an open, resting order of the caller.
 
     The new quantity cannot be below what has filled; a buy's blocked cash is re-computed.
+    What is left of the order is held to the checks of placing: a sale to the holding, a
+    tournament's rules, a bracket leg to the position it protects.
     """
     await wallet_store.lock_user(session, caller.user.id)
     order = await session.get(OrderRow, order_id, with_for_update=True)
@@ -431,12 +433,24 @@ async def modify(
         trigger_price=change.trigger_price
         if change.trigger_price is not None
         else order.trigger_price,
+        tournament_id=order.tournament_id,
     )
     _check_prices(instrument, new, tick)
+    product = Product(order.product)
+    left = new.model_copy(update={"quantity": quantity - order.filled_quantity})
+    if order.leg is not None:
+        await brackets.check_modify(session, order, left.quantity)
+    if order.tournament_id is not None:
+        await tournaments.check_order(
+            session, clock, caller.user.id, order.tournament_id, instrument, product, left, tick
+        )
+    growing = quantity > order.quantity
     await release(session, instrument, order, order.held)
     order.quantity, order.price, order.trigger_price = quantity, new.price, new.trigger_price
+    if growing and Side(order.side) is Side.SELL and order.leg is None:
+        await _check_holding(session, caller, instrument, product, order)
     if Side(order.side) is Side.BUY and order.parent_id is None:  # legs need no cash
-        await hold(session, fees, instrument, Product(order.product), order, tick)
+        await hold(session, fees, instrument, product, order, tick)
     order.updated_at = clock.now()
     after_commit(session, lambda: book.replace(order))
     announce(session, book, order, "replaced")

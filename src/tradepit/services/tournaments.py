@@ -22,7 +22,12 @@ from tradepit.domain.ledger import Posting
 from tradepit.domain.market import Tick
 from tradepit.domain.money import plain
 from tradepit.domain.orders import Product, Side
-from tradepit.domain.tournaments import TournamentStatus, split_prizes
+from tradepit.domain.tournaments import (
+    RuleBroken,
+    TournamentStatus,
+    check_position,
+    split_prizes,
+)
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import OrderCreate
 from tradepit.schemas.tournaments import (
@@ -36,6 +41,7 @@ from tradepit.schemas.tournaments import (
 from tradepit.schemas.wallets import WalletRead
 from tradepit.services import portfolio, wallets
 from tradepit.services.callers import Caller
+from tradepit.services.execution import limits_of
 from tradepit.store import audit
 from tradepit.store import orders as order_store
 from tradepit.store import tournaments as store
@@ -94,12 +100,6 @@ class InvalidTournament(InvalidInput):
     """The tournament's terms contradict themselves (end before start...)."""
 
     code = "INVALID_TOURNAMENT"
-
-
-class RuleBroken(InvalidInput):
-    """An order breaks one of the tournament's rules (named first in the message)."""
-
-    code = "TOURNAMENT_RULE"
 
 
 def _check_terms(t: Tournament, now: datetime) -> None:
@@ -342,7 +342,11 @@ async def check_order(
     body: OrderCreate,
     tick: Tick,
 ) -> None:
-    """Refuse an order the tournament does not allow, naming the rule it breaks."""
+    """Refuse an order the tournament does not allow, naming the rule it breaks.
+
+    ``body.quantity`` is what the order may still fill: all of it when placed, what is left
+    of it when modified. Its fills are held to the position rules again (``execution``).
+    """
     t = await find(session, tournament_id)
     if await store.entry_of(session, t.id, user_id) is None:
         raise NotJoined(f"you have not joined tournament {t.id}")
@@ -367,17 +371,8 @@ async def check_order(
         session, user_id, instrument.symbol, product.value, tournament_id
     )
     held = row.quantity if row is not None else Decimal(0)
-    after = held + body.quantity if buying else held - body.quantity
-    if after < 0 and not rules.allow_shorts:
-        raise RuleBroken(f"allow_shorts: short selling is not allowed (you hold {held})")
-    if rules.max_position_pct is not None:
-        limit = t.starting_capital * rules.max_position_pct / 100
-        size = abs(after) * price * instrument.multiplier
-        if size > limit:
-            raise RuleBroken(
-                f"max_position_pct: the position would be worth {plain(size)}, above "
-                f"{plain(rules.max_position_pct)}% of the starting capital ({plain(limit)})"
-            )
+    change = body.order_side.sign * body.quantity
+    check_position(limits_of(t), held, change, price, instrument.multiplier)
 
 
 async def listing(session: AsyncSession, status: TournamentStatus | None) -> list[TournamentRead]:
