@@ -426,7 +426,6 @@ async def logout(session: AsyncSession, wall: Clock, caller: Caller) -> None:
         raise InvalidInput(
             "logout revokes a bearer token; revoke API keys under /api/auth/api-keys"
         )
-    now = wall.now()
     session.add(
         RevokedToken(jti=caller.jti, user_id=caller.user.id, expires_at=caller.token_expires_at)
     )
