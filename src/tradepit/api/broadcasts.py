@@ -111,7 +111,8 @@ async def close(
     session: SessionDep,
     wired: WiringDep,
 ) -> BroadcastStatus:
-    """Close ``fraction`` of every account's executed lots of the broadcast, proportionally."""
+    """Close ``fraction`` of every account's executed lots of the broadcast, proportionally,
+    never more than is left of what it opened (409 when nothing is left anywhere)."""
     return await broadcasts.close(
         session, wired.wall, wired.market, wired.bus, caller, broadcast_id, body.fraction
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -11,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from tradepit.api.deps import CallerDep, market_reader
+from tradepit.domain import csv_cells
 from tradepit.domain.instruments import Kind, Venue
 from tradepit.market.data import MarketData
 from tradepit.schemas.market import ChainRead, InstrumentRead, QuoteRead
@@ -88,12 +87,8 @@ async def instruments(
 
 
 def _csv(rows: list[InstrumentRead]) -> str:
-    out = io.StringIO()
-    fields = list(InstrumentRead.model_fields)
-    writer = csv.DictWriter(out, fieldnames=fields)
-    writer.writeheader()
-    for row in rows:
-        values = row.model_dump(mode="json")
-        values["aliases"] = "|".join(values["aliases"])
-        writer.writerow(values)
-    return out.getvalue()
+    """The catalogue as CSV; text cells neutralised like every CSV export (``csv_cells``)."""
+    values = [row.model_dump(mode="json") for row in rows]
+    for row in values:
+        row["aliases"] = "|".join(row["aliases"])
+    return csv_cells.write(list(InstrumentRead.model_fields), values)

@@ -130,6 +130,10 @@ class TargetRead(BaseModel):
     status: str
     symbol: str
     lots: Money | None
+    closed_lots: Money = Field(
+        description="On an opening target: the lots its closes have taken (queued, sent, "
+        "executed, or failed and kept for a retry); never more than lots"
+    )
     attempts: int
     error_message: str | None
     broker_order_id: str | None

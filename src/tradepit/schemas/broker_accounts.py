@@ -198,9 +198,11 @@ class VersionRead(BaseModel):
 
 
 class RowErrors(BaseModel):
-    """What is wrong with one row of an imported file (rows count from 1 after the header)."""
+    """What is wrong with one row of an imported file (rows count from 1 after the header;
+    0 is the header or the file as a whole)."""
 
     row: int
+    line: int = Field(description="The file's line where the row starts (1 is the header)")
     errors: list[str]
 
 

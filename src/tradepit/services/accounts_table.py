@@ -8,9 +8,6 @@ admin), oldest first; ``by_id`` addresses the stable id instead.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import itertools
 import logging
 import secrets
 from datetime import timedelta
@@ -21,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tradepit.bus import Bus
+from tradepit.domain import csv_cells
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import NotFound, PermissionDenied
 from tradepit.domain.money import as_float
@@ -191,59 +189,75 @@ async def remove(
 
 
 def export(rows: list[CsvRow]) -> str:
-    """Return the rows as CSV text, secrets masked."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row.model_dump())
-    return out.getvalue()
+    """Return the rows as CSV text, secrets masked, safe to open in a spreadsheet: a text cell
+    that starts like a formula gets a quote in front, every text cell is quoted, numbers are
+    bare (``domain.csv_cells``)."""
+    return csv_cells.write(COLUMNS, (row.model_dump() for row in rows))
 
 
-def _refused(problem: str) -> ImportReport:
-    return ImportReport(success=False, imported=0, errors=[RowErrors(row=0, errors=[problem])])
+def _refused(problems: list[csv_cells.Problem]) -> ImportReport:
+    return ImportReport(
+        success=False,
+        imported=0,
+        errors=[RowErrors(row=p.row, line=p.line, errors=[str(p)]) for p in problems],
+    )
 
 
 def _errors(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()]
 
 
-async def import_rows(
-    session: AsyncSession, wall: Clock, sealer: Sealer, bus: Bus, caller: Caller, text: str
-) -> ImportReport:
-    """Add every row of a CSV file, or none: any invalid row (or unknown user) fails the
-    whole file with a report of each row's errors."""
+def _decoded(data: bytes) -> str:
+    """Return the file as text (UTF-8, a byte order mark allowed), or raise ``Malformed``."""
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = reader.fieldnames or []
-        rows = list(itertools.islice(reader, MAX_IMPORT_ROWS + 1))
-    except csv.Error as exc:
-        return _refused(f"not a CSV file: {exc}")
-    unknown = set(header) - set(COLUMNS)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise csv_cells.Malformed([csv_cells.Problem(0, line, "not UTF-8")]) from exc
+
+
+async def import_rows(
+    session: AsyncSession, wall: Clock, sealer: Sealer, bus: Bus, caller: Caller, data: bytes
+) -> ImportReport:
+    """Add every row of a CSV file, or none.
+
+    A malformed file (not UTF-8, an unterminated quote, a record with more or fewer cells
+    than the header, a repeated or empty column name, an unknown column) is refused as a
+    whole with the line of each problem; so is a file with any invalid row (or unknown
+    user), with each row's errors. A cell's leading quote in front of ``= + - @``, a tab, a
+    carriage return or a quote is the mark the export adds: it is taken off
+    (``csv_cells.restore``), so an exported file imports back to the same values.
+    """
+    try:
+        header, records = csv_cells.read(_decoded(data), MAX_IMPORT_ROWS)
+    except csv_cells.Malformed as exc:
+        return _refused(exc.problems)
+    unknown = [name for name in header if name not in COLUMNS]
     if unknown:
-        return _refused(f"unknown columns {sorted(unknown)}")
+        return _refused([csv_cells.Problem(0, 1, f"unknown columns {sorted(unknown)}")])
     if "broker" not in header:
-        return _refused("no 'broker' column")
-    entries: list[CsvEntry] = []
+        return _refused([csv_cells.Problem(0, 1, "no 'broker' column")])
+    entries: list[tuple[int, CsvEntry]] = []
     errors: list[RowErrors] = []
-    for number, raw in enumerate(rows, start=1):
-        if number > MAX_IMPORT_ROWS:
-            errors.append(RowErrors(row=number, errors=[f"at most {MAX_IMPORT_ROWS} rows"]))
+    for record in records:
+        if record.row > MAX_IMPORT_ROWS:
+            too_many = [f"at most {MAX_IMPORT_ROWS} rows"]
+            errors.append(RowErrors(row=record.row, line=record.line, errors=too_many))
             break
-        values = {k: v for k, v in raw.items() if k is not None and v not in (None, "")}
+        values = {k: csv_cells.restore(v) for k, v in record.values.items() if v != ""}
         try:
-            entries.append(CsvEntry.model_validate(values))
+            entries.append((record.line, CsvEntry.model_validate(values)))
         except ValidationError as exc:
-            errors.append(RowErrors(row=number, errors=_errors(exc)))
+            errors.append(RowErrors(row=record.row, line=record.line, errors=_errors(exc)))
     if not errors:
-        for number, entry in enumerate(entries, start=1):
+        for number, (line, entry) in enumerate(entries, start=1):
             try:
                 await _owner_id(session, caller, entry.user)
             except (NotFound, PermissionDenied) as exc:
-                errors.append(RowErrors(row=number, errors=[f"user: {exc.message}"]))
+                errors.append(RowErrors(row=number, line=line, errors=[f"user: {exc.message}"]))
     if errors:
         return ImportReport(success=False, imported=0, errors=errors)
-    for entry in entries:
+    for _, entry in entries:
         await add(session, wall, sealer, bus, caller, entry)
     return ImportReport(success=True, imported=len(entries), errors=[])
 

@@ -21,7 +21,10 @@ from tradepit.schemas.broadcasts import BroadcastCreate
 from tradepit.services import broker_accounts as accounts
 from tradepit.services.broadcasts import (
     BATCH,
+    INTERNAL_ERROR,
     MAX_ATTEMPTS,
+    NO_ANSWER,
+    NO_OUTCOME,
     SEND_TIMEOUT,
     STALE_AFTER,
     announce,
@@ -74,7 +77,7 @@ class Worker:
         async with self.sessionmaker() as session:
             for target in await store.stale_sent(session, self.wall.now() - STALE_AFTER):
                 target.status = FAILED
-                target.error_message = "no outcome recorded: check the order at the broker"
+                target.error_message = NO_OUTCOME
                 await announce(session, self.bus, target)
             ids = await store.due(session, self.wall.now(), BATCH)
             await commit(session)
@@ -92,10 +95,7 @@ class Worker:
                 await self._send(session, target)
             except Exception as exc:  # a bug must fail the target, not loop on it
                 log.exception("broadcast target %s failed", target_id)
-                target.status, target.error_message = (
-                    FAILED,
-                    f"internal error: {type(exc).__name__}",
-                )
+                target.status, target.error_message = FAILED, INTERNAL_ERROR + type(exc).__name__
             target.updated_at = self.wall.now()
             await announce(session, self.bus, target)
             await commit(session)
@@ -124,7 +124,7 @@ class Worker:
                 target.status = FAILED
         except TimeoutError:
             target.status = FAILED
-            target.error_message = "no answer in time: check the order at the broker"
+            target.error_message = NO_ANSWER
 
     async def _place(self, adapter: Adapter, broadcast: Broadcast, target: BroadcastTarget) -> None:
         if broadcast.kind == "close":

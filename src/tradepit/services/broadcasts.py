@@ -8,6 +8,11 @@ transaction, so a target executes exactly once; for external brokers the claim c
 the send, so a crash can leave a target ``sent`` but never sends it twice (such targets are
 failed after ``STALE_AFTER`` for a person to check). Transient broker errors are retried with
 exponential backoff; a retry of a broadcast re-queues only its failed targets.
+
+A close never closes more than its broadcast opened on an account: each opening target keeps
+in the database the lots its closes have taken (``closed_lots``, a conditional update), a
+close takes only what is left, and a retry never resends a close whose order may have
+executed.
 """
 
 from __future__ import annotations
@@ -84,6 +89,25 @@ class NotClosable(Conflict):
     """Only an opening broadcast with executed targets can be closed."""
 
     code = "NOT_CLOSABLE"
+
+
+class NothingLeftToClose(Conflict):
+    """Closes of the broadcast have already taken every lot it opened."""
+
+    code = "NOTHING_LEFT_TO_CLOSE"
+
+
+#: Why a target failed when its order may still have gone through: a retry sends a close
+#: that failed so never again (it could close twice); a person checks it at the broker.
+NO_OUTCOME = "no outcome recorded: check the order at the broker"
+NO_ANSWER = "no answer in time: check the order at the broker"
+INTERNAL_ERROR = "internal error: "
+
+
+def outcome_unknown(target: BroadcastTarget) -> bool:
+    """Tell whether a failed target's order may have executed all the same."""
+    reason = target.error_message or ""
+    return reason in (NO_OUTCOME, NO_ANSWER) or reason.startswith(INTERNAL_ERROR)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -268,12 +292,19 @@ async def create(
 async def retry(
     session: AsyncSession, wall: Clock, bus: Bus, caller: Caller, broadcast_id: int
 ) -> BroadcastStatus:
-    """Queue the broadcast's failed targets again; executed ones are never sent again."""
+    """Queue the broadcast's failed targets again; executed ones are never sent again. A
+    close's failed target is sent again only with lots to close and when its order surely
+    did not execute (its lots stay taken from the opening target meanwhile)."""
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise BroadcastNotFound(f"no broadcast {broadcast_id}")
     now = wall.now()
-    again = [t for t in await store.targets_of(session, [broadcast_id]) if t.status == FAILED]
+    again = [
+        t
+        for t in await store.targets_of(session, [broadcast_id])
+        if t.status == FAILED
+        and (broadcast.kind == "open" or ((t.lots or 0) > 0 and not outcome_unknown(t)))
+    ]
     for target in again:
         target.status, target.attempts, target.next_attempt_at = PENDING, 0, now
         target.error_message, target.updated_at = None, now
@@ -299,7 +330,14 @@ async def close(
     fraction: Decimal,
 ) -> BroadcastStatus:
     """Queue a close of ``fraction`` of every executed target's lots (rounded down to the
-    lot step), as a broadcast of kind close."""
+    lot step), as a broadcast of kind close; never more than is left of what the broadcast
+    opened on the account.
+
+    Each share is taken from the opening target's ``closed_lots`` first (``store.take``, a
+    conditional update, so retries and concurrent closes in any process never take a lot
+    twice); an account with nothing left gets a failed target saying so, and when no account
+    has anything left the close is refused (409 ``NOTHING_LEFT_TO_CLOSE``), writing nothing.
+    """
     parent = await session.get(Broadcast, broadcast_id)
     if parent is None:
         raise BroadcastNotFound(f"no broadcast {broadcast_id}")
@@ -307,6 +345,21 @@ async def close(
     if parent.kind != "open" or not done:
         raise NotClosable("only an opening broadcast with executed targets can be closed")
     step = sizing.lot_rules(market.instrument(parent.symbol)).step
+    shares: list[tuple[BroadcastTarget, Decimal, str | None]] = []
+    for target in done:
+        opened = target.lots or Decimal(0)
+        taken = await store.take(session, target, _floor(opened * fraction, step))
+        if taken > 0:
+            shares.append((target, taken, None))
+        elif target.closed_lots < opened:
+            shares.append((target, Decimal(0), "the share is below one lot step"))
+        else:
+            spent = f"nothing left to close: closes of this broadcast took all its {opened} lots"
+            shares.append((target, Decimal(0), spent))
+    if all(t.closed_lots >= (t.lots or 0) and lots == 0 for t, lots, _ in shares):
+        raise NothingLeftToClose(
+            f"closes of broadcast {broadcast_id} have already taken every lot it opened"
+        )
     now = wall.now()
     side = "SELL" if parent.side == "BUY" else "BUY"
     child = Broadcast(
@@ -320,21 +373,19 @@ async def close(
     )
     session.add(child)
     await session.flush()
-    for target in done:
-        lots = _floor((target.lots or Decimal(0)) * fraction, step)
+    for target, lots, why in shares:
         row = BroadcastTarget(
             broadcast_id=child.id,
             target_user_id=target.target_user_id,
             account_id=target.account_id,
-            status=PENDING,
+            status=PENDING if why is None else FAILED,
             symbol=target.symbol,
             lots=lots,
             attempts=0,
             next_attempt_at=now,
+            error_message=why,
             updated_at=now,
         )
-        if lots <= 0:
-            row.status, row.error_message = FAILED, "the share is below one lot step"
         session.add(row)
         await announce(session, bus, row)
     _audit(
@@ -343,7 +394,12 @@ async def close(
         caller,
         "broadcast.close",
         f"broadcast:{child.id}",
-        {"broadcast_id": child.id, "parent_id": parent.id, "fraction": str(fraction)},
+        {
+            "broadcast_id": child.id,
+            "parent_id": parent.id,
+            "fraction": str(fraction),
+            "lots": {str(target.account_id): str(lots) for target, lots, _ in shares},
+        },
     )
     return await status(session, caller, child.id)
 

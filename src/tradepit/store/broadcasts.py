@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tradepit.store.base import Base
 from tradepit.store.types import ExactDecimal, UTCDateTime
@@ -60,6 +61,9 @@ class BroadcastTarget(Base):
     status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
     symbol: Mapped[str] = mapped_column(String(40))
     lots: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    #: On an opening target: the lots its close broadcasts have taken (queued, sent, executed,
+    #: or failed and kept for a retry of that close); never more than ``lots`` (``take``).
+    closed_lots: Mapped[Decimal] = mapped_column(ExactDecimal(), default=Decimal(0))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     error_message: Mapped[str | None] = mapped_column(String(255))
@@ -89,6 +93,35 @@ async def claim(session: AsyncSession, target_id: int, now: datetime) -> Broadca
     if not result.rowcount:  # type: ignore[attr-defined]
         return None
     return await session.get(BroadcastTarget, target_id, populate_existing=True)
+
+
+async def take(session: AsyncSession, target: BroadcastTarget, wanted: Decimal) -> Decimal:
+    """Add up to ``wanted`` lots to what closes have taken of the opening ``target``, never
+    past its ``lots``; return the lots taken (0 when nothing is left).
+
+    A compare-and-set on ``closed_lots`` in the database (a conditional UPDATE of the value
+    just read; on no match, read again), so concurrent closes in any number of processes never
+    take more than was opened, on SQLite and PostgreSQL alike. The updated row stays locked
+    until the transaction ends; a taker blocked on it then finds the value changed and reads
+    the new one."""
+    while True:
+        read = select(BroadcastTarget.lots, BroadcastTarget.closed_lots).where(
+            BroadcastTarget.id == target.id
+        )
+        lots, closed = (await session.execute(read)).one()
+        amount = min(wanted, (lots or Decimal(0)) - closed)
+        if amount <= 0:
+            set_committed_value(target, "closed_lots", closed)
+            return Decimal(0)
+        result = await session.execute(
+            update(BroadcastTarget)
+            .where(BroadcastTarget.id == target.id, BroadcastTarget.closed_lots == closed)
+            .values(closed_lots=closed + amount)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            set_committed_value(target, "closed_lots", closed + amount)
+            return amount
 
 
 async def stale_sent(session: AsyncSession, before: datetime) -> list[BroadcastTarget]:
