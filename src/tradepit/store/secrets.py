@@ -10,18 +10,39 @@ from cryptography.fernet import Fernet
 
 
 def load_or_create(path: Path, make: str) -> str:
-    """Return the secret stored at ``path``, creating it with ``make`` ('token' or 'fernet')."""
-    if path.exists():
-        value = path.read_text(encoding="utf-8").strip()
-        if value:
-            return value
+    """Return the secret stored at ``path``, creating it with ``make`` ('token' or 'fernet').
+
+    Processes that start together on one data directory (an engine and API workers sharing a
+    volume) agree on one value: the secret is written to a private temporary file and linked
+    into place, which fails for every process but the first; the others read the winner's.
+    """
+    value = _read(path)
+    if value:
+        return value
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = Fernet.generate_key().decode() if make == "fernet" else secrets.token_urlsafe(64)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    os.chmod(path, 0o600)
-    return value
+    fresh = Fernet.generate_key().decode() if make == "fernet" else secrets.token_urlsafe(64)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(fresh + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            if not _read(path):  # an empty file left by a crash before this version
+                os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return _read(path)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
 
 
 def _write_private(path: Path, text: str) -> None:
