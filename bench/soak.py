@@ -132,7 +132,12 @@ async def flow(http: httpx.AsyncClient, tokens: list[str], until: float, tally: 
                     "client_order_id": f"soak-{n:08d}"}  # fmt: skip
         n += 1
         tally.sent[kind] += 1
-        answer = await http.post(path, json=body, headers=headers)
+        try:
+            answer = await http.post(path, json=body, headers=headers)
+        except httpx.TransportError as exc:
+            key = f"{kind} {type(exc).__name__}"
+            tally.refused[key] = tally.refused.get(key, 0) + 1
+            continue
         if answer.status_code != 201:
             key = f"{kind} {answer.status_code} {answer.json().get('code', '')}"
             tally.refused[key] = tally.refused.get(key, 0) + 1
@@ -172,7 +177,9 @@ def gaps(reader: Reader, newest: int) -> int:
 
 async def soak(server: Server, seconds: float) -> bool:
     """Run the soak against ``server``; print the figures; return whether every target held."""
-    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    # One connection: the flow is sequential, so it is never idle long enough for the server
+    # to close it as a request goes out.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=60, limits=limits) as http:
         tokens = await traders(http)
         done = asyncio.Event()
