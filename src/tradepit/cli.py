@@ -171,6 +171,21 @@ def engine(
     _run(host=host, port=port, feed=feed, role="engine")
 
 
+def _next_steps(settings: Settings) -> str:
+    """Return where a new user goes next, and the two settings a demo wants."""
+    hours = settings.market_hours
+    speed = f"{settings.clock_speed:g}"
+    return (
+        "Next:\n"
+        "  1. Open the API docs above; sign up with POST /api/auth/signup (or log in as admin),\n"
+        "     press Authorize with the access_token, then try POST /api/paper-trading/orders.\n"
+        "  2. For a demo, restart with these settings (environment or a .env file):\n"
+        f"     TRADEPIT_MARKET_HOURS=always  every simulated market trades around the clock"
+        f" (now: {hours})\n"
+        f"     TRADEPIT_CLOCK_SPEED=60       a market minute passes every second (now: {speed})"
+    )
+
+
 def _run(**overrides: Any) -> None:
     try:
         settings = _settings(**overrides)
@@ -194,6 +209,8 @@ def _run(**overrides: Any) -> None:
         f"  database:  {make_url(settings.db_url).render_as_string(hide_password=True)}\n"
         f"  {login}"
     )
+    if settings.role != "engine":
+        typer.echo(_next_steps(settings))
     try:
         app = create_app(settings)
     except DomainError as exc:
