@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import statistics
 import sys
@@ -41,8 +42,11 @@ SECONDS = 600.0
 ORDERS_PER_SECOND = 10.0
 BETS_PER_SECOND = 2.0
 SAMPLE_EVERY = 5.0
-#: After the flow stops, how long the clients keep reading before the events are counted.
-DRAIN = 10.0
+#: After the flow stops, how long before the users' newest events are read: the last bets
+#: (one minute long) resolve meanwhile.
+DRAIN = 75.0
+#: Then how long the clients have to receive every event up to those.
+CATCH_UP = 30.0
 GROWTH_TARGET = 0.05
 PASSWORD = "soak-password-1"
 SYMBOLS = ("BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT")
@@ -169,10 +173,29 @@ async def newest_seqs(server: Server, tokens: list[str]) -> list[int]:
     return found
 
 
-def gaps(reader: Reader, newest: int) -> int:
-    """Return how many of the events the reader was owed it missed or got twice or late."""
-    owed = list(range(reader.greeted_seq + 1, newest + 1))
-    return 0 if reader.seqs == owed else max(1, len(set(owed) ^ set(reader.seqs)))
+def owed(reader: Reader, newest: int) -> list[int]:
+    """Return the event numbers the reader must have received, in order."""
+    return list(range(reader.greeted_seq + 1, newest + 1))
+
+
+def gaps(reader: Reader, newest: int) -> tuple[list[int], list[int]]:
+    """Return the events up to ``newest`` the reader missed, and those it got twice or out of
+    order."""
+    got = [seq for seq in reader.seqs if seq <= newest]
+    missing = sorted(set(owed(reader, newest)) - set(got))
+    wrong = [b for a, b in itertools.pairwise(got) if b != a + 1]
+    return missing, wrong
+
+
+async def caught_up(readers: list[Reader], newest: list[int]) -> None:
+    """Wait until every reader received up to its user's newest event, or ``CATCH_UP`` s."""
+    deadline = time.monotonic() + CATCH_UP
+    while time.monotonic() < deadline:
+        behind = [r for r in readers if not r.dropped and newest[r.user] > r.greeted_seq and (
+            not r.seqs or r.seqs[-1] < newest[r.user])]  # fmt: skip
+        if not behind:
+            return
+        await asyncio.sleep(0.5)
 
 
 async def soak(server: Server, seconds: float) -> bool:
@@ -199,6 +222,7 @@ async def soak(server: Server, seconds: float) -> bool:
         await flow(http, tokens, time.monotonic() + seconds, tally)
         await asyncio.sleep(DRAIN)
         newest = await newest_seqs(server, tokens)
+        await caught_up(readers, newest)
         done.set()
         await asyncio.gather(*tasks, sampling)
 
@@ -206,7 +230,9 @@ async def soak(server: Server, seconds: float) -> bool:
     start_rss, end_rss = statistics.median(warm[:6]), statistics.median(warm[-6:])
     growth = (end_rss - start_rss) / start_rss
     dropped = [r.dropped for r in readers if r.dropped]
-    lost = sum(gaps(r, newest[r.user]) for r in readers)
+    found = [(i, *gaps(r, newest[r.user])) for i, r in enumerate(readers)]
+    bad = [(i, missing[:5], wrong[:5]) for i, missing, wrong in found if missing or wrong]
+    lost = sum(len(missing) + len(wrong) for _, missing, wrong in found)
     private = sum(len(r.seqs) for r in readers)
     ticks = sum(r.ticks for r in readers)
     print(f"flow: {tally.sent['order']} orders, {tally.sent['bet']} bets in {seconds:.0f} s; "
@@ -217,7 +243,8 @@ async def soak(server: Server, seconds: float) -> bool:
         f"end {end_rss / 1024:.1f}, max {max(k for _, k in samples) / 1024:.1f}; "
         f"growth after warm-up {growth * 100:+.2f} % (target < {GROWTH_TARGET * 100:.0f} %)"
     )
-    print(f"private events lost, repeated or out of order: {lost} (target 0)")
+    print(f"private events lost, repeated or out of order: {lost} (target 0) "
+          f"on {len(bad)} clients {bad[:3]}")  # fmt: skip
     print(f"clients dropped while reading: {len(dropped)} (target 0) {dropped[:3]}")
     met = growth < GROWTH_TARGET and lost == 0 and not dropped and not tally.refused
     print(f"soak targets: {'met' if met else 'NOT met'}")
