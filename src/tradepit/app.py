@@ -204,6 +204,7 @@ def realtime_limits(settings: Settings) -> Limits:
     """Return the gateways' limits of ``settings``."""
     return Limits(
         max_connections=settings.ws_max_connections,
+        max_connections_per_user=settings.ws_max_connections_per_user,
         max_subscriptions=settings.ws_max_subscriptions,
         max_message_bytes=settings.ws_max_message_bytes,
         messages_per_second=settings.ws_messages_per_second,
@@ -212,6 +213,7 @@ def realtime_limits(settings: Settings) -> Limits:
         auth_timeout=settings.ws_auth_timeout_seconds,
         public_market_data=settings.ws_public_market_data,
         recheck_every=settings.ws_recheck_seconds,
+        origins=tuple(settings.cors_origins),
     )
 
 

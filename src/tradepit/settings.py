@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     starting_balance_usd: Decimal = Decimal("0")
     # Real time (docs/realtime.md): limits per worker and per connection.
     ws_max_connections: int = Field(default=10_000, ge=1)
+    #: Open sockets (``/ws``, Socket.IO, ``/api/ws``) one user may hold on one worker.
+    ws_max_connections_per_user: int = Field(default=20, ge=1)
     ws_max_subscriptions: int = Field(default=100, ge=1)
     ws_max_message_bytes: int = Field(default=4096, ge=64)
     ws_messages_per_second: float = Field(default=20, gt=0)

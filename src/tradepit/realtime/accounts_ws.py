@@ -22,9 +22,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from tradepit.api.deps import Wiring
 from tradepit.bus import Event
 from tradepit.domain.errors import DomainError, NotAuthenticated
+from tradepit.realtime.ws import refused_origin
 from tradepit.services import accounts_table, row_locks
 from tradepit.services.broker_accounts import sees_all
 from tradepit.services.callers import Caller
+from tradepit.services.realtime import TooManyConnections
 from tradepit.store.db import commit
 
 CLOSE_POLICY = 1008
@@ -170,6 +172,8 @@ class Desk:
 async def endpoint(websocket: WebSocket) -> None:
     """Authenticate, then relay lock, row and random-number events and take lock requests."""
     wired: Wiring = websocket.app.state.wiring
+    if await refused_origin(websocket, wired.hub):
+        return
     await websocket.accept()
     ip = websocket.client.host if websocket.client else "unknown"
     try:
@@ -179,6 +183,11 @@ async def endpoint(websocket: WebSocket) -> None:
         await _close(websocket, CLOSE_UNAUTHORIZED, exc.message)
         return
     except WebSocketDisconnect:
+        return
+    try:  # counts against the user's cap of open sockets, with /ws and Socket.IO
+        wired.hub.take_slot(caller.user.id)
+    except TooManyConnections as exc:
+        await _close(websocket, CLOSE_POLICY, exc.message)
         return
     desk = Desk(websocket, wired, caller, credential)
     subscription = wired.bus.subscribe(row_locks.TOPIC)
@@ -191,6 +200,7 @@ async def endpoint(websocket: WebSocket) -> None:
     except (WebSocketDisconnect, OSError, RuntimeError):
         pass
     finally:
+        wired.hub.free_slot(caller.user.id)
         subscription.close()
         try:
             await desk.release()

@@ -16,6 +16,7 @@ from typing import Any
 
 import socketio
 from engineio.async_drivers import asgi as engineio_asgi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradepit.domain.errors import DomainError, NotAuthenticated
 from tradepit.realtime.ws import RAW_SEND, Wire, text_frame
@@ -114,6 +115,29 @@ def _websocket_driver(links: dict[str, Link]) -> type[engineio_asgi.WebSocket]:
     return WebSocket
 
 
+def _app_cors_only(app: ASGIApp) -> ASGIApp:
+    """Drop the ``Access-Control-*`` headers Engine.IO adds to its HTTP answers once it checks
+    origins: the app's CORS middleware adds its own, and two ``Access-Control-Allow-Origin``
+    headers (Engine.IO's are not lower case, so the middleware cannot replace them) make a
+    browser refuse the answer."""
+
+    async def served(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def without_own_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                kept = [(k, v) for k, v in headers if not k.lower().startswith(b"access-control-")]
+                message = {**message, "headers": kept}
+            await send(message)
+
+        await app(scope, receive, without_own_cors)
+
+    return served
+
+
 class BadRequest(DomainError):
     """A Socket.IO event with missing or malformed data."""
 
@@ -148,9 +172,10 @@ class SocketIOGateway:
         self.hub = hub
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
-            # Origins are checked by the app's CORS middleware for polling; the websocket
-            # transport carries no cookies (the token is in the auth payload).
-            cors_allowed_origins=[],
+            # Engine.IO refuses a handshake (polling or websocket) whose Origin the gateways'
+            # one rule refuses; no Origin (a bot, a server) passes. The CORS headers of its
+            # answers are the app's CORS middleware's alone (``_app_cors_only``).
+            cors_allowed_origins=hub.limits.allows_origin,
             max_http_buffer_size=max_message_bytes,
             logger=False,
             engineio_logger=False,
@@ -175,9 +200,9 @@ class SocketIOGateway:
         for event, handler in handlers.items():
             self.sio.on(event, handler)
 
-    def asgi(self) -> socketio.ASGIApp:
+    def asgi(self) -> ASGIApp:
         """Return the ASGI app to mount at ``/socket.io``."""
-        return socketio.ASGIApp(self.sio, socketio_path="socket.io")
+        return _app_cors_only(socketio.ASGIApp(self.sio, socketio_path="socket.io"))
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
         """Authenticate with the ``auth`` payload's token (optional for market data); with

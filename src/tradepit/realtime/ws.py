@@ -15,6 +15,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from tradepit.api.deps import Wiring
+from tradepit.api.errors import error_response
 from tradepit.domain.errors import DomainError, NotAuthenticated
 from tradepit.services.auth import InvalidToken
 from tradepit.services.realtime import (
@@ -23,6 +24,7 @@ from tradepit.services.realtime import (
     Outgoing,
     TooManyConnections,
     TooManySubscriptions,
+    TooManyUserConnections,
 )
 
 PATH = "/ws"
@@ -187,10 +189,27 @@ class Gateway:
         await self.app(scope, receive, send)
 
 
+async def refused_origin(websocket: WebSocket, hub: Hub) -> bool:
+    """Refuse the handshake of a page whose ``Origin`` is outside the allow-list (the rule:
+    ``Limits.allows_origin``): HTTP 403 in the API's error shape, or a 1008 close from a
+    server that cannot answer a handshake with HTTP. True when refused."""
+    if hub.limits.allows_origin(websocket.headers.get("origin")):
+        return False
+    message = "this origin may not open a socket (TRADEPIT_CORS_ORIGINS)"
+    try:
+        denial = error_response(websocket.url.path, 403, "ORIGIN_NOT_ALLOWED", message)
+        await websocket.send_denial_response(denial)
+    except RuntimeError:
+        await _close(websocket, CLOSE_POLICY, message)
+    return True
+
+
 async def endpoint(websocket: WebSocket, send: Send | None = None) -> None:
     """Authenticate, then stream ticks, private events and market status to one client."""
     wired: Wiring = websocket.app.state.wiring
     hub = wired.hub
+    if await refused_origin(websocket, hub):
+        return
     await websocket.accept()
     ip = websocket.client.host if websocket.client else "unknown"
     try:
@@ -210,7 +229,8 @@ async def endpoint(websocket: WebSocket, send: Send | None = None) -> None:
     except TooManyConnections as exc:
         hub.detach(client)
         await websocket.send_text(_error(exc.code, exc.message))
-        await _close(websocket, CLOSE_TRY_LATER, exc.message)
+        mine = isinstance(exc, TooManyUserConnections)  # the user's own doing, not the server's
+        await _close(websocket, CLOSE_POLICY if mine else CLOSE_TRY_LATER, exc.message)
         return
     try:
         hello = {"type": "connected", "user_id": caller.user.id, "username": caller.user.username}

@@ -61,6 +61,12 @@ class TooManyConnections(TooManyAttempts):
     code = "TOO_MANY_CONNECTIONS"
 
 
+class TooManyUserConnections(TooManyConnections):
+    """This user already holds their maximum of open sockets on this worker."""
+
+    code = "TOO_MANY_USER_CONNECTIONS"
+
+
 class TooManySubscriptions(InvalidInput):
     """A connection asked for more symbols than allowed."""
 
@@ -78,6 +84,8 @@ class Limits:
     """Per-worker and per-connection limits (settings ``TRADEPIT_WS_*``)."""
 
     max_connections: int = 10_000
+    #: Open sockets of one user on this worker, all gateways together.
+    max_connections_per_user: int = 20
     max_subscriptions: int = 100
     max_message_bytes: int = 4096
     messages_per_second: float = 20
@@ -89,6 +97,14 @@ class Limits:
     public_market_data: bool = True
     #: Seconds between two checks that a connection's token is still valid (not revoked).
     recheck_every: float = 30
+    #: The browser origins whose pages may open a socket (the CORS allow-list; ``*``: any).
+    origins: tuple[str, ...] = ("http://localhost:3000",)
+
+    def allows_origin(self, origin: str | None) -> bool:
+        """Tell whether a handshake that sent ``origin`` may go on: the one rule of every
+        gateway. A handshake without an ``Origin`` (a bot, a server) is not a browser page's:
+        nothing to refuse; a browser always sends it, so a foreign page never gets through."""
+        return not origin or "*" in self.origins or origin in self.origins
 
 
 class Outgoing:
@@ -317,6 +333,8 @@ class Hub:
         self.counters = Counters()
         self.worker = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.clients: set[Client] = set()
+        #: Open sockets per user id, every gateway's (``take_slot``).
+        self._slots: dict[int, int] = {}
         self._topics: dict[str, _Topic] = {}
         self._previous_close: dict[str, tuple[date, Decimal | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -372,12 +390,42 @@ class Hub:
         """Return a new client of ``transport`` for ``caller``, not yet attached."""
         return Client(transport, caller, self.limits, self.counters, self._replay)
 
+    def take_slot(self, user_id: int) -> None:
+        """Count one more open socket of ``user_id`` (``free_slot`` when it closes); refuse
+        the one past ``limits.max_connections_per_user``."""
+        held = self._slots.get(user_id, 0)
+        if held >= self.limits.max_connections_per_user:
+            most = self.limits.max_connections_per_user
+            raise TooManyUserConnections(
+                f"at most {most} open connections per user: close one first", retry_after=5
+            )
+        self._slots[user_id] = held + 1
+
+    def free_slot(self, user_id: int) -> None:
+        """Count one open socket of ``user_id`` fewer."""
+        held = self._slots.pop(user_id, 0) - 1
+        if held > 0:
+            self._slots[user_id] = held
+
+    def sockets_of(self, user_id: int) -> int:
+        """Return how many sockets ``user_id`` holds open on this worker."""
+        return self._slots.get(user_id, 0)
+
     async def attach(self, client: Client, last_seq: int | None = None) -> int | None:
         """Start delivering market status and, with a user, their private events after
         ``last_seq`` (from now when None). Return the user's current event number."""
         if len(self.clients) >= self.limits.max_connections:
             raise TooManyConnections("this server has its maximum of connections", retry_after=5)
+        if client.user_id is not None:
+            self.take_slot(client.user_id)
         self.clients.add(client)
+        try:
+            return await self._start(client, last_seq)
+        except BaseException:  # not attached after all: its slot and topics are freed
+            self.detach(client)
+            raise
+
+    async def _start(self, client: Client, last_seq: int | None) -> int | None:
         await self._watch(client, MARKET_STATUS_TOPIC)
         if client.user_id is None:
             return None
@@ -391,7 +439,10 @@ class Hub:
 
     def detach(self, client: Client) -> None:
         """Forget ``client`` and its subscriptions."""
-        self.clients.discard(client)
+        if client in self.clients:
+            self.clients.discard(client)
+            if client.user_id is not None:
+                self.free_slot(client.user_id)
         for topic in [t for t, entry in self._topics.items() if client in entry.clients]:
             self._unwatch(client, topic)
 
