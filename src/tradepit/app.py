@@ -43,9 +43,11 @@ from tradepit.api import (
 )
 from tradepit.api.deps import Wiring
 from tradepit.api.middleware import (
+    AUTH_PATHS,
     BodyLimit,
     RateLimit,
     RequestContext,
+    SecurityHeaders,
     caller_identity,
     request_id,
 )
@@ -174,6 +176,7 @@ def build_wiring(
         data_dir=str(settings.data_dir.resolve()),
         starting_balances=starting_balances(settings),
         redis_url=settings.redis_url,
+        metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
         market=market,
         fees=fees,
         matcher=matcher,
@@ -442,7 +445,10 @@ def create_app(
     app.state.wiring = wired
     errors.install(app)
     app.include_router(health.router)
+    pages = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    docs = {page for page in pages if page is not None}
     if settings.role == "engine":  # feed, book and schedulers: health and metrics only
+        app.add_middleware(SecurityHeaders, docs_paths=docs, private_paths=AUTH_PATHS)
         app.add_middleware(RequestContext, registry=wired.metrics)
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
         return app
@@ -477,6 +483,8 @@ def create_app(
         allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
+    # Every answer, a CORS preflight's and an error's included, gets the security headers.
+    app.add_middleware(SecurityHeaders, docs_paths=docs, private_paths=AUTH_PATHS)
     app.add_middleware(RequestContext, registry=wired.metrics)
     # Outermost: everything inside sees the client address a trusted proxy reported.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     kite_root: str | None = None
     kite_ws_root: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: The bearer token that opens ``/metrics`` to a scraper off this host (unset: loopback
+    #: clients only). Long enough that trying tokens (``/metrics`` is not rate limited) is futile.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     log_level: str = "INFO"
     #: Freeze what startup built out of the garbage collector's full passes (docs/operations.md).
     gc_freeze: bool = True
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("rate_limit", "auth_rate_limit")
     @classmethod

@@ -1,8 +1,10 @@
-"""Cross-cutting HTTP behaviour: error shapes, body limit, rate limits, CORS, request ids,
-metrics, health and status, and the API docs."""
+"""Cross-cutting HTTP behaviour: error shapes, body limit, rate limits, CORS, security headers,
+request ids, metrics, health and status, and the API docs."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib
 import json
 import pkgutil
@@ -28,13 +30,15 @@ import tradepit.api
 from tests.conftest import REDIS_URL, client_for, make_settings, skip_or_fail
 from tests.factories import PASSWORD, unique_name, user_with_token
 from tradepit import __version__
-from tradepit.api.middleware import RateLimit
+from tradepit.api.middleware import API_POLICY, RateLimit
 from tradepit.app import create_app
 
 OTHER_IP = "198.51.100.9"
 THIRD_IP = "192.0.2.44"
 ALLOWED_ORIGIN = "http://localhost:3000"
 FOREIGN_ORIGIN = "https://evil.example"
+LOOPBACK = "127.0.0.1"
+METRICS_TOKEN = "scrape-" + "k" * 32
 REDIS = REDIS_URL or "redis://127.0.0.1:6379/0"
 
 
@@ -354,10 +358,153 @@ class TestRequestId:
         assert response.headers["x-request-id"] == "err-1"
 
 
+def assert_secured(response: httpx.Response, policy: str | None = API_POLICY) -> None:
+    """Check the security headers every answer carries, each once."""
+    headers = response.headers
+    assert headers.get_list("x-content-type-options") == ["nosniff"]
+    assert headers.get_list("x-frame-options") == ["DENY"]
+    assert headers.get_list("referrer-policy") == ["no-referrer"]
+    assert len(headers.get_list("content-security-policy")) == 1
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    if policy is not None:
+        assert headers["content-security-policy"] == policy
+
+
+def csp(response: httpx.Response) -> dict[str, list[str]]:
+    """Return the answer's Content-Security-Policy, directive by directive."""
+    directives = [d.split() for d in response.headers["content-security-policy"].split(";")]
+    return {name: sources for name, *sources in directives}
+
+
+def _attributes(tag: str) -> dict[str, str]:
+    return dict(re.findall(r'([a-z-]+)="([^"]*)"', tag))
+
+
+def loaded_by(page: str) -> list[tuple[str, str]]:
+    """Return what an HTML page loads from elsewhere: (CSP directive, URL)."""
+    loads = []
+    for kind, tag in re.findall(r"<(script|link)\b([^>]*)>", page):
+        attributes = _attributes(tag)
+        if kind == "script" and "src" in attributes:
+            loads.append(("script-src", attributes["src"]))
+        elif kind == "link" and attributes.get("rel") == "stylesheet":
+            loads.append(("style-src", attributes["href"]))
+        elif kind == "link" and "icon" in attributes.get("rel", ""):
+            loads.append(("img-src", attributes["href"]))
+    return loads
+
+
+class TestSecurityHeaders:
+    async def test_every_answer_carries_them(self, client: httpx.AsyncClient) -> None:
+        preflight = {"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST"}
+        answers = [
+            await client.get("/"),
+            await client.get("/health"),
+            await client.get("/openapi.json"),
+            await client.get("/api/no-such-route"),  # 404
+            await client.get("/api/health/no-such-route"),  # 404, smd-options envelope
+            await client.get("/api/register"),  # 405
+            await client.post("/api/register", content=b"{", headers=JSON),  # 422
+            await client.get("/api/auth/me"),  # 401
+            await client.get("/metrics"),  # 403
+            await client.options("/api/login", headers=preflight),  # CORS preflight
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 200, 404, 404, 405, 422, 401, 403,
+                                                    200]  # fmt: skip
+        for answer in answers:
+            assert_secured(answer)
+
+    async def test_the_middlewares_refusals_carry_them(self, tmp_path: Path, db: str) -> None:
+        async with (
+            app_with(tmp_path, db, rate_limit="1/minute", max_body_bytes=2048) as app,
+            client_for(app) as http,
+        ):
+            too_big = await http.post(
+                "/api/register", content=_padded_registration("big", 4000), headers=JSON
+            )
+            assert too_big.status_code == 413
+            assert_secured(too_big)
+            assert (await http.get("/")).status_code == 200
+            limited = await http.get("/")
+            assert limited.status_code == 429
+            assert_secured(limited)
+
+    async def test_an_unexpected_error_is_a_500_that_carries_them(self, app: FastAPI) -> None:
+        async def boom() -> None:
+            raise RuntimeError("a bug with a secret in it")
+
+        app.add_api_route("/api/boom", boom)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(LOOPBACK, 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.get("/api/boom", headers={"X-Request-ID": "boom-1"})
+        assert response.status_code == 500
+        body = response.json()
+        assert body["code"] == "INTERNAL_ERROR" and body["message"] == "internal error"
+        assert "secret" not in response.text
+        assert response.headers["x-request-id"] == "boom-1"
+        assert_secured(response)
+
+    async def test_authenticated_answers_are_never_stored(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        mine = await client.get("/api/auth/me", headers=headers)
+        assert mine.status_code == 200
+        assert mine.headers.get_list("cache-control") == ["no-store"]
+        refused = await client.get("/api/auth/me", headers={"X-API-Key": "tp_not-a-key"})
+        assert refused.status_code == 401
+        assert refused.headers.get_list("cache-control") == ["no-store"]
+        assert_secured(refused)
+        anonymous = await client.get("/")
+        assert "no-store" not in anonymous.headers.get("cache-control", "")
+
+    async def test_answers_that_hand_out_a_token_are_never_stored(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        user, _ = await user_with_token(client)
+        credentials = {"username": user["username"], "password": PASSWORD}
+        for path in ("/api/login", "/api/auth/login"):
+            response = await client.post(path, json=credentials)
+            assert response.status_code == 200 and response.json()["access_token"]
+            assert response.headers.get_list("cache-control") == ["no-store"]
+
+    @pytest.mark.parametrize("path", ["/docs", "/redoc", "/docs/oauth2-redirect"])
+    async def test_docs_pages_may_load_what_they_load_and_run_only_their_own_scripts(
+        self, client: httpx.AsyncClient, path: str
+    ) -> None:
+        response = await client.get(path)
+        assert response.status_code == 200
+        assert_secured(response, policy=None)
+        policy = csp(response)
+        assert policy["default-src"] == ["'none'"]
+        assert policy["frame-ancestors"] == ["'none'"]
+        assert "'self'" in policy["connect-src"]  # the schema, "Try it out"
+        for directive, url in loaded_by(response.text):
+            origin = "/".join(url.split("/")[:3])
+            assert origin in policy[directive], f"{url} is blocked by {directive}"
+        inline = re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL)
+        hashes = {
+            "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+            for s in inline
+        }
+        scripts = policy["script-src"]
+        assert hashes <= set(scripts)
+        assert len(hashes) == len(inline) == (0 if path == "/redoc" else 1)
+        assert "'unsafe-inline'" not in scripts and "'unsafe-eval'" not in scripts
+        if path == "/redoc":  # its bundle starts a search worker and shows Redocly's logo
+            assert "blob:" in policy["worker-src"]
+            assert "https://cdn.redoc.ly" in policy["img-src"]
+
+    async def test_the_api_policy_forbids_everything(self, client: httpx.AsyncClient) -> None:
+        assert csp(await client.get("/")) == {"default-src": ["'none'"],
+                                              "frame-ancestors": ["'none'"]}  # fmt: skip
+
+
 class TestMetrics:
-    async def test_requests_are_counted_by_route_template(self, client: httpx.AsyncClient) -> None:
+    async def test_requests_are_counted_by_route_template(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         await client.get("/api/auth/me")
-        response = await client.get("/metrics")
+        async with client_for(app, LOOPBACK) as local:
+            response = await local.get("/metrics")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         assert (
@@ -368,11 +515,69 @@ class TestMetrics:
             response.text
         )
 
-    async def test_path_parameters_are_not_labels(self, client: httpx.AsyncClient) -> None:
+    async def test_path_parameters_are_not_labels(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         await client.delete("/api/auth/api-keys/7")
-        text = (await client.get("/metrics")).text
+        async with client_for(app, LOOPBACK) as local:
+            text = (await local.get("/metrics")).text
         assert 'route="/api/auth/api-keys/{key_id}"' in text
         assert "/api/auth/api-keys/7" not in text
+
+    @pytest.mark.parametrize("ip", ["127.0.0.1", "::1"])
+    async def test_loopback_clients_get_them(self, app: FastAPI, ip: str) -> None:
+        async with client_for(app, ip) as local:
+            response = await local.get("/metrics")
+        assert response.status_code == 200
+        assert "tradepit_http_requests" in response.text
+
+    async def test_other_clients_get_403_in_the_error_shape(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/metrics")
+        assert response.status_code == 403
+        body = response.json()
+        assert body["success"] is False and body["code"] == "FORBIDDEN"
+        assert "TRADEPIT_METRICS_TOKEN" in body["message"]
+        assert "tradepit_http_requests" not in response.text
+        # No token is set: no bearer opens them.
+        for bearer in ("", "anything", METRICS_TOKEN):
+            guess = await client.get("/metrics", headers={"Authorization": f"Bearer {bearer}"})
+            assert guess.status_code == 403
+
+    async def test_a_client_behind_a_local_proxy_is_not_loopback(self, app: FastAPI) -> None:
+        async with client_for(app, LOOPBACK) as proxy:
+            response = await proxy.get("/metrics", headers={"X-Forwarded-For": OTHER_IP})
+        assert response.status_code == 403
+
+    async def test_the_operators_token_opens_them_from_anywhere(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        async with app_with(tmp_path, db, metrics_token=METRICS_TOKEN) as app:
+            async with client_for(app) as remote:
+                scraped = await remote.get(
+                    "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+                )
+                assert scraped.status_code == 200
+                assert "tradepit_http_requests" in scraped.text
+                assert scraped.headers.get_list("cache-control") == ["no-store"]
+                for wrong in (
+                    f"Bearer {METRICS_TOKEN}x",
+                    f"Bearer {METRICS_TOKEN[:-1]}",
+                    f"Basic {METRICS_TOKEN}",
+                    METRICS_TOKEN,
+                ):
+                    refused = await remote.get("/metrics", headers={"Authorization": wrong})
+                    assert refused.status_code == 403, wrong
+                assert (await remote.get("/metrics")).status_code == 403
+            async with client_for(app, LOOPBACK) as local:
+                assert (await local.get("/metrics")).status_code == 200
+
+    def test_a_short_token_is_refused_at_start(self, tmp_path: Path) -> None:
+        with pytest.raises(ValueError, match="metrics_token"):
+            make_settings(tmp_path, "sqlite+aiosqlite://", metrics_token="short")
+        unset = make_settings(tmp_path, "sqlite+aiosqlite://", metrics_token="")
+        assert unset.metrics_token is None
 
 
 class TestHealth:

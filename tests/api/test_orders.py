@@ -243,7 +243,8 @@ class TestPlacedTogether:
             held = (await client.get("/api/paper-trading/positions", headers=headers)).json()
             quantities = [(p["symbol"], Decimal(p["quantity"])) for p in held["positions"]]
             assert quantities == [("ITC", Decimal(4 * (1 + number)))]
-        metrics = (await client.get("/metrics")).text
+        async with client_for(app, "127.0.0.1") as local:  # /metrics: loopback only
+            metrics = (await local.get("/metrics")).text
         if app.state.wiring.desk.together:  # SQLite: all 12 went through group commit
             assert "tradepit_order_batch_size_sum 12.0" in metrics
             assert "tradepit_order_batch_size_count 12.0" not in metrics  # some shared

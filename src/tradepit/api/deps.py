@@ -67,6 +67,8 @@ class Wiring:
     on_kite_token: Callable[[str], Awaitable[None]] | None = None
     redis_url: str | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+    #: The bearer token that opens ``/metrics`` off loopback (``TRADEPIT_METRICS_TOKEN``).
+    metrics_token: str | None = None
     #: The running tournaments' leaderboards the scheduler published last.
     leaderboards: Recent = field(default_factory=Recent)
 

@@ -180,9 +180,14 @@ async def _statement(request: Request, exc: Exception) -> JSONResponse:
     return await _unexpected(request, exc)
 
 
+def internal_error(path: str) -> JSONResponse:
+    """Return the answer to an error no handler knows: 500, and nothing of what went wrong."""
+    return error_response(path, 500, "INTERNAL_ERROR", "internal error")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(request.url.path, 500, "INTERNAL_ERROR", "internal error")
+    return internal_error(request.url.path)
 
 
 def install(app: FastAPI) -> None:

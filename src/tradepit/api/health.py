@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -14,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tradepit.api.deps import WiringDep
 from tradepit.api.errors import timestamp
+from tradepit.domain.errors import PermissionDenied
 from tradepit.services import feeds
 
 router = APIRouter(tags=["health"])
@@ -82,7 +85,41 @@ async def status(wired: WiringDep) -> dict[str, Any]:
     }
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def _loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # "unknown", or a name a test transport made up
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+async def metrics_reader(request: Request, wired: WiringDep) -> None:
+    """Let a loopback client, or anyone with ``Authorization: Bearer <TRADEPIT_METRICS_TOKEN>``,
+    read the metrics; 403 for everyone else. The client address is the one a trusted proxy
+    reported (``TRADEPIT_TRUSTED_PROXIES``), so a proxied caller is not taken for loopback."""
+    if request.client is not None and _loopback(request.client.host):
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    token = wired.metrics_token
+    if (
+        token
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), token.encode())
+    ):
+        return
+    raise PermissionDenied(
+        "metrics are served to loopback clients, or with the bearer token TRADEPIT_METRICS_TOKEN"
+    )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (loopback, or the metrics bearer token)",
+    response_class=Response,
+    dependencies=[Depends(metrics_reader)],
+    responses={403: {"description": "neither a loopback client nor the metrics token"}},
+)
 async def metrics(wired: WiringDep) -> Response:
     """Return request counts and latencies per route in Prometheus text format."""
     return Response(generate_latest(wired.metrics), media_type=CONTENT_TYPE_LATEST)

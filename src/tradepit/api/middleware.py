@@ -1,14 +1,16 @@
-"""ASGI middleware: request ids, access logs and metrics; body-size limit; rate limits."""
+"""ASGI middleware: request ids, access logs and metrics; security headers; body-size limit;
+rate limits."""
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import hashlib
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import jwt
@@ -19,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tradepit.api.errors import error_response
+from tradepit.api.errors import error_response, internal_error
 from tradepit.services.auth import signed_claims
 
 log = logging.getLogger("tradepit.access")
@@ -83,6 +85,116 @@ class RequestContext:
                 },
             )
             request_id.reset(token)
+
+
+#: What every answer says: never sniff a type, never framed; answers are JSON, so the API's
+#: policy lets a browser that opens one load nothing and frame it nowhere.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+#: What FastAPI's docs pages load today (another issue serves them offline; checked in
+#: Chromium): Swagger UI's and Redoc's bundles and Swagger UI's stylesheet from jsDelivr,
+#: Redoc's Google fonts, FastAPI's favicon, Redoc's "API docs by Redocly" logo, Swagger UI's
+#: SVG icons (``data:``), the schema and "Try it out" from this server, Redoc's search worker
+#: (``blob:``). Inline styles: both UIs set them. Inline scripts: only the page's own, by hash
+#: (``docs_policy``).
+DOCS_SOURCES = {
+    "default-src": "'none'",
+    "script-src": "https://cdn.jsdelivr.net",
+    "style-src": "'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
+    "font-src": "https://fonts.gstatic.com",
+    "img-src": "'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
+    "connect-src": "'self'",
+    "worker-src": "blob:",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL | re.IGNORECASE)
+#: Headers that carry a credential: an answer to such a request is never stored by a cache.
+CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"cookie")
+_EVERY_ANSWER = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_NO_STORE = (b"cache-control", b"no-store")
+_CSP = b"content-security-policy"
+
+
+def docs_policy(page: bytes) -> str:
+    """Return the Content-Security-Policy of a docs page: ``DOCS_SOURCES``, and its own inline
+    scripts allowed by their SHA-256 (nothing else inline runs)."""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(page)
+    ]
+    sources = dict(DOCS_SOURCES)
+    sources["script-src"] = " ".join([sources["script-src"], *hashes])
+    return "; ".join(f"{name} {value}" for name, value in sources.items())
+
+
+class SecurityHeaders:
+    """Add the security headers to every HTTP answer, errors included.
+
+    ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy:
+    no-referrer``, a Content-Security-Policy (``API_POLICY``; the docs pages: ``docs_policy``),
+    and ``Cache-Control: no-store`` on the answers to a request that carried a credential
+    (bearer token, API key, cookie) and on those of ``private_paths`` (they hand out tokens).
+    An exception no handler turned into an answer gets its 500 here (Starlette's outermost
+    error middleware would send it past this one), then goes on up to be logged.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        docs_paths: Collection[str] = frozenset(),
+        private_paths: Collection[str] = frozenset(),
+    ) -> None:
+        self.app = app
+        self.docs_paths = frozenset(docs_paths)
+        self.private_paths = frozenset(private_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        private = path in self.private_paths or any(
+            name in CREDENTIAL_HEADERS for name, _ in scope["headers"]
+        )
+        docs = path in self.docs_paths
+        added = [*_EVERY_ANSWER, _NO_STORE] if private else _EVERY_ANSWER
+        replaced = {name for name, _ in added} | {_CSP}
+        answered = False
+        start: Message | None = None  # a docs page's, held until its body is known
+        page: list[bytes] = []
+
+        async def secured(message: Message) -> None:
+            nonlocal answered, start
+            if message["type"] == "http.response.start":
+                answered = True
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in replaced]
+                message = {**message, "headers": [*kept, *added]}
+                if docs:
+                    start = message
+                    return
+                message["headers"].append((_CSP, API_POLICY.encode()))
+            elif start is not None and message["type"] == "http.response.body":
+                page.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                body = b"".join(page)
+                start["headers"].append((_CSP, docs_policy(body).encode()))
+                await send(start)
+                start = None
+                message = {"type": "http.response.body", "body": body}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, secured)
+        except Exception:
+            if not answered:
+                await internal_error(path)(scope, receive, secured)
+            raise
 
 
 class BodyLimit:
