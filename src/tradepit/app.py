@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.low_level import Type
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from prometheus_client import CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
@@ -231,7 +232,9 @@ def build_market(
     always = settings.market_hours == "always"
     if kind == "simulator":
         clock = clock or make_clock(settings.clock_speed)
-        simulator = Simulator(catalogue, settings.seed, exchange_trading_minutes(calendar))
+        hours = exchange_trading_minutes(calendar)
+        # market_hours=always: every venue trades round the clock, on the same daily model.
+        simulator = Simulator(catalogue, settings.seed, hours, around_the_clock=always)
         market = MarketData(
             catalogue, calendar, simulator, clock, seed=settings.seed, always_open=always
         )
@@ -425,6 +428,11 @@ def _lifespan(
     return lifespan
 
 
+DOCS_URL = "/docs"
+REDOC_URL = "/redoc"
+DOCS_ASSETS_URL = "/docs-assets"
+
+
 def create_app(
     settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None
 ) -> FastAPI:
@@ -434,19 +442,23 @@ def create_app(
 
     lifespan = _lifespan(wired, settings, limits_storage)
 
-    app = FastAPI(
+    # The docs pages and every asset they load (Swagger UI, ReDoc, the favicon) are served
+    # from here, from fastapi-offline's package: no request leaves for another host.
+    app = FastAPIOffline(
         title="Tradepit",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=DOCS_URL,
+        redoc_url=REDOC_URL,
+        static_url=DOCS_ASSETS_URL,
+        # No "valid" badge fetched from swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.wiring = wired
     errors.install(app)
     app.include_router(health.router)
-    pages = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-    docs = {page for page in pages if page is not None}
+    docs = {DOCS_URL, REDOC_URL, f"{DOCS_URL}/oauth2-redirect"}
     if settings.role == "engine":  # feed, book and schedulers: health and metrics only
         app.add_middleware(SecurityHeaders, docs_paths=docs, private_paths=AUTH_PATHS)
         app.add_middleware(RequestContext, registry=wired.metrics)

@@ -90,18 +90,17 @@ class RequestContext:
 #: What every answer says: never sniff a type, never framed; answers are JSON, so the API's
 #: policy lets a browser that opens one load nothing and frame it nowhere.
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
-#: What FastAPI's docs pages load today (another issue serves them offline; checked in
-#: Chromium): Swagger UI's and Redoc's bundles and Swagger UI's stylesheet from jsDelivr,
-#: Redoc's Google fonts, FastAPI's favicon, Redoc's "API docs by Redocly" logo, Swagger UI's
-#: SVG icons (``data:``), the schema and "Try it out" from this server, Redoc's search worker
+#: What the docs pages load, all from this server (``fastapi-offline``'s copies of Swagger UI
+#: and ReDoc): the bundles, Swagger UI's stylesheet, the favicon, Swagger UI's SVG icons
+#: (``data:``), the schema and "Try it out" (``connect-src``), ReDoc's search worker
 #: (``blob:``). Inline styles: both UIs set them. Inline scripts: only the page's own, by hash
-#: (``docs_policy``).
+#: (``docs_policy``). Nothing from another host.
 DOCS_SOURCES = {
     "default-src": "'none'",
-    "script-src": "https://cdn.jsdelivr.net",
-    "style-src": "'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
-    "font-src": "https://fonts.gstatic.com",
-    "img-src": "'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
+    "script-src": "'self'",
+    "style-src": "'self' 'unsafe-inline'",
+    "font-src": "'self' data:",
+    "img-src": "'self' data:",
     "connect-src": "'self'",
     "worker-src": "blob:",
     "base-uri": "'none'",
