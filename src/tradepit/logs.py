@@ -47,4 +47,7 @@ def configure(level: str, request_id: Callable[[], str]) -> None:
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # One line per migration step at every start is noise before the banner; DEBUG keeps it.
+    if root.level > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.error").addFilter(_HideQueryString())

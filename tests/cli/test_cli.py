@@ -9,6 +9,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from bench.server import serving
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner, Result
 
@@ -245,3 +246,17 @@ class TestSecrets:
         assert secrets.jwt_secret
         assert (folder / "jwt_secret").read_text().strip() == secrets.jwt_secret
         assert mode_of(folder / "jwt_secret") == 0o600
+
+
+class TestServeBanner:
+    async def test_first_start_says_where_to_go_next_without_migration_noise(
+        self, tmp_path: Path
+    ) -> None:
+        async with serving(tmp_path / "data", "banner") as server:
+            said = server.output()
+        assert f"API docs:  {server.base_url}/docs" in said
+        assert "admin login: username 'admin', password '" in said
+        assert "Next:" in said and "POST /api/paper-trading/orders" in said
+        assert "TRADEPIT_MARKET_HOURS=always" in said and "(now: always)" in said
+        assert "TRADEPIT_CLOCK_SPEED=60" in said
+        assert "alembic" not in said
