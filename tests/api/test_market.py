@@ -28,7 +28,8 @@ from tests.conftest import client_for, make_settings
 from tests.factories import user_with_token
 from tradepit.app import create_app
 from tradepit.domain.clock import ManualClock
-from tradepit.domain.instruments import Kind
+from tradepit.domain.instruments import Kind, Venue
+from tradepit.market.catalogue import Catalogue
 from tradepit.market.chains import DIVIDEND_YIELD, RISK_FREE
 from tradepit.settings import Settings
 
@@ -157,12 +158,29 @@ class TestApiRoot:
 
 
 class TestSymbols:
-    async def test_lists_the_five_indices_and_ten_stocks(self, client: httpx.AsyncClient) -> None:
+    async def test_lists_the_indices_then_every_stock_with_options(
+        self, client: httpx.AsyncClient
+    ) -> None:
         body = await envelope(client, "/api/symbols")
         symbols = [row["symbol"] for row in body["data"]]
-        assert symbols == INDICES + STOCKS
-        assert body["meta"]["count"] == 15
+        assert symbols == [i.symbol for i in Catalogue.load().with_options()]
+        assert symbols[: len(INDICES)] == INDICES and set(STOCKS) <= set(symbols)
+        assert body["meta"]["count"] == len(symbols)
         assert all(row["has_options"] for row in body["data"])
+        assert all(row["kind"] == "EQUITY" for row in body["data"][len(INDICES) :])
+
+    async def test_every_nifty_50_and_nifty_bank_stock_is_listed_with_its_lot(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        rows = {row["symbol"]: row for row in await data(client, "/api/symbols")}
+        catalogue = Catalogue.load()
+        members = catalogue.constituents("NIFTY") + catalogue.constituents("BANKNIFTY")
+        assert len({i.symbol for i in members}) == 59
+        for stock in members:
+            row = rows[stock.symbol]
+            assert row["lot_size"] == stock.lot_size and row["derivatives_venue"] == "NFO"
+            assert row["tradable"] is True and row["expiry_rule"] == "monthly:TUE"
+        assert rows["KOTAKBANK"]["lot_size"] == 2000 and rows["ITC"]["lot_size"] == 1725
 
     @pytest.mark.parametrize(
         ("symbol", "lot", "step", "rule", "venue"),
@@ -531,6 +549,17 @@ class TestOptionChain:
         first = chain["strikes"][0]
         assert first["PE"]["tradingsymbol"] == f"RELIANCE26DEC{int(first['strike'])}PE"
 
+    async def test_a_stock_new_to_the_catalogue_has_its_chain(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        chain = await data(client, "/api/option_chain", {"symbol": "KOTAKBANK"})
+        assert chain["expiry"] == "2026-12-29" and chain["monthly"] is True
+        assert chain["lot_size"] == 2000
+        strikes = [row["strike"] for row in chain["strikes"]]
+        assert len(strikes) == 41 and gaps(strikes) == {2.5} and strikes[0] > 0
+        atm = next(row for row in chain["strikes"] if row["strike"] == chain["atm_strike"])
+        assert atm["CE"]["tradingsymbol"] == f"KOTAKBANK26DEC{atm['strike']:g}CE"
+
     @pytest.mark.parametrize(
         "at",
         [
@@ -833,6 +862,18 @@ class TestCandles:
         ltp = await client.get("/api/candles/ltp/NIFTY26DECFUT", headers=headers)
         assert ltp.json()["ltp"] == future["ltp"]
 
+    async def test_a_future_of_a_stock_new_to_the_catalogue_is_quoted(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        stock = await client.get("/api/candles/quote/TMPV", headers=headers)
+        future = await client.get("/api/candles/quote/TMPV26DECFUT", headers=headers)
+        assert stock.status_code == future.status_code == 200, future.text
+        assert future.json()["bid"] < future.json()["ask"]
+        assert 1 < future.json()["ltp"] / stock.json()["ltp"] < 1.01
+        old_name = await client.get("/api/candles/quote/TATAMOTORS", headers=headers)
+        assert old_name.json()["symbol"] == "TMPV"
+
     async def test_contracts_have_no_candles_of_their_own(self, client: httpx.AsyncClient) -> None:
         _, headers = await user_with_token(client)
         response = await client.get("/api/candles/historical/NIFTY26DECFUT", headers=headers)
@@ -921,16 +962,24 @@ class TestCandles:
         assert smd == chain
 
     @pytest.mark.parametrize(
-        ("query", "count"), [("venue=OKX", 3), ("type=INDEX", 5), ("venue=NSE&type=EQUITY", 10)]
+        ("query", "venue", "kind"),
+        [
+            ("venue=OKX", Venue.OKX, None),
+            ("venue=FX", Venue.FX, None),
+            ("type=INDEX", None, Kind.INDEX),
+            ("venue=NSE&type=EQUITY", Venue.NSE, Kind.EQUITY),
+        ],
     )
     async def test_instruments_filters(
-        self, client: httpx.AsyncClient, query: str, count: int
+        self, client: httpx.AsyncClient, query: str, venue: Venue | None, kind: Kind | None
     ) -> None:
         _, headers = await user_with_token(client)
         response = await client.get(f"/api/candles/instruments?{query}", headers=headers)
         assert response.status_code == 200, response.text
         body = response.json()
-        assert body["count"] == count == len(body["instruments"])
+        expected = [i.symbol for i in Catalogue.load().select(kind=kind, venue=venue)]
+        assert [row["symbol"] for row in body["instruments"]] == expected
+        assert body["count"] == len(expected) > 0
 
     async def test_instruments_as_csv(self, client: httpx.AsyncClient) -> None:
         _, headers = await user_with_token(client)

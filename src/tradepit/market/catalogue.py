@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,10 @@ class Catalogue:
     """The instruments the server knows, by symbol or alias (case-insensitive)."""
 
     def __init__(
-        self, instruments: Iterable[Instrument], margins: dict[str, Decimal] | None = None
+        self,
+        instruments: Iterable[Instrument],
+        margins: dict[str, Decimal] | None = None,
+        constituents: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         #: The ``[margin]`` table: margin rate per instrument kind (futures and options too).
         self.margins: dict[str, Decimal] = dict(margins or {})
@@ -61,6 +64,24 @@ class Catalogue:
             self._by_symbol[instrument.symbol] = instrument
             for name in (instrument.symbol, *instrument.aliases):
                 self._by_name[name.upper()] = instrument
+        self._constituents: dict[str, tuple[str, ...]] = {}
+        for index, members in (constituents or {}).items():
+            self._constituents[index] = self._members(index, members)
+
+    def _members(self, index: str, members: Sequence[str]) -> tuple[str, ...]:
+        """Return the symbols of ``index``'s constituents, refusing unknown or repeated ones."""
+        owner = self._by_symbol.get(index)
+        if owner is None or owner.kind is not Kind.INDEX:
+            raise ValueError(f"constituents listed for {index}, which is not an index here")
+        symbols: list[str] = []
+        for member in members:
+            found = self._by_name.get(member.strip().upper())
+            if found is None:
+                raise ValueError(f"{index} lists unknown constituent {member!r}")
+            if found.symbol in symbols:
+                raise ValueError(f"{index} lists {found.symbol} twice")
+            symbols.append(found.symbol)
+        return tuple(symbols)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_PATH) -> Catalogue:
@@ -68,9 +89,11 @@ class Catalogue:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
         margins = document.get("margin", {})
+        rows = document["instrument"]
         return cls(
-            (_instrument(row, margins) for row in document["instrument"]),
+            (_instrument(row, margins) for row in rows),
             {kind: Decimal(str(rate)) for kind, rate in margins.items()},
+            {row["symbol"]: row["constituents"] for row in rows if "constituents" in row},
         )
 
     def get(self, symbol: str) -> Instrument:
@@ -100,3 +123,8 @@ class Catalogue:
     def with_options(self) -> list[Instrument]:
         """Return the underlyings that have listed options."""
         return [i for i in self._by_symbol.values() if i.has_options]
+
+    def constituents(self, index: str) -> list[Instrument]:
+        """Return the constituents of the index ``index`` (symbol or alias) as the catalogue's
+        ``constituents`` list gives them, in its order; empty when it lists none."""
+        return [self._by_symbol[s] for s in self._constituents.get(self.get(index).symbol, ())]
