@@ -101,8 +101,7 @@ class BroadcastCreate(OrderPlan):
         json_schema_extra={
             "examples": [
                 {"symbol": "EURUSD", "side": "BUY", "entryPrice1": 1.1, "stopLoss": 1.095,
-                 "takeProfit": 1.11, "lots": 0.1, "multiplier": 2, "target_users": [2, 3],
-                 "overrides": {"7": {"symbol": "EURUSD.vip", "lots": 0.05}}}
+                 "takeProfit": 1.11, "lots": 0.1, "multiplier": 2}
             ]
         },
     )  # fmt: skip

@@ -69,8 +69,8 @@ class TournamentCreate(BaseModel):
                 {
                     "name": "Friday NSE sprint",
                     "description": "One day, NSE equities only",
-                    "start_time": "2026-12-04T03:45:00+00:00",
-                    "end_time": "2026-12-04T10:00:00+00:00",
+                    "start_time": "2030-01-04T03:45:00+00:00",
+                    "end_time": "2030-01-04T10:00:00+00:00",
                     "starting_capital": "1000000",
                     "entry_fee": "100",
                     "prize_pool": "10000",
