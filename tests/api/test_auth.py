@@ -82,6 +82,17 @@ class TestRegister:
         assert response.status_code == 400
         assert reason in response.json()["message"]
 
+    @pytest.mark.parametrize(("field", "name"), [("username", "a!"), ("telegram", "-alice")])
+    async def test_a_malformed_name_is_422_saying_the_rule_in_words(
+        self, client: httpx.AsyncClient, field: str, name: str
+    ) -> None:
+        response = await client.post("/api/register", json={field: name, "password": "password123"})
+        assert response.status_code == 422
+        assert response.json()["message"] == (
+            f"body.{field}: username must be 3-32 characters: letters, digits, '_', '.' or '-' "
+            "(not starting with '.' or '-')"
+        )
+
     async def test_missing_name_is_422_naming_the_rule(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/api/register", json={"password": "password123"})
         assert response.status_code == 422

@@ -123,6 +123,50 @@ class TestAccounts:
         assert response.status_code == 422
         assert PASSWORD not in response.text
 
+    @pytest.mark.parametrize("broker", ["okx", "MT5", "ccxt:", "metatrader"])
+    async def test_a_wrong_broker_lists_the_accepted_ones(
+        self, client: httpx.AsyncClient, broker: str
+    ) -> None:
+        _, headers = await user_with_token(client)
+        account = await create(client, headers, MT5)
+        table = await client.post(
+            "/api/add_csv", json={"broker": "paper", "pnl": 1}, headers=headers
+        )
+        assert table.status_code == 201, table.text
+        answers = [
+            await client.post("/api/accounts", json={**MT5, "broker": broker}, headers=headers),
+            await client.put(
+                f"/api/accounts/{account['id']}", json={"broker": broker}, headers=headers
+            ),
+            await client.post("/api/add_csv", json={"broker": broker}, headers=headers),
+            await client.put("/api/update_csv/0", json={"broker": broker}, headers=headers),
+        ]
+        words = "broker must be one of paper, mt5, kite, ccxt:<exchange> (e.g. ccxt:okx)"
+        for response in answers:
+            assert response.status_code == 422, response.text
+            body = response.json()
+            assert body["code"] == "VALIDATION_ERROR"
+            assert body["message"] == f"body.broker: {words}"
+            assert "^(" not in response.text  # no regular expression
+        imported = await client.post(
+            "/api/accounts/import", content=f"broker\n{broker}\n", headers=headers
+        )
+        assert imported.status_code == 422
+        assert imported.json()["errors"][0]["errors"] == [f"broker: {words}"]
+
+    async def test_a_wrong_symbol_map_says_what_a_symbol_is(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post(
+            "/api/accounts", json={**MT5, "symbol_map": {"EURUSD": "EUR$USD"}}, headers=headers
+        )
+        assert response.status_code == 422
+        assert response.json()["message"] == (
+            "body.symbol_map.EURUSD: a symbol is 1-40 letters, digits, spaces, '.', '_', ':', "
+            "'/', '&' or '-'"
+        )
+
     async def test_needs_a_login(self, client: httpx.AsyncClient) -> None:
         assert (await client.get("/api/accounts")).status_code == 401
 

@@ -1006,6 +1006,66 @@ class TestCandles:
         assert response.json()["code"] == "NOT_FOUND"
 
 
+class TestUnknownSymbols:
+    """Issue 14: an unknown symbol suggests the close ones, on every route that takes one."""
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/spot_price/{}",
+            "/api/expiries/{}",
+            "/api/ohlc_data/{}",
+            "/api/historical-data/{}",
+            "/api/option_chain?symbol={}",
+        ],
+    )
+    async def test_smd_routes_suggest_close_matches(
+        self, client: httpx.AsyncClient, path: str
+    ) -> None:
+        body = smd_error(await client.get(path.format("RELIANC")), 404, "NOT_FOUND")
+        assert body["message"] == "unknown symbol 'RELIANC'; did you mean RELIANCE?"
+
+    @pytest.mark.parametrize(
+        "path",
+        ["/api/candles/quote/{}", "/api/candles/ltp/{}", "/api/candles/historical/{}"],
+    )
+    async def test_candle_routes_suggest_close_matches(
+        self, client: httpx.AsyncClient, path: str
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.get(path.format("NIFTYX"), headers=headers)
+        assert response.status_code == 404
+        assert response.json()["code"] == "NOT_FOUND"
+        assert response.json()["message"] == (
+            "unknown symbol 'NIFTYX'; did you mean NIFTY, FINNIFTY or BANKNIFTY?"
+        )
+
+    @pytest.mark.parametrize(
+        ("typed", "symbol"),
+        [("reliance", "RELIANCE"), ("NIFTY50", "NIFTY"), ("BTCUSDT", "BTC-USDT"),
+         ("btc-usdt", "BTC-USDT")],
+    )  # fmt: skip
+    async def test_case_and_aliases_resolve_as_before(
+        self, client: httpx.AsyncClient, typed: str, symbol: str
+    ) -> None:
+        assert (await data(client, f"/api/spot_price/{typed}"))["symbol"] == symbol
+
+    @pytest.mark.parametrize(
+        ("typed", "message"),
+        [
+            # A name is suggested from, not resolved.
+            ("Reliance Industries", "unknown symbol 'Reliance Industries'; did you mean RELIANCE?"),
+            ("btc_usdt", "unknown symbol 'btc_usdt'; did you mean BTC-USDT, LTC-USDT or TRX-USDT?"),
+            ("ZZZQ", "unknown symbol 'ZZZQ'"),
+        ],
+    )
+    async def test_names_and_nothing_close(
+        self, client: httpx.AsyncClient, typed: str, message: str
+    ) -> None:
+        body = smd_error(await client.get(f"/api/spot_price/{typed}"), 404, "NOT_FOUND")
+        assert body["message"] == message
+
+
 class TestDeterminism:
     async def test_same_seed_and_instant_give_the_same_market(self, settings: Settings) -> None:
         answers = []

@@ -176,6 +176,172 @@ class TestMarketOrders:
             assert crypto.json()["code"] == "INSUFFICIENT_FUNDS"
 
 
+def unfunded(response: httpx.Response) -> dict[str, str]:
+    """Check ``response`` is a 409 INSUFFICIENT_FUNDS; return the parts of its message:
+    "insufficient <currency>: <what> needs <need> (<how>), available <available> (cash
+    <cash>, blocked for open orders and margin <blocked>)"."""
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert body["code"] == "INSUFFICIENT_FUNDS"
+    message: str = body["message"]
+    head, _, wallet = message.rpartition(", available ")
+    available, _, rest = wallet.partition(" (cash ")
+    cash, _, blocked = rest.removesuffix(")").partition(", blocked for open orders and margin ")
+    what, _, needs = head.partition(" needs ")
+    need, _, how = needs.partition(" (")
+    parts = {"what": what, "need": need, "how": how.removesuffix(")")}
+    return {**parts, "available": available, "cash": cash, "blocked": blocked}
+
+
+class TestClearRefusals:
+    """Issue 14: each refusal says what to do."""
+
+    @pytest.mark.parametrize(
+        ("typed", "meant"),
+        [("RELIANC", "RELIANCE"), ("btc_usdt", "BTC-USDT"), ("Reliance Industries", "RELIANCE")],
+    )
+    async def test_an_unknown_symbol_suggests_close_matches(
+        self, client: httpx.AsyncClient, typed: str, meant: str
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post(
+            "/api/paper-trading/orders", json=order(typed, "BUY", "1"), headers=headers
+        )
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "NOT_FOUND"
+        assert response.json()["message"].startswith(
+            f"unknown symbol '{typed}'; did you mean {meant}"
+        )
+
+    async def test_a_case_only_difference_is_the_same_symbol(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post(
+            "/api/paper-trading/orders", json=order("reliance", "BUY", "1"), headers=headers
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["symbol"] == "RELIANCE"
+
+    async def test_an_unfunded_market_order_says_what_it_needs_and_what_is_available(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("LT").ask
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order("LT", "BUY", "100", product="CNC"),
+            headers=headers,
+        )
+        parts = unfunded(response)
+        assert response.json()["message"].startswith("insufficient INR: this order needs ")
+        assert parts["how"] == "price × quantity + charges"
+        assert Decimal(parts["need"]) > ask * 100
+        assert parts["available"] == parts["cash"] == "100000" and parts["blocked"] == "0"
+
+    async def test_an_unfunded_limit_order_says_what_it_would_block(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        limit = (app.state.wiring.market.tick("RELIANCE").bid * Decimal("0.9")).quantize(
+            Decimal("1")
+        )
+        quantity = int(Decimal(150000) / limit)
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order("RELIANCE", "BUY", str(quantity), product="CNC", order_type="LIMIT",
+                       price=str(limit)),
+            headers=headers,
+        )  # fmt: skip
+        parts = unfunded(response)
+        assert parts["what"] == "insufficient INR: this order"
+        assert parts["how"] == "limit price × quantity + charges"
+        assert limit * quantity < Decimal(parts["need"]) < limit * quantity * Decimal("1.01")
+        assert parts["available"] == "100000"
+
+    async def test_cash_blocked_for_open_orders_is_shown(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        _, headers = await user_with_token(client)
+        ask = app.state.wiring.market.tick("INFY").ask
+        limit = (ask * Decimal("0.9")).quantize(Decimal("1"))
+        resting = await client.post(
+            "/api/paper-trading/orders",
+            json=order("INFY", "BUY", str(int(Decimal(60000) / limit)), product="CNC",
+                       order_type="LIMIT", price=str(limit)),
+            headers=headers,
+        )  # fmt: skip
+        assert resting.status_code == 201 and resting.json()["status"] == "open", resting.text
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order("INFY", "BUY", str(int(Decimal(50000) / ask)), product="CNC"),
+            headers=headers,
+        )
+        parts = unfunded(response)
+        wallet = (await client.get("/api/paper-trading/wallet", headers=headers)).json()
+        inr = next(w for w in wallet if w["currency"] == "INR")
+        assert parts["cash"] == inr["cash"] == "100000"
+        assert parts["blocked"] == inr["blocked"] and parts["available"] == inr["available"]
+        assert Decimal(parts["need"]) > Decimal(parts["available"])
+
+    async def test_margin_refusals_say_the_margin_and_what_is_available(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.post(
+            "/api/paper-trading/orders",
+            json=order("LT", "BUY", "200", product="MIS"),
+            headers=headers,
+        )
+        parts = unfunded(response)
+        assert parts["what"] == "insufficient INR: buying 200 LT (MIS)"
+        assert parts["how"].startswith("20% of the notional as margin + ")
+        assert parts["how"].endswith(" charges")
+        assert parts["available"] == parts["cash"] == "100000" and parts["blocked"] == "0"
+
+    async def test_zero_amounts_are_written_plainly(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)  # no USDT
+        response = await client.post(
+            "/api/paper-trading/orders", json=order("BTC-USDT", "BUY", "0.001"), headers=headers
+        )
+        parts = unfunded(response)
+        assert parts["available"] == parts["cash"] == parts["blocked"] == "0"
+        assert "E-" not in response.json()["message"]
+        assert "E+" not in response.json()["message"]
+
+    async def test_a_market_order_cannot_be_modified_and_says_what_to_do(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        async with (
+            app_at(tmp_path / "w", db, ManualClock(WEEKEND)) as weekend,
+            client_for(weekend) as http,
+        ):
+            _, headers = await user_with_token(http)
+            placed = await http.post(
+                "/api/paper-trading/orders", json=order("TCS", "BUY", "1"), headers=headers
+            )
+            assert placed.status_code == 201 and placed.json()["status"] == "amo", placed.text
+            url = f"/api/paper-trading/orders/{placed.json()['id']}"
+            changed = await http.put(url, json={"quantity": "2"}, headers=headers)
+            assert changed.status_code == 409, changed.text
+            assert changed.json()["code"] == "ORDER_STATE"
+            assert changed.json()["message"] == (
+                "a MARKET order fills at once and cannot be modified; cancel it if it is "
+                "still pending, or place a new order"
+            )
+            assert (await http.delete(url, headers=headers)).status_code == 200
+
+    async def test_a_filled_order_says_it_is_filled(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        placed = await client.post(
+            "/api/paper-trading/orders", json=order("ITC", "BUY", "1"), headers=headers
+        )
+        url = f"/api/paper-trading/orders/{placed.json()['id']}"
+        changed = await client.put(url, json={"quantity": "2"}, headers=headers)
+        assert changed.status_code == 409
+        assert changed.json()["message"] == "an order that is filled cannot be modified"
+
+
 class TestIdempotency:
     async def test_retry_returns_the_first_order(self, client: httpx.AsyncClient) -> None:
         _, headers = await user_with_token(client)

@@ -192,6 +192,24 @@ class TestValidation:
         assert again.status_code == 400
         assert again.json()["code"] == "INSUFFICIENT_BALANCE"
 
+    async def test_an_empty_wallet_reads_0_not_an_exponent(self, client: httpx.AsyncClient) -> None:
+        telegram, headers = await bettor(client)
+        assert (await bet(client, headers, telegram, amount=STARTING_USDT)).status_code == 201
+        again = await bet(client, headers, telegram, amount="1.50")
+        assert again.status_code == 400
+        assert again.json()["message"] == "insufficient USDT balance: 0 available, 1.5 staked"
+
+    async def test_an_unknown_symbol_suggests_close_matches(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        telegram, headers = await bettor(client)
+        response = await bet(client, headers, telegram, symbol="BTC-USDTT")
+        assert response.status_code == 400
+        assert response.json()["code"] == "INVALID_BET"
+        assert response.json()["message"].startswith(
+            "unknown symbol 'BTC-USDTT'; did you mean BTC-USDT"
+        )
+
     async def test_closed_market_and_a_close_before_expiry(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:

@@ -183,6 +183,17 @@ class TestWatchlist:
         assert answer["watchlist"] == []
         assert (await get_settings(client, headers))["watchlist"] == []
 
+    async def test_a_malformed_symbol_is_422_saying_what_a_symbol_is(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        response = await client.put(SETTINGS, json={"watchlist": ["TCS", "$$"]}, headers=headers)
+        assert response.status_code == 422
+        assert response.json()["message"] == (
+            "body.watchlist.1: a symbol is 1-40 letters, digits, spaces, '&', '.', '_', ':' or "
+            "'-', starting with a letter or digit"
+        )
+
     async def test_more_than_100_symbols_is_422(self, client: httpx.AsyncClient) -> None:
         _, headers = await user_with_token(client)
         symbols = [f"SYM{i}" for i in range(101)]

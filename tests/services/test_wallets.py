@@ -303,6 +303,31 @@ class TestPost:
             assert found == 0
         await assert_books_agree(ledger)
 
+    async def test_a_tiny_overdraft_is_written_plainly(self, ledger: Ledger) -> None:
+        ids = await open_two_users(ledger)
+        async with ledger.sessions() as session:
+            with pytest.raises(InsufficientFunds) as caught:
+                await wallets.post(
+                    session,
+                    ledger.clock,
+                    kind="transfer",
+                    postings=[
+                        Posting(ids[0, "USDT"], "USDT", Decimal("-1E-8")),
+                        Posting(ids[1, "USDT"], "USDT", Decimal("1E-8")),
+                    ],
+                )
+            await session.rollback()
+        assert caught.value.message == "insufficient USDT balance for 0.00000001"
+
+    def test_an_order_refusal_writes_zero_and_tiny_amounts_plainly(self) -> None:
+        refused = wallets.short_of(
+            "USDT", "this order needs 0.00000001 (charges)", from_units(1), from_units(0)
+        )
+        assert refused.message == (
+            "insufficient USDT: this order needs 0.00000001 (charges), available 0.00000001 "
+            "(cash 0.00000001, blocked for open orders and margin 0)"
+        )
+
     async def test_spending_the_whole_balance_is_allowed(self, ledger: Ledger) -> None:
         ids = await open_two_users(ledger)
         async with ledger.sessions() as session:

@@ -31,6 +31,11 @@ class Role(StrEnum):
 _RANK = {Role.USER: 0, Role.ADMIN: 1, Role.SUPERADMIN: 2}
 
 USERNAME_PATTERN = r"^@?[A-Za-z0-9_][A-Za-z0-9_.\-]{2,31}$"
+#: ``USERNAME_PATTERN`` in words, for refusals.
+USERNAME_RULE = (
+    "username must be 3-32 characters: letters, digits, '_', '.' or '-' "
+    "(not starting with '.' or '-')"
+)
 _USERNAME = re.compile(USERNAME_PATTERN)
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -52,7 +57,7 @@ def normalize_username(raw: str) -> str:
     """Return the username as shown: a telegram handle loses its leading '@'."""
     name = raw.strip()
     if not _USERNAME.fullmatch(name):
-        raise InvalidUsername("username must be 3-32 characters: letters, digits, '_', '.' or '-'")
+        raise InvalidUsername(USERNAME_RULE)
     return name.removeprefix("@")
 
 

@@ -72,7 +72,9 @@ def leg_price(kind: str, entry_side: Side, leg: Leg, entry: Decimal, tick: Decim
         rounding = ROUND_FLOOR if direction > 0 else ROUND_CEILING
     price = _on_tick(raw, tick, rounding)
     if price <= 0:
-        raise InvalidBracket(f"the {kind.replace('_', '-')} would be at {price}, not above zero")
+        raise InvalidBracket(
+            f"the {kind.replace('_', '-')} would be at {plain(price)}, not above zero"
+        )
     return price
 
 
@@ -99,9 +101,13 @@ def check_leg(kind: str, entry_side: Side, price: Decimal, reference: Decimal) -
     above = (kind == TAKE_PROFIT) == (entry_side is Side.BUY)
     name = kind.replace("_", "-")
     if above and price <= reference:
-        raise InvalidBracket(f"the {name} at {price} must be above the entry price {reference}")
+        raise InvalidBracket(
+            f"the {name} at {plain(price)} must be above the entry price {plain(reference)}"
+        )
     if not above and price >= reference:
-        raise InvalidBracket(f"the {name} at {price} must be below the entry price {reference}")
+        raise InvalidBracket(
+            f"the {name} at {plain(price)} must be below the entry price {plain(reference)}"
+        )
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Final, Literal
 
 from tradepit.domain.errors import InvalidInput
 from tradepit.domain.instruments import Instrument, Kind, Venue
+from tradepit.domain.money import plain
 from tradepit.domain.orders import Product, Side
 
 #: Who provided the liquidity: a resting order (maker) or one that crossed the spread (taker).
@@ -231,9 +232,9 @@ class FeeSchedule:
     ) -> Charges:
         """Return the charges of one fill of ``quantity`` at ``price``."""
         if not quantity.is_finite() or quantity <= 0:
-            raise InvalidInput(f"quantity must be positive, got {quantity}")
+            raise InvalidInput(f"quantity must be positive, got {plain(quantity)}")
         if not price.is_finite() or price <= 0:
-            raise InvalidInput(f"price must be positive, got {price}")
+            raise InvalidInput(f"price must be positive, got {plain(price)}")
         segment = self.segment_for(instrument, product)
         currency = segment.currency or instrument.currency
         if segment.currency is not None and segment.currency != instrument.currency:

@@ -32,12 +32,13 @@ def to_units(value: Decimal, scale: int = SCALE) -> int:
     try:
         scaled = value.scaleb(scale, context=_EXACT)
     except DecimalException as exc:
-        raise InexactAmount(f"amount {value} has more than {scale} decimal places") from exc
+        raise InexactAmount(f"amount {plain(value)} has more than {scale} decimal places") from exc
     units = int(scaled)
     if scaled != units:
-        raise InexactAmount(f"amount {value} has more than {scale} decimal places")
+        raise InexactAmount(f"amount {plain(value)} has more than {scale} decimal places")
     if abs(units) > MAX_UNITS:
-        raise InexactAmount(f"amount {value} is outside ±{Decimal(MAX_UNITS).scaleb(-scale)}")
+        bound = Decimal(MAX_UNITS).scaleb(-scale)
+        raise InexactAmount(f"amount {plain(value)} is outside ±{bound}")
     return units
 
 

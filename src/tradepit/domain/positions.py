@@ -42,7 +42,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from tradepit.domain.errors import InvalidInput
-from tradepit.domain.money import SCALE, InexactAmount, to_units
+from tradepit.domain.money import SCALE, InexactAmount, plain, to_units
 from tradepit.domain.orders import Fill, Product, Side
 
 #: Decimal places of the displayed average price.
@@ -156,10 +156,10 @@ class Position:
             if not isinstance(value, Decimal) or not value.is_finite():
                 raise InconsistentPosition(f"{name} must be a finite Decimal, got {value!r}")
         if charges < 0:
-            raise InconsistentPosition(f"charges must be >= 0, got {charges}")
+            raise InconsistentPosition(f"charges must be >= 0, got {plain(charges)}")
         if PositionSide.of(cost_basis) is not PositionSide.of(quantity):
             raise InconsistentPosition(
-                f"cost basis {cost_basis} must have the sign of quantity {quantity}"
+                f"cost basis {plain(cost_basis)} must have the sign of quantity {plain(quantity)}"
             )
         self.user_id = user_id
         self.symbol = symbol
@@ -351,11 +351,11 @@ def _check_fill(fill: Fill) -> None:
         if not _is_decimal(value):
             raise InvalidFill(f"fill {name} must be a finite Decimal, got {value!r}")
         if value <= 0:
-            raise InvalidFill(f"fill {name} must be > 0, got {value}")
+            raise InvalidFill(f"fill {name} must be > 0, got {plain(value)}")
     if not _is_decimal(fill.charges):
         raise InvalidFill(f"fill charges must be a finite Decimal, got {fill.charges!r}")
     if fill.charges < 0:
-        raise InvalidFill(f"fill charges must be >= 0, got {fill.charges}")
+        raise InvalidFill(f"fill charges must be >= 0, got {plain(fill.charges)}")
     for value in (fill.quantity, fill.price, fill.charges):
         to_units(value)
 

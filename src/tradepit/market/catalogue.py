@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -11,6 +12,12 @@ from typing import Any
 from tradepit.domain.instruments import Instrument, Kind, UnknownSymbol, Venue
 
 DEFAULT_PATH = Path(__file__).with_name("catalogue.toml")
+#: How many close matches an unknown symbol's refusal suggests, and how alike they must be
+#: (``difflib``'s ratio, 0 to 1).
+SUGGESTIONS = 3
+SUGGESTION_CUTOFF = 0.6
+#: Text longer than this gets no suggestions (no symbol or name is this long).
+SUGGEST_MAX_LENGTH = 64
 
 
 def _decimal(row: dict[str, Any], key: str, default: str | None = None) -> Decimal | None:
@@ -64,6 +71,11 @@ class Catalogue:
             self._by_symbol[instrument.symbol] = instrument
             for name in (instrument.symbol, *instrument.aliases):
                 self._by_name[name.upper()] = instrument
+        # What an unknown symbol is compared with for suggestions: symbols, aliases and names
+        # (a name is suggested from, never resolved).
+        self._spellings: dict[str, str] = {k: i.symbol for k, i in self._by_name.items()}
+        for instrument in self._by_symbol.values():
+            self._spellings.setdefault(instrument.name.upper(), instrument.symbol)
         self._constituents: dict[str, tuple[str, ...]] = {}
         for index, members in (constituents or {}).items():
             self._constituents[index] = self._members(index, members)
@@ -97,11 +109,29 @@ class Catalogue:
         )
 
     def get(self, symbol: str) -> Instrument:
-        """Return the instrument named ``symbol`` (or one of its aliases)."""
+        """Return the instrument named ``symbol`` (or one of its aliases), in any case; refuse
+        an unknown one with ``UnknownSymbol``, suggesting close matches (``suggest``)."""
         found = self._by_name.get(symbol.strip().upper())
         if found is None:
-            raise UnknownSymbol(f"unknown symbol '{symbol}'")
+            close = self.suggest(symbol)
+            hint = f"; did you mean {_either(close)}?" if close else ""
+            raise UnknownSymbol(f"unknown symbol '{symbol}'{hint}")
         return found
+
+    def suggest(self, text: str) -> list[str]:
+        """Return the symbols (up to ``SUGGESTIONS``, closest first) whose symbol, alias or
+        name is close to ``text``, case-insensitively; only the one named exactly, when a
+        name is (names are suggested, not resolved)."""
+        key = text.strip().upper()
+        if not key or len(key) > SUGGEST_MAX_LENGTH:
+            return []
+        if key in self._spellings:
+            return [self._spellings[key]]
+        close = difflib.get_close_matches(
+            key, self._spellings, n=len(self._spellings), cutoff=SUGGESTION_CUTOFF
+        )
+        symbols = list(dict.fromkeys(self._spellings[name] for name in close))
+        return symbols[:SUGGESTIONS]
 
     def __contains__(self, symbol: str) -> bool:
         return symbol.strip().upper() in self._by_name
@@ -128,3 +158,8 @@ class Catalogue:
         """Return the constituents of the index ``index`` (symbol or alias) as the catalogue's
         ``constituents`` list gives them, in its order; empty when it lists none."""
         return [self._by_symbol[s] for s in self._constituents.get(self.get(index).symbol, ())]
+
+
+def _either(symbols: list[str]) -> str:
+    """Return ``A``, ``A or B``, ``A, B or C``."""
+    return symbols[0] if len(symbols) == 1 else f"{', '.join(symbols[:-1])} or {symbols[-1]}"

@@ -11,12 +11,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tradepit.schemas.text import Spelled
 from tradepit.schemas.users import NO_NUL
 from tradepit.schemas.wallets import Money
 
 BROKER_PATTERN = r"^(paper|mt5|kite|ccxt:[a-z][a-z0-9]{1,23})$"
 Broker = Annotated[
-    str, Field(pattern=BROKER_PATTERN, description="paper, mt5, kite or ccxt:<exchange>")
+    str,
+    Spelled(
+        BROKER_PATTERN, "broker must be one of paper, mt5, kite, ccxt:<exchange> (e.g. ccxt:okx)"
+    ),
+    Field(description="paper, mt5, kite or ccxt:<exchange>"),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 Short = Annotated[str, Field(max_length=64, pattern=NO_NUL)]
@@ -24,7 +29,13 @@ Secret = Annotated[str, Field(max_length=512, pattern=NO_NUL)]
 Figure = Annotated[Decimal, Field(ge=-(10**10), le=10**10, decimal_places=8, allow_inf_nan=False)]
 Risk = Annotated[Decimal, Field(ge=0, le=10**10, decimal_places=8, allow_inf_nan=False)]
 AccountType = Literal["demo", "live"]
-SymbolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:/&\- ]{1,40}$")]
+SymbolName = Annotated[
+    str,
+    Spelled(
+        r"^[A-Za-z0-9._:/&\- ]{1,40}$",
+        "a symbol is 1-40 letters, digits, spaces, '.', '_', ':', '/', '&' or '-'",
+    ),
+]
 SymbolMap = Annotated[
     dict[SymbolName, SymbolName],
     Field(max_length=500, description="Our symbol → the broker's, e.g. {'EURUSD': 'EURUSD.vip'}"),

@@ -16,18 +16,23 @@ from pydantic import (
     model_validator,
 )
 
-from tradepit.domain.accounts import PASSWORD_MAX, USERNAME_PATTERN, Role
+from tradepit.domain.accounts import PASSWORD_MAX, USERNAME_PATTERN, USERNAME_RULE, Role
+from tradepit.schemas.text import Spelled
 
-Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=USERNAME_PATTERN)]
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True), Spelled(USERNAME_PATTERN, USERNAME_RULE)
+]
 Password = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX)]
 #: Text the database stores or searches: PostgreSQL refuses the NUL character in text.
 NO_NUL = r"^[^\x00]*$"
 LoginText = Annotated[str, Field(min_length=1, max_length=254, pattern=NO_NUL)]
-# Pydantic checks the pattern before upper-casing, so the pattern accepts either case.
 Symbol = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 &._:\-]{0,39}$"
+    StringConstraints(strip_whitespace=True, to_upper=True),
+    Spelled(
+        r"^[A-Za-z0-9][A-Za-z0-9 &._:\-]{0,39}$",
+        "a symbol is 1-40 letters, digits, spaces, '&', '.', '_', ':' or '-', "
+        "starting with a letter or digit",
     ),
 ]
 

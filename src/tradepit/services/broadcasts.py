@@ -33,6 +33,7 @@ from tradepit.domain import lots as sizing
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from tradepit.domain.instruments import Instrument
+from tradepit.domain.money import plain
 from tradepit.market.data import MarketData
 from tradepit.schemas.broadcasts import (
     BroadcastCreate,
@@ -144,7 +145,7 @@ async def size(
             raise BrokerRefused("riskPercent needs stopLoss and an entry price")
         info = await adapter.account_info()
         if info.balance <= 0:
-            raise BrokerRefused(f"the account's balance is {info.balance} {info.currency}")
+            raise BrokerRefused(f"the account's balance is {plain(info.balance)} {info.currency}")
         try:
             lots = sizing.size(info.balance, risk, plan.stop_loss, plan.entries, rules).total_lots
         except DomainError as exc:

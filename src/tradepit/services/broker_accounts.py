@@ -17,6 +17,7 @@ from tradepit.domain.accounts import Role
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import NotFound
 from tradepit.domain.fees import FeeSchedule
+from tradepit.domain.money import plain
 from tradepit.market.data import MarketData
 from tradepit.schemas.broker_accounts import (
     AccountCreate,
@@ -309,7 +310,7 @@ async def connect(
         secrets = opened.secrets()
         async with asyncio.timeout(CONNECT_TIMEOUT):
             info = await registry.open(opened, session).connect()
-        status, message = "connected", f"connected: {info.currency} {info.balance}"
+        status, message = "connected", f"connected: {info.currency} {plain(info.balance)}"
     except BrokerRefused as exc:
         status, message = "failed", scrub(exc.reason, secrets)
     except TimeoutError:

@@ -78,17 +78,26 @@ async def hold(
     basis = order.price or (order.trigger_price or tick.ask) * Decimal("1.05")
     basis = basis.quantize(instrument.tick_size)
     notional = remaining * basis * instrument.multiplier
+    cushioned = "1.05 × trigger price" if order.trigger_price else "1.05 × ask"
+    how = notional_words(instrument, "limit price" if order.price else cushioned)
     if instrument.margined(product.value, long=True):
         assert instrument.short_margin is not None
         notional = (notional * instrument.short_margin).quantize(Decimal("1e-8"))
+        how = f"{plain(instrument.short_margin * 100)}% margin on {how}"
     charges = fees.charges(instrument, product, Side.BUY, remaining, basis).total
     amount = notional + charges
     wallet = await cash_wallet(session, order.user_id, instrument.currency, order.tournament_id)
     if not await wallet_store.hold(session, wallet.id, amount):
-        raise wallets.InsufficientFunds(
-            f"insufficient {instrument.currency} available to block {amount} for this order"
-        )
+        need = f"this order needs {plain(amount)} ({how} + charges)"
+        raise wallets.short_of(instrument.currency, need, wallet.balance, wallet.blocked)
     order.held = amount
+
+
+def notional_words(instrument: Instrument, price: str) -> str:
+    """Say how a notional is counted, for a refusal: ``<price> x quantity``, times the contract
+    size where there is one."""
+    size = f" × contract size {plain(instrument.multiplier)}" if instrument.multiplier != 1 else ""
+    return f"{price} × quantity{size}"
 
 
 async def cash_wallet(
@@ -187,8 +196,8 @@ async def settle(
     quantity = abs(row.quantity)
     basis = "intrinsic value" if instrument.right is not None else "final price"
     reason = (
-        f"expiry settlement at the {basis} {price} "
-        f"({instrument.underlying} closed at {final} on {instrument.expiry})"
+        f"expiry settlement at the {basis} {plain(price)} "
+        f"({instrument.underlying} closed at {plain(final)} on {instrument.expiry})"
     )
     order = closing_order(clock, row, "settlement", reason)
     session.add(order)
@@ -248,7 +257,7 @@ async def _apply_fill(
     shorting = side is Side.SELL and position.quantity - fill.quantity < 0
     if shorting and not instrument.can_short(product.value):
         raise OrderRejected(
-            f"you hold {position.quantity} {instrument.symbol} ({product.value}); "
+            f"you hold {plain(position.quantity)} {instrument.symbol} ({product.value}); "
             f"{no_short(instrument, product)}"
         )
     # The checks of placing and modifying hold at every fill: the position may have changed
@@ -313,12 +322,20 @@ async def _apply_fill(
         status=transition(current, target).value,
         updated_at=now,
     )
-    cash = trade_cash(instrument, product, change) - fill.charges
+    gross = trade_cash(instrument, product, change)
+    cash = gross - fill.charges
     kind = "settlement" if settlement else "trade"
-    await _post_trade(session, clock, instrument, order, cash, fill.charges, kind)
-    await _margin(session, instrument, product, row, change)
+    # What the fill pays, in words, for a refusal: a position on margin opens for its charges
+    # alone and closes for its P&L.
+    pays = "charges"
+    if gross and change.closed and instrument.margined(product.value, long=change.before > 0):
+        pays = "the loss it realizes + charges"
+    elif gross:
+        pays = f"{notional_words(instrument, 'price')} + charges"
+    await _post_trade(session, clock, instrument, order, cash, fill.charges, kind, pays)
+    await _margin(session, instrument, product, row, change, -cash)
     if change.opened > 0:
-        await _check_available(session, instrument, order)
+        await _check_available(session, instrument, order, -cash)
     if tournament_id is not None:
         won = change.realized - fill.charges > 0
         await tournament_store.record_fill(
@@ -332,21 +349,21 @@ def limits_of(t: Tournament) -> PositionLimits:
     return PositionLimits(rules.allow_shorts, rules.max_position_pct, t.starting_capital)
 
 
-async def _check_available(session: AsyncSession, instrument: Instrument, order: OrderRow) -> None:
+async def _check_available(
+    session: AsyncSession, instrument: Instrument, order: OrderRow, paid: Decimal
+) -> None:
     """Refuse a fill that opens a position with money blocked for other orders or margin.
 
     The wallet's balance never goes below zero (the ledger refuses it), but a fill may cost
     more than its order blocked (a MARKET order blocks nothing; a gap fills an after-market
     or stop order above its cushion): what it pays beyond its own hold must come from the
-    money still available, as at placing.
+    money still available, as at placing. ``paid``: what the fill took from the wallet; the
+    refusal shows the wallet as it was before.
     """
     wallet = await cash_wallet(session, order.user_id, instrument.currency, order.tournament_id)
-    short = wallet.blocked - wallet.balance
-    if short > 0:
-        raise wallets.InsufficientFunds(
-            f"insufficient {instrument.currency} available for this fill: it would use "
-            f"{plain(short)} blocked for other orders or margin"
-        )
+    if wallet.blocked > wallet.balance:
+        need = f"this order needs {plain(paid)} ({notional_words(instrument, 'price')} + charges)"
+        raise wallets.short_of(instrument.currency, need, wallet.balance + paid, wallet.blocked)
 
 
 def trade_cash(instrument: Instrument, product: Product, change: PositionChange) -> Decimal:
@@ -402,9 +419,11 @@ async def _margin(
     product: Product,
     row: PositionRow,
     change: PositionChange,
+    paid: Decimal,
 ) -> None:
     """Release the closed share of what the position blocked; block what the opened part
-    needs (``margin_for``)."""
+    needs (``margin_for``). ``paid``: what the fill took from the wallet (negative: brought
+    in), for the refusal, which shows the wallet as it was before the fill."""
     wallet = await cash_wallet(session, row.user_id, instrument.currency, row.tournament_id)
     blocked = row.blocked or Decimal(0)
     if change.closed > 0 and blocked:
@@ -417,22 +436,33 @@ async def _margin(
         long = change.after > 0
         amount = margin_for(instrument, product, long, change.opened, change.price)
         if amount and not await wallet_store.hold(session, wallet.id, amount):
-            raise wallets.InsufficientFunds(_margin_message(instrument, product, change, amount))
+            need = _margin_message(instrument, product, change, amount, paid)
+            cash = wallet.balance + paid
+            raise wallets.short_of(instrument.currency, need, cash, wallet.blocked)
         blocked += amount
     if blocked != row.blocked:
         await rows.write(session, row, blocked=blocked)
 
 
 def _margin_message(
-    instrument: Instrument, product: Product, change: PositionChange, amount: Decimal
+    instrument: Instrument,
+    product: Product,
+    change: PositionChange,
+    amount: Decimal,
+    paid: Decimal,
 ) -> str:
     what = "buying" if change.after > 0 else "selling"
     if change.after < 0 and not instrument.margined(product.value, long=False):
         what = "selling short"
+    words = f"{_basis(instrument, product, change)} as margin"
+    if paid > 0:
+        words += f" + {plain(paid)} {'paid for the fill' if change.closed else 'charges'}"
+    elif paid < 0:
+        brought = "the fill brings in" if change.closed else "the sale brings in, net of charges"
+        words += f" - {plain(-paid)} {brought}"
     return (
-        f"{what} {change.opened} {instrument.symbol} ({product.value}) needs "
-        f"{format(amount.normalize(), 'f')} "
-        f"{instrument.currency} available as margin ({_basis(instrument, product, change)})"
+        f"{what} {plain(change.opened)} {instrument.symbol} ({product.value}) needs "
+        f"{plain(amount + paid)} ({words})"
     )
 
 
@@ -453,9 +483,11 @@ async def _post_trade(
     cash: Decimal,
     charges: Decimal,
     kind: str,
+    pays: str,
 ) -> None:
     """Post ``cash`` (net of ``charges``) to the user; the market takes the other side of the
-    trade and the fee wallet the charges."""
+    trade and the fee wallet the charges. ``pays`` says what the cash is (``price x
+    quantity + charges``), for the refusal of a wallet that cannot pay it."""
     currency = instrument.currency
     wallet = await cash_wallet(session, order.user_id, currency, order.tournament_id)
     now = clock.now()
@@ -469,7 +501,11 @@ async def _post_trade(
     moved = [p for p in postings if p.amount != 0]
     if not moved:
         return  # an option that expired worthless: no money moves
-    await wallets.post(session, clock, kind=kind, reference=f"order:{order.id}", postings=moved)
+    try:
+        await wallets.post(session, clock, kind=kind, reference=f"order:{order.id}", postings=moved)
+    except wallets.InsufficientFunds:
+        need = f"this order needs {plain(-cash)} ({pays})"
+        raise wallets.short_of(currency, need, wallet.balance, wallet.blocked) from None
 
 
 def position_of(user_id: int, symbol: str, product: Product, row: PositionRow | None) -> Position:

@@ -414,13 +414,18 @@ async def modify(
     if order is None or order.user_id != caller.user.id:
         raise OrderNotFound(f"order {order_id} not found")
     status = Status(order.status)
-    if status.is_final or OrderType(order.order_type) is OrderType.MARKET:
+    if status.is_final:
         raise IllegalTransition(f"an order that is {status.value} cannot be modified")
+    if OrderType(order.order_type) is OrderType.MARKET:
+        raise IllegalTransition(
+            "a MARKET order fills at once and cannot be modified; cancel it if it is still "
+            "pending, or place a new order"
+        )
     instrument = market.instrument(order.symbol)
     quantity = change.quantity if change.quantity is not None else order.quantity
     if quantity <= order.filled_quantity:
         raise InvalidInput(
-            f"the new quantity must be above the {order.filled_quantity} already filled"
+            f"the new quantity must be above the {plain(order.filled_quantity)} already filled"
         )
     check_quantity(instrument, quantity)
     tick = market.tick(instrument.symbol)

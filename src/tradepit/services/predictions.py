@@ -21,7 +21,7 @@ from tradepit.bus import Bus, user_topic
 from tradepit.domain.clock import Clock, wall_seconds_until
 from tradepit.domain.errors import InvalidInput, NotFound, PermissionDenied
 from tradepit.domain.ledger import Posting
-from tradepit.domain.money import as_float, to_units
+from tradepit.domain.money import as_float, plain, to_units
 from tradepit.domain.predictions import BetStatus, Direction, outcome, payout
 from tradepit.market.data import MarketData
 from tradepit.schemas.predictions import BetCreate, BetRead
@@ -94,7 +94,7 @@ async def place(
     try:
         instrument = market.instrument(symbol)
     except NotFound as exc:
-        raise InvalidBet(f"unknown symbol {symbol!r}") from exc
+        raise InvalidBet(exc.message) from exc  # "unknown symbol ...; did you mean ...?"
     now = clock.now()
     expires_at = now + timedelta(minutes=body.time)
     session_now = market.status(instrument.venue)
@@ -115,7 +115,8 @@ async def place(
     available = Decimal(0) if wallet is None else wallet.balance - wallet.blocked
     if wallet is None or available < body.amount:
         raise InsufficientBalance(
-            f"insufficient {BET_CURRENCY} balance: {available} available, {body.amount} staked"
+            f"insufficient {BET_CURRENCY} balance: {plain(available)} available, "
+            f"{plain(body.amount)} staked"
         )
     bet = Bet(
         user_id=user.id,
@@ -153,9 +154,9 @@ def _check_terms(rules: BetRules, body: BetCreate) -> None:
     if body.amount <= 0:
         raise InvalidBet("amount must be greater than 0")
     if body.amount < rules.min_amount:
-        raise InvalidBet(f"amount must be at least {rules.min_amount}")
+        raise InvalidBet(f"amount must be at least {plain(rules.min_amount)}")
     if body.amount > rules.max_amount:
-        raise InvalidBet(f"amount must be at most {rules.max_amount}")
+        raise InvalidBet(f"amount must be at most {plain(rules.max_amount)}")
     to_units(body.amount)  # more than 8 decimals: refused, never rounded
     if not rules.min_minutes <= body.time <= rules.max_minutes:
         raise InvalidBet(f"time must be {rules.min_minutes} to {rules.max_minutes} minutes")

@@ -366,7 +366,9 @@ async def check_order(
     buying = body.order_side is Side.BUY
     price = body.price or body.trigger_price or (tick.ask if buying else tick.bid) or tick.ltp
     if rules.min_price is not None and price < rules.min_price:
-        raise RuleBroken(f"min_price: {instrument.symbol} at {price} is below {rules.min_price}")
+        raise RuleBroken(
+            f"min_price: {instrument.symbol} at {plain(price)} is below {plain(rules.min_price)}"
+        )
     row = await order_store.position(
         session, user_id, instrument.symbol, product.value, tournament_id
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import Conflict, NotFound
 from tradepit.domain.ledger import Posting, check_balanced
+from tradepit.domain.money import plain
 from tradepit.schemas.wallets import AdjustmentCreate, AdjustmentRead, LedgerEntryRead, WalletRead
 from tradepit.services.callers import Caller
 from tradepit.store import audit
@@ -36,6 +37,16 @@ class InsufficientFunds(Conflict):
     code = "INSUFFICIENT_FUNDS"
 
 
+def short_of(currency: str, need: str, cash: Decimal, blocked: Decimal) -> InsufficientFunds:
+    """Return the refusal of an order whose ``need`` ("this order needs 250000 (price x
+    quantity + charges)") exceeds what a wallet of ``cash``, ``blocked`` of it for open orders
+    and margin, has available; amounts in plain decimals."""
+    return InsufficientFunds(
+        f"insufficient {currency}: {need}, available {plain(cash - blocked)} "
+        f"(cash {plain(cash)}, blocked for open orders and margin {plain(blocked)})"
+    )
+
+
 async def post(
     session: AsyncSession,
     clock: Clock,
@@ -56,7 +67,7 @@ async def post(
         after = await store.apply(session, posting.wallet_id, posting.amount)
         if after is None:
             raise InsufficientFunds(
-                f"insufficient {posting.currency} balance for {abs(posting.amount)}"
+                f"insufficient {posting.currency} balance for {plain(abs(posting.amount))}"
             )
         entries.append(
             {
