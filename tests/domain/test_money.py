@@ -11,10 +11,14 @@ from hypothesis import strategies as st
 from tradepit.domain.money import (
     MAX_AMOUNT,
     MAX_UNITS,
+    PLAIN_NOTATION,
     SCALE,
     InexactAmount,
+    NotPlainDecimal,
     as_float,
     from_units,
+    parse_plain,
+    plain_text,
     to_units,
 )
 
@@ -157,3 +161,103 @@ class TestAsFloat:
     def test_gives_the_nearest_float(self) -> None:
         assert as_float(Decimal("100000.5")) == 100000.5
         assert isinstance(as_float(Decimal(1)), float)
+
+
+def is_plain(text: str) -> bool:
+    """The rule, written out by hand: ASCII digits, one optional leading '-', one optional
+    '.' followed by digits (an oracle independent of ``PLAIN_PATTERN``)."""
+    digits = set("0123456789")
+    whole, dot, fraction = text.removeprefix("-").partition(".")
+    return (
+        bool(whole)
+        and set(whole) <= digits
+        and (not dot or (bool(fraction) and set(fraction) <= digits))
+    )
+
+
+#: Text in the grammar: any digits, sign and fraction, leading and trailing zeros included.
+plain_texts = st.builds(
+    lambda sign, whole, fraction: f"{sign}{whole}{fraction}",
+    st.sampled_from(["", "-"]),
+    st.text("0123456789", min_size=1, max_size=40),
+    st.one_of(st.just(""), st.text("0123456789", min_size=1, max_size=40).map(".".__add__)),
+)
+#: What Decimal() and Pydantic also read as numbers, and what a hand might type.
+NEAR_MISSES = ["_", " ", "+", "-", ".", "e", "E", "E+", ",", "\uff11", "\u0661", "\u00a0",
+               "\t", "\n", "x", "NaN", "Infinity"]  # fmt: skip
+
+
+@st.composite
+def near_misses(draw: st.DrawFn) -> str:
+    """Draw text in the grammar with something inserted at a random place."""
+    text = draw(plain_texts)
+    at = draw(st.integers(min_value=0, max_value=len(text)))
+    return text[:at] + draw(st.sampled_from(NEAR_MISSES)) + text[at:]
+
+
+class TestPlainNotation:
+    @given(plain_texts)
+    @example("0")
+    @example("-0.000")
+    @example("007.50")
+    @example("92233720368.54775807")
+    @example("1" * 200)
+    def test_text_in_the_grammar_is_read_exactly(self, text: str) -> None:
+        value = parse_plain(text)
+        exact = Decimal(text)
+        assert value == exact
+        assert value.as_tuple().digits == exact.as_tuple().digits
+        assert value.as_tuple().exponent == exact.as_tuple().exponent  # nothing rounded
+        assert not (value.is_signed() and not value)  # "-0" is 0
+        assert plain_text(value).lstrip("-").lstrip("0") == text.lstrip("-").lstrip("0")
+
+    @given(exact_amounts())
+    @example(Decimal("1E-8"))
+    @example(Decimal("1E+10"))
+    @example(Decimal("-0.50"))
+    def test_every_amount_written_plainly_reads_back_equal(self, value: Decimal) -> None:
+        text = plain_text(value)
+        assert is_plain(text)
+        assert parse_plain(text) == value
+        if "E" not in str(value):
+            assert text == str(value)  # what str() gave, wherever it gave no exponent
+
+    @given(st.one_of(st.text(), near_misses()))
+    @example("1_000")
+    @example("\uff11")
+    @example("+1")
+    @example(" 1")
+    @example("1.")
+    @example(".5")
+    @example("-.5")
+    @example("1e3")
+    @example("1E+2")
+    @example("--1")
+    @example("1-")
+    @example("1.2.3")
+    @example("1,5")
+    @example("1\n")
+    @example("")
+    @example("-")
+    @example("NaN")
+    @example("-Infinity")
+    def test_anything_else_is_refused(self, text: str) -> None:
+        if is_plain(text):
+            assert parse_plain(text) == Decimal(text)
+            return
+        with pytest.raises(NotPlainDecimal) as caught:
+            parse_plain(text)
+        assert caught.value.code == "NOT_PLAIN_DECIMAL"
+        assert caught.value.message == f"must be {PLAIN_NOTATION}"
+
+    @pytest.mark.parametrize("text", ["1_000", "\uff11", "+1", " 1", "1."], ids=repr)
+    def test_what_decimal_reads_is_still_refused(self, text: str) -> None:
+        assert Decimal(text) in (1, 1000)  # the looseness this rule exists to refuse
+        with pytest.raises(NotPlainDecimal):
+            parse_plain(text)
+
+    @given(plain_texts)
+    def test_the_callers_decimal_context_does_not_round(self, text: str) -> None:
+        with localcontext() as ctx:
+            ctx.prec = 3
+            assert parse_plain(text) == Decimal(text)

@@ -151,7 +151,8 @@ class TestLedgerArithmetic:
         clock = ManualClock(T0)
         async with app_at(tmp_path / "data", db, clock) as app, client_for(app) as client:
             _, admin = await admin_headers(app, client)
-            body = {"entry_fee": str(fee), "prize_pool": str(pool), "prize_split": split}
+            # Plain notation: str() writes a zero fee with 8 places as "0E-8".
+            body = {"entry_fee": f"{fee:f}", "prize_pool": f"{pool:f}", "prize_split": split}
             tournament_id = await create(client, admin, **body)
             users = [await user_with_token(client) for _ in range(players)]
             house_before = await house(app)

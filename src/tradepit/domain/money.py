@@ -1,7 +1,13 @@
-"""Exact amounts: ``Decimal`` everywhere, stored as integers of a fixed number of decimals."""
+"""Exact amounts: ``Decimal`` everywhere, stored as integers of a fixed number of decimals.
+
+Amounts, prices and quantities sent as text are read by ``parse_plain`` only: plain decimal
+notation, nothing that ``Decimal()`` merely tolerates (``"1_000"``, full-width or other
+scripts' digits, ``"+1"``, ``" 1"``, ``"1."``, ``".5"``, ``"1e3"``, ``"NaN"``).
+"""
 
 from __future__ import annotations
 
+import re
 from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation, Overflow
 
 from tradepit.domain.errors import InvalidInput
@@ -14,6 +20,47 @@ MAX_UNITS = 2**63 - 1
 MAX_AMOUNT = Decimal(MAX_UNITS).scaleb(-SCALE)
 #: Scaling in this context never rounds silently: a lost digit raises ``Inexact``.
 _EXACT = Context(prec=28, traps=[InvalidOperation, Overflow, Inexact])
+
+
+#: The one rule for an amount, price or quantity written as text, as a regular expression
+#: (ASCII digits only; the same in Python and in the OpenAPI schema).
+PLAIN_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+#: The rule in words, for error messages and the documentation.
+PLAIN_NOTATION = (
+    "a plain decimal number such as 12.5 or -3 "
+    "(digits, one optional leading '-', one optional '.' followed by digits)"
+)
+_PLAIN = re.compile(PLAIN_PATTERN)
+
+
+class NotPlainDecimal(InvalidInput):
+    """Text that is not an amount in plain decimal notation."""
+
+    code = "NOT_PLAIN_DECIMAL"
+
+
+def parse_plain(text: str) -> Decimal:
+    """Return the exact ``Decimal`` that ``text`` writes in plain decimal notation.
+
+    ``text`` is ASCII digits with one optional leading ``-`` and one optional ``.`` followed
+    by digits: ``"12.5"``, ``"-3"``, ``"0.00000001"``, ``"007"``. Anything else is refused,
+    however ``Decimal()`` would read it: separators, other scripts' digits, a ``+``, spaces,
+    a bare or leading ``.``, an exponent, ``NaN``/``Infinity``. Nothing is rounded; ``-0``
+    is 0. Whether the sign or the number of decimals is allowed is the caller's rule.
+    """
+    if _PLAIN.fullmatch(text) is None:
+        raise NotPlainDecimal(f"must be {PLAIN_NOTATION}")
+    value = Decimal(text)
+    return value if value else value.copy_abs()
+
+
+def plain_text(value: Decimal) -> str:
+    """Return ``value`` in plain notation with its decimals as they are (``10.50``,
+    ``0.0000001``, ``100`` for ``1E+2``): text ``parse_plain`` reads back to an equal value.
+
+    Unlike ``str()``, never an exponent; unlike ``plain``, trailing zeros are kept, so the
+    text is ``str(value)`` whenever that has no exponent."""
+    return format(value, "f")
 
 
 class InexactAmount(InvalidInput):

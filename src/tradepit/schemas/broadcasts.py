@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tradepit.domain.lots import MAX_ENTRIES
 from tradepit.schemas.calculator import Price, Symbol, entry_prices
-from tradepit.schemas.wallets import Money
+from tradepit.schemas.wallets import PLAIN, Money
 
-Lots = Annotated[Decimal, Field(gt=0, le=10**6, decimal_places=8, allow_inf_nan=False)]
-Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4, allow_inf_nan=False)]
+Lots = Annotated[Decimal, Field(gt=0, le=10**6, decimal_places=8, allow_inf_nan=False), PLAIN]
+Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4, allow_inf_nan=False), PLAIN]
 Ids = Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]], Field(max_length=10_000)]
 BrokerSymbol = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:/\-]{1,40}$")]
 
@@ -116,7 +116,7 @@ class CloseShare(BaseModel):
     """Close this share of every account's position of a broadcast."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"fraction": 0.5}]})
-    fraction: Annotated[Decimal, Field(gt=0, le=1, decimal_places=4, allow_inf_nan=False)]
+    fraction: Annotated[Decimal, Field(gt=0, le=1, decimal_places=4, allow_inf_nan=False), PLAIN]
 
 
 class TargetRead(BaseModel):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tradepit.schemas.text import Spelled
 from tradepit.schemas.users import NO_NUL
-from tradepit.schemas.wallets import Money
+from tradepit.schemas.wallets import PLAIN, Money
 
 BROKER_PATTERN = r"^(paper|mt5|kite|ccxt:[a-z][a-z0-9]{1,23})$"
 Broker = Annotated[
@@ -26,8 +26,10 @@ Broker = Annotated[
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 Short = Annotated[str, Field(max_length=64, pattern=NO_NUL)]
 Secret = Annotated[str, Field(max_length=512, pattern=NO_NUL)]
-Figure = Annotated[Decimal, Field(ge=-(10**10), le=10**10, decimal_places=8, allow_inf_nan=False)]
-Risk = Annotated[Decimal, Field(ge=0, le=10**10, decimal_places=8, allow_inf_nan=False)]
+Figure = Annotated[
+    Decimal, Field(ge=-(10**10), le=10**10, decimal_places=8, allow_inf_nan=False), PLAIN
+]
+Risk = Annotated[Decimal, Field(ge=0, le=10**10, decimal_places=8, allow_inf_nan=False), PLAIN]
 AccountType = Literal["demo", "live"]
 SymbolName = Annotated[
     str,

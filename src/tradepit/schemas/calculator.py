@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from tradepit.domain.lots import MAX_ENTRIES
-from tradepit.schemas.wallets import Money
+from tradepit.schemas.wallets import PLAIN, Money
 
-Price = Annotated[Decimal, Field(gt=0, max_digits=19, decimal_places=8, allow_inf_nan=False)]
+Price = Annotated[Decimal, Field(gt=0, max_digits=19, decimal_places=8, allow_inf_nan=False), PLAIN]
 Symbol = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 _ENTRY = re.compile(r"^entry_?price_?(\d{1,2})$", re.IGNORECASE)
 
@@ -61,7 +61,9 @@ class CalculationCreate(BaseModel):
         alias="portfolioSize", description="The balance, in the instrument's currency"
     )
     risk_percent: Annotated[
-        Decimal, Field(alias="riskPercent", gt=0, le=100, decimal_places=4, allow_inf_nan=False)
+        Decimal,
+        Field(alias="riskPercent", gt=0, le=100, decimal_places=4, allow_inf_nan=False),
+        PLAIN,
     ]
     stop_loss: Price = Field(alias="stopLoss")
     entries: list[Price] = Field(

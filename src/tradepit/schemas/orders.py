@@ -9,10 +9,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from tradepit.domain.orders import OrderType, Product, Side, Validity
-from tradepit.schemas.wallets import Money
+from tradepit.schemas.wallets import PLAIN, Money
 
-Amount = Annotated[Decimal, Field(gt=0, max_digits=19, decimal_places=8, allow_inf_nan=False)]
-Percent = Annotated[Decimal, Field(gt=0, lt=100, decimal_places=4, allow_inf_nan=False)]
+Amount = Annotated[
+    Decimal, Field(gt=0, max_digits=19, decimal_places=8, allow_inf_nan=False), PLAIN
+]
+Percent = Annotated[Decimal, Field(gt=0, lt=100, decimal_places=4, allow_inf_nan=False), PLAIN]
 
 
 class LegSpec(BaseModel):

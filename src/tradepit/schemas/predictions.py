@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from tradepit.domain.money import as_float
 from tradepit.domain.predictions import BetStatus, Direction
 from tradepit.schemas.users import NO_NUL, Symbol
+from tradepit.schemas.wallets import PLAIN
 
 #: An exact amount shown as a JSON number (okx-bets' ``"balance": 90.0``), converted at the edge.
 Number = Annotated[Decimal, PlainSerializer(as_float, return_type=float)]
@@ -35,7 +36,7 @@ class BetCreate(BaseModel):
         },
     )
     telegram: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
-    amount: Annotated[Decimal, Field(allow_inf_nan=False, description="Stake in USDT")]
+    amount: Annotated[Decimal, Field(allow_inf_nan=False, description="Stake in USDT"), PLAIN]
     direction: Direction
     time: Annotated[int, Field(description="Duration in minutes (1-60)")]
     symbol: Symbol | None = Field(default=None, description="Default: the server's bet symbol")

@@ -12,7 +12,7 @@ from tradepit.domain.instruments import Venue
 from tradepit.domain.tournaments import TournamentStatus
 from tradepit.schemas.orders import PortfolioCurrency, PositionRead
 from tradepit.schemas.users import NO_NUL
-from tradepit.schemas.wallets import Currency, Money, WalletRead
+from tradepit.schemas.wallets import PLAIN, Currency, Money, WalletRead
 
 #: The largest starting capital, fee or pool: every entry's capital comes from one system
 #: wallet, which must stay within the exact range (±9.2 x 10^10) for many entries.
@@ -31,10 +31,12 @@ def _in_range(value: datetime) -> datetime:
 
 When = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Amount = Annotated[
-    Decimal, Field(gt=0, le=_MAX, max_digits=19, decimal_places=8, allow_inf_nan=False)
+    Decimal, Field(gt=0, le=_MAX, max_digits=19, decimal_places=8, allow_inf_nan=False), PLAIN
 ]
-Fee = Annotated[Decimal, Field(ge=0, le=_MAX, max_digits=19, decimal_places=8, allow_inf_nan=False)]
-Share = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4, allow_inf_nan=False)]
+Fee = Annotated[
+    Decimal, Field(ge=0, le=_MAX, max_digits=19, decimal_places=8, allow_inf_nan=False), PLAIN
+]
+Share = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4, allow_inf_nan=False), PLAIN]
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=NO_NUL)
 ]

@@ -4,21 +4,83 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
     StringConstraints,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from tradepit.domain.money import MAX_AMOUNT, plain
+from tradepit.domain.money import (
+    MAX_AMOUNT,
+    PLAIN_PATTERN,
+    NotPlainDecimal,
+    parse_plain,
+    plain,
+    plain_text,
+)
 
 #: An exact amount on the wire: a JSON string such as "2500.00", never a float.
 Money = Annotated[Decimal, PlainSerializer(plain, return_type=str)]
+
+
+def _plain_decimal(value: object) -> object:
+    """Read text by the one rule (``domain.money.parse_plain``); a JSON number, or a
+    ``Decimal`` given in Python, goes on to the ``Decimal`` validator as it is."""
+    if isinstance(value, str):
+        try:
+            return parse_plain(value)
+        except NotPlainDecimal as exc:
+            raise PydanticCustomError("plain_decimal", exc.message) from None
+    return value
+
+
+class PlainNotation:
+    """The mark of every amount, price, quantity or percentage a request carries.
+
+    Such a field is a JSON number (converted exactly from its shortest form, as ``Decimal``
+    does) or a string in plain decimal notation (``domain.money.PLAIN_NOTATION``; anything
+    else is 422 ``plain_decimal``). It is written back as plain text with its decimals
+    (``"10.50"``, never ``"1E-7"``), so that what is kept from a request reads back under the
+    same rule, and the OpenAPI schema shows the rule as the string form's pattern.
+
+    Put it last, after the field's constraints (``Annotated[Decimal, Field(gt=0, ...),
+    PLAIN]``): the constraints then stay on the ``Decimal`` itself (a huge number is out of
+    range, not "not finite").
+    """
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(
+            _plain_decimal,
+            handler(source),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                plain_text, return_schema=core_schema.str_schema(), when_used="json"
+            ),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        shown: dict[str, Any] = handler(schema)
+        for branch in [shown, *shown.get("anyOf", [])]:
+            if branch.get("type") == "string":
+                branch["pattern"] = PLAIN_PATTERN
+        return shown
+
+
+PLAIN = PlainNotation()
+
+
 Currency = Literal["INR", "USDT", "USD"]
 
 
@@ -57,7 +119,7 @@ class AdjustmentCreate(BaseModel):
         },
     )
     currency: Currency
-    amount: Annotated[Decimal, Field(max_digits=19, decimal_places=8, allow_inf_nan=False)]
+    amount: Annotated[Decimal, Field(max_digits=19, decimal_places=8, allow_inf_nan=False), PLAIN]
     reason: Annotated[
         str,
         StringConstraints(
