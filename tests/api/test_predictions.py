@@ -270,9 +270,158 @@ class TestBets:
             "expires_at",
             "status",
             "payout",
+            "client_bet_id",
         }
         limited = await client.get("/api/bets", params={"limit": 1}, headers=headers)
         assert [b["id"] for b in limited.json()["bets"]] == [second["id"]]
+
+
+async def stakes(app: FastAPI, user_id: int) -> list[Decimal]:
+    """Return the user's bet_stake postings, oldest first."""
+    async with app.state.wiring.sessionmaker() as session:
+        found = await session.scalars(
+            select(LedgerEntry.amount)
+            .join(LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id)
+            .join(Wallet, LedgerEntry.wallet_id == Wallet.id)
+            .where(LedgerTransaction.kind == "bet_stake", Wallet.user_id == user_id)
+            .order_by(LedgerEntry.id)
+        )
+        return list(found)
+
+
+async def bettor_with_id(client: httpx.AsyncClient) -> tuple[str, int, dict[str, str]]:
+    """Return a fresh user's telegram handle, id and auth headers."""
+    body, headers = await user_with_token(client)
+    return body["telegram"], body["id"], headers
+
+
+class TestRetries:
+    """client_bet_id: a client that lost the answer retries and gets the same bet back."""
+
+    async def test_a_retry_gets_the_first_bet_and_is_debited_once(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        telegram, user_id, headers = await bettor_with_id(client)
+        first = await bet(client, headers, telegram, client_bet_id="okx-1")
+        assert first.status_code == 201, first.text
+        assert first.json()["client_bet_id"] == "okx-1"
+        again = await bet(client, headers, telegram, client_bet_id="okx-1")
+        assert again.status_code == 200, again.text
+        assert again.json() == first.json()  # same bet, same balance: nothing happened since
+        listed = (await client.get("/api/bets", headers=headers)).json()["bets"]
+        assert [(b["id"], b["client_bet_id"]) for b in listed] == [(first.json()["id"], "okx-1")]
+        assert await stakes(app, user_id) == [Decimal("-10")]
+        balance = (await client.get(f"/api/balance/{telegram}", headers=headers)).json()
+        assert balance["balance"] == 990.0
+
+    async def test_the_same_bet_written_differently_is_a_retry(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        telegram, user_id, headers = await bettor_with_id(client)
+        first = await bet(client, headers, telegram, amount=10.0, client_bet_id="b:2")
+        assert first.status_code == 201, first.text
+        for same in [
+            {"amount": "10"},
+            {"amount": "10.00000000"},
+            {"symbol": "btc-usdt"},
+            {"telegram": "@" + telegram.upper()},
+        ]:
+            handle = same.pop("telegram", telegram)
+            again = await bet(client, headers, handle, client_bet_id="b:2", **same)
+            assert again.status_code == 200, (same, again.text)
+            assert again.json()["id"] == first.json()["id"]
+        assert await stakes(app, user_id) == [Decimal("-10")]
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"amount": "10.5"},
+            {"direction": "short"},
+            {"time": 6},
+            {"symbol": "ETH-USDT"},
+            {"symbol": "NOPE-USDT"},
+        ],
+    )
+    async def test_the_id_with_another_bet_is_409_and_debits_nothing(
+        self, client: httpx.AsyncClient, app: FastAPI, change: dict[str, Any]
+    ) -> None:
+        telegram, user_id, headers = await bettor_with_id(client)
+        first = await bet(client, headers, telegram, client_bet_id="once")
+        assert first.status_code == 201, first.text
+        other = await bet(client, headers, telegram, client_bet_id="once", **change)
+        assert other.status_code == 409, other.text
+        body = other.json()
+        assert body["success"] is False
+        assert body["code"] == "DUPLICATE_CLIENT_BET_ID"
+        assert body["message"] == "client_bet_id 'once' was used for a different bet"
+        assert await stakes(app, user_id) == [Decimal("-10")]
+        assert len((await client.get("/api/bets", headers=headers)).json()["bets"]) == 1
+
+    async def test_ids_are_per_user(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        alice, alice_id, alice_headers = await bettor_with_id(client)
+        bob, bob_id, bob_headers = await bettor_with_id(client)
+        mine = await bet(client, alice_headers, alice, client_bet_id="shared-id")
+        theirs = await bet(client, bob_headers, bob, client_bet_id="shared-id", amount=20)
+        assert (mine.status_code, theirs.status_code) == (201, 201)
+        assert mine.json()["id"] != theirs.json()["id"]
+        assert await stakes(app, alice_id) == [Decimal("-10")]
+        assert await stakes(app, bob_id) == [Decimal("-20")]
+
+    async def test_concurrent_identical_requests_place_one_bet(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        telegram, user_id, headers = await bettor_with_id(client)
+        answers = await asyncio.gather(
+            *(bet(client, headers, telegram, client_bet_id="twice") for _ in range(6))
+        )
+        assert sorted(a.status_code for a in answers) == [200] * 5 + [201], [
+            a.text for a in answers
+        ]
+        assert len({a.json()["id"] for a in answers}) == 1
+        assert await stakes(app, user_id) == [Decimal("-10")]
+        balance = (await client.get(f"/api/balance/{telegram}", headers=headers)).json()
+        assert balance["balance"] == 990.0
+
+    async def test_a_retry_after_the_bet_resolved_gets_it_resolved(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        telegram, user_id, headers = await bettor_with_id(client)
+        first = await bet(client, headers, telegram, time=1, client_bet_id="late")
+        app.state.wiring.clock.advance(timedelta(minutes=2))
+        assert await app.state.wiring.resolver.resolve_due() == 1
+        again = await bet(client, headers, telegram, time=1, client_bet_id="late")
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == first.json()["id"]
+        assert again.json()["status"] != "active"
+        balance = (await client.get(f"/api/balance/{telegram}", headers=headers)).json()
+        assert again.json()["new_balance"] == balance["balance"]
+        assert await stakes(app, user_id) == [Decimal("-10")]
+
+    async def test_a_refused_bet_leaves_its_id_free(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        telegram, user_id, headers = await bettor_with_id(client)
+        refused = await bet(client, headers, telegram, amount="1000.01", client_bet_id="again")
+        assert refused.json()["code"] == "INSUFFICIENT_BALANCE"
+        placed = await bet(client, headers, telegram, amount="1000", client_bet_id="again")
+        assert placed.status_code == 201, placed.text
+        assert await stakes(app, user_id) == [Decimal("-1000")]
+
+    async def test_without_an_id_every_request_is_a_new_bet(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        telegram, user_id, headers = await bettor_with_id(client)
+        answers = [await bet(client, headers, telegram) for _ in range(2)]
+        assert [a.status_code for a in answers] == [201, 201]
+        assert [a.json()["client_bet_id"] for a in answers] == [None, None]
+        assert await stakes(app, user_id) == [Decimal("-10"), Decimal("-10")]
+
+    @pytest.mark.parametrize("bad", ["", "has space", "x" * 65, "caf\u00e9", 7])
+    async def test_a_malformed_id_is_422(self, client: httpx.AsyncClient, bad: object) -> None:
+        telegram, _, headers = await bettor_with_id(client)
+        response = await bet(client, headers, telegram, client_bet_id=bad)
+        assert response.status_code == 422
+        assert (await client.get("/api/bets", headers=headers)).json() == {"bets": []}
 
 
 class TestSimulatedClock:

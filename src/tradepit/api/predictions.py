@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from tradepit.api.deps import CallerDep, SessionDep, WiringDep
 from tradepit.schemas.predictions import BalanceRead, BetCreate, BetPlaced, BetsRead
@@ -29,19 +29,25 @@ ERRORS: dict[int | str, dict[str, Any]] = {
             "description": "Amount or time out of range, unknown symbol, market closed, "
             "insufficient balance"
         },
+        200: {"description": "A retry: the bet first placed with this client_bet_id"},
+        409: {"description": "client_bet_id used before for a different bet"},
         422: {"description": "Malformed body"},
     },
 )
 async def place_bet(
-    body: BetCreate, caller: CallerDep, session: SessionDep, wired: WiringDep
+    body: BetCreate, response: Response, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> BetPlaced:
     """Stake ``amount`` USDT that the price of ``symbol`` (default BTC-USDT) is higher
     (``long``) or lower (``short``) in ``time`` minutes. The stake is debited at once; a win
-    pays the payout ratio times the stake, a tie refunds it."""
-    bet, balance = await predictions.place(
+    pays the payout ratio times the stake, a tie refunds it. A retry with the same
+    client_bet_id and body returns the first bet (200) and debits nothing; the same id with
+    another body is 409."""
+    placed, created = await predictions.place(
         session, wired.clock, wired.market, wired.bus, wired.bet_rules, caller, body
     )
-    return BetPlaced(**dict(bet), new_balance=balance)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return placed
 
 
 @router.get("/balance/{telegram_username}", summary="My USDT balance (okx-bets)", responses=ERRORS)

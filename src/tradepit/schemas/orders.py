@@ -15,6 +15,8 @@ Amount = Annotated[
     Decimal, Field(gt=0, max_digits=19, decimal_places=8, allow_inf_nan=False), PLAIN
 ]
 Percent = Annotated[Decimal, Field(gt=0, lt=100, decimal_places=4, allow_inf_nan=False), PLAIN]
+#: A client's own id for a request it may retry (``client_order_id``, ``client_bet_id``).
+ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
 
 
 class LegSpec(BaseModel):
@@ -88,9 +90,7 @@ class OrderCreate(BaseModel):
         default=None, description="MIS, CNC or NRML; your settings' default_product when left out"
     )
     validity: Validity = Validity.DAY
-    client_order_id: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")] | None
-    ) = None
+    client_order_id: ClientId | None = None
     take_profit: LegSpec | None = Field(
         default=None, description="Bracket: a LIMIT that closes the position at a profit"
     )

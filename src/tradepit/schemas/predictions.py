@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from tradepit.domain.money import as_float
 from tradepit.domain.predictions import BetStatus, Direction
+from tradepit.schemas.orders import ClientId
 from tradepit.schemas.users import NO_NUL, Symbol
 from tradepit.schemas.wallets import PLAIN
 
@@ -31,6 +32,7 @@ class BetCreate(BaseModel):
                     "direction": "short",
                     "time": 1,
                     "symbol": "ETH-USDT",
+                    "client_bet_id": "my-bet-0001",
                 },
             ]
         },
@@ -40,6 +42,12 @@ class BetCreate(BaseModel):
     direction: Direction
     time: Annotated[int, Field(description="Duration in minutes (1-60)")]
     symbol: Symbol | None = Field(default=None, description="Default: the server's bet symbol")
+    client_bet_id: ClientId | None = Field(
+        default=None,
+        description="Your id for this bet (1-64 of A-Z a-z 0-9 _ . : -), so that a retry "
+        "cannot bet twice: the same id and body again returns the first bet (200) and debits "
+        "nothing; the id with another body is 409 DUPLICATE_CLIENT_BET_ID",
+    )
 
 
 class BetRead(BaseModel):
@@ -57,6 +65,7 @@ class BetRead(BaseModel):
     expires_at: datetime
     status: BetStatus
     payout: Number | None
+    client_bet_id: str | None = None
 
 
 class BetPlaced(BetRead):

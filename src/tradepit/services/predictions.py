@@ -15,16 +15,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tradepit.bus import Bus, user_topic
 from tradepit.domain.clock import Clock, wall_seconds_until
-from tradepit.domain.errors import InvalidInput, NotFound, PermissionDenied
+from tradepit.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tradepit.domain.ledger import Posting
 from tradepit.domain.money import as_float, plain, to_units
 from tradepit.domain.predictions import BetStatus, Direction, outcome, payout
 from tradepit.market.data import MarketData
-from tradepit.schemas.predictions import BetCreate, BetRead
+from tradepit.schemas.predictions import BetCreate, BetPlaced, BetRead
 from tradepit.schemas.wallets import WalletRead
 from tradepit.services.callers import Caller
 from tradepit.services.wallets import BET_CURRENCY, CASH, balance_of, post
@@ -52,6 +53,12 @@ class InvalidBet(InvalidInput):
     """The bet breaks a rule (amount, duration, symbol, market hours)."""
 
     code = "INVALID_BET"
+
+
+class DuplicateClientBetId(Conflict):
+    """The client_bet_id was used before for a different bet."""
+
+    code = "DUPLICATE_CLIENT_BET_ID"
 
 
 class InsufficientBalance(InvalidInput):
@@ -86,9 +93,22 @@ async def place(
     rules: BetRules,
     caller: Caller,
     body: BetCreate,
-) -> tuple[BetRead, Decimal]:
-    """Place a bet: debit the stake, record the entry price; return the bet and new balance."""
+) -> tuple[BetPlaced, bool]:
+    """Place a bet: debit the stake, record the entry price; return the bet with the new
+    balance, and whether it is new (False: a retry of the same ``client_bet_id``).
+
+    A retry with the same ``client_bet_id`` and body gets the first bet back as it is now,
+    with the balance now, and nothing is debited again; another body is refused. The
+    caller's wallets are locked before the id is looked up, so two requests with one id
+    place one bet; the unique index on (user, client_bet_id) is the last word.
+    """
     check_caller(caller, body.telegram)
+    user = caller.user
+    if body.client_bet_id is not None:
+        await wallet_store.lock_user(session, user.id)
+        existing = await store.by_client_id(session, user.id, body.client_bet_id)
+        if existing is not None:
+            return await _replay(session, market, rules, user.id, existing, body), False
     _check_terms(rules, body)
     symbol = body.symbol or rules.default_symbol
     try:
@@ -107,7 +127,6 @@ async def place(
     except NotFound as exc:
         raise InvalidBet(f"no price for {instrument.symbol} yet") from exc
 
-    user = caller.user
     await wallet_store.lock_user(session, user.id)
     wallet = await wallet_store.find_wallet(session, user.id, CASH, BET_CURRENCY)
     if wallet is not None:
@@ -129,9 +148,16 @@ async def place(
         placed_at=now,
         expires_at=expires_at,
         status=BetStatus.ACTIVE.value,
+        client_bet_id=body.client_bet_id,
     )
-    session.add(bet)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(bet)
+    except IntegrityError:  # the same client_bet_id, committed meanwhile by another request
+        assert body.client_bet_id is not None, "only client_bet_id is unique"
+        existing = await store.by_client_id(session, user.id, body.client_bet_id)
+        assert existing is not None, "the index refused the id: its bet exists"
+        return await _replay(session, market, rules, user.id, existing, body), False
     house = await wallet_store.system_wallet(session, BETS_WALLET, BET_CURRENCY, now)
     await post(
         session,
@@ -147,7 +173,28 @@ async def place(
     read = BetRead.model_validate(bet)
     after_commit(session, lambda: bus.publish(user_topic(user.id), _balance(clock, wallet_now)))
     after_commit(session, lambda: bus.publish(BETS_TOPIC, {"type": "bet_placed", "id": read.id}))
-    return read, wallet_now.cash
+    return BetPlaced(**dict(read), new_balance=wallet_now.cash), True
+
+
+async def _replay(
+    session: AsyncSession,
+    market: MarketData,
+    rules: BetRules,
+    user_id: int,
+    bet: Bet,
+    body: BetCreate,
+) -> BetPlaced:
+    """Return the bet a retry asks for again, or refuse a different bet under its id."""
+    symbol = body.symbol or rules.default_symbol
+    with contextlib.suppress(NotFound):  # an unknown symbol is not the bet's, which was known
+        symbol = market.instrument(symbol).symbol
+    asked = (symbol, body.direction.value, body.amount, body.time)
+    if asked != (bet.symbol, bet.direction, bet.amount, bet.duration_minutes):
+        raise DuplicateClientBetId(
+            f"client_bet_id '{bet.client_bet_id}' was used for a different bet"
+        )
+    balance = await balance_of(session, user_id, BET_CURRENCY)
+    return BetPlaced(**dict(BetRead.model_validate(bet)), new_balance=balance)
 
 
 def _check_terms(rules: BetRules, body: BetCreate) -> None:

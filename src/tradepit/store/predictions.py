@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, String, func, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,7 +19,11 @@ class Bet(Base):
     """A stake on a price rising (long) or falling (short) by its expiry."""
 
     __tablename__ = "bets"
-    __table_args__ = (Index("ix_bets_status_expires_at", "status", "expires_at"),)
+    __table_args__ = (
+        Index("ix_bets_status_expires_at", "status", "expires_at"),
+        # One bet per client id and user, whatever the races (``by_client_id``).
+        UniqueConstraint("user_id", "client_bet_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -37,6 +41,15 @@ class Bet(Base):
     status: Mapped[str] = mapped_column(String(10))
     payout: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The client's id for the bet, so that a retry finds it instead of betting again.
+    client_bet_id: Mapped[str | None] = mapped_column(String(64))
+
+
+async def by_client_id(session: AsyncSession, user_id: int, client_bet_id: str) -> Bet | None:
+    """Return the user's bet placed with ``client_bet_id``."""
+    stmt = select(Bet).where(Bet.user_id == user_id, Bet.client_bet_id == client_bet_id)
+    found: Bet | None = (await session.scalars(stmt)).first()
+    return found
 
 
 async def of_user(session: AsyncSession, user_id: int, limit: int) -> list[Bet]:
