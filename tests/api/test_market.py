@@ -416,6 +416,102 @@ class TestMarketStatus:
         assert nse_status(status, "OKX")["forced"] is False
 
 
+#: 04:05 IST on Wednesday 2026-11-25 (22:35 UTC on Tuesday, NSE's Guru Nanak Jayanti holiday).
+NIGHT = datetime(2026, 11, 25, 4, 5, tzinfo=IST)
+SUNDAY_NOON = datetime(2026, 11, 29, 12, 0, tzinfo=IST)
+#: The length of a bar of each timeframe.
+SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
+
+
+@asynccontextmanager
+async def market_on(
+    settings: Settings, clock: ManualClock, **overrides: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """Yield an app on ``clock`` (moved by the test) and its client."""
+    application = create_app(
+        make_settings(settings.data_dir, settings.db_url, **overrides), clock=clock
+    )
+    try:
+        async with client_for(application) as http:
+            yield application, http
+    finally:
+        await application.state.wiring.engine.dispose()
+
+
+class TestMarketHoursAlways:
+    """``TRADEPIT_MARKET_HOURS=always``: NSE and BSE trade at 04:05 IST and on a Sunday."""
+
+    @pytest.mark.parametrize("at", [NIGHT, SUNDAY_NOON])
+    async def test_nse_and_bse_prices_move_at_any_hour(
+        self, settings: Settings, at: datetime
+    ) -> None:
+        clock = ManualClock(at)
+        async with market_on(settings, clock, market_hours="always") as (_, client):
+            seen: dict[str, list[float]] = {"NIFTY": [], "SENSEX": [], "RELIANCE": []}
+            for _ in range(8):
+                for symbol, prices in seen.items():
+                    prices.append((await data(client, f"/api/spot_price/{symbol}"))["spot_price"])
+                clock.advance(timedelta(seconds=30))
+            ohlc = await data(client, "/api/ohlc_data/RELIANCE")
+        for symbol, prices in seen.items():
+            assert len(set(prices)) >= 3, (symbol, prices)
+        assert ohlc["session"] == at.astimezone(UTC).date().isoformat()
+        assert ohlc["volume"] > 0
+
+    async def test_the_same_instant_under_exchange_hours_stands_still(
+        self, settings: Settings
+    ) -> None:
+        clock = ManualClock(NIGHT)
+        async with market_on(settings, clock) as (_, client):
+            first = await data(client, "/api/spot_price/NIFTY")
+            clock.advance(timedelta(minutes=5))
+            later = await data(client, "/api/spot_price/NIFTY")
+            bars = await data(client, "/api/historical-data/NIFTY", {"timeframe": "1m", "days": 3})
+        assert first["spot_price"] == later["spot_price"]
+        # The last bar is Monday's close (Tuesday 2026-11-24 was a holiday).
+        assert at_utc(bars[-1]["timestamp"]) == datetime(2026, 11, 23, 15, 29, tzinfo=IST)
+
+    @pytest.mark.parametrize("timeframe", ["1m", "5m", "15m", "1h", "1d"])
+    async def test_candles_form_at_night(self, settings: Settings, timeframe: str) -> None:
+        clock = ManualClock(NIGHT + timedelta(seconds=30))
+        async with market_on(settings, clock, market_hours="always") as (_, client):
+            bars = await data(
+                client, "/api/historical-data/RELIANCE", {"timeframe": timeframe, "days": 2}
+            )
+        forming = at_utc(bars[-1]["timestamp"])
+        assert forming <= NIGHT < forming + timedelta(seconds=SECONDS[timeframe])
+        if timeframe == "1m":
+            assert forming == NIGHT
+            assert len(bars) >= 2 * 1440  # every minute of the last two days
+        assert bars[-1]["low"] <= bars[-1]["close"] <= bars[-1]["high"]
+        assert bars[-1]["volume"] > 0
+
+    async def test_status_says_every_venue_trades_and_names_the_mode(
+        self, settings: Settings
+    ) -> None:
+        async with market_on(settings, ManualClock(NIGHT), market_hours="always") as (app, client):
+            status = await data(client, "/api/market-status")
+            event = app.state.wiring.hub.market_status_event()
+        for answer in (status, event):
+            assert answer["status"] == "open" and answer["is_open"] is True
+            assert answer["market_hours"] == "always"
+            assert all(venue["is_open"] for venue in answer["venues"])
+            nse = nse_status(answer)
+            assert nse["phase"] == "open" and nse["forced"] is True
+            assert nse["reason"] == "market_hours=always"
+        assert event["type"] == "market_status"
+
+    async def test_status_under_exchange_hours_is_closed_at_night(self, settings: Settings) -> None:
+        async with market_on(settings, ManualClock(NIGHT)) as (app, client):
+            status = await data(client, "/api/market-status")
+            event = app.state.wiring.hub.market_status_event()
+        for answer in (status, event):
+            assert (answer["status"], answer["is_open"]) == ("closed", False)
+            assert answer["market_hours"] == "exchange"
+            nse = nse_status(answer)
+            assert nse["reason"] == "before hours" and nse["forced"] is False
+
+
 class TestTimeConsistency:
     async def test_index_stands_still_over_the_weekend_while_crypto_trades(
         self, settings: Settings

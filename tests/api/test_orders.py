@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,12 +16,19 @@ from sqlalchemy import select
 from tests.conftest import app_at, client_for
 from tests.factories import user_with_token
 from tradepit.domain.clock import ManualClock
+from tradepit.domain.market import Tick
+from tradepit.market.simulated_feed import SimulatedFeed
+from tradepit.services.engine import Matcher
 from tradepit.store.wallets import Wallet, entries_sum
 
 #: A Thursday at 12:00 IST: NSE is open.
 OPEN = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
 #: A Saturday: NSE is closed.
 WEEKEND = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
+#: 04:05 IST on Wednesday 2026-11-25: NSE is closed (and the Tuesday was a holiday).
+NIGHT = datetime(2026, 11, 24, 22, 35, tzinfo=UTC)
+#: Noon IST on Sunday 2026-11-29.
+SUNDAY = datetime(2026, 11, 29, 6, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -703,3 +710,89 @@ class TestSameChecksOnEveryPath:
         wallet = (await client.get("/api/paper-trading/wallet", headers=headers)).json()
         inr = next(w for w in wallet if w["currency"] == "INR")
         assert Decimal(inr["available"]) >= 0 and inr["cash"] == "100000"
+
+
+def feed_ticks(app: FastAPI, symbol: str, after: datetime, until: datetime) -> list[Tick]:
+    """Return the ticks of ``symbol`` the app's simulated feed sends in (after, until]."""
+    feed = app.state.wiring.feed
+    assert isinstance(feed, SimulatedFeed)
+    after_us = (after - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    grid = feed.points(after_us, until)
+    return feed.simulator.tick_batch([symbol], grid).to_ticks()
+
+
+class TestMarketHoursAlways:
+    """``TRADEPIT_MARKET_HOURS=always``: an NSE order at 04:05 IST or on a Sunday trades."""
+
+    @pytest.mark.parametrize("at", [NIGHT, SUNDAY])
+    async def test_a_market_order_fills_at_once(
+        self, tmp_path: Path, db: str, at: datetime
+    ) -> None:
+        async with (
+            app_at(tmp_path / "a", db, ManualClock(at), market_hours="always") as always,
+            client_for(always) as http,
+        ):
+            _, headers = await user_with_token(http)
+            ask = always.state.wiring.market.tick("RELIANCE").ask
+            response = await http.post(
+                "/api/paper-trading/orders",
+                json=order("RELIANCE", "BUY", "10", product="CNC"),
+                headers=headers,
+            )
+        assert response.status_code == 201
+        body = response.json()
+        assert body["status"] == "filled" and body["filled_quantity"] == "10"
+        assert Decimal(body["average_price"]) >= ask
+        assert body["reason"] is None or "after-market" not in body["reason"]
+
+    @pytest.mark.parametrize("at", [NIGHT, SUNDAY])
+    async def test_under_exchange_hours_the_same_order_is_after_market(
+        self, tmp_path: Path, db: str, at: datetime
+    ) -> None:
+        async with (
+            app_at(tmp_path / "e", db, ManualClock(at)) as exchange,
+            client_for(exchange) as http,
+        ):
+            _, headers = await user_with_token(http)
+            response = await http.post(
+                "/api/paper-trading/orders",
+                json=order("RELIANCE", "BUY", "10", product="CNC"),
+                headers=headers,
+            )
+            assert feed_ticks(exchange, "RELIANCE", at, at + timedelta(seconds=30)) == []
+        assert response.json()["status"] == "amo"
+
+    async def test_a_resting_limit_fills_on_the_tick_that_crosses_it(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        clock = ManualClock(NIGHT)
+        async with (
+            app_at(tmp_path / "a", db, clock, market_hours="always") as always,
+            client_for(always) as http,
+        ):
+            _, headers = await user_with_token(http)
+            ask = always.state.wiring.market.tick("RELIANCE").ask
+            coming = feed_ticks(always, "RELIANCE", NIGHT, NIGHT + timedelta(minutes=30))
+            limit = min(t.ask for t in coming)
+            assert limit < ask  # the simulated path comes down to it within half an hour
+            crossing = next(k for k, t in enumerate(coming) if t.ask <= limit)
+            placed = (
+                await http.post(
+                    "/api/paper-trading/orders",
+                    json={**order("RELIANCE", "BUY", "1", product="CNC"), "order_type": "LIMIT",
+                          "price": str(limit)},
+                    headers=headers,
+                )
+            ).json()  # fmt: skip
+            assert placed["status"] == "open"
+            engine: Matcher = always.state.wiring.matcher
+            clock.advance(coming[crossing].ts - timedelta(microseconds=1) - clock.now())
+            await engine.on_ticks(coming[:crossing])
+            path = f"/api/paper-trading/orders/{placed['id']}"
+            assert (await http.get(path, headers=headers)).json()["status"] == "open"
+            clock.advance(coming[crossing].ts - clock.now())
+            await engine.on_ticks(coming[crossing : crossing + 1])
+            filled = (await http.get(path, headers=headers)).json()
+        assert filled["status"] == "filled"
+        assert Decimal(filled["average_price"]) == coming[crossing].ask <= limit
+        assert filled["fills"][0]["liquidity"] == "maker"

@@ -227,6 +227,16 @@ class TestAlwaysOpen:
             assert got.is_open
             assert got.forced
 
+    @pytest.mark.parametrize("venue", INDIAN)
+    def test_0405_ist_both_modes(self, venue: Venue) -> None:
+        night = utc(2026, 11, 24, 22, 35)  # 04:05 IST on Wednesday 2026-11-25
+        real = status(venue, night)
+        assert (real.phase, real.is_open, real.reason) == (Phase.CLOSED, False, "before hours")
+        assert real.next_open == ist(2026, 11, 25, 9, 15) and real.forced is False
+        always = status(venue, night, always_open=True)
+        assert (always.phase, always.is_open, always.forced) == (Phase.OPEN, True, True)
+        assert always.local_time == datetime(2026, 11, 25, 4, 5, tzinfo=IST)
+
 
 class TestTradingCalendar:
     def test_weekdays_less_holidays(self) -> None:

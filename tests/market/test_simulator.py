@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -24,6 +25,11 @@ SEED = 42
 NOW = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)
 NSE_CLOSE = datetime(2026, 3, 4, 15, 30, tzinfo=IST)
 SATURDAY = datetime(2026, 3, 7, tzinfo=UTC)
+#: 04:05 IST on Wednesday 2026-11-25 (Tuesday 22:35 UTC): NSE is closed.
+NIGHT = datetime(2026, 11, 24, 22, 35, tzinfo=UTC)
+#: Noon IST on Sunday 2026-11-29.
+SUNDAY_NOON = datetime(2026, 11, 29, 6, 30, tzinfo=UTC)
+INDIAN = ("NIFTY", "SENSEX", "RELIANCE", "TCS")
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +42,12 @@ def catalogue() -> Catalogue:
 def sim(catalogue: Catalogue) -> Simulator:
     """Return one simulator shared by the module (its caches make the tests fast)."""
     return Simulator(catalogue, SEED)
+
+
+@pytest.fixture(scope="module")
+def always(catalogue: Catalogue) -> Simulator:
+    """Return the simulator of ``market_hours=always``: every venue trades around the clock."""
+    return Simulator(catalogue, SEED, around_the_clock=True)
 
 
 def log_returns(closes: Sequence[Decimal]) -> np.ndarray:
@@ -470,3 +482,184 @@ class TestRealism:
         for instrument in sim.instruments:
             ratio = sim.price_at(instrument.symbol, when) / instrument.price
             assert Decimal("0.5") < ratio < 2, instrument.symbol
+
+
+class TestExchangeHoursStay:
+    def test_the_exchange_market_is_the_one_it_was(self, sim: Simulator) -> None:
+        # Pinned before market_hours=always learnt to trade: the default market never changes.
+        week = sim.candles(
+            "NIFTY", "1d", datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC)
+        )
+        assert [str(c.close) for c in week] == [
+            "26737.00",
+            "26879.60",
+            "26817.15",
+            "26854.30",
+            "26807.30",
+        ]
+        (bar,) = sim.candles(
+            "RELIANCE",
+            "1m",
+            datetime(2026, 11, 26, 4, 30, tzinfo=UTC),
+            datetime(2026, 11, 26, 4, 31, tzinfo=UTC),
+        )
+        assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (
+            Decimal("1399.90"),
+            Decimal("1401.20"),
+            Decimal("1399.80"),
+            Decimal("1400.80"),
+            Decimal("43000"),
+        )
+        assert sim.price_at("EURUSD", datetime(2026, 11, 29, 22, 30, tzinfo=UTC)) == Decimal(
+            "1.21936"
+        )
+        assert sim.price_at("XAUUSD", datetime(2026, 11, 25, 12, tzinfo=UTC)) == Decimal("3918.58")
+        assert sim.price_at("BTC-USDT", NIGHT) == Decimal("80758.9")
+
+    @pytest.mark.parametrize("at", [NIGHT, SUNDAY_NOON])
+    def test_nse_and_bse_send_no_ticks_outside_their_hours(
+        self, sim: Simulator, at: datetime
+    ) -> None:
+        venues = {i.symbol: i.venue for i in sim.instruments}
+        ticks = list(sim.ticks(at, at + timedelta(seconds=10)))
+        open_now = {Venue.OKX, Venue.FX} if at == NIGHT else {Venue.OKX}
+        assert {venues[t.symbol] for t in ticks} == open_now
+        for symbol in INDIAN:
+            assert not sim.is_trading(symbol, at)
+            assert sim.candles(symbol, "1m", at - timedelta(hours=1), at) == []
+
+
+class TestAlwaysOpen:
+    """``market_hours=always``: every venue trades around the clock, on every day."""
+
+    def test_every_venue_trades_the_whole_utc_day_every_day(self, always: Simulator) -> None:
+        saturday = datetime(2026, 11, 28, tzinfo=UTC)
+        for symbol in (*INDIAN, "EURUSD", "BTC-USDT"):
+            for hour in range(0, 24 * 3, 5):  # Saturday, Sunday and Monday, day and night
+                assert always.is_trading(symbol, saturday + timedelta(hours=hour)), symbol
+            minutes = always.candles(symbol, "1m", saturday, saturday + timedelta(days=2))
+            assert len(minutes) == 2 * 1440
+
+    def test_the_trading_days_closes_are_the_exchange_markets(
+        self, sim: Simulator, always: Simulator
+    ) -> None:
+        # The daily model is the one of the real hours: switching modes keeps every trading
+        # day's close, so the two markets meet again at 00:00 UTC after each trading day.
+        start, end = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC)
+        for symbol in ("NIFTY", "RELIANCE", "SENSEX", "EURUSD", "XAUUSD"):
+            real = daily_closes(sim, symbol, start, end)
+            round_the_clock = daily_closes(always, symbol, start, end)
+            assert len(round_the_clock) == (end - start).days
+            assert len(real) < len(round_the_clock)
+            assert {day: round_the_clock[day] for day in real} == real, symbol
+            for day in list(real)[-5:]:
+                midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+                assert always.price_at(symbol, midnight) == sim.price_at(symbol, midnight)
+        # At 04:05 IST the two are a part of a day's move apart.
+        for symbol in INDIAN:
+            ratio = always.price_at(symbol, NIGHT) / sim.price_at(symbol, NIGHT)
+            assert Decimal("0.95") < ratio < Decimal("1.05"), symbol
+
+    @pytest.mark.parametrize("at", [NIGHT, SUNDAY_NOON])
+    def test_nse_and_bse_tick_at_any_hour(self, always: Simulator, at: datetime) -> None:
+        ticks = list(always.ticks(at, at + timedelta(seconds=60)))
+        assert {t.symbol for t in ticks} == {i.symbol for i in always.instruments}
+        for symbol in INDIAN:
+            mine = [t for t in ticks if t.symbol == symbol]
+            assert len(mine) == 240  # one every 250 ms
+            assert len({t.ltp for t in mine}) >= 3, symbol
+            assert always.is_trading(symbol, at)
+        stock = [t for t in ticks if t.symbol == "RELIANCE"]
+        assert all(t.bid < t.ask and t.bid_size > 0 for t in stock)
+        later = always.tick_at("RELIANCE", at + timedelta(minutes=5))
+        assert later.volume > stock[0].volume  # it trades: the day's volume grows
+
+    @pytest.mark.parametrize("interval", list(INTERVALS))
+    def test_bars_of_every_interval_form_at_night(self, always: Simulator, interval: str) -> None:
+        end = NIGHT + timedelta(seconds=30)
+        bars = always.candles("RELIANCE", interval, end - timedelta(days=3), end)
+        forming = bars[-1]
+        assert forming.start <= NIGHT < forming.end
+        assert forming.close == always.price_at("RELIANCE", end)
+        for bar in bars:
+            assert bar.low <= min(bar.open, bar.close) <= max(bar.open, bar.close) <= bar.high
+        if interval == "1m":
+            assert forming.start == datetime(2026, 11, 24, 22, 35, tzinfo=UTC)
+            # Three whole days of minutes: nothing is skipped at night or on the holiday.
+            assert len(bars) == 3 * 1440
+
+    def test_live_ticks_continue_the_minute_bars(self, always: Simulator) -> None:
+        start = NIGHT - timedelta(minutes=3)
+        bars = always.candles("SBIN", "1m", start, NIGHT)
+        ticks = [t for t in always.ticks(start, NIGHT) if t.symbol == "SBIN"]
+        assert len(bars) == 3
+        for bar in bars:
+            inside = [t.ltp for t in ticks if bar.start <= t.ts < bar.end]
+            assert inside[0] == bar.open
+            assert bar.low <= min(inside) <= max(inside) <= bar.high
+            assert always.price_at("SBIN", bar.end) == bar.close
+
+    def test_daily_bars_are_utc_days_without_gaps(self, always: Simulator) -> None:
+        days = always.candles(
+            "NIFTY", "1d", datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
+        )
+        assert [d.start.date() for d in days] == [
+            date(2026, 11, 20) + timedelta(days=k) for k in range(10)
+        ]
+        for before, after in pairwise(days):
+            assert after.open == before.close
+
+    def test_same_seed_same_market_and_history_never_changes(self, catalogue: Catalogue) -> None:
+        earlier = Simulator(catalogue, SEED, around_the_clock=True)
+        past_1m = earlier.candles("RELIANCE", "1m", NIGHT - timedelta(days=2), NIGHT)
+        past_ticks = list(earlier.ticks(NIGHT - timedelta(seconds=5), NIGHT))
+        later = Simulator(catalogue, SEED, around_the_clock=True)
+        later.price_at("NIFTY", datetime(2031, 6, 1, tzinfo=UTC))  # the horizon grows
+        assert later.candles("RELIANCE", "1m", NIGHT - timedelta(days=2), NIGHT) == past_1m
+        assert list(later.ticks(NIGHT - timedelta(seconds=5), NIGHT)) == past_ticks
+        other = Simulator(catalogue, SEED + 1, around_the_clock=True)
+        assert other.price_at("RELIANCE", NIGHT) != earlier.price_at("RELIANCE", NIGHT)
+
+    def test_crypto_is_the_same_market_in_both_modes(
+        self, sim: Simulator, always: Simulator
+    ) -> None:
+        for symbol in ("BTC-USDT", "ETH-USDT"):
+            start = NIGHT - timedelta(days=2)
+            assert always.candles(symbol, "5m", start, NIGHT) == sim.candles(
+                symbol, "5m", start, NIGHT
+            )
+            assert always.tick_at(symbol, NIGHT) == sim.tick_at(symbol, NIGHT)
+
+    def test_the_session_profile_is_mapped_onto_the_day_from_the_open(
+        self, always: Simulator
+    ) -> None:
+        # The U-shape of NSE's session runs over 24 hours from 09:15 IST: the open's burst at
+        # 09:15 IST, the quiet middle twelve hours later, the rise of the close before 09:15.
+        bars = always.candles(
+            "NIFTY", "1m", datetime(2025, 10, 1, tzinfo=UTC), datetime(2025, 11, 30, tzinfo=UTC)
+        )
+        by_minute = np.zeros(1440)
+        for bar in bars:
+            since_open = (bar.start.hour * 60 + bar.start.minute - (3 * 60 + 45)) % 1440
+            by_minute[since_open] += math.log(bar.close / bar.open) ** 2
+        middle = float(np.mean(by_minute[660:780]))
+        assert np.mean(by_minute[:40]) > 2 * middle
+        assert np.mean(by_minute[-40:]) > 1.2 * middle
+        volumes = [b.volume for b in bars if b.start.date() == date(2025, 11, 3)]
+        assert len(volumes) == 1440 and all(v >= 0 for v in volumes)
+
+    def test_volatility_and_stylised_facts_hold_around_the_clock(
+        self, always: Simulator, catalogue: Catalogue
+    ) -> None:
+        start, end = datetime(2023, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
+        closes = daily_closes(always, "NIFTY", start, end)
+        assert len(closes) == 365 * 3 + 1  # every calendar day trades
+        returns = log_returns(list(closes.values()))
+        annualised = float(returns.std()) * math.sqrt(365)
+        assert annualised == pytest.approx(catalogue.get("NIFTY").volatility, rel=0.25)
+        minutes = always.candles(
+            "RELIANCE", "1m", datetime(2025, 9, 1, tzinfo=UTC), datetime(2025, 9, 21, tzinfo=UTC)
+        )
+        r = log_returns([b.close for b in minutes])
+        assert float(((r - r.mean()) ** 4).mean() / r.var() ** 2) > 3
+        assert abs(autocorrelation(r, 1)) < 0.05

@@ -15,14 +15,18 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import app_at, client_for
+from tests.factories import user_with_token
 from tests.realtime.conftest import live_app, receive, receive_until, user_token, ws_url
-from tradepit.domain.clock import ManualClock
+from tradepit.domain.clock import ManualClock, SimulatedClock
 from tradepit.market.simulated_feed import WALL_INTERVAL
 from tradepit.services.realtime import STATUS_EVERY
 
 ORDERS = "/api/paper-trading/orders"
 BUY_ITC = {"symbol": "ITC", "order_type": "MARKET", "order_side": "BUY", "quantity": "1",
            "product": "CNC"}  # fmt: skip
+#: 04:05 IST on Wednesday 2026-11-25 (22:35 UTC on Tuesday): NSE is closed.
+NIGHT = datetime(2026, 11, 24, 22, 35, tzinfo=UTC)
 
 
 async def closed_with(ws: ClientConnection) -> tuple[int | None, str | None]:
@@ -277,3 +281,70 @@ async def test_a_phase_change_is_announced_as_market_status(tmp_path: Path, db: 
             status, _ = await receive_until(ws, "market_status", within=STATUS_EVERY * 3)
     nse = next(v for v in status["venues"] if v["venue"] == "NSE")
     assert (status["status"], status["is_open"], nse["phase"]) == ("open", True, "open")
+
+
+class TestMarketHoursAlways:
+    """A new user at 04:05 IST with ``TRADEPIT_MARKET_HOURS=always``: NSE ticks, orders fill."""
+
+    async def test_nifty_ticks_at_night(self, tmp_path: Path, db: str) -> None:
+        async with (
+            live_app(tmp_path / "data", db, clock=SimulatedClock(1, start=NIGHT)) as address,
+            httpx.AsyncClient(base_url=f"http://{address}") as http,
+        ):
+            _, token = await user_token(http)
+            async with connect(ws_url(address, token=token)) as ws:
+                await ws.send(json.dumps({"type": "subscribe", "symbol": "NIFTY"}))
+                ticks: list[dict[str, Any]] = []
+                while len(ticks) < 12:
+                    message = await receive(ws)
+                    if message["type"] == "tick":
+                        ticks.append(message)
+        stamps = [datetime.fromisoformat(t["timestamp"]) for t in ticks[1:]]
+        assert all(NIGHT <= at < NIGHT + timedelta(minutes=1) for at in stamps)
+        assert len({t["ltp"] for t in ticks}) >= 3
+
+    async def test_under_exchange_hours_nifty_is_silent_at_night(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        clock = SimulatedClock(1, start=NIGHT)
+        async with (
+            live_app(tmp_path / "data", db, clock=clock, market_hours="exchange") as address,
+            httpx.AsyncClient(base_url=f"http://{address}") as http,
+        ):
+            _, token = await user_token(http)
+            async with connect(ws_url(address, token=token)) as ws:
+                await ws.send(json.dumps({"type": "subscribe", "symbol": "NIFTY"}))
+                await receive_until(ws, "subscribed")
+                await asyncio.sleep(WALL_INTERVAL * 6)
+                await ws.send(json.dumps({"type": "ping"}))
+                _, between = await receive_until(ws, "pong")
+        # At most the price at subscription, never a live tick.
+        assert len([m for m in between if m["type"] == "tick"]) <= 1
+
+    async def test_an_amo_fills_once_the_server_restarts_under_always(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        data = tmp_path / "data"
+        async with (
+            app_at(data, db, ManualClock(NIGHT)) as exchange,
+            client_for(exchange) as client,
+        ):
+            _, headers = await user_with_token(client)
+            placed = (
+                await client.post(ORDERS, json={**BUY_ITC, "symbol": "RELIANCE"}, headers=headers)
+            ).json()
+        assert placed["status"] == "amo"
+        restart = SimulatedClock(1, start=NIGHT + timedelta(minutes=1))
+        async with (
+            live_app(data, db, clock=restart) as address,
+            httpx.AsyncClient(base_url=f"http://{address}", headers=headers) as http,
+        ):
+            order: dict[str, Any] = {}
+            for _ in range(50):
+                order = (await http.get(f"{ORDERS}/{placed['id']}")).json()
+                if order["status"] != "amo":
+                    break
+                await asyncio.sleep(0.1)
+        assert order["status"] == "filled", order
+        filled_at = datetime.fromisoformat(order["fills"][0]["at"])
+        assert NIGHT + timedelta(minutes=1) <= filled_at < NIGHT + timedelta(minutes=1, seconds=6)

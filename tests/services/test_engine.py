@@ -16,11 +16,13 @@ from tests.conftest import app_at, client_for
 from tests.factories import user_with_token
 from tradepit.domain.clock import ManualClock
 from tradepit.domain.market import Tick
+from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.services.engine import Matcher
 from tradepit.store.wallets import Wallet, entries_sum
 
 OPEN = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # Thursday noon in Mumbai
 WEEKEND = datetime(2026, 11, 28, 6, 30, tzinfo=UTC)
+NIGHT = datetime(2026, 11, 24, 22, 35, tzinfo=UTC)  # 04:05 IST on Wednesday 2026-11-25
 
 
 @pytest.fixture
@@ -250,6 +252,55 @@ class TestAfterMarket:
             filled = await fetch(http, headers, placed["id"])
             assert filled["status"] == "filled"
             assert Decimal(str(filled["average_price"])) >= Decimal("3100.2")
+            assert (await inr(http, headers))["blocked"] == "0"
+
+    @pytest.mark.parametrize("order_type", ["MARKET", "LIMIT"])
+    async def test_an_amo_fills_on_the_first_tick_once_the_server_runs_under_always(
+        self, tmp_path: Path, db: str, order_type: str
+    ) -> None:
+        """Placed at 04:05 IST under exchange hours, the order is after-market; the same
+        database served by an app under ``market_hours=always`` fills it on the feed's first
+        tick: the book is rebuilt at start and the simulator ticks NSE at any hour."""
+        data = tmp_path / "data"
+        async with (
+            app_at(data, db, ManualClock(NIGHT)) as exchange,
+            client_for(exchange) as http,
+        ):
+            _, headers = await user_with_token(http)
+            ask = exchange.state.wiring.market.tick("TCS").ask
+            price = {"price": str(ask + 50)} if order_type == "LIMIT" else {}
+            placed = (
+                await http.post(
+                    "/api/paper-trading/orders",
+                    json={"symbol": "TCS", "order_type": order_type, "order_side": "BUY",
+                          "product": "CNC", "quantity": "2", **price},
+                    headers=headers,
+                )
+            ).json()  # fmt: skip
+            assert placed["status"] == "amo"
+        restart = NIGHT + timedelta(minutes=10)
+        clock = ManualClock(restart)
+        async with (
+            app_at(data, db, clock, market_hours="always") as always,
+            client_for(always) as http,
+        ):
+            engine: Matcher = always.state.wiring.matcher
+            assert await engine.rebuild() == 1
+            feed = always.state.wiring.feed
+            assert isinstance(feed, SimulatedFeed)
+            clock.advance(timedelta(seconds=1))
+            start_us = (restart - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+            grid = feed.points(start_us, clock.now())
+            first = feed.simulator.tick_batch(feed.symbols, grid[:1]).to_ticks()
+            assert "TCS" in {t.symbol for t in first}
+            await engine.on_ticks(first)
+            filled = await fetch(http, headers, placed["id"])
+            tcs = next(t for t in first if t.symbol == "TCS")
+            assert filled["status"] == "filled", filled
+            if order_type == "MARKET":
+                assert Decimal(str(filled["average_price"])) >= tcs.ask
+            else:
+                assert Decimal(str(filled["average_price"])) == tcs.ask
             assert (await inr(http, headers))["blocked"] == "0"
 
 

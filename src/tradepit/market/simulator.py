@@ -41,7 +41,10 @@ Intraday, per instrument and trading day
       minute shock in the proportions of its daily shocks, so intraday moves co-move too.
     - Volatility profile: U-shaped over sessions shorter than 20 hours (about 3x the midday
       volatility in the first minutes, 2x in the last); a mild diurnal wave peaking at 14:30 UTC
-      for round-the-clock venues.
+      for round-the-clock venues. An Indian venue trading round the clock
+      (``around_the_clock``) keeps its session's U-shape, mapped onto the 24 hours from its
+      real open, 09:15 IST: the opening burst at 09:15 IST, the quiet middle twelve hours
+      later, the rise of the close in the hour before the next 09:15 (one cycle a day).
     - The minute returns are scaled to the day's conditional volatility and bridged: the gap
       between their sum and the daily model's return is spread over the minutes in proportion
       to their expected variance, so the path runs exactly from the previous close to the day's
@@ -64,6 +67,20 @@ Quotes
 
 Outside trading time the price stays at the last traded value; before the anchor's first
 session it is the catalogue price.
+
+Around the clock (``around_the_clock``, the ``market_hours=always`` setting)
+    Every venue trades 00:00-24:00 UTC on every calendar day, weekends and holidays included,
+    and keeps the daily model of its real hours: each trading day's close is the same as with
+    real hours, and its return is spread over the calendar days since the previous trading
+    day (Saturday, Sunday and Monday share Monday's variance equally). The closes of the days
+    in between are a Brownian bridge between the two trading closes (Gaussian steps seeded by
+    ``(seed, symbol, year)``), so the path stays a random walk: what it did so far says nothing
+    linear about where it goes next. Each calendar day is then a 24-hour session of the
+    intraday model above (UTC day, daily bar at 00:00 UTC, a normal day's volume), bridged to
+    that day's close. The two modes share the past at day granularity: the same trading-day
+    closes, so the same price at 00:00 UTC after every trading day; in between they differ by
+    the intraday paths. OKX, trading every day round the clock anyway, is the same market in
+    both.
 """
 
 from __future__ import annotations
@@ -75,7 +92,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar, cast, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,10 +143,15 @@ _MINUTE_US = 60 * _US
 _KNOT_US = _MINUTE_US // KNOTS
 _LIMIT_US = (date(LAST_YEAR, 12, 30).toordinal() - _EPOCH_ORDINAL) * 86_400 * _US
 _INDIAN = frozenset({Venue.NSE, Venue.BSE, Venue.NFO, Venue.BFO})
+#: The Indian venues' open, 09:15 IST, as a minute of the UTC day (03:45 UTC).
+_INDIAN_OPEN_MINUTE = 3 * 60 + 45
 _EXACT = Context(prec=60)
 
 # Purposes of the random streams.
-_DAILY, _MINUTE, _DAY, _KNOT = 1, 2, 3, 4
+_DAILY, _MINUTE, _DAY, _KNOT, _BRIDGE = 1, 2, 3, 4, 5
+#: Days modelled past an instant around the clock: a trading day's return reaches back over
+#: the calendar days before it, so the next trading day must be known (Indian breaks are short).
+_AHEAD_DAYS = 12
 
 # Per venue: relative spread, daily traded notional and top-of-book notional (in the quote
 # currency).
@@ -249,17 +271,46 @@ def _tick_units(prices: F64, tick: Decimal, tick_f: float) -> I64:
     return units.astype(np.int64)
 
 
-def _u_profile(m: int) -> F64:
-    """Return the U-shaped intraday volatility profile over ``m`` minutes (RMS 1)."""
-    tau = (np.arange(m, dtype=np.float64) + 0.5) / m
-    u = (
+def _u_shape(tau: F64) -> F64:
+    """Return the U-shape of a session at ``tau``, the elapsed share of the session (0 to 1)."""
+    u: F64 = (
         0.8
         + 1.6 * np.exp(-tau / 0.04)
         + 0.6 * np.exp(-(1.0 - tau) / 0.04)
         + 0.25 * (2.0 * tau - 1.0) ** 2
     )
+    return u
+
+
+def _u_profile(m: int) -> F64:
+    """Return the U-shaped intraday volatility profile over ``m`` minutes (RMS 1)."""
+    tau = (np.arange(m, dtype=np.float64) + 0.5) / m
+    u = _u_shape(tau)
     result: F64 = u / math.sqrt(float(np.mean(u * u)))
     return result
+
+
+#: The U-shape over a whole day of minutes, and its RMS.
+_DAY_U = _u_shape((np.arange(1440, dtype=np.float64) + 0.5) / 1440)
+_DAY_U_RMS = math.sqrt(float(np.mean(_DAY_U * _DAY_U)))
+
+
+def _session_day_profile(minutes: I64, open_minute: int) -> F64:
+    """Return a session's U-shape mapped onto the 24 hours from ``open_minute`` (a minute of
+    the UTC day) for absolute minutes: one cycle a day, RMS 1 over a whole day."""
+    result: F64 = _DAY_U[(minutes - open_minute) % 1440] / _DAY_U_RMS
+    return result
+
+
+def _profile(venue: Venue, minutes: I64) -> F64:
+    """Return the volatility profile of a day's session of absolute ``minutes``: U-shaped
+    below 20 hours; over a longer day the Indian venues' session shape from their open
+    (round the clock, ``market_hours=always``), the diurnal wave for the others."""
+    if len(minutes) < 20 * 60:
+        return _u_profile(len(minutes))
+    if venue in _INDIAN:
+        return _session_day_profile(minutes, _INDIAN_OPEN_MINUTE)
+    return _diurnal_profile(minutes)
 
 
 def _diurnal_profile(minutes: I64) -> F64:
@@ -295,6 +346,28 @@ class _Spec:
     book_notional: float
 
 
+class _UtcDays(Sequence[_Spans]):
+    """The sessions of days that each trade 00:00-24:00 UTC, made when asked for."""
+
+    def __init__(self, starts: I64) -> None:
+        self._starts = starts  # UTC seconds of each day's midnight
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @overload
+    def __getitem__(self, index: int) -> _Spans: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[_Spans]: ...
+
+    def __getitem__(self, index: int | slice) -> _Spans | Sequence[_Spans]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        start = int(self._starts[index])
+        return ((start, start + 86_400),)
+
+
 @dataclass
 class _Series:
     """The daily model of one instrument over its trading days (index ``i``)."""
@@ -302,7 +375,7 @@ class _Series:
     ordinals: I64  # date ordinal of each trading day
     first_us: I64  # first session start
     last_us: I64  # last session end
-    sessions: list[_Spans]  # UTC seconds, whole minutes
+    sessions: Sequence[_Spans]  # UTC seconds, whole minutes
     x: F64  # log(P/P_ref) at each close, with x[0] = 0 before the first day (len n + 1)
     close: F64  # P_ref·exp(x) (len n + 1): close[i] opens day i, close[i + 1] closes it
     std: F64  # conditional volatility of each day's log-return
@@ -423,6 +496,8 @@ class Simulator:
 
     ``trading_minutes(instrument, day)`` returns the UTC intervals the instrument trades on a
     calendar day (``default_trading_minutes`` when omitted); intervals are cut to whole minutes.
+    With ``around_the_clock`` (``market_hours=always``) every instrument trades all day, every
+    day, on the daily model of those hours (see the module's docstring).
     Results are cached (bounded); the caches never change an answer, only its cost. Not
     thread-safe: use one simulator per thread, or a lock.
     """
@@ -432,10 +507,13 @@ class Simulator:
         catalogue: Catalogue,
         seed: int,
         trading_minutes: TradingMinutes | None = None,
+        *,
+        around_the_clock: bool = False,
     ) -> None:
         self._catalogue = catalogue
         self._seed = 2 * seed if seed >= 0 else -2 * seed - 1
         self._trading_minutes: TradingMinutes = trading_minutes or default_trading_minutes
+        self._around_the_clock = around_the_clock
         self._instruments = [i for i in catalogue if i.underlying is None]
         self._specs: dict[str, _Spec] = {}
         for instrument in self._instruments:
@@ -446,7 +524,10 @@ class Simulator:
         self._year_seconds: dict[str, tuple[float, float]] = {}
         self._shocks: _LRU[tuple[str, int], tuple[F64, F64]] = _LRU(256)
         self._days: _LRU[tuple[str, int], _Day] = _LRU(256)
-        self._knots: _LRU[tuple[str, int], F64] = _LRU(48)
+        # At least one day of knots per instrument: the feed asks for every instrument's current
+        # minute each round, and with fewer entries than instruments every round recomputed
+        # every path.
+        self._knots: _LRU[tuple[str, int], F64] = _LRU(max(48, len(self._instruments) + 16))
         self._summaries: dict[tuple[str, int], _Summary] = {}
         self._grid_ticks: _LRU[tuple[str, int], Tick] = _LRU(4096)
 
@@ -678,10 +759,12 @@ class Simulator:
     # -- daily model ---------------------------------------------------------------------------
 
     def _ensure(self, symbol: str, t_us: int) -> _Series:
-        """Return the daily series, modelled at least two days past ``t_us``."""
+        """Return the daily series, modelled at least two days past ``t_us`` (twelve around
+        the clock)."""
         if t_us >= _LIMIT_US:
             raise ValueError(f"the simulator stops at {LAST_YEAR}-12-31")
-        needed = date.fromordinal(_EPOCH_ORDINAL + t_us // (86_400 * _US) + 2).year
+        ahead = _AHEAD_DAYS if self._around_the_clock else 2
+        needed = date.fromordinal(_EPOCH_ORDINAL + t_us // (86_400 * _US) + ahead).year
         if needed > self._horizon:
             self._horizon = max(needed, date.today().year + 1)
             self._series.clear()
@@ -747,8 +830,54 @@ class Simulator:
             shock=np.array(shock, dtype=np.float64),
             variance=np.array(variance, dtype=np.float64),
         )
+        if self._around_the_clock:
+            series = self._round_the_clock(spec, series)
         self._series[symbol] = series
         return series
+
+    def _round_the_clock(self, spec: _Spec, series: _Series) -> _Series:
+        """Return the series of every calendar day (00:00-24:00 UTC) up to the last trading
+        day of ``series``: each trading day's return spread over the calendar days since the
+        previous trading day, their closes on a Brownian bridge between the two."""
+        first = ANCHOR.toordinal()
+        closes = series.ordinals - first  # the calendar day of each trading close
+        n_cal = int(closes[-1]) + 1 if len(closes) else 0
+        steps = np.concatenate(
+            [
+                self._rng(spec, _BRIDGE, year).standard_normal(366)[
+                    : date(year + 1, 1, 1).toordinal() - date(year, 1, 1).toordinal()
+                ]
+                for year in range(ANCHOR.year, self._horizon + 1)
+            ]
+        )[:n_cal]
+        # Calendar day c belongs to the trading day j that closes on or after it; the span of
+        # j runs from the day after the previous trading close (the anchor for the first).
+        span_start = np.concatenate([[0], closes[:-1] + 1])
+        lengths = closes - span_start + 1
+        owner = np.repeat(np.arange(len(closes)), lengths)
+        step = series.std[owner] / np.sqrt(lengths[owner])
+        walk = np.cumsum(step * steps)
+        before = np.concatenate([[0.0], walk])[span_start]  # the walk before each span
+        walk -= before[owner]
+        share = (np.arange(n_cal) - span_start[owner] + 1) / lengths[owner]
+        x_from, x_to = series.x[:-1][owner], series.x[1:][owner]
+        x = np.zeros(n_cal + 1)  # x[c + 1] closes calendar day c; x[0] is before the anchor
+        x[1:] = x_from + share * (x_to - x_from) + walk - share * walk[closes][owner]
+        x[closes + 1] = series.x[1:]  # exactly the trading days' closes
+        ordinals = np.arange(first, first + n_cal, dtype=np.int64)
+        starts = (ordinals - _EPOCH_ORDINAL) * 86_400
+        return _Series(
+            ordinals=ordinals,
+            first_us=starts * _US,
+            last_us=(starts + 86_400) * _US,
+            sessions=_UtcDays(starts),
+            x=x,
+            close=spec.price * np.exp(x),
+            std=step,
+            mean_day_seconds=86_400.0,
+            shock=series.shock,
+            variance=series.variance,
+        )
 
     # -- intraday model ------------------------------------------------------------------------
 
@@ -799,7 +928,7 @@ class Simulator:
             day_shock, day_vol = self._minute_shocks(symbol, int(utc_day))
             shock[sel] = day_shock[minutes[sel] % 1440]
             vol[sel] = day_vol[minutes[sel] % 1440]
-        profile = _diurnal_profile(minutes) if m >= 20 * 60 else _u_profile(m)
+        profile = _profile(spec.instrument.venue, minutes)
         std = float(series.std[i])
         returns = std / math.sqrt(m) * profile * shock
         weights = profile * profile
