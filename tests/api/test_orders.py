@@ -130,8 +130,8 @@ class TestMarketOrders:
     @pytest.mark.parametrize(
         ("body", "code"),
         [
-            (order("NIFTY 50", "BUY", "1", instrument_type="INDEX"), "NOT_TRADABLE"),
-            (order("NIFTY", "BUY", "1"), "NOT_TRADABLE"),
+            (order("NIFTY 50", "BUY", "1", instrument_type="INDEX", product="CNC"), "NOT_TRADABLE"),
+            (order("NIFTY", "BUY", "0.5"), "INVALID_QUANTITY"),
             (order("BTC-USDT", "BUY", "0.000001"), "INVALID_QUANTITY"),
             ({**order("TCS", "BUY", "1"), "order_type": "LIMIT"}, "INVALID_PRICE"),
             (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -200,9 +201,23 @@ def test_no_charges_for_a_product_that_does_not_exist() -> None:
         SCHEDULE.charges(RELIANCE, Product.NRML, Side.BUY, D(1), D("1540"))
 
 
-def test_no_charges_for_an_index() -> None:
-    with pytest.raises(NoCharges, match=r"NIFTY is an index"):
-        SCHEDULE.charges(CATALOGUE.get("NIFTY"), Product.MIS, Side.BUY, D(65), D("26150"))
+def test_no_charges_for_an_index_without_a_contract() -> None:
+    quoted_only = replace(CATALOGUE.get("NIFTY"), short_margin=None)
+    with pytest.raises(NoCharges, match=r"NIFTY is an index without a contract"):
+        SCHEDULE.charges(quoted_only, Product.MIS, Side.BUY, D(65), D("26150"))
+
+
+def test_an_index_contract_is_charged_as_its_future() -> None:
+    """The paper index contract pays what the index future of the same turnover would."""
+    nifty = CATALOGUE.get("NIFTY")
+    future = replace(nifty, kind=Kind.FUTURE, venue=Venue.NFO, short_margin=D("0.15"))
+    for side in Side:
+        contract = SCHEDULE.charges(nifty, Product.NRML, side, D(3), D("26150"))
+        assert contract.segment == "india-index-contract"
+        as_future = SCHEDULE.charges(future, Product.NRML, side, D(3), D("26150"))
+        assert contract.total == as_future.total
+    with pytest.raises(NoCharges, match=r"product CNC is not available for NIFTY"):
+        SCHEDULE.charges(nifty, Product.CNC, Side.BUY, D(1), D("26150"))
 
 
 @pytest.mark.parametrize(("quantity", "price"), [(D(0), D(1)), (D(1), D(0)), (D(-1), D(1))])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -151,12 +152,14 @@ def test_no_quote_on_the_other_side_fills_nothing() -> None:
     assert plan.reason == f"no bids quoted for {NIFTY_CALL.symbol}"
 
 
-def test_an_index_cannot_fill() -> None:
+def test_an_index_without_a_contract_cannot_fill() -> None:
+    quoted_only = replace(NIFTY, short_margin=None)  # the catalogue gives INDEX no margin
+    assert not quoted_only.tradable
     tick = quote("26150.00", "26150.00", bid_size="0", ask_size="0", symbol="NIFTY")
-    plan = market_fill(Side.BUY, D(65), tick, NIFTY)
+    plan = market_fill(Side.BUY, D(65), tick, quoted_only)
     assert (plan.filled, plan.price, plan.remaining, plan.rest) == (D(0), None, D(65), Rest.REJECT)
     assert plan.reason == "NIFTY is an index: it has no order book and cannot be traded"
-    limit = limit_fill(Side.BUY, D("26200"), D(65), tick, NIFTY)
+    limit = limit_fill(Side.BUY, D("26200"), D(65), tick, quoted_only)
     assert limit is not None
     assert limit.rest is Rest.REJECT
 
@@ -249,8 +252,10 @@ def test_a_triggered_stop_fills_as_limit_or_market() -> None:
 
 def test_quantity_must_be_a_multiple_of_the_lot_size() -> None:
     with pytest.raises(InvalidQuantity) as raised:
-        check_quantity(NIFTY, D(70))
-    assert raised.value.message == "quantity 70 is not a multiple of the lot size 65 for NIFTY"
+        check_quantity(NIFTY_CALL, D(70))
+    assert raised.value.message == (
+        f"quantity 70 is not a multiple of the lot size 65 for {NIFTY_CALL.symbol}"
+    )
     assert raised.value.code == "INVALID_QUANTITY"
     check_quantity(NIFTY_CALL, D(130))
     with pytest.raises(InvalidQuantity, match=r"lot size 0\.00001 for BTC-USDT"):

@@ -175,10 +175,13 @@ def catalogue() -> Catalogue:
 
 class TestIndices:
     @pytest.mark.parametrize("symbol", list(INDICES))
-    def test_indices_are_quoted_not_traded(self, catalogue: Catalogue, symbol: str) -> None:
+    def test_indices_trade_as_paper_contracts_only(self, catalogue: Catalogue, symbol: str) -> None:
         venue, derivatives, lot, rule = INDICES[symbol]
         index = catalogue.get(symbol)
-        assert index.kind is Kind.INDEX and not index.tradable
+        assert index.kind is Kind.INDEX and index.tradable and index.is_index_contract
+        assert not index.exchange_listed  # never routed to a live broker
+        assert index.margined("MIS", True) and index.margined("NRML", False)
+        assert index.can_short("NRML") and not index.can_short("CNC")
         assert (index.venue, index.derivatives_venue) == (venue, derivatives)
         assert index.lot_size == lot and index.expiry_rule == rule and index.has_options
         assert index.currency == "INR"

@@ -211,11 +211,11 @@ class FeeSchedule:
 
     def segment_for(self, instrument: Instrument, product: Product) -> Segment:
         """Return the segment that prices ``instrument`` under ``product``; refuse if none."""
+        if not instrument.tradable:
+            raise NoCharges(f"{instrument.symbol} is an index without a contract: not traded")
         for segment in self.segments:
             if segment.covers(instrument, product):
                 return segment
-        if not instrument.tradable:
-            raise NoCharges(f"{instrument.symbol} is an index: it is quoted, not traded")
         raise NoCharges(
             f"product {product.value} is not available for {instrument.symbol} "
             f"({instrument.venue.value} {instrument.kind.value.lower()})"

@@ -10,7 +10,10 @@ Every fill is against the quote on the other side: a buy takes the ask, a sell h
   coefficient every taker fill pays at least one tick: the quote seen is already stale when
   the order arrives. A limit order never slips beyond its limit, and one already resting
   before the tick fills as a maker, without slippage.
-- Indices have no book: orders on them cannot fill and are rejected.
+- Indices have no book: paper trading trades one as a cash-settled contract on its level
+  (``Instrument.is_index_contract``), quoted ``INDEX_SPREAD_TICKS`` either side of the last
+  price with no size limit, so it fills whole, at that quote, without size-based slippage.
+  An index without a contract (no margin rate in the catalogue) cannot fill and is rejected.
 - Prices are put on the tick grid against the trader (a buy's ask rounded up, a sell's bid
   down), so a fill price is always a multiple of the tick size.
 
@@ -37,6 +40,9 @@ from tradepit.domain.money import MAX_AMOUNT, plain
 from tradepit.domain.orders import OrderType, Side, Validity
 
 ZERO: Final = Decimal(0)
+#: Ticks between an index's level and its contract's quote on either side: a buy fills one
+#: tick above the last price, a sell one below (the spread a CFD desk quotes on an index).
+INDEX_SPREAD_TICKS: Final = Decimal(1)
 
 
 class InvalidQuantity(InvalidInput):
@@ -58,7 +64,8 @@ class InvalidTrigger(InvalidInput):
 
 
 class NotTradable(InvalidInput):
-    """The instrument is quoted but cannot be traded (an index)."""
+    """The instrument cannot be traded (an index without a contract), or not in that
+    product (an index contract as delivery)."""
 
     code = "NOT_TRADABLE"
 
@@ -137,10 +144,13 @@ def _on_grid(value: Decimal, step: Decimal) -> bool:
 def quantity_step(instrument: Instrument) -> Decimal:
     """Return the smallest quantity an order may step by.
 
-    Cash equities trade in single shares: their catalogue ``lot_size`` is the lot of their
-    futures and options. Everything else steps by its ``lot_size``.
+    Cash equities trade in single shares and index contracts in single units of the index:
+    their catalogue ``lot_size`` is the lot of their futures and options. Everything else
+    steps by its ``lot_size``.
     """
-    return Decimal(1) if instrument.kind is Kind.EQUITY else instrument.lot_size
+    if instrument.kind is Kind.EQUITY or instrument.is_index_contract:
+        return Decimal(1)
+    return instrument.lot_size
 
 
 def check_quantity(instrument: Instrument, quantity: Decimal) -> None:
@@ -153,10 +163,26 @@ def check_quantity(instrument: Instrument, quantity: Decimal) -> None:
         raise InvalidQuantity(
             f"quantity {plain(quantity)} is not a whole number of shares for {instrument.symbol}"
         )
+    if instrument.is_index_contract and not _on_grid(quantity, Decimal(1)):
+        raise InvalidQuantity(
+            f"quantity {plain(quantity)} is not a whole number of units of the index "
+            f"{instrument.symbol}"
+        )
     if not _on_grid(quantity, quantity_step(instrument)):
         raise InvalidQuantity(
             f"quantity {plain(quantity)} is not a multiple of the lot size "
             f"{plain(instrument.lot_size)} for {instrument.symbol}"
+        )
+
+
+def check_product(instrument: Instrument, product: str) -> None:
+    """Refuse an index contract as delivery (CNC): there is nothing to deliver, it trades as
+    MIS (squared off with the venue's intraday positions) or NRML (carried until closed)."""
+    if instrument.is_index_contract and product not in ("MIS", "NRML"):
+        raise NotTradable(
+            f"{instrument.symbol} is an index: it trades as a cash-settled contract on its "
+            f"level, MIS (squared off at the intraday square-off) or NRML (carried until you "
+            f"close it), not {product}"
         )
 
 
@@ -242,12 +268,25 @@ def _unfilled(quantity: Decimal, validity: Validity, liquidity: Liquidity, reaso
     return FillPlan(ZERO, None, quantity, rest, liquidity, reason)
 
 
-def _quote(side: Side, tick: Tick, instrument: Instrument) -> tuple[Decimal, Decimal]:
-    """Return the price on the tick grid (against the trader) and the size a side can take."""
+def _quote(side: Side, tick: Tick, instrument: Instrument) -> tuple[Decimal, Decimal | None]:
+    """Return the price on the tick grid (against the trader) and the size a side can take
+    (None: no limit, an index contract's quote)."""
     grid = instrument.tick_size
+    if instrument.is_index_contract:
+        return index_quote(side, tick.ltp, grid), None
     if side is Side.BUY:
         return (tick.ask / grid).to_integral_value(ROUND_CEILING) * grid, tick.ask_size
     return (tick.bid / grid).to_integral_value(ROUND_FLOOR) * grid, tick.bid_size
+
+
+def index_quote(side: Side, level: Decimal, tick_size: Decimal) -> Decimal:
+    """Return an index contract's price for ``side`` at the index ``level``: the level on the
+    tick grid against the trader, ``INDEX_SPREAD_TICKS`` beyond it (never below one tick)."""
+    spread = INDEX_SPREAD_TICKS * tick_size
+    if side is Side.BUY:
+        return (level / tick_size).to_integral_value(ROUND_CEILING) * tick_size + spread
+    floor = (level / tick_size).to_integral_value(ROUND_FLOOR) * tick_size
+    return max(floor - spread, tick_size)
 
 
 def _fill(
@@ -266,6 +305,12 @@ def _fill(
     check_quantity(instrument, quantity)
     price, size = _quote(side, tick, instrument)
     other = "offers" if side is Side.BUY else "bids"
+    if size is None:  # an index contract: the desk takes any size at its quote
+        if price <= 0 or tick.ltp <= 0:
+            return _unfilled(quantity, validity, liquidity, f"no level for {instrument.symbol}")
+        if limit is not None:
+            price = min(price, limit) if side is Side.BUY else max(price, limit)
+        return FillPlan(quantity, price, ZERO, Rest.DONE, liquidity)
     if price <= 0 or size <= 0:
         return _unfilled(
             quantity, validity, liquidity, f"no {other} quoted for {instrument.symbol}"

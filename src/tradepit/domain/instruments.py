@@ -49,11 +49,12 @@ class UnknownSymbol(NotFound):
 
 @dataclass(frozen=True)
 class Instrument:
-    """A tradable (or, for indices, quotable) instrument.
+    """A tradable instrument.
 
     ``lot_size`` is the quantity step (NSE lot, OKX minimum size, MT5 lot step); ``multiplier``
     converts price * quantity into money (MT5 contract size; 1 elsewhere, NSE quantities being
-    in units).
+    in units). An index has no order book on any exchange: paper trading trades it as a
+    cash-settled contract on its level (``is_index_contract``), never routed to a broker.
     """
 
     symbol: str
@@ -87,15 +88,28 @@ class Instrument:
 
     @property
     def tradable(self) -> bool:
-        """Tell whether orders may be placed (an index is quoted, not traded)."""
+        """Tell whether paper orders may be placed: everything but an index whose kind the
+        catalogue gives no margin rate (an index trades as a margined contract or not at all)."""
+        return self.kind is not Kind.INDEX or self.short_margin is not None
+
+    @property
+    def is_index_contract(self) -> bool:
+        """Tell whether this is an index traded as paper trading's cash-settled contract on
+        the index level: margined both ways, MIS or NRML, no order book behind it."""
+        return self.kind is Kind.INDEX and self.short_margin is not None
+
+    @property
+    def exchange_listed(self) -> bool:
+        """Tell whether an exchange lists this instrument, so a live broker can route an order
+        in it: everything but an index (its contract exists in paper trading only)."""
         return self.kind is not Kind.INDEX
 
     def can_short(self, product: str) -> bool:
         """Tell whether ``product`` may go short: intraday (MIS) equities, forex CFDs, and
-        futures and options (MIS or NRML)."""
+        futures, options and index contracts (MIS or NRML)."""
         if self.short_margin is None:
             return False
-        if self.is_derivative:
+        if self.is_derivative or self.kind is Kind.INDEX:
             return product in ("MIS", "NRML")
         return self.kind is Kind.FOREX or (self.kind is Kind.EQUITY and product == "MIS")
 
@@ -106,9 +120,10 @@ class Instrument:
 
     def margined(self, product: str, long: bool) -> bool:
         """Tell whether a position of this side is carried on margin: only the margin is
-        blocked and its P&L settles in cash, no notional changes hands. Futures always are;
-        an intraday (MIS) long of a kind with a margin rate is (the intraday leverage)."""
-        if self.kind is Kind.FUTURE:
+        blocked and its P&L settles in cash, no notional changes hands. Futures and index
+        contracts always are; an intraday (MIS) long of a kind with a margin rate is (the
+        intraday leverage)."""
+        if self.kind is Kind.FUTURE or self.is_index_contract:
             return True
         return (
             long

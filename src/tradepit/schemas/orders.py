@@ -56,6 +56,13 @@ class OrderCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
+                    "symbol": "NIFTY 50",
+                    "instrument_type": "INDEX",
+                    "order_type": "MARKET",
+                    "order_side": "BUY",
+                    "quantity": 1,
+                },
+                {
                     "symbol": "RELIANCE",
                     "order_type": "MARKET",
                     "order_side": "BUY",

@@ -12,6 +12,7 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    computed_field,
     field_validator,
     model_validator,
 )
@@ -138,6 +139,12 @@ class UserRead(BaseModel):
     is_active: bool
     created_at: datetime
     last_login_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def is_admin(self) -> bool:
+        """paper-tournaments' flag (its admin pages check it): an admin or a superadmin."""
+        return self.role.includes(Role.ADMIN)
 
 
 class Notifications(Strict):

@@ -30,6 +30,7 @@ from tradepit.domain.fills import (
     NotTradable,
     Rest,
     check_price,
+    check_product,
     check_quantity,
     check_trigger,
     limit_fill,
@@ -213,6 +214,7 @@ async def place(
     instrument = market.instrument(body.symbol)
     if not instrument.tradable:
         raise NotTradable(f"{instrument.symbol} is an index: quoted, not traded")
+    check_product(instrument, product.value)  # an index contract: MIS or NRML
     market.check_listed(instrument, product.value)  # futures and options: listed, not CNC
     check_quantity(instrument, body.quantity)
     tick = market.tick(instrument.symbol)

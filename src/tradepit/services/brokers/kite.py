@@ -93,6 +93,11 @@ class KiteAdapter:
             instrument = self.broker.market.instrument(ticket.symbol)
         except DomainError as exc:
             raise BrokerRefused(exc.message) from exc
+        if not instrument.exchange_listed:  # paper trading's index contract: no exchange has it
+            raise BrokerRefused(
+                f"kite: {instrument.symbol} is an index: no exchange lists it; trade its "
+                "futures or options (or the index contract in a paper account)"
+            )
         venue = instrument.derivatives_venue or instrument.venue
         exchange = venue.value if instrument.is_derivative else instrument.venue.value
         order_id = await self._call(
