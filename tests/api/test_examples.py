@@ -57,6 +57,7 @@ class Resources:
         if name == "user_id":
             other, _ = await user_with_token(self.client)
             return str(other["id"])
+        body: dict[str, Any]
         if name == "order_id":
             body = {"symbol": "INFY", "order_type": "LIMIT", "order_side": "BUY",
                     "quantity": "1", "price": "1000", "product": "CNC"}  # fmt: skip
