@@ -109,7 +109,7 @@ class TestAccounts:
         "body",
         [
             {**MT5, "broker": "metatrader"},
-            {**MT5, "account_type": "real"},
+            {**MT5, "account_type": "paper"},
             {**MT5, "max_risk": -1},
             {**MT5, "pnl": "lots"},
             {**MT5, "account_name": ""},
@@ -133,15 +133,21 @@ class TestAccounts:
             "/api/add_csv", json={"broker": "paper", "pnl": 1}, headers=headers
         )
         assert table.status_code == 201, table.text
+        # Without an MT5 login and server: beside them a name is an MT5 company
+        # (tests/api/test_mt5_copier_client.py).
+        alone = {"account_name": "Gold demo", "broker": broker}
         answers = [
-            await client.post("/api/accounts", json={**MT5, "broker": broker}, headers=headers),
+            await client.post("/api/accounts", json=alone, headers=headers),
             await client.put(
                 f"/api/accounts/{account['id']}", json={"broker": broker}, headers=headers
             ),
             await client.post("/api/add_csv", json={"broker": broker}, headers=headers),
             await client.put("/api/update_csv/0", json={"broker": broker}, headers=headers),
         ]
-        words = "broker must be one of paper, mt5, kite, ccxt:<exchange> (e.g. ccxt:okx)"
+        words = (
+            "broker must be one of paper, mt5, mt5:<company>, kite, ccxt:<exchange> (e.g. "
+            "ccxt:okx, mt5:Exness; a company is 1-36 letters, digits, spaces, '.', '&', '_' or '-')"
+        )
         for response in answers:
             assert response.status_code == 422, response.text
             body = response.json()
@@ -292,8 +298,10 @@ class TestConnect:
         assert ok["status"] == "connected"
         assert ok["account"]["balance"] == "245431.6"
         failed = (await client.post(f"/api/accounts/{bad['id']}/connect", headers=headers)).json()
+        assert failed.pop("token")  # of the same login, naming no account
         assert failed == {"success": False, "id": bad["id"], "status": "failed", "account": None,
-                          "message": "kite: Incorrect `api_key` or `access_token`."}  # fmt: skip
+                          "message": "kite: Incorrect `api_key` or `access_token`.",
+                          "account_id": bad["id"]}  # fmt: skip
 
     async def test_a_ciphertext_copied_to_another_row_is_refused(
         self, app: FastAPI, client: httpx.AsyncClient

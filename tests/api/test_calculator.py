@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,7 +24,10 @@ class TestCalculate:
              "entryPrice1": 2350, "entryPrice2": 2345},
         )  # fmt: skip
         assert response.status_code == 200, response.text
-        assert response.json() == {
+        body = response.json()
+        calculated_at = datetime.fromisoformat(body.pop("calculatedAt"))
+        assert abs(datetime.now(UTC) - calculated_at) < timedelta(minutes=1)
+        assert body == {
             "symbol": "XAUUSD",
             "currency": "USD",
             "contract_size": "100",
@@ -34,6 +38,12 @@ class TestCalculate:
             ],
             "total_lots": "0.15",
             "warnings": [],
+            # mt5-copier's names, as numbers; the stop distance is entry 1's.
+            "lotSize": 0.15,
+            "riskAmount": 100.0,
+            "stopDistance": 10.0,
+            "entryPrice": 2350.0,
+            "stopLoss": 2340.0,
         }
 
     async def test_eurusd_in_snake_case(self, client: httpx.AsyncClient) -> None:

@@ -132,9 +132,10 @@ class TestErrorShapes:
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/json"
         body = response.json()
-        assert set(body) == {"success", "message", "detail", "code"}
+        assert set(body) == {"success", "message", "detail", "code", "error"}
         assert body["success"] is False and body["code"] == "NOT_FOUND"
         assert body["message"] and body["detail"]
+        assert body["error"] == body["message"]  # what mt5-copier's page shows
 
     async def test_unknown_route_under_smd_prefix_uses_its_envelope(
         self, client: httpx.AsyncClient

@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from tradepit.api.deps import CallerDep, IdPath, IpDep, SessionDep, WiringDep
+from tradepit.domain.accounts import Role
 from tradepit.domain.money import as_float
 from tradepit.schemas.users import (
+    MT5_COPIER_ROLES,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
@@ -37,12 +39,14 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     responses={
         409: {"description": "Username or e-mail already registered"},
         400: {"description": "Weak password"},
+        403: {"description": "The body asks for a role above user (ROLE_NOT_ALLOWED)"},
     },
 )
 async def register(
     body: RegisterBody, session: SessionDep, wired: WiringDep, ip: IpDep
 ) -> dict[str, Any]:
-    """Create an account. A telegram handle is the username. Balance is the USDT wallet."""
+    """Create an account, always a user (a higher ``role`` is 403). A telegram handle is the
+    username. Balance is the USDT wallet."""
     user, balance = await auth.register(
         session,
         wired.auth,
@@ -53,6 +57,7 @@ async def register(
         password=body.password,
         email=str(body.email) if body.email else None,
         ip=ip,
+        requested=body.requested_role,
     )
     return {
         "success": True,
@@ -61,6 +66,8 @@ async def register(
         "id": user.id,
         "username": user.username,
         "telegram": user.username,
+        "user_id": user.id,
+        "role": MT5_COPIER_ROLES[Role(user.role)],
     }
 
 
@@ -82,6 +89,11 @@ async def login(
         "access_token": result.access_token,
         "token_type": "bearer",
         "expires_in": result.expires_in,
+        # mt5-copier's page reads these; its role spelling (super_admin is our superadmin).
+        "message": "Login successful",
+        "token": result.access_token,
+        "user_id": result.user.id,
+        "role": MT5_COPIER_ROLES[Role(result.user.role)],
     }
 
 

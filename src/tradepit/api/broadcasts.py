@@ -14,13 +14,23 @@ from tradepit.api.deps import (
     SuperadminDep,
     WiringDep,
 )
-from tradepit.schemas.broadcasts import BroadcastCreate, BroadcastStatus, CloseShare, SendOrders
+from tradepit.schemas.broadcasts import (
+    BroadcastCreate,
+    BroadcastCreated,
+    BroadcastStatus,
+    BroadcastStatusRead,
+    CloseShare,
+    SendOrders,
+)
 from tradepit.services import broadcasts
 
 router = APIRouter(prefix="/api", tags=["copy trading"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "No active account matches the targets"},
+    400: {
+        "description": "No active account matches the targets (NO_TARGETS); send_orders "
+        "without accounts and a token that names none (NO_ACCOUNT)"
+    },
     401: {"description": "Not logged in"},
     403: {"description": "Broadcasting needs the superadmin role"},
     404: {"description": "Unknown symbol, account or broadcast"},
@@ -48,8 +58,9 @@ async def send_orders(
         ),
     ] = None,
 ) -> dict[str, Any]:
-    """Size the order for each listed account of mine (fixed lots, or riskPercent of the
-    account's balance) and send it through its broker now; answer per account."""
+    """Size the order for each listed account of mine, or the one my token names (fixed
+    lots, or riskPercent of portfolioSize or of the account's balance) and send it through
+    its broker now; answer per account."""
     answer, replayed = await broadcasts.send(
         session,
         wired.wall,
@@ -73,7 +84,7 @@ async def send_orders(
 )
 async def broadcast_orders(
     body: BroadcastCreate, caller: SuperadminDep, session: SessionDep, wired: WiringDep
-) -> BroadcastStatus:
+) -> BroadcastCreated:
     """Queue the order for every active account (or the users or accounts listed); the
     queue sends it to each, with retries, and reports progress."""
     return await broadcasts.create(session, wired.wall, wired.market, wired.bus, caller, body)
@@ -83,11 +94,13 @@ async def broadcast_orders(
 async def broadcast_status(
     caller: CallerDep,
     session: SessionDep,
+    wired: WiringDep,
     broadcast_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> BroadcastStatus:
-    """A superadmin sees every broadcast; a user sees their own targets."""
-    return await broadcasts.status(session, caller, broadcast_id, limit)
+) -> BroadcastStatusRead:
+    """A superadmin sees every broadcast; a user sees their own targets. With mt5-copier's
+    statistics of the last 24 hours and the users a broadcast reaches."""
+    return await broadcasts.status_report(session, wired.wall, caller, broadcast_id, limit)
 
 
 @router.post("/broadcasts/{broadcast_id}/retry", summary="Retry failed targets", responses=ERRORS)

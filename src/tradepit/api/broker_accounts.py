@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response, status
 from tradepit.api.deps import CallerDep, IdPath, SessionDep, WiringDep
 from tradepit.schemas.broker_accounts import (
     AccountCreate,
+    AccountCreated,
     AccountRead,
     AccountsRead,
     AccountUpdate,
@@ -34,10 +35,14 @@ async def list_accounts(caller: CallerDep, session: SessionDep) -> AccountsRead:
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Link an account", responses=ERRORS)
 async def create_account(
     body: AccountCreate, caller: CallerDep, session: SessionDep, wired: WiringDep
-) -> AccountRead:
+) -> AccountCreated:
     """Link a broker account; its password and API secrets are stored encrypted and only
-    ever shown masked."""
-    return await broker_accounts.create(session, wired.wall, wired.sealer, wired.bus, caller, body)
+    ever shown masked. mt5-copier's MT5 broker company as ``broker`` (``Exness``, beside
+    ``login`` and ``server``) links an mt5 account (``mt5:Exness``)."""
+    row = await broker_accounts.create(session, wired.wall, wired.sealer, wired.bus, caller, body)
+    return AccountCreated(
+        **row.model_dump(), message="Account added successfully", account_id=row.id
+    )
 
 
 @router.put("/{account_id}", summary="Change an account", responses=ERRORS)
@@ -73,7 +78,8 @@ async def connect_account(
     account_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> ConnectRead:
     """Log in to the broker with the stored credentials; answer connected (with balance and
-    equity) or failed with the broker's reason."""
+    equity) or failed with the broker's reason, and a bearer token naming the account when it
+    connected (``send_orders`` without ``accounts`` trades it)."""
     return await broker_accounts.connect(
-        session, wired.wall, wired.sealer, wired.brokers, caller, account_id
+        session, wired.wall, wired.sealer, wired.brokers, wired.auth, caller, account_id
     )

@@ -25,5 +25,7 @@ async def calculate(
 ) -> CalculationRead:
     """Split ``riskPercent`` of ``portfolioSize`` across the entries and return each entry's
     lots (rounded down to the lot step, within the minimum and maximum lot) and what it loses
-    at the stop. An entry raised to the minimum lot risks more than asked and is warned."""
-    return calculator.calculate(wired.market, body)
+    at the stop. An entry raised to the minimum lot risks more than asked and is warned.
+    mt5-copier's ``lotSize``, ``riskAmount``, ``stopDistance``, ``entryPrice``, ``stopLoss``
+    and ``calculatedAt`` are there too, as numbers."""
+    return calculator.calculate(wired.market, body, wired.wall.now())

@@ -2,9 +2,10 @@
 
 - smd-options routes answer in its envelope:
   ``{"success": false, "message", "timestamp", "error": {"code", "details"}}``.
-- Every other route answers ``{"success": false, "message", "detail", "code"}``: ``detail`` is
-  what FastAPI clients (paper-tournaments, csv-accounts) read, ``success``/``message`` what
-  the Flask seeds' clients (okx-bets, mt5-copier) read.
+- Every other route answers ``{"success": false, "message", "detail", "code", "error"}``:
+  ``detail`` is what FastAPI clients (paper-tournaments, csv-accounts) read,
+  ``success``/``message`` what okx-bets' clients read, and ``error`` (the message again) what
+  mt5-copier's page shows.
 """
 
 from __future__ import annotations
@@ -91,7 +92,13 @@ def error_body(path: str, code: str, message: str, details: Any = None) -> dict[
             "timestamp": timestamp(),
             "error": {"code": code, "details": details or {}},
         }
-    return {"success": False, "message": message, "detail": details or message, "code": code}
+    return {
+        "success": False,
+        "message": message,
+        "detail": details or message,
+        "code": code,
+        "error": message,
+    }
 
 
 def error_response(

@@ -5,23 +5,31 @@ Secrets are write-only: requests carry them, answers show masks like ``•••
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from tradepit.schemas.text import Spelled
 from tradepit.schemas.users import NO_NUL
 from tradepit.schemas.wallets import PLAIN, Money
 
-BROKER_PATTERN = r"^(paper|mt5|kite|ccxt:[a-z][a-z0-9]{1,23})$"
+#: An MT5 broker company, as ``mt5:<company>`` keeps it (mt5-copier's "broker": Exness).
+COMPANY_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9 .&_\-]{0,34}[A-Za-z0-9.])?"
+BROKER_PATTERN = rf"^(paper|mt5|kite|ccxt:[a-z][a-z0-9]{{1,23}}|mt5:{COMPANY_PATTERN})$"
 Broker = Annotated[
     str,
     Spelled(
-        BROKER_PATTERN, "broker must be one of paper, mt5, kite, ccxt:<exchange> (e.g. ccxt:okx)"
+        BROKER_PATTERN,
+        "broker must be one of paper, mt5, mt5:<company>, kite, ccxt:<exchange> (e.g. "
+        "ccxt:okx, mt5:Exness; a company is 1-36 letters, digits, spaces, '.', '&', '_' or '-')",
     ),
-    Field(description="paper, mt5, kite or ccxt:<exchange>"),
+    Field(
+        description="The adapter: paper, mt5, kite or ccxt:<exchange>; mt5:<company> is mt5 "
+        "with the MT5 broker company kept (mt5:Exness)"
+    ),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 Short = Annotated[str, Field(max_length=64, pattern=NO_NUL)]
@@ -30,7 +38,44 @@ Figure = Annotated[
     Decimal, Field(ge=-(10**10), le=10**10, decimal_places=8, allow_inf_nan=False), PLAIN
 ]
 Risk = Annotated[Decimal, Field(ge=0, le=10**10, decimal_places=8, allow_inf_nan=False), PLAIN]
-AccountType = Literal["demo", "live"]
+
+
+def _live(value: str) -> str:
+    return "live" if value == "real" else value
+
+
+AccountType = Annotated[
+    Literal["demo", "live", "real"],
+    AfterValidator(_live),
+    Field(description="demo or live; real (mt5-copier's word) is live"),
+]
+#: Words that name an adapter or the MT5 platform, not a broker company: one of them as
+#: ``broker``, in any case or spacing, means an adapter (and is judged as one).
+ADAPTER_WORDS = frozenset(
+    {"paper", "kite", "ccxt", "mt4", "mt5", "metatrader", "metatrader4", "metatrader5"}
+)
+_COMPANY = re.compile(COMPANY_PATTERN)
+
+
+def mt5_company(data: Any) -> Any:
+    """Read mt5-copier's ``broker`` beside an MT5 ``login`` and ``server``: it is the MT5
+    broker company ("Exness"; left out or "" when the user does not say), so the adapter is
+    mt5 and the company is kept as ``mt5:Exness`` (``mt5`` alone without one). Adapter
+    names, words that mean one (MT5, MetaTrader) and text no company name has stay as sent,
+    for ``Broker`` to judge."""
+    if not isinstance(data, dict) or not data.get("login") or not data.get("server"):
+        return data
+    broker = data.get("broker")
+    if broker is None or (isinstance(broker, str) and not broker.strip()):
+        return {**data, "broker": "mt5"}
+    if not isinstance(broker, str):
+        return data
+    name = broker.strip()
+    if name.replace(" ", "").lower() in ADAPTER_WORDS or not _COMPANY.fullmatch(name):
+        return data
+    return {**data, "broker": f"mt5:{name}"}
+
+
 SymbolName = Annotated[
     str,
     Spelled(
@@ -76,6 +121,11 @@ class AccountCreate(BaseModel):
     pnl: Figure = Decimal(0)
     margin: Figure = Decimal(0)
     max_risk: Risk = Decimal(0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _company(cls, data: Any) -> Any:
+        return mt5_company(data)
 
 
 class AccountUpdate(BaseModel):
@@ -126,6 +176,13 @@ class AccountRead(BaseModel):
     updated_at: datetime
 
 
+class AccountCreated(AccountRead):
+    """A new account, with mt5-copier's confirmation (``account_id`` is ``id``)."""
+
+    message: str
+    account_id: int
+
+
 class AccountsRead(BaseModel):
     """Every account the caller may see."""
 
@@ -150,6 +207,12 @@ class ConnectRead(BaseModel):
     status: Literal["connected", "failed"]
     message: str
     account: AccountInfoRead | None = None
+    account_id: int = Field(description="id again, as mt5-copier names it")
+    token: str | None = Field(
+        description="A bearer token of this login (same expiry; logging out with either "
+        "revokes both) naming this account as the one send_orders trades when it lists no "
+        "accounts; without the account when the connect failed; null for an API key"
+    )
 
 
 class CsvEntry(BaseModel):

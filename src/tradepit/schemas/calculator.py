@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
 
 from tradepit.domain.lots import MAX_ENTRIES
+from tradepit.domain.money import as_float
 from tradepit.schemas.wallets import PLAIN, Money
 
 Price = Annotated[Decimal, Field(gt=0, max_digits=19, decimal_places=8, allow_inf_nan=False), PLAIN]
 Symbol = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+#: An exact figure shown as a JSON number, for clients that compute with it (mt5-copier's page
+#: calls ``riskAmount.toFixed(2)``); nothing reads money back from it.
+Number = Annotated[Decimal, PlainSerializer(as_float, return_type=float)]
 _ENTRY = re.compile(r"^entry_?price_?(\d{1,2})$", re.IGNORECASE)
 
 
@@ -96,3 +108,12 @@ class CalculationRead(BaseModel):
     entries: list[EntrySizeRead]
     total_lots: Money
     warnings: list[str]
+    # mt5-copier's answer, as its page reads it: JSON numbers in camelCase.
+    lot_size: Number = Field(serialization_alias="lotSize", description="total_lots")
+    risk: Number = Field(serialization_alias="riskAmount", description="risk_amount")
+    stop_distance: Number = Field(
+        serialization_alias="stopDistance", description="|entryPrice1 - stopLoss|, in price"
+    )
+    entry_price: Number = Field(serialization_alias="entryPrice", description="entryPrice1")
+    stop_loss: Number = Field(serialization_alias="stopLoss")
+    calculated_at: datetime = Field(serialization_alias="calculatedAt")

@@ -44,8 +44,27 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: Roles as mt5-copier's clients spell them: its page shows the broadcast panel to
+#: ``super_admin``, our ``superadmin``.
+MT5_COPIER_ROLES: dict[Role, str] = {
+    Role.USER: "user",
+    Role.ADMIN: "admin",
+    Role.SUPERADMIN: "super_admin",
+}
+#: What a sign-up body may ask for, by the word it uses: mt5-copier's ``broadcast`` users are
+#: the ones broadcasts reach, which every user with an active linked account is here.
+SIGNUP_ROLES: dict[str, Role] = {
+    "user": Role.USER,
+    "broadcast": Role.USER,
+    "admin": Role.ADMIN,
+    "superadmin": Role.SUPERADMIN,
+    "super_admin": Role.SUPERADMIN,
+}
+
+
 class RegisterBody(Strict):
-    """okx-bets ``{telegram, email, password}`` or csv-accounts ``{username, password}``."""
+    """okx-bets ``{telegram, email, password}``, csv-accounts ``{username, password}`` or
+    mt5-copier ``{username, email, password, role}``."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -64,6 +83,12 @@ class RegisterBody(Strict):
     username: Username | None = None
     email: EmailStr | None = None
     password: Password
+    role: Literal["user", "broadcast", "admin", "superadmin", "super_admin"] | None = Field(
+        default=None,
+        description="mt5-copier's field. Sign-up always creates a user: 'user' and 'broadcast' "
+        "(every user's active accounts receive broadcasts) are accepted; a higher role is "
+        "403 ROLE_NOT_ALLOWED (a superadmin grants roles)",
+    )
 
     @model_validator(mode="after")
     def _one_name(self) -> RegisterBody:
@@ -81,6 +106,11 @@ class RegisterBody(Strict):
     def name(self) -> str:
         """Return the chosen username (a telegram handle is the username)."""
         return self.username or self.telegram or ""
+
+    @property
+    def requested_role(self) -> Role | None:
+        """Return the role the body asks for, if it names one."""
+        return SIGNUP_ROLES[self.role] if self.role is not None else None
 
 
 class SignupBody(Strict):

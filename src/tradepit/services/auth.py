@@ -46,6 +46,8 @@ JWT_ALGORITHM = "HS256"
 LOGIN_KEY_MAX = 254
 JWT_ISSUER = "tradepit"
 API_KEY_PREFIX = "tp_"
+#: The claim of a token that names the account to trade (``account_token``).
+ACCOUNT_CLAIM = "account_id"
 
 
 class UsernameTaken(Conflict):
@@ -85,6 +87,12 @@ class InvalidToken(NotAuthenticated):
     """The bearer token or API key is malformed, expired, revoked or unknown."""
 
     code = "INVALID_TOKEN"
+
+
+class RoleNotAllowed(PermissionDenied):
+    """A sign-up asked for a role above user; only a superadmin grants roles."""
+
+    code = "ROLE_NOT_ALLOWED"
 
 
 @dataclass(frozen=True)
@@ -152,11 +160,19 @@ async def register(
     email: str | None,
     ip: str,
     role: Role = Role.USER,
+    requested: Role | None = None,
 ) -> tuple[User, Decimal]:
     """Create a user with default settings and funded wallets; return it and its bet balance.
 
-    The username is unique ignoring case.
+    The username is unique ignoring case. ``requested`` is the role a sign-up body asked for:
+    a sign-up never raises a role, so anything above user is refused before anything is
+    written.
     """
+    if requested is not None and requested is not Role.USER:
+        raise RoleNotAllowed(
+            f"sign-up creates a user; the {requested.value} role is granted by a superadmin "
+            "(PUT /api/admin/users/{id}/role)"
+        )
     name = normalize_username(username)
     check_password_strength(password)
     key = username_key(name)
@@ -350,6 +366,32 @@ def issue_token(policy: AuthPolicy, user: User, now: datetime) -> tuple[str, int
     return jwt.encode(claims, policy.jwt_secret, algorithm=JWT_ALGORITHM), ttl
 
 
+def account_token(
+    policy: AuthPolicy, caller: Caller, now: datetime, account_id: int | None
+) -> str | None:
+    """Return a bearer token of the caller's login that names ``account_id`` as the account
+    to trade (mt5-copier's connect answers one; ``send_orders`` without ``accounts`` sends to
+    it); with ``account_id`` None, one that names no account.
+
+    It is the same login, not a new one: the same user, ``jti`` and expiry as the token
+    presented, so it lives no longer and logging out with either revokes both. An API key is
+    not a login: None.
+    """
+    if caller.jti is None or caller.token_expires_at is None:
+        return None
+    claims: dict[str, Any] = {
+        "sub": str(caller.user.id),
+        "role": caller.user.role,
+        "iat": int(now.timestamp()),
+        "exp": int(caller.token_expires_at.timestamp()),
+        "jti": caller.jti,
+        "iss": JWT_ISSUER,
+    }
+    if account_id is not None:
+        claims[ACCOUNT_CLAIM] = account_id
+    return jwt.encode(claims, policy.jwt_secret, algorithm=JWT_ALGORITHM)
+
+
 @functools.lru_cache(maxsize=10_000)
 def signed_claims(secret: str, token: str) -> Mapping[str, Any]:
     """Return the claims of a token whose signature and issuer check out. A client sends the
@@ -379,6 +421,9 @@ def decode_token(policy: AuthPolicy, token: str, now: datetime) -> dict[str, Any
         raise InvalidToken("token expired")
     if not str(claims["sub"]).isdigit():
         raise InvalidToken("invalid token")
+    account = claims.get(ACCOUNT_CLAIM)
+    if account is not None and (type(account) is not int or account < 1):
+        raise InvalidToken("invalid token")
     return claims
 
 
@@ -398,6 +443,7 @@ async def authenticate_token(
         ip=ip,
         jti=claims["jti"],
         token_expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo),
+        account_id=claims.get(ACCOUNT_CLAIM),
     )
 
 

@@ -37,8 +37,12 @@ from tradepit.domain.money import plain
 from tradepit.market.data import MarketData
 from tradepit.schemas.broadcasts import (
     BroadcastCreate,
+    BroadcastCreated,
     BroadcastRead,
+    BroadcastStatistic,
     BroadcastStatus,
+    BroadcastStatusRead,
+    BroadcastUser,
     OrderPlan,
     SendOrders,
     SendResult,
@@ -70,6 +74,8 @@ MAX_ATTEMPTS = 5
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_MAX = timedelta(minutes=1)
 STALE_AFTER = timedelta(minutes=5)
+#: How far back ``broadcast_status``'s statistics look (mt5-copier's window).
+STATISTICS_WINDOW = timedelta(hours=24)
 SEND_TIMEOUT = 30.0
 BATCH = 50
 
@@ -78,6 +84,12 @@ class NoTargets(InvalidInput):
     """No active account matches the broadcast's targets."""
 
     code = "NO_TARGETS"
+
+
+class NoAccountToTrade(InvalidInput):
+    """send_orders lists no accounts and the token names none."""
+
+    code = "NO_ACCOUNT"
 
 
 class BroadcastNotFound(NotFound):
@@ -137,17 +149,24 @@ def _mode(
 async def size(
     adapter: Adapter, instrument: Instrument, plan: OrderPlan, override: Sizing | None
 ) -> Decimal:
-    """Return the lots one account trades, on the lot step and within the clamps."""
+    """Return the lots one account trades, on the lot step and within the clamps. A risk
+    percent is of the plan's ``portfolioSize`` when it gives one, else of the account's
+    balance at its broker."""
     rules = sizing.lot_rules(instrument)
     fixed, multiplier, risk = _mode(plan, override)
     if risk is not None:
         if plan.stop_loss is None or not plan.entries:
             raise BrokerRefused("riskPercent needs stopLoss and an entry price")
-        info = await adapter.account_info()
-        if info.balance <= 0:
-            raise BrokerRefused(f"the account's balance is {plain(info.balance)} {info.currency}")
+        balance = plan.portfolio_size
+        if balance is None:
+            info = await adapter.account_info()
+            if info.balance <= 0:
+                raise BrokerRefused(
+                    f"the account's balance is {plain(info.balance)} {info.currency}"
+                )
+            balance = info.balance
         try:
-            lots = sizing.size(info.balance, risk, plan.stop_loss, plan.entries, rules).total_lots
+            lots = sizing.size(balance, risk, plan.stop_loss, plan.entries, rules).total_lots
         except DomainError as exc:
             raise BrokerRefused(exc.message) from exc
     else:
@@ -167,7 +186,7 @@ def broker_symbol(instrument: Instrument, account: BrokerAccount, override: Sizi
 
 def ticket(plan: OrderPlan, symbol: str, lots: Decimal, key: str) -> Ticket:
     """Return the market order of ``lots`` of ``symbol`` the plan asks for."""
-    return Ticket(symbol, plan.side, lots, key, plan.stop_loss, plan.take_profit)
+    return Ticket(symbol, plan.order_side, lots, key, plan.stop_loss, plan.take_profit)
 
 
 def target_read(target: BroadcastTarget) -> TargetRead:
@@ -233,7 +252,7 @@ async def create(
     bus: Bus,
     caller: Caller,
     body: BroadcastCreate,
-) -> BroadcastStatus:
+) -> BroadcastCreated:
     """Queue the order for every matching active account; the worker sends it."""
     instrument = market.instrument(body.symbol)
     targets = await account_store.active(session, body.target_users, body.target_accounts)
@@ -245,7 +264,7 @@ async def create(
         admin_user_id=caller.user.id,
         kind="open",
         symbol=instrument.symbol,
-        side=body.side,
+        side=body.order_side,
         order=order,
         created_at=now,
     )
@@ -278,15 +297,20 @@ async def create(
         {
             "broadcast_id": broadcast.id,
             "symbol": instrument.symbol,
-            "side": body.side,
+            "side": body.order_side,
             "accounts": [t.account_id for t in rows],
         },
     )
     for row in rows:
         await announce(session, bus, row)
-    return BroadcastStatus(
+    users = len({row.target_user_id for row in rows})
+    return BroadcastCreated(
         broadcasts=[_broadcast_read(broadcast, {PENDING: len(rows)})],
         targets=[target_read(t) for t in rows],
+        message=f"Broadcast queued for {len(rows)} accounts of {users} users",
+        target_users=users,
+        executed_successfully=0,
+        timestamp=now,
     )
 
 
@@ -409,7 +433,7 @@ async def status(
     session: AsyncSession, caller: Caller, broadcast_id: int | None = None, limit: int = 50
 ) -> BroadcastStatus:
     """Return broadcasts with their targets: a superadmin sees all, a user their targets."""
-    if accounts.sees_all(caller) and caller.role.value == "superadmin":
+    if _sees_every_broadcast(caller):
         found = (
             await store.by_ids(session, [broadcast_id])
             if broadcast_id is not None
@@ -425,6 +449,44 @@ async def status(
         broadcasts=[_broadcast_read(b, await store.counts(session, b.id)) for b in found],
         targets=[target_read(t) for t in targets],
     )
+
+
+async def status_report(
+    session: AsyncSession,
+    wall: Clock,
+    caller: Caller,
+    broadcast_id: int | None = None,
+    limit: int = 50,
+) -> BroadcastStatusRead:
+    """Return ``status``, with mt5-copier's statistics of the last 24 hours' targets by state
+    and the users a broadcast to every active account reaches (a user: only themselves)."""
+    found = await status(session, caller, broadcast_id, limit)
+    now = wall.now()
+    mine = None if _sees_every_broadcast(caller) else caller.user.id
+    counted = await store.statistics(session, now - STATISTICS_WINDOW, mine)
+    reached = await store.reached_users(session, mine)
+    return BroadcastStatusRead(
+        broadcasts=found.broadcasts,
+        targets=found.targets,
+        broadcast_statistics=[
+            BroadcastStatistic(status=state, count=count, latest=latest)
+            for state, count, latest in counted
+        ],
+        broadcast_users=[
+            BroadcastUser(
+                id=user.id,
+                username=user.username,
+                last_login=user.last_login_at,
+                is_active=user.is_active,
+            )
+            for user in reached
+        ],
+        timestamp=now,
+    )
+
+
+def _sees_every_broadcast(caller: Caller) -> bool:
+    return accounts.sees_all(caller) and caller.role.value == "superadmin"
 
 
 class IdempotencyKeyReused(Conflict):
@@ -451,9 +513,14 @@ async def send(
     one key at once: the second waits for the first's row (unique index) and replays it. The
     orders carry a broker-side key derived from the Idempotency-Key, so a retry after a crash
     between sending and answering is recognised by brokers that honour client order ids.
+
+    Without ``accounts`` the order goes to the account the caller's token names (mt5-copier's
+    connect); 400 ``NO_ACCOUNT`` when it names none.
     """
+    body = _with_accounts(body, caller)
     if key is None:
-        return _answer(await _send(session, wall, sealer, registry, market, caller, body)), False
+        results = await _send(session, wall, sealer, registry, market, caller, body)
+        return _answer(results, body, wall), False
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     found = await store.send_request(session, caller.user.id, key)
     row = SendRequest(
@@ -471,14 +538,33 @@ async def send(
         return found.response, True
     batch = hashlib.sha256(f"{caller.user.id}:{key}".encode()).hexdigest()[:12]
     results = await _send(session, wall, sealer, registry, market, caller, body, batch)
-    row.response = _answer(results)
+    row.response = _answer(results, body, wall)
     return row.response, False
 
 
-def _answer(results: list[SendResult]) -> dict[str, Any]:
+def _with_accounts(body: SendOrders, caller: Caller) -> SendOrders:
+    """Return ``body`` with its accounts: those it lists, else the one the token names."""
+    if body.accounts:
+        return body
+    if caller.account_id is None:
+        raise NoAccountToTrade(
+            "no account to send to: list 'accounts' (ids of your accounts), or connect one "
+            "(POST /api/accounts/{id}/connect) and send with the token that answers"
+        )
+    return body.model_copy(update={"accounts": [caller.account_id]})
+
+
+def _answer(results: list[SendResult], body: SendOrders, wall: Clock) -> dict[str, Any]:
+    failed = sum(r.status != "executed" for r in results)
     return {
-        "success": all(r.status == "executed" for r in results),
+        "success": not failed,
         "results": [r.model_dump(mode="json") for r in results],
+        # mt5-copier's answer: one account (the connected one), a message and the time.
+        "message": "Orders sent successfully"
+        if not failed
+        else f"{failed} of {len(results)} orders failed: see results",
+        "account_id": results[0].account_id if len(results) == 1 else None,
+        "timestamp": wall.now().isoformat(),
     }
 
 
@@ -493,7 +579,7 @@ async def _send(
     batch: str | None = None,
 ) -> list[SendResult]:
     instrument = market.instrument(body.symbol)
-    owned = [await accounts.own(session, caller, i) for i in dict.fromkeys(body.accounts)]
+    owned = [await accounts.own(session, caller, i) for i in dict.fromkeys(body.accounts or [])]
     batch = batch or uuid.uuid4().hex[:12]
     results: list[SendResult] = []
     for account in owned:
@@ -539,7 +625,7 @@ async def _send(
         f"user:{caller.user.id}",
         {
             "symbol": instrument.symbol,
-            "side": body.side,
+            "side": body.order_side,
             "results": [{"account_id": r.account_id, "status": r.status} for r in results],
         },
     )

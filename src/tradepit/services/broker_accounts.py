@@ -26,7 +26,7 @@ from tradepit.schemas.broker_accounts import (
     AccountUpdate,
     ConnectRead,
 )
-from tradepit.services import row_locks
+from tradepit.services import auth, row_locks
 from tradepit.services.brokers import BrokerRefused, Brokers, Credentials, mask, scrub
 from tradepit.services.brokers.ccxt import CcxtBroker
 from tradepit.services.brokers.kite import KiteBroker
@@ -298,10 +298,14 @@ async def connect(
     wall: Clock,
     sealer: Sealer,
     registry: Brokers,
+    policy: auth.AuthPolicy,
     caller: Caller,
     account_id: int,
 ) -> ConnectRead:
-    """Check the account's credentials through its broker; record and report the outcome."""
+    """Check the account's credentials through its broker; record and report the outcome.
+
+    The answer carries a bearer token of the caller's login (mt5-copier's page trades with
+    it): naming this account when it connected, no account when it failed."""
     account = await own(session, caller, account_id)
     info = None
     secrets: list[str] = []
@@ -320,10 +324,13 @@ async def connect(
     account.checked_at = wall.now()
     result = "ok" if status == "connected" else "failed"
     _audit(session, wall, caller, "account.connect", account, result, broker=account.broker)
+    connected = status == "connected"
     return ConnectRead(
-        success=status == "connected",
+        success=connected,
         id=account.id,
         status=status,
         message=message,
         account=AccountInfoRead(**vars(info)) if info is not None else None,
+        account_id=account.id,
+        token=auth.account_token(policy, caller, wall.now(), account.id if connected else None),
     )

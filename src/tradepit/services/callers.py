@@ -18,6 +18,8 @@ class Caller:
     jti: str | None = None
     token_expires_at: datetime | None = None
     api_key_id: int | None = None
+    #: The account a token names as the one to trade (mt5-copier's connect), if any.
+    account_id: int | None = None
 
     @property
     def role(self) -> Role:

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tradepit.store.base import Base
+from tradepit.store.broker_accounts import BrokerAccount
 from tradepit.store.types import ExactDecimal, UTCDateTime
+from tradepit.store.users import User
 
 PENDING, SENT, EXECUTED, FAILED = "pending", "sent", "executed", "failed"
 
@@ -173,6 +175,35 @@ async def counts(session: AsyncSession, broadcast_id: int) -> dict[str, int]:
         .group_by(BroadcastTarget.status)
     )
     return {status: int(n) for status, n in await session.execute(stmt)}
+
+
+async def statistics(
+    session: AsyncSession, since: datetime, user_id: int | None
+) -> list[tuple[str, int, datetime]]:
+    """Return, by state, how many targets the broadcasts created since ``since`` have (only
+    ``user_id``'s targets unless None) and when the newest of those broadcasts was created."""
+    stmt = (
+        select(BroadcastTarget.status, func.count(), func.max(Broadcast.created_at))
+        .join(Broadcast, Broadcast.id == BroadcastTarget.broadcast_id)
+        .where(Broadcast.created_at >= since)
+        .group_by(BroadcastTarget.status)
+        .order_by(BroadcastTarget.status)
+    )
+    if user_id is not None:
+        stmt = stmt.where(BroadcastTarget.target_user_id == user_id)
+    return [(status, int(n), latest) for status, n, latest in await session.execute(stmt)]
+
+
+async def reached_users(session: AsyncSession, user_id: int | None) -> list[User]:
+    """Return the users a broadcast to every active account reaches, the owners of active,
+    live linked accounts (only ``user_id`` unless None), by username."""
+    owners = select(BrokerAccount.user_id).where(
+        BrokerAccount.deleted_at.is_(None), BrokerAccount.is_active.is_(True)
+    )
+    stmt = select(User).where(User.id.in_(owners)).order_by(User.username_key)
+    if user_id is not None:
+        stmt = stmt.where(User.id == user_id)
+    return list(await session.scalars(stmt))
 
 
 class SendRequest(Base):

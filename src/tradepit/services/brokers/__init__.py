@@ -19,12 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradepit.domain.errors import InvalidInput
 
-BROKER_PATTERN = r"^(paper|mt5|kite|ccxt:[a-z][a-z0-9]{1,23})$"
+#: ``mt5:<company>`` is the mt5 adapter with the MT5 broker company kept (``mt5:Exness``).
+BROKER_PATTERN = (
+    r"^(paper|mt5|kite|ccxt:[a-z][a-z0-9]{1,23}"
+    r"|mt5:[A-Za-z0-9](?:[A-Za-z0-9 .&_\-]{0,34}[A-Za-z0-9.])?)$"
+)
 _BROKER = re.compile(BROKER_PATTERN)
 
 
 class UnknownBroker(InvalidInput):
-    """The broker is not one of paper, mt5, kite or ccxt:<exchange>."""
+    """The broker is not one of paper, mt5, mt5:<company>, kite or ccxt:<exchange>."""
 
     code = "UNKNOWN_BROKER"
 
@@ -124,9 +128,9 @@ AdapterFactory = Callable[[Credentials, AsyncSession], Adapter]
 
 
 def check_broker(broker: str) -> str:
-    """Return ``broker`` if it is paper, mt5, kite or ccxt:<exchange>."""
+    """Return ``broker`` if it is paper, mt5, mt5:<company>, kite or ccxt:<exchange>."""
     if not _BROKER.fullmatch(broker):
-        raise UnknownBroker("broker must be paper, mt5, kite or ccxt:<exchange>")
+        raise UnknownBroker("broker must be paper, mt5, mt5:<company>, kite or ccxt:<exchange>")
     return broker
 
 
