@@ -46,6 +46,12 @@ ENVELOPE_PREFIXES = (
     "/api/historical-data",
     "/api/ohlc_data",
     "/api/websocket/stats",
+    # Routes smd-options' own frontend calls, beyond its README's.
+    "/api/market_status",
+    "/api/underlying_ohlc",
+    "/api/real-data",
+    "/api/ping",
+    "/api/websocket/test",
 )
 
 STATUS_BY_FAMILY: list[tuple[type[DomainError], int]] = [

@@ -76,6 +76,7 @@ async def status(wired: WiringDep) -> dict[str, Any]:
     healthy = database_ok and redis_status != "unreachable"
     return {
         "status": "ok" if healthy else "degraded",
+        "timestamp": timestamp(),
         "version": wired.version,
         "uptime_seconds": round((wired.wall.now() - wired.started_at).total_seconds(), 3),
         "database": {"ok": database_ok, "backend": wired.engine.dialect.name},

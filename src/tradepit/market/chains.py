@@ -186,6 +186,23 @@ def _tick(values: F64) -> F64:
     return np.maximum(np.round(values / OPTION_TICK), 0.0) * OPTION_TICK
 
 
+def model_prices(
+    underlying: Instrument, strikes: F64, spot: float, years: float, atm_vol: float
+) -> tuple[F64, F64]:
+    """Return the model's call and put prices of ``strikes`` on the option tick, with the
+    underlying at ``spot`` and ``years`` to expiry: Black-Scholes at ``smile_vol`` around the
+    ATM volatility's term structure, as a chain prices its options and their previous close."""
+    q = DIVIDEND_YIELD.get(underlying.kind, 0.0)
+    t = max(years, 1e-6)
+    forward = spot * math.exp((RISK_FREE - q) * years)
+    iv = options.smile_vol(float(options.term_vol(atm_vol, t)), np.log(strikes / forward), t)
+    calls, puts = (
+        _tick(options.price(spot, strikes, years, RISK_FREE, iv, is_call, q=q))
+        for is_call in (True, False)
+    )
+    return calls, puts
+
+
 def build_chain(
     underlying: Instrument,
     expiry: date,
@@ -210,11 +227,7 @@ def build_chain(
     forward = spot * math.exp((RISK_FREE - q) * t_now)
     base_vol = float(options.term_vol(atm_vol, max(t_now, 1e-6)))
     iv = options.smile_vol(base_vol, np.log(strikes / forward), max(t_now, 1e-6))
-    iv_prev = options.smile_vol(
-        float(options.term_vol(atm_vol, max(t_prev, 1e-6))),
-        np.log(strikes / (previous_close * math.exp((RISK_FREE - q) * t_prev))),
-        max(t_prev, 1e-6),
-    )
+    previous = model_prices(underlying, strikes, previous_close, t_prev, atm_vol)
     day, progress = session_progress(at, underlying, calendar)
     before = calendar.previous_trading_day(day)
     weeks_out = max(t_now * 52.0, 0.0)
@@ -224,12 +237,8 @@ def build_chain(
     labels_ce, labels_pe = analytics.moneyness_labels(strikes, spot, step)
     source = np.full(strikes.shape, MODEL)
     sides: list[ChainSide] = []
-    for is_call, labels, smile, smile_prev in (
-        (True, labels_ce, iv, iv_prev),
-        (False, labels_pe, iv, iv_prev),
-    ):
-        g = options.greeks(spot, strikes, t_now, RISK_FREE, smile, is_call, q=q)
-        prev = options.price(previous_close, strikes, t_prev, RISK_FREE, smile_prev, is_call, q=q)
+    for is_call, labels, prev in ((True, labels_ce, previous[0]), (False, labels_pe, previous[1])):
+        g = options.greeks(spot, strikes, t_now, RISK_FREE, iv, is_call, q=q)
         key = (underlying.symbol, expiry.toordinal(), is_call)
         oi_prev = _oi_profile(
             strikes,
@@ -254,8 +263,8 @@ def build_chain(
                 ltp=ltp,
                 bid=np.maximum(ltp - spread, 0.0),
                 ask=ltp + spread,
-                change=ltp - _tick(prev),
-                iv=np.asarray(smile, dtype=np.float64),
+                change=ltp - prev,
+                iv=np.asarray(iv, dtype=np.float64),
                 delta=g.delta,
                 gamma=g.gamma,
                 theta=g.theta,
@@ -281,6 +290,60 @@ def build_chain(
         calls=sides[0],
         puts=sides[1],
     )
+
+
+@dataclass(frozen=True)
+class SessionRange:
+    """The session ranges of one side of a chain, aligned with its strikes: today's open, high
+    and low, and the previous session's open, high, low and close."""
+
+    open: F64
+    high: F64
+    low: F64
+    prev_open: F64
+    prev_high: F64
+    prev_low: F64
+    prev_close: F64
+
+
+def session_ranges(
+    chain: Chain,
+    today: tuple[float, float, float] | None,
+    before: tuple[float, float, float] | None,
+    *,
+    years_before: float,
+    atm_vol: float,
+) -> tuple[SessionRange, SessionRange]:
+    """Return the calls' and puts' session ranges: the model re-priced at the underlying's
+    ``today`` open, high and low (at the chain's instant, as a contract's quote is) and at
+    ``before``, the previous session's (at its close, as the previous close is). The ranges
+    hold the last price and the previous close (``ltp - change``); a missing day's levels are
+    those two prices alone."""
+
+    def levels(bar: tuple[float, float, float] | None, years: float) -> list[tuple[F64, F64]]:
+        if bar is None:
+            return []
+        return [model_prices(chain.underlying, chain.strikes, x, years, atm_vol) for x in bar]
+
+    now = levels(today, chain.years_to_expiry)
+    then = levels(before, years_before)
+    ranges = []
+    for i, side in enumerate((chain.calls, chain.puts)):
+        closed = side.ltp - side.change
+        here = [prices[i] for prices in now] + [side.ltp]
+        there = [prices[i] for prices in then] + [closed]
+        ranges.append(
+            SessionRange(
+                open=here[0],
+                high=np.max(here, axis=0),
+                low=np.min(here, axis=0),
+                prev_open=there[0],
+                prev_high=np.max(there, axis=0),
+                prev_low=np.min(there, axis=0),
+                prev_close=closed,
+            )
+        )
+    return ranges[0], ranges[1]
 
 
 def overlay_quotes(

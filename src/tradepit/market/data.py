@@ -29,10 +29,13 @@ from tradepit.market.catalogue import Catalogue
 from tradepit.market.chains import (
     EXPIRY_TIME,
     Chain,
+    SessionRange,
     build_chain,
     overlay_quotes,
     realised_atm_vol,
     session_progress,
+    session_ranges,
+    years_to_expiry,
 )
 from tradepit.market.simulator import TradingMinutes, default_trading_minutes
 
@@ -297,10 +300,7 @@ class MarketData:
         if cached is not None:
             return cached
         assert instrument.derivatives_venue is not None
-        calendar = self.calendar.venue(instrument.venue)
-        previous_day = calendar.previous_trading_day(self._session_day(instrument, now))
-        zone = venue_zone(instrument.venue)
-        previous_close_at = datetime.combine(previous_day, EXPIRY_TIME, zone)
+        previous_close_at = self._previous_close_at(instrument, now)
         previous_close = float(self.source.price_at(instrument.symbol, previous_close_at))
         chain = build_chain(
             instrument,
@@ -329,6 +329,24 @@ class MarketData:
         puts = [quotes.option_tick(chain.option_symbol(i, Right.PE)) for i in strikes]
         return overlay_quotes(chain, calls, puts)
 
+    def option_sessions(self, chain: Chain) -> tuple[SessionRange, SessionRange]:
+        """Return the session ranges of the chain's calls and puts (``chains.session_ranges``)
+        at its underlying's daily bars: the session's, and the one before it."""
+        instrument = chain.underlying
+        bars = self.source.candles(instrument.symbol, "1d", chain.at - timedelta(days=14), chain.at)
+
+        def levels(bar: Candle) -> tuple[float, float, float]:
+            return float(bar.open), float(bar.high), float(bar.low)
+
+        before_close = self._previous_close_at(instrument, chain.at)
+        return session_ranges(
+            chain,
+            levels(bars[-1]) if bars else None,
+            levels(bars[-2]) if len(bars) > 1 else None,
+            years_before=years_to_expiry(chain.expiry, before_close, instrument),
+            atm_vol=float(self.atm_iv_history(instrument.symbol)[-1]),
+        )
+
     def atm_iv_history(self, symbol: str) -> NDArray[np.float64]:
         """Return the daily at-the-money implied volatility of ``symbol`` up to today."""
         instrument = self._optionable(symbol)
@@ -347,6 +365,12 @@ class MarketData:
         # one, so the chain's changes are measured from the same previous close as the spot's.
         day, _ = session_progress(now, instrument, self.calendar.venue(instrument.venue))
         return day
+
+    def _previous_close_at(self, instrument: Instrument, now: datetime) -> datetime:
+        """Return the close of the session before the one ``now`` belongs to."""
+        calendar = self.calendar.venue(instrument.venue)
+        previous_day = calendar.previous_trading_day(self._session_day(instrument, now))
+        return datetime.combine(previous_day, EXPIRY_TIME, venue_zone(instrument.venue))
 
     def _optionable(self, symbol: str) -> Instrument:
         instrument = self.instrument(symbol)

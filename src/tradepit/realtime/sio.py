@@ -236,7 +236,9 @@ class SocketIOGateway:
         status = {
             "type": "connection_status",
             "status": "connected",
+            "message": "Connected to Tradepit",
             "sid": sid,
+            "client_id": sid,
             "authenticated": caller is not None,
             "username": caller.user.username if caller else None,
             "timestamp": self.hub.wall.now().isoformat(),
@@ -353,7 +355,7 @@ class SocketIOGateway:
         kind = message.kind
         if kind == "tick":
             return "symbol_update", _payload(message)
-        if kind in {"market_status", "connection_status"}:
+        if kind in {"market_status", "connection_status", "subscription_status"}:
             return kind, _payload(message)
         if kind == "bet_result" and client.caller is not None:
             return kind, _payload(message)
@@ -382,32 +384,46 @@ class SocketIOGateway:
             return None
         return client
 
+    def _subscription(self, client: Client, symbol: str, status: str) -> None:
+        """Queue ``subscription_status`` (smd-options' backend's answer to both messages)."""
+        now = self.hub.wall.now().isoformat()
+        event = {"type": "subscription_status", "symbol": symbol, "status": status}
+        client.offer(Outgoing({**event, "timestamp": now}))
+
+    async def _refuse_subscription(self, sid: str, exc: DomainError) -> dict[str, Any]:
+        """Send ``error`` and smd-options' ``subscription_error``; return the ack."""
+        await self._error(sid, exc.code, exc.message)
+        refusal = {"error": exc.message, "code": exc.code}
+        await self.sio.emit("subscription_error", refusal, to=sid)
+        return {"success": False, "error": exc.code}
+
     async def subscribe_symbol(self, sid: str, data: object = None) -> dict[str, Any]:
-        """Start ``symbol_update`` for ``{"symbol"}``; answer (ack) with the symbol."""
+        """Start ``symbol_update`` for ``{"symbol"}``; answer (ack) with the symbol, then
+        ``subscription_status``."""
         client = await self._guard(sid)
         if client is None:
             return {"success": False}
         try:
             names = await self.hub.subscribe(client, [_text(data, "symbol")])
         except DomainError as exc:
-            await self._error(sid, exc.code, exc.message)
-            return {"success": False, "error": exc.code}
+            return await self._refuse_subscription(sid, exc)
         for name in names:  # queued: the writer sends them after the ack
+            self._subscription(client, name, "subscribed")
             with contextlib.suppress(DomainError, LookupError):
                 client.offer_tick(name, self.hub.tick_now(name), at_once=False)
         return {"success": True, "symbol": names[0]}
 
     async def unsubscribe_symbol(self, sid: str, data: object = None) -> dict[str, Any]:
-        """Stop ``symbol_update`` for ``{"symbol"}``."""
+        """Stop ``symbol_update`` for ``{"symbol"}``; ``subscription_status`` follows the ack."""
         client = await self._guard(sid)
         if client is None:
             return {"success": False}
         try:
             symbol = self.hub.market.instrument(_text(data, "symbol")).symbol
         except DomainError as exc:
-            await self._error(sid, exc.code, exc.message)
-            return {"success": False, "error": exc.code}
+            return await self._refuse_subscription(sid, exc)
         self.hub.unsubscribe(client, [symbol])
+        self._subscription(client, symbol, "unsubscribed")
         return {"success": True, "symbol": symbol}
 
     async def get_option_chain(self, sid: str, data: object = None) -> None:

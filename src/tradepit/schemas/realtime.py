@@ -38,3 +38,13 @@ class StatsRead(BaseModel):
     worker: WorkerStatsRead
     workers: list[WorkerStatsRead]
     totals: WorkerStatsRead
+
+
+class WebsocketTestRead(BaseModel):
+    """The answer to smd-options' ``POST /api/websocket/test``."""
+
+    test_signal_sent: bool = Field(
+        description="Always false: Tradepit emits no test signal (smd-options' backend sent "
+        "one to every connected client); connect and read connection_status instead"
+    )
+    connection_stats: StatsRead
