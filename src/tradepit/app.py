@@ -466,6 +466,7 @@ def create_app(
         return app
     for module in (auth, users, wallets, orders, admin, feeds, market, candles):
         app.include_router(module.router)
+    app.include_router(orders.paper_router)
     app.include_router(predictions.router)
     app.include_router(tournaments.router)
     app.include_router(calculator.router)

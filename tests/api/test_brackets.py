@@ -47,13 +47,12 @@ async def bracket(
 
 
 async def legs(client: httpx.AsyncClient, headers: dict[str, str], parent: int) -> dict[str, Any]:
-    orders = (await client.get("/api/paper-trading/orders", headers=headers)).json()["orders"]
+    orders = (await client.get("/api/paper-trading/orders", headers=headers)).json()
     return {o["leg"]: o for o in orders if o["parent_id"] == parent}
 
 
 async def position(client: httpx.AsyncClient, headers: dict[str, str]) -> Decimal:
     rows = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-    rows = rows["positions"] if isinstance(rows, dict) else rows
     return sum((Decimal(p["quantity"]) for p in rows if p["symbol"] == "INFY"), Decimal(0))
 
 
@@ -274,7 +273,7 @@ class TestValidation:
         assert response.json()["code"] == "INVALID_BRACKET"
         assert leg.replace("_", "-") in response.json()["message"]
         orders = (await client.get("/api/paper-trading/orders", headers=headers)).json()
-        assert orders["total"] == 0
+        assert orders == []
 
     @pytest.mark.parametrize(
         "spec", [{}, {"points": "5", "percent": "1"}, {"percent": "100"}, {"points": "-1"}]

@@ -65,14 +65,14 @@ async def paper_user(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[st
 
 async def entries(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
     """Return the user's entry orders (bracket legs left out)."""
-    orders = (await client.get("/api/paper-trading/orders", headers=headers)).json()["orders"]
+    orders = (await client.get("/api/paper-trading/orders", headers=headers)).json()
     return [o for o in orders if o["parent_id"] is None]
 
 
 async def position(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
     """Return the user's XAUUSD quantity."""
     found = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-    quantity: str = next(p["quantity"] for p in found["positions"] if p["symbol"] == "XAUUSD")
+    quantity: str = next(p["quantity"] for p in found if p["symbol"] == "XAUUSD")
     return quantity
 
 
@@ -327,7 +327,7 @@ class TestSendOrdersIdempotency:
         response = await client.post("/api/send_orders", json=body, headers=keyed)
         assert response.status_code == 422
         orders = await client.get("/api/paper-trading/orders", headers=headers)
-        assert orders.json()["total"] == 0
+        assert orders.json() == []
 
 
 class TestSymbolMaps:

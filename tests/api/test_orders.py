@@ -87,7 +87,7 @@ class TestMarketOrders:
         assert sold.status_code == 201
         assert Decimal(sold.json()["average_price"]) <= bid
         positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-        tcs = positions["positions"][0]
+        tcs = positions[0]
         assert tcs["quantity"] == "0" and tcs["unrealized_pnl"] == "0"
         # Bought at the ask, sold at the bid, paid charges both ways: a round trip loses.
         assert Decimal(tcs["realized_pnl"]) < 0
@@ -112,10 +112,8 @@ class TestMarketOrders:
         assert response.status_code == 409
         assert response.json()["code"] == "INSUFFICIENT_FUNDS"
         listed = (await client.get("/api/paper-trading/orders", headers=headers)).json()
-        assert listed["total"] == 0
-        assert (await client.get("/api/paper-trading/positions", headers=headers)).json() == {
-            "positions": []
-        }
+        assert listed == []
+        assert (await client.get("/api/paper-trading/positions", headers=headers)).json() == []
 
     async def test_selling_what_you_do_not_hold_is_refused(self, client: httpx.AsyncClient) -> None:
         _, headers = await user_with_token(client)
@@ -358,9 +356,9 @@ class TestIdempotency:
         assert first.status_code == 201 and again.status_code == 200
         assert again.json()["id"] == first.json()["id"]
         listed = (await client.get("/api/paper-trading/orders", headers=headers)).json()
-        assert listed["total"] == 1
+        assert len(listed) == 1
         positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-        assert positions["positions"][0]["quantity"] == "3"
+        assert positions[0]["quantity"] == "3"
 
     async def test_same_id_different_body_is_409(self, client: httpx.AsyncClient) -> None:
         _, headers = await user_with_token(client)
@@ -412,9 +410,9 @@ class TestPlacedTogether:
         ]
         for number, (_, headers) in enumerate(users):
             mine = (await client.get("/api/paper-trading/orders", headers=headers)).json()
-            assert mine["total"] == 4  # four orders each, none of another user's
+            assert len(mine) == 4  # four orders each, none of another user's
             held = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-            quantities = [(p["symbol"], Decimal(p["quantity"])) for p in held["positions"]]
+            quantities = [(p["symbol"], Decimal(p["quantity"])) for p in held]
             assert quantities == [("ITC", Decimal(4 * (1 + number)))]
         async with client_for(app, "127.0.0.1") as local:  # /metrics: loopback only
             metrics = (await local.get("/metrics")).text
@@ -438,7 +436,7 @@ class TestPlacedTogether:
         assert [a.status_code for a in answers] == [201, 401, 409, 201]
         assert answers[2].json()["code"] == "INSUFFICIENT_FUNDS"
         mine = (await client.get("/api/paper-trading/orders", headers=good)).json()
-        assert sorted(o["symbol"] for o in mine["orders"]) == ["ITC", "SBIN"]
+        assert sorted(o["symbol"] for o in mine) == ["ITC", "SBIN"]
 
     async def test_a_forged_token_is_refused_before_anything_runs(
         self, client: httpx.AsyncClient
@@ -490,16 +488,13 @@ class TestReading:
                 json=order(symbol, "BUY", "1", product="CNC"),
                 headers=headers,
             )
-        itc = (await client.get("/api/paper-trading/orders?symbol=itc", headers=headers)).json()
-        assert itc["total"] == 2 and all(o["symbol"] == "ITC" for o in itc["orders"])
-        page = (
-            await client.get("/api/paper-trading/orders?limit=1&page=2", headers=headers)
-        ).json()
-        assert page["total"] == 3 and len(page["orders"]) == 1
-        filled = (
-            await client.get("/api/paper-trading/orders?status=filled", headers=headers)
-        ).json()
-        assert filled["total"] == 3
+        itc = await client.get("/api/paper-trading/orders?symbol=itc", headers=headers)
+        assert itc.headers["X-Total-Count"] == "2"
+        assert [o["symbol"] for o in itc.json()] == ["ITC", "ITC"]
+        page = await client.get("/api/paper-trading/orders?limit=1&page=2", headers=headers)
+        assert page.headers["X-Total-Count"] == "3" and len(page.json()) == 1
+        filled = await client.get("/api/paper-trading/orders?status=filled", headers=headers)
+        assert filled.headers["X-Total-Count"] == "3" and len(filled.json()) == 3
 
     async def test_portfolio_reconciles_cash_positions_and_the_ledger(
         self, client: httpx.AsyncClient, app: FastAPI
@@ -538,7 +533,7 @@ async def test_a_huge_order_fills_only_what_the_quote_holds(client: httpx.AsyncC
     # The quote holds a few hundred shares: even those cost more than the wallet has.
     assert response.status_code == 409
     assert response.json()["code"] == "INSUFFICIENT_FUNDS"
-    assert (await client.get("/api/paper-trading/orders", headers=headers)).json()["total"] == 0
+    assert (await client.get("/api/paper-trading/orders", headers=headers)).json() == []
 
 
 class TestShorts:
@@ -560,7 +555,7 @@ class TestShorts:
         # Proceeds are credited but blocked, with 20 % margin on top.
         assert Decimal(inr["blocked"]) == price * 10 * Decimal("1.2")
         positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-        assert positions["positions"][0]["quantity"] == "-10"
+        assert positions[0]["quantity"] == "-10"
         covered = await client.post(
             "/api/paper-trading/orders",
             json=order("SBIN", "BUY", "10", product="MIS"),
@@ -602,7 +597,7 @@ class TestShorts:
         assert response.status_code == 409
         assert response.json()["code"] == "INSUFFICIENT_FUNDS"
         positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-        assert positions["positions"] == []
+        assert positions == []
 
 
 class TestClosePosition:
@@ -619,9 +614,7 @@ class TestClosePosition:
         assert closed.json()["order_side"] == "SELL" and closed.json()["status"] == "filled"
         positions = {
             p["symbol"]: p["quantity"]
-            for p in (await client.get("/api/paper-trading/positions", headers=headers)).json()[
-                "positions"
-            ]
+            for p in (await client.get("/api/paper-trading/positions", headers=headers)).json()
         }
         assert positions == {"ITC": "0", "SBIN": "5"}
 

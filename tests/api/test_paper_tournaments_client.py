@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -19,8 +20,9 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import app_at
-from tests.factories import unique_name
+from tests.factories import admin_headers, unique_name
 from tests.services.test_engine import matcher
+from tradepit.domain.accounts import Role
 from tradepit.domain.clock import ManualClock
 
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # Thursday, noon in Mumbai: NSE open
@@ -118,7 +120,7 @@ class TestIndexContracts:
         clock.advance(timedelta(hours=3, minutes=20, seconds=1))  # 15:20:01 IST
         assert (await matcher(app).end_of_day())[1] == 1  # the MIS short only
         positions = await client.get("/api/paper-trading/positions", headers=headers)
-        held = {p["product"]: Decimal(p["quantity"]) for p in positions.json()["positions"]}
+        held = {p["product"]: Decimal(p["quantity"]) for p in positions.json()}
         assert held == {"MIS": 0, "NRML": 1}  # NRML is carried until closed
 
     async def test_delivery_of_an_index_is_refused(self, client: httpx.AsyncClient) -> None:
@@ -127,3 +129,313 @@ class TestIndexContracts:
         answer = await client.post("/api/paper-trading/orders", json=cnc, headers=headers)
         assert answer.status_code == 400 and answer.json()["code"] == "NOT_TRADABLE"
         assert "not CNC" in answer.json()["detail"]
+
+
+def is_number(value: object) -> bool:
+    """``typeof x === 'number'``: what ``toFixed``, ``toLocaleString`` and sums need."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class TestTradingService:
+    """``services/tradingService.ts`` call by call, and the components that read it."""
+
+    async def test_place_order_as_order_panel_and_simple_order_modal_send_it(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        headers = await signed_up(client)
+        level = app.state.wiring.market.tick("NIFTY").ltp
+        # OrderPanel: a LIMIT with its price, stop_loss and take_profit as plain numbers.
+        panel = {
+            "symbol": "NIFTY 50",
+            "instrument_type": "INDEX",
+            "order_type": "LIMIT",
+            "order_side": "BUY",
+            "quantity": 2,
+            "price": float(level - 100),
+            "stop_loss": float(level - 300),
+            "take_profit": float(level + 200),
+        }
+        answer = await client.post("/api/paper-trading/orders", json=panel, headers=headers)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["status"] == "open" and answer.json()["bracket"] == {
+            "take_profit": {"price": str(level + 200)},
+            "stop_loss": {"price": str(level - 300)},
+        }
+        # SimpleOrderModal: MARKET with a product; ``side`` is the other name of order_side.
+        modal = {
+            "symbol": "NIFTY 50",
+            "instrument_type": "INDEX",
+            "order_type": "MARKET",
+            "side": "SELL",
+            "quantity": 1,
+            "product": "MIS",
+        }
+        sold = await client.post("/api/paper-trading/orders", json=modal, headers=headers)
+        assert sold.status_code == 201, sold.text
+        assert sold.json()["order_side"] == "SELL" and sold.json()["status"] == "filled"
+        both = {**modal, "order_side": "BUY"}
+        assert (
+            await client.post("/api/paper-trading/orders", json=both, headers=headers)
+        ).status_code == 422
+
+    async def test_orders_are_a_bare_list_and_cancel_is_a_post(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        headers = await signed_up(client)
+        level = app.state.wiring.market.tick("NIFTY").ltp
+        limit = {**README_ORDER, "order_type": "LIMIT", "price": float(level - 100)}
+        placed = (
+            await client.post("/api/paper-trading/orders", json=limit, headers=headers)
+        ).json()
+        await client.post("/api/paper-trading/orders", json=README_ORDER, headers=headers)
+        # getOrders: ``response.data`` is the list OrdersHistory maps.
+        listed = await client.get("/api/paper-trading/orders", headers=headers)
+        assert [o["id"] for o in listed.json()] == [placed["id"] + 1, placed["id"]]
+        assert listed.headers["X-Total-Count"] == "2"
+        one = await client.get(f"/api/paper-trading/orders/{placed['id']}", headers=headers)
+        assert one.json()["id"] == placed["id"]  # getOrder
+        # cancelOrder: POST .../{id}/cancel, the same as DELETE .../{id}.
+        blocked = (await inr(client, headers))["blocked"]
+        url = f"/api/paper-trading/orders/{placed['id']}/cancel"
+        cancelled = await client.post(url, headers=headers)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        assert (await inr(client, headers))["blocked"] < blocked  # its hold is released
+        again = await client.post(url, headers=headers)
+        assert again.status_code == 409 and again.json()["code"] == "ORDER_STATE"
+
+    async def test_positions_are_a_bare_list_closed_by_id(self, client: httpx.AsyncClient) -> None:
+        headers = await signed_up(client)
+        await client.post("/api/paper-trading/orders", json=README_ORDER, headers=headers)
+        rows = (await client.get("/api/paper-trading/positions", headers=headers)).json()
+        [row] = rows
+        # PositionsTable's fields: key and close by ``id``, ``tradingsymbol || symbol``,
+        # ``exchange``, ``product``, ``instrument_type``, LTP as ``ltp || current_price``.
+        assert row["symbol"] == row["tradingsymbol"] == "NIFTY"
+        assert (row["exchange"], row["product"], row["instrument_type"]) == ("NSE", "MIS", "INDEX")
+        assert row["current_price"] == row["ltp"] and row["multiplier"] == "1"
+        assert Decimal(row["pnl"]) == Decimal(row["realized_pnl"]) + Decimal(row["unrealized_pnl"])
+        url = f"/api/paper-trading/positions/{row['id']}/close"
+        closed = await client.post(url, headers=headers)
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["order_side"] == "SELL" and closed.json()["quantity"] == "1"
+        again = await client.post(url, headers=headers)
+        assert again.status_code == 404 and again.json()["code"] == "POSITION_NOT_FOUND"
+
+    async def test_portfolio_and_pnl_answer_numbers(self, client: httpx.AsyncClient) -> None:
+        headers = await signed_up(client)
+        await client.post("/api/paper-trading/orders", json=README_ORDER, headers=headers)
+        body = (await client.get("/api/paper-trading/portfolio", headers=headers)).json()
+        inr_line = next(c for c in body["currencies"] if c["currency"] == "INR")
+        summary = ("total_value", "cash_balance", "positions_value", "total_pnl")
+        assert all(is_number(body[key]) for key in summary)
+        assert body["total_value"] == float(inr_line["equity"])
+        assert body["cash_balance"] == float(inr_line["cash"])
+        pnl = (await client.get("/api/paper/pnl", headers=headers)).json()  # PnLWidget
+        assert all(is_number(pnl[key]) for key in ("unrealised", "realised", "total"))
+        assert pnl["total"] == pytest.approx(pnl["unrealised"] + pnl["realised"])
+        assert pnl["total"] == pytest.approx(body["total_pnl"])
+
+    @pytest.mark.parametrize(
+        ("timeframe", "limit"),
+        [("5minute", 200), ("day", 2), ("1m", 30), ("3minute", 20), ("1w", 5), ("1M", 3)],
+    )
+    async def test_get_candles_is_a_bare_list_of_the_last_bars(
+        self, client: httpx.AsyncClient, timeframe: str, limit: int
+    ) -> None:
+        headers = await signed_up(client)
+        params: dict[str, str | int] = {"symbol": "NIFTY 50", "timeframe": timeframe}
+        params |= {
+            "limit": limit,
+            "instrument_token": 256265,
+        }  # symbolStore's watchlist sends Kite's token
+        answer = await client.get("/api/candles/", params=params, headers=headers)
+        assert answer.status_code == 200, answer.text
+        bars = answer.json()
+        assert len(bars) == limit
+        stamps = [bar["timestamp"] for bar in bars]
+        assert stamps == sorted(stamps) and all(isinstance(t, int) for t in stamps)
+        assert stamps[-1] <= T0.timestamp() * 1000  # epoch milliseconds, up to now
+        for bar in bars:
+            assert bar["low"] <= min(bar["open"], bar["close"]) <= bar["high"]
+        if timeframe == "3minute":
+            assert min(b - a for a, b in pairwise(stamps)) == 180_000
+        if timeframe == "1M":
+            months = [datetime.fromtimestamp(t / 1000, UTC).month for t in stamps]
+            assert len(set(months)) == 3
+
+    async def test_candles_by_token_current_price_and_option_charts(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        headers = await signed_up(client)
+        # searchUtils.getSpotPrice: /api/candles/256265?interval=day&limit=1, .candles[0].close
+        by_token = await client.get("/api/candles/256265?interval=day&limit=1", headers=headers)
+        assert by_token.status_code == 200, by_token.text
+        assert by_token.json()["symbol"] == "NIFTY" and len(by_token.json()["candles"]) == 1
+        assert is_number(by_token.json()["candles"][0]["close"])
+        unknown = await client.get("/api/candles/12345?interval=day&limit=1", headers=headers)
+        assert unknown.status_code == 404
+        # getCurrentPrice: ``response.data.price``.
+        price = await client.get("/api/candles/current-price?symbol=NIFTY 50", headers=headers)
+        assert price.json()["price"] == float(app.state.wiring.market.tick("NIFTY").ltp)
+        # ChartModal asks an option's bars: contracts have no history here, a clear 404.
+        chain = (await client.get("/api/candles/options-chain/NIFTY", headers=headers)).json()
+        option = chain["ce_options"][0]
+        params: dict[str, str | int] = {"symbol": option["tradingsymbol"], "limit": 400}
+        params |= {"timeframe": "5minute", "instrument_token": option["instrument_token"]}
+        chart = await client.get("/api/candles/", params=params, headers=headers)
+        assert chart.status_code == 404 and chart.json()["code"] == "NO_HISTORY"
+
+    async def test_instruments_as_kite_lists_them(self, client: httpx.AsyncClient) -> None:
+        headers = await signed_up(client)
+        # getInstrumentToken('NIFTY 50', 'NSE'): find by tradingsymbol or name.
+        nse = (await client.get("/api/candles/instruments?exchange=NSE", headers=headers)).json()
+        found = next(i for i in nse["instruments"] if i["name"] == "NIFTY 50")
+        assert found["instrument_token"] == 256265 and found["segment"] == "INDICES"
+        reliance = next(i for i in nse["instruments"] if i["tradingsymbol"] == "RELIANCE")
+        assert reliance["instrument_type"] == "EQ" and reliance["exchange"] == "NSE"
+        # instrumentCache and the options page: NFO's CE/PE of NIFTY and BANKNIFTY.
+        nfo = (await client.get("/api/candles/instruments?exchange=NFO", headers=headers)).json()
+        nifty = [i for i in nfo["instruments"] if i["name"] == "NIFTY"]
+        assert {i["instrument_type"] for i in nifty} == {"CE", "PE"}
+        expiries = sorted({i["expiry"] for i in nifty})
+        listed = (await client.get("/api/expiries/NIFTY")).json()["data"]
+        assert expiries == listed
+        assert any(i["name"] == "BANKNIFTY" for i in nfo["instruments"])
+        tokens = [i["instrument_token"] for i in nfo["instruments"]]
+        assert len(set(tokens)) == len(tokens) == nfo["count"]
+        url = "/api/candles/instruments?exchange=NFO&name=RELIANCE"  # a stock's, by name
+        stock = (await client.get(url, headers=headers)).json()["instruments"]
+        assert stock and {i["name"] for i in stock} == {"RELIANCE"}
+
+    async def test_options_chain_lists_ce_and_pe_options(self, client: httpx.AsyncClient) -> None:
+        headers = await signed_up(client)
+        nearest = (await client.get("/api/candles/options-chain/NIFTY", headers=headers)).json()
+        expiry = (await client.get("/api/expiries/NIFTY")).json()["data"][1]
+        url = f"/api/candles/options-chain/NIFTY?expiry_date={expiry}"
+        chain = (await client.get(url, headers=headers)).json()
+        assert chain["expiry_date"] == chain["expiry"] == expiry != nearest["expiry"]
+        for side, right in (("ce_options", "CE"), ("pe_options", "PE")):
+            rows = chain[side]
+            assert [r["strike"] for r in rows] == [s["strike"] for s in chain["strikes"]]
+            for row, strike in zip(rows, chain["strikes"], strict=True):
+                assert row["tradingsymbol"] == strike[right]["tradingsymbol"]
+                assert row["ltp"] == strike[right]["ltp"] and row["expiry"] == expiry
+                assert all(is_number(row[k]) for k in ("ltp", "oi", "change", "volume"))
+                assert isinstance(row["instrument_token"], int)
+
+
+async def running_tournament(
+    app: FastAPI, client: httpx.AsyncClient, *players: Headers
+) -> tuple[int, Headers]:
+    """Create a tournament through the admin routes, let ``players`` join, start it."""
+    _, admin = await admin_headers(app, client, Role.ADMIN)
+    terms = {
+        "name": "Thursday sprint",
+        "start_time": (T0 + timedelta(hours=1)).isoformat(),
+        "end_time": (T0 + timedelta(hours=2)).isoformat(),
+        "starting_capital": "1000000",
+        "entry_fee": "100",
+        "prize_pool": "1000",
+        "prize_split": ["60", "40"],
+    }
+    made = await client.post("/api/admin/tournaments", json=terms, headers=admin)
+    assert made.status_code == 201, made.text
+    tournament_id: int = made.json()["id"]
+    for headers in players:
+        joined = await client.post(f"/api/tournaments/{tournament_id}/join", headers=headers)
+        assert joined.status_code == 201, joined.text
+    started = await client.post(f"/api/admin/tournaments/{tournament_id}/start", headers=admin)
+    assert started.status_code == 200, started.text
+    return tournament_id, admin
+
+
+class TestTournamentService:
+    """``services/tournamentService.ts`` call by call, and the pages that read it."""
+
+    async def test_listing_with_the_frontends_filter_and_fields(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        alice = await signed_up(client)
+        tournament_id, _ = await running_tournament(app, client, alice)
+        # tournaments.tsx: GET /api/tournaments/ (trailing slash), status_filter ACTIVE...
+        for wanted, found in (("ACTIVE", True), ("UPCOMING", False), ("COMPLETED", False)):
+            answer = await client.get(
+                "/api/tournaments/", params={"status_filter": wanted}, headers=alice
+            )
+            assert answer.status_code == 200, answer.text
+            assert any(t["id"] == tournament_id for t in answer.json()) is found, wanted
+        bad = await client.get("/api/tournaments/?status_filter=SOON", headers=alice)
+        assert bad.status_code == 400
+        one = (await client.get(f"/api/tournaments/{tournament_id}", headers=alice)).json()
+        # TournamentCard: the status it shows comes from start_date / end_date.
+        assert one["start_date"] == one["start_time"] and one["end_date"] == one["end_time"]
+        assert one["registration_deadline"] == one["start_time"]  # no late entry
+        assert one["tournament_type"] == "SOLO" and one["current_participants"] == 1
+        assert one["starting_balance"] == 1000000 and is_number(one["starting_balance"])
+
+    async def test_trading_inside_a_tournament(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        alice, bob = await signed_up(client), await signed_up(client)
+        nobody = await signed_up(client)
+        tournament_id, _ = await running_tournament(app, client, alice, bob)
+        base = f"/api/tournaments/{tournament_id}"
+        # trade.tsx: getParticipant, then the rooms named after userId.
+        status = (await client.get(f"{base}/participant", headers=alice)).json()
+        assert status["joined"] is True and status["participant"]["initial_balance"] == 1000000
+        assert status["userId"] == str(status["participant"]["user_id"])
+        outsider = (await client.get(f"{base}/participant", headers=nobody)).json()
+        assert outsider == {"joined": False, "userId": outsider["userId"], "participant": None}
+        # placeTournamentOrder: the OrderPanel body, on the tournament's own wallet.
+        level = app.state.wiring.market.tick("NIFTY").ltp
+        limit = {**README_ORDER, "order_type": "LIMIT", "price": float(level - 100)}
+        rest = await client.post(f"{base}/orders", json=limit, headers=alice)
+        assert rest.status_code == 201 and rest.json()["tournament_id"] == tournament_id
+        filled = await client.post(f"{base}/orders", json=README_ORDER, headers=alice)
+        assert filled.json()["status"] == "filled"
+        assert (await client.get("/api/paper-trading/positions", headers=alice)).json() == []
+        orders = await client.get(f"{base}/orders", headers=alice)
+        assert [o["id"] for o in orders.json()] == [filled.json()["id"], rest.json()["id"]]
+        assert (await client.get(f"{base}/orders", headers=nobody)).status_code == 404
+        # cancelTournamentOrder: DELETE .../orders/{id}; another tournament's path is 404.
+        elsewhere = f"/api/tournaments/{tournament_id + 1}/orders/{rest.json()['id']}"
+        assert (await client.delete(elsewhere, headers=alice)).status_code == 404
+        cancel = await client.delete(f"{base}/orders/{rest.json()['id']}", headers=alice)
+        assert cancel.status_code == 200 and cancel.json()["status"] == "cancelled"
+        # PositionsTable and PnLWidget in tournament mode.
+        [position] = (await client.get(f"{base}/positions", headers=alice)).json()
+        assert position["tournament_id"] == tournament_id and position["quantity"] == "1"
+        pnl = (await client.get(f"{base}/pnl", headers=alice)).json()
+        assert all(is_number(pnl[key]) for key in ("unrealised", "realised", "total"))
+        # closeTournamentPosition: DELETE .../positions/{id}.
+        closed = await client.delete(f"{base}/positions/{position['id']}", headers=alice)
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["order_side"] == "SELL" and closed.json()["tournament_id"]
+        main = (await client.get("/api/paper/pnl", headers=alice)).json()
+        assert main["total"] == 0  # the main account never saw it
+        # getMyParticipation, getMyRankings, getLeaderboard.
+        mine = (await client.get(f"{base}/my-participation", headers=alice)).json()
+        assert mine["tournament_id"] == tournament_id and mine["entry_fee_paid"] is True
+        assert mine["current_balance"] == pytest.approx(1000000 + mine["total_pnl"])
+        assert mine["rank"] in (1, 2) and mine["is_active"] is True
+        assert (await client.get(f"{base}/my-participation", headers=nobody)).status_code == 404
+        rankings = (await client.get("/api/tournaments/my-rankings", headers=alice)).json()
+        assert [(r["tournament_id"], r["rank"]) for r in rankings] == [
+            (tournament_id, mine["rank"])
+        ]
+        board = await client.get(f"{base}/leaderboard", headers=bob)
+        lines = board.json()
+        assert [line["rank"] for line in lines] == [1, 2]
+        assert board.headers["X-Leaderboard-Status"] == "running"
+        assert board.headers["X-Leaderboard-Final"] == "false"
+        assert board.headers["X-Total-Count"] == "2"
+        for line in lines:  # Leaderboard.tsx: key id, total_pnl, roi_percentage, win rate
+            assert line["id"] == line["user_id"] and line["username"]
+            assert is_number(line["total_pnl"]) and is_number(line["roi_percentage"])
+            assert line["total_pnl"] == float(line["pnl"])
+            assert line["roi_percentage"] == float(line["roi"])
+            assert line["total_trades"] == line["closed_trades"]
+            assert 0 <= line["winning_trades"] <= line["total_trades"]
+        alice_line = next(line for line in lines if line["rank"] == mine["rank"])
+        assert alice_line["total_trades"] == 1  # the close; the open realized nothing
+

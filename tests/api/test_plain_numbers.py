@@ -67,7 +67,7 @@ class TestOrders:
             )
             refused_as_loose(response, field)
         orders = await client.get("/api/paper-trading/orders", headers=headers)
-        assert orders.json()["orders"] == []
+        assert orders.json() == []
         assert await wallets(client, headers) == before
 
     @pytest.mark.parametrize("quantity", ["2", "2.0", "002", 2, 2.0])

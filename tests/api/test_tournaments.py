@@ -157,9 +157,9 @@ class TestStartToFinish:
         for (_, headers), cash in zip(users, before, strict=True):
             assert await inr_cash(client, headers) == cash - 100
             positions = await client.get("/api/paper-trading/positions", headers=headers)
-            assert positions.json()["positions"] == []
+            assert positions.json() == []
 
-        board = (await client.get(f"/api/tournaments/{t['id']}/leaderboard", headers=c)).json()
+        board = (await client.get(f"/api/tournaments/{t['id']}/standings", headers=c)).json()
         assert board["final"] is False
         lines = board["entries"]
         assert [line["rank"] for line in lines] == [1, 2, 3]
@@ -170,7 +170,7 @@ class TestStartToFinish:
         assert by_user[ids[2]]["trades"] == 0 and by_user[ids[2]]["equity"] == "1000000"
         assert by_user[ids[1]]["trades"] == 2 and by_user[ids[1]]["win_rate"] in ("0", "100")
         assert board["total"] == 3
-        url = f"/api/tournaments/{t['id']}/leaderboard"
+        url = f"/api/tournaments/{t['id']}/standings"
         page = (await client.get(f"{url}?limit=1&offset=1", headers=c)).json()
         assert page["entries"] == lines[1:2] and page["total"] == 3
         rest = (await client.get(f"{url}?offset=1", headers=c)).json()
@@ -188,7 +188,7 @@ class TestStartToFinish:
 
         clock.advance(timedelta(hours=1))
         await scheduler(app).step()
-        final = (await client.get(f"/api/tournaments/{t['id']}/leaderboard", headers=c)).json()
+        final = (await client.get(f"/api/tournaments/{t['id']}/standings", headers=c)).json()
         assert final["final"] is True and final["status"] == "ended"
         async with asyncio.timeout(5):
             while not (event := await published.get())["final"]:
@@ -309,7 +309,7 @@ class TestRestart:
             assert await ledger_count(second, "tournament_prize") == 2
             async with client_for(second) as client:
                 board = await client.get(
-                    f"/api/tournaments/{t['id']}/leaderboard", headers=users[1][1]
+                    f"/api/tournaments/{t['id']}/standings", headers=users[1][1]
                 )
                 assert board.json()["final"] is True
                 ranks = sorted(line["rank"] for line in board.json()["entries"])
@@ -355,7 +355,7 @@ class TestMoney:
         } <= named
 
         # The live equity is the wallet plus the positions at the last price, to the cent.
-        board = await client.get(f"/api/tournaments/{t['id']}/leaderboard", headers=other)
+        board = await client.get(f"/api/tournaments/{t['id']}/standings", headers=other)
         async with app.state.wiring.sessionmaker() as session:
             own = await session.scalars(
                 select(Wallet).where(Wallet.name == f"tournament:{t['id']}")
@@ -417,7 +417,7 @@ class TestParticipantPortfolio:
         assert Decimal(body["equity"]) == cash + value
         assert cash < 1000000  # paid from the tournament wallet...
         positions = await client.get("/api/paper-trading/positions", headers=a)
-        assert positions.json()["positions"] == []  # ...never from the main one
+        assert positions.json() == []  # ...never from the main one
         # The other participant, who has not traded: the starting capital, no positions.
         nobody = await client.get(
             f"/api/tournaments/{t['id']}/participants/{other['id']}/portfolio", headers=a
@@ -589,7 +589,7 @@ class TestRulesOnEveryPath:
         )
         assert entry.status_code == 201 and entry.json()["status"] == "filled", entry.text
         listed = (await client.get("/api/paper-trading/orders", headers=headers)).json()
-        [leg] = [o for o in listed["orders"] if o["parent_id"] == entry.json()["id"]]
+        [leg] = [o for o in listed if o["parent_id"] == entry.json()["id"]]
         url = f"/api/paper-trading/orders/{leg['id']}"
         changed = await client.put(url, json={"quantity": "50"}, headers=headers)
         assert changed.status_code == 400, changed.text

@@ -147,7 +147,7 @@ class TestIntradayLeverage:
         clock.advance(timedelta(hours=3, minutes=20, seconds=1))  # 15:20:01 IST
         assert (await matcher(app).end_of_day())[1] == 1
         positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-        lt = positions["positions"][0]
+        lt = positions[0]
         assert lt["quantity"] == "0"
         wallet = await inr(client, headers)
         assert wallet["blocked"] == 0
@@ -301,7 +301,7 @@ class TestOptionsAndFutures:
         wallet = await inr(client, headers)
         assert wallet["blocked"] == 0
         positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-        assert wallet["cash"] == start + Decimal(positions["positions"][0]["realized_pnl"])
+        assert wallet["cash"] == start + Decimal(positions[0]["realized_pnl"])
         await assert_ledger_balances(app)
 
 
@@ -377,7 +377,7 @@ class TestExpirySettlement:
             move_to(clock, at_close(WEEKLY, -timedelta(seconds=1)))
             assert await matcher(first).end_of_day() == (0, 0)
             positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-            assert {p["symbol"] for p in positions["positions"] if p["quantity"] != "0"} == {
+            assert {p["symbol"] for p in positions if p["quantity"] != "0"} == {
                 itm,
                 otm,
                 "NIFTY26DECFUT",
@@ -415,15 +415,13 @@ class TestExpirySettlement:
             assert pays > 0 and intrinsic_value(Right.CE, strike + 1500, final) == 0
             positions = {
                 p["symbol"]: p
-                for p in (await client.get("/api/paper-trading/positions", headers=headers)).json()[
-                    "positions"
-                ]
+                for p in (await client.get("/api/paper-trading/positions", headers=headers)).json()
             }
             assert positions[itm]["quantity"] == "0" and positions[otm]["quantity"] == "0"
             assert positions["NIFTY26DECFUT"]["quantity"] == "-65"  # its expiry is later
             assert (await inr(client, headers))["cash"] == cash + pays * 65
             history = (await client.get("/api/paper-trading/orders", headers=headers)).json()
-            settled = [o for o in history["orders"] if "expiry settlement" in (o["reason"] or "")]
+            settled = [o for o in history if "expiry settlement" in (o["reason"] or "")]
             assert sorted(Decimal(o["average_price"]) for o in settled) == [0, pays]
             assert all(o["status"] == "filled" and o["charges"] == "0" for o in settled)
             cancelled = (
@@ -450,7 +448,7 @@ class TestExpirySettlement:
             assert after["cash"] == before["cash"] + (sold_at - final) * 65
             assert after["blocked"] == 0
             history = (await client.get("/api/paper-trading/orders", headers=headers)).json()
-            settled = [o for o in history["orders"] if "expiry settlement" in (o["reason"] or "")]
+            settled = [o for o in history if "expiry settlement" in (o["reason"] or "")]
             assert len(settled) == 3
             await assert_ledger_balances(third)
 

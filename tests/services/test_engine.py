@@ -190,7 +190,7 @@ class TestStops:
         assert sold["status"] == "filled"
         assert Decimal(str(sold["average_price"])) <= low
         positions = (await client.get("/api/paper-trading/positions", headers=headers)).json()
-        assert positions["positions"][0]["quantity"] == "0"
+        assert positions[0]["quantity"] == "0"
 
     async def test_a_buy_trigger_below_the_market_is_refused(
         self, client: httpx.AsyncClient, app: FastAPI
@@ -397,14 +397,12 @@ class TestEndOfDay:
         assert (await matcher(app).end_of_day())[1] == 1
         positions = {
             p["product"]: p
-            for p in (await client.get("/api/paper-trading/positions", headers=headers)).json()[
-                "positions"
-            ]
+            for p in (await client.get("/api/paper-trading/positions", headers=headers)).json()
         }
         assert positions["MIS"]["quantity"] == "0"
         assert positions["CNC"]["quantity"] == "4"  # delivery is not intraday
         history = (await client.get("/api/paper-trading/orders", headers=headers)).json()
-        square = history["orders"][0]
+        square = history[0]
         assert square["order_side"] == "SELL" and square["status"] == "filled"
         assert "square-off" in square["reason"]
         assert (await matcher(app).end_of_day())[1] == 0  # once only

@@ -234,7 +234,7 @@ class TestEndOfDay:
             clock.advance(timedelta(hours=3, minutes=21))  # 15:21 IST: MIS square-off
             await app.state.wiring.matcher.end_of_day()
             orders = (await client.get("/api/paper-trading/orders", headers=headers)).json()
-        squared = [o for o in orders["orders"] if o["reason"] and "square-off" in o["reason"]]
+        squared = [o for o in orders if o["reason"] and "square-off" in o["reason"]]
         assert len(squared) == 1 and squared[0]["tournament_id"] == tournament_id
         assert squared[0]["status"] == "filled"
         assert await main_inr(app, user["id"]) == main_before
@@ -262,7 +262,7 @@ class TestRecentBoards:
             await contests.step()
             published_at = clock.now()
             clock.advance(timedelta(seconds=20))
-            url = f"/api/tournaments/{tournament_id}/leaderboard"
+            url = f"/api/tournaments/{tournament_id}/standings"
             cached = (await client.get(url, headers=headers)).json()
             assert datetime.fromisoformat(cached["as_of"]) == published_at
             mine = await client.get(f"/api/tournaments/{tournament_id}/my-rank", headers=headers)
@@ -309,7 +309,7 @@ class TestLiveBoard:
                     assert placed.status_code == 201, placed.text
                     assert placed.json()["status"] == "filled"
             board = await client.get(
-                f"/api/tournaments/{tournament_id}/leaderboard", headers=users[0][1]
+                f"/api/tournaments/{tournament_id}/standings", headers=users[0][1]
             )
         equity = {line["user_id"]: Decimal(line["equity"]) for line in board.json()["entries"]}
         async with wired.sessionmaker() as session:

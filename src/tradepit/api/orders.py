@@ -22,6 +22,7 @@ from tradepit.schemas.orders import (
     OrderCreate,
     OrderModify,
     OrderRead,
+    PnlRead,
     PortfolioRead,
     PositionRead,
 )
@@ -29,6 +30,10 @@ from tradepit.services import orders
 from tradepit.services import portfolio as holdings
 
 router = APIRouter(prefix="/api/paper-trading", tags=["paper trading"])
+#: The paper-tournaments frontend's P&L widget asks ``/api/paper/pnl``.
+paper_router = APIRouter(prefix="/api/paper", tags=["paper trading"])
+#: The header that counts a list's items in every page.
+TOTAL_COUNT = "X-Total-Count"
 
 MarketDep = Annotated[MarketData, Depends(market_reader)]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -64,16 +69,22 @@ async def place_order(
     return order
 
 
-@router.get("/orders", summary="My orders", responses=ERRORS)
+@router.get(
+    "/orders",
+    summary="My orders",
+    responses={**ERRORS, 200: {"headers": {TOTAL_COUNT: {"description": "Orders in all pages"}}}},
+)
 async def list_orders(
     caller: CallerDep,
     session: SessionDep,
+    response: Response,
     status_: Annotated[Status | None, Query(alias="status")] = None,
     symbol: Annotated[str | None, Query(max_length=40)] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
-    """Return my orders, newest first, filtered by status and symbol."""
+) -> list[OrderRead]:
+    """Return my orders (a bare list, as the paper-tournaments frontend reads it), newest
+    first, filtered by status and symbol; ``X-Total-Count`` counts every page."""
     found, total = await orders.history(
         session,
         caller,
@@ -82,7 +93,8 @@ async def list_orders(
         page=page,
         limit=limit,
     )
-    return {"orders": found, "page": page, "limit": limit, "total": total}
+    response.headers[TOTAL_COUNT] = str(total)
+    return found
 
 
 @router.get("/orders/{order_id}", summary="One of my orders with its fills", responses=ERRORS)
@@ -102,30 +114,38 @@ async def modify_order(
 
 
 @router.delete("/orders/{order_id}", summary="Cancel an open order", responses=ERRORS)
+@router.post("/orders/{order_id}/cancel", summary="Cancel an open order", responses=ERRORS)
 async def cancel_order(
     order_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> OrderRead:
-    """Cancel an open order; a filled, cancelled or rejected one is 409."""
+    """Cancel an open order; a filled, cancelled or rejected one is 409. ``POST
+    .../cancel`` is the paper-tournaments frontend's way of saying the same."""
     return await orders.cancel(session, wired.clock, wired.market, wired.matcher, caller, order_id)
 
 
 @router.get("/positions", summary="My positions", responses=ERRORS)
-async def positions(
-    caller: CallerDep, session: SessionDep, data: MarketDep
-) -> dict[str, list[PositionRead]]:
-    """Return my net positions per symbol and product, marked to the last price."""
-    return {"positions": await holdings.positions(session, data, caller)}
+async def positions(caller: CallerDep, session: SessionDep, data: MarketDep) -> list[PositionRead]:
+    """Return my net positions per symbol and product (a bare list, as the paper-tournaments
+    frontend reads it), marked to the last price."""
+    return await holdings.positions(session, data, caller)
 
 
 @router.post("/positions/{symbol}/close", summary="Close one of my positions", responses=ERRORS)
 async def close_position(
-    symbol: Annotated[str, Path(min_length=1, max_length=40)],
+    symbol: Annotated[
+        str, Path(min_length=1, max_length=40, description="A symbol, or a position's id")
+    ],
     caller: CallerDep,
     session: SessionDep,
     wired: WiringDep,
     product: Product | None = None,
 ) -> OrderRead:
-    """Close the position in ``symbol`` (and ``product``, if several) with a MARKET order."""
+    """Close the position in ``symbol`` (and ``product``, if several) with a MARKET order;
+    all digits name the position by its ``id`` (the paper-tournaments frontend's way)."""
+    if symbol.isdigit() and len(symbol) < 10:
+        return await orders.close_position_by_id(
+            session, wired.clock, wired.market, wired.fees, wired.matcher, caller, int(symbol)
+        )
     return await orders.close_position(
         session, wired.clock, wired.market, wired.fees, wired.matcher, caller, symbol, product
     )
@@ -133,5 +153,13 @@ async def close_position(
 
 @router.get("/portfolio", summary="My portfolio", responses=ERRORS)
 async def portfolio(caller: CallerDep, session: SessionDep, data: MarketDep) -> PortfolioRead:
-    """Return cash, positions value, equity, realized and unrealized P&L per currency."""
+    """Return cash, positions value, equity, realized and unrealized P&L per currency, and the
+    INR summary the paper-tournaments frontend reads (``total_value``, ``cash_balance``,
+    ``positions_value``, ``total_pnl``)."""
     return await holdings.portfolio(session, data, caller)
+
+
+@paper_router.get("/pnl", summary="My P&L (paper-tournaments frontend)", responses=ERRORS)
+async def pnl(caller: CallerDep, session: SessionDep, data: MarketDep) -> PnlRead:
+    """Return the P&L of my INR positions: unrealised, realised (net of charges) and total."""
+    return await holdings.pnl(session, data, caller)

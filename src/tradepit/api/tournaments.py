@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
-from tradepit.api.deps import AdminDep, CallerDep, IdPath, SessionDep, WiringDep
+from tradepit.api.deps import AdminDep, CallerDep, CredentialsDep, IdPath, SessionDep, WiringDep
+from tradepit.api.orders import place_order
+from tradepit.domain.errors import InvalidInput
 from tradepit.domain.tournaments import TournamentStatus
+from tradepit.schemas.orders import OrderCreate, OrderRead, PnlRead, PositionRead
 from tradepit.schemas.tournaments import (
     EntryRead,
+    LeaderboardLine,
     LeaderboardRead,
     MyRankRead,
     MyTournament,
     ParticipantPortfolio,
+    ParticipantStatusRead,
+    ParticipationRead,
     TournamentCreate,
     TournamentRead,
     TournamentUpdate,
 )
-from tradepit.services import leaderboards, tournament_runs, tournaments
+from tradepit.services import leaderboards, orders, tournament_runs, tournaments
 
 router = APIRouter(tags=["tournaments"])
 
@@ -99,13 +105,23 @@ async def delete(
 
 
 @router.get("/api/tournaments", summary="List tournaments", responses=ERRORS)
+@router.get("/api/tournaments/", summary="List tournaments", responses=ERRORS)
 async def list_tournaments(
     caller: CallerDep,
     session: SessionDep,
     status_: Annotated[TournamentStatus | None, Query(alias="status")] = None,
+    status_filter: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="The paper-tournaments frontend's filter: UPCOMING or "
+            "REGISTRATION_OPEN (scheduled), ACTIVE (running), COMPLETED (ended), CANCELLED",
+        ),
+    ] = None,
 ) -> list[TournamentRead]:
     """Return the tournaments, soonest first, filtered by status."""
-    return await tournaments.listing(session, status_)
+    wanted = tournaments.status_filter(status_filter) if status_filter else status_
+    return await tournaments.listing(session, wanted)
 
 
 @router.get("/api/tournaments/my/tournaments", summary="My tournaments", responses=ERRORS)
@@ -114,6 +130,17 @@ async def my_tournaments(
 ) -> list[MyTournament]:
     """Return the tournaments I joined with my standing in each."""
     return await leaderboards.mine(session, wired.clock, wired.market, caller, wired.leaderboards)
+
+
+@router.get("/api/tournaments/my-rankings", summary="My leaderboard lines", responses=ERRORS)
+async def my_rankings(
+    caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> list[LeaderboardLine]:
+    """Return my line of the leaderboard of every tournament I joined, latest joined first
+    (the paper-tournaments frontend's ``getMyRankings``)."""
+    return await leaderboards.my_rankings(
+        session, wired.clock, wired.market, caller, wired.leaderboards
+    )
 
 
 @router.get("/api/tournaments/{tournament_id}", summary="A tournament", responses=ERRORS)
@@ -136,19 +163,13 @@ async def join(
     return await tournaments.join(session, wired.clock, caller, tournament_id)
 
 
-@router.get("/api/tournaments/{tournament_id}/leaderboard", summary="Leaderboard",
-            responses=ERRORS)  # fmt: skip
-async def leaderboard(
-    tournament_id: IdPath,
-    caller: CallerDep,
+async def _board(
+    tournament_id: int,
     session: SessionDep,
     wired: WiringDep,
-    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: int | None,
+    offset: int,
 ) -> LeaderboardRead:
-    """Return the ranking by return %: live while running, final once ended. Every entry,
-    or with ``limit`` the page of entries after the first ``offset`` (``total`` counts them
-    all)."""
     board = await leaderboards.leaderboard(
         session, wired.clock, wired.market, tournament_id, wired.leaderboards
     )
@@ -156,6 +177,192 @@ async def leaderboard(
         return board
     end = None if limit is None else offset + limit
     return board.model_copy(update={"entries": board.entries[offset:end]})
+
+
+Limit = Annotated[int | None, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=10**9)]
+BOARD_HEADERS = {
+    "X-Total-Count": {"description": "Entries on the whole board"},
+    "X-Leaderboard-Status": {"description": "scheduled, running or ended"},
+    "X-Leaderboard-Final": {"description": "true once ended: the frozen final standings"},
+    "X-Leaderboard-As-Of": {"description": "When the board was marked (ISO 8601)"},
+}
+
+
+@router.get(
+    "/api/tournaments/{tournament_id}/standings",
+    summary="Leaderboard with its status",
+    responses=ERRORS,
+)
+async def standings(
+    tournament_id: IdPath,
+    caller: CallerDep,
+    session: SessionDep,
+    wired: WiringDep,
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> LeaderboardRead:
+    """Return the ranking by return % with its status: live while running, final once ended
+    (the shape of the ``leaderboard`` event). Every entry, or with ``limit`` the page of
+    entries after the first ``offset`` (``total`` counts them all)."""
+    return await _board(tournament_id, session, wired, limit, offset)
+
+
+@router.get(
+    "/api/tournaments/{tournament_id}/leaderboard",
+    summary="Leaderboard",
+    responses={**ERRORS, 200: {"headers": BOARD_HEADERS}},
+)
+async def leaderboard(
+    tournament_id: IdPath,
+    caller: CallerDep,
+    session: SessionDep,
+    wired: WiringDep,
+    response: Response,
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> list[LeaderboardLine]:
+    """Return the ranking by return % as a bare list (the paper-tournaments frontend reads
+    it so), each line with the frontend's fields too; the board's status, finality and time
+    are in the headers (and in ``.../standings``)."""
+    board = await _board(tournament_id, session, wired, limit, offset)
+    response.headers["X-Total-Count"] = str(board.total)
+    response.headers["X-Leaderboard-Status"] = board.status.value
+    response.headers["X-Leaderboard-Final"] = "true" if board.final else "false"
+    response.headers["X-Leaderboard-As-Of"] = board.as_of.isoformat()
+    return leaderboards.lines(board)
+
+
+@router.get(
+    "/api/tournaments/{tournament_id}/my-participation", summary="My entry", responses=ERRORS
+)
+async def my_participation(
+    tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> ParticipationRead:
+    """Return my entry: starting and current balance (equity), P&L and rank; 404 NOT_JOINED."""
+    return await leaderboards.participation(
+        session, wired.clock, wired.market, caller, tournament_id, wired.leaderboards
+    )
+
+
+@router.get(
+    "/api/tournaments/{tournament_id}/participant",
+    summary="Whether I joined, and my entry",
+    responses=ERRORS,
+)
+async def participant(
+    tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> ParticipantStatusRead:
+    """Return ``{"joined": false, "userId"}``, or ``joined`` with my entry."""
+    return await leaderboards.participant_status(
+        session, wired.clock, wired.market, caller, tournament_id, wired.leaderboards
+    )
+
+
+@router.get("/api/tournaments/{tournament_id}/pnl", summary="My P&L in it", responses=ERRORS)
+async def entry_pnl(
+    tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> PnlRead:
+    """Return the P&L of my positions in the tournament: unrealised, realised, total."""
+    return await tournaments.entry_pnl(session, wired.market, caller, tournament_id)
+
+
+@router.get(
+    "/api/tournaments/{tournament_id}/positions", summary="My positions in it", responses=ERRORS
+)
+async def entry_positions(
+    tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> list[PositionRead]:
+    """Return my positions in the tournament (a bare list), marked to the last price."""
+    return await tournaments.entry_positions(session, wired.market, caller, tournament_id)
+
+
+@router.delete(
+    "/api/tournaments/{tournament_id}/positions/{position_id}",
+    summary="Close my position in it",
+    responses=ERRORS,
+)
+async def close_entry_position(
+    tournament_id: IdPath,
+    position_id: IdPath,
+    caller: CallerDep,
+    session: SessionDep,
+    wired: WiringDep,
+) -> OrderRead:
+    """Close my position ``position_id`` in the tournament with a MARKET order."""
+    await tournaments.my_entry(session, caller, tournament_id)
+    return await orders.close_position_by_id(
+        session,
+        wired.clock,
+        wired.market,
+        wired.fees,
+        wired.matcher,
+        caller,
+        position_id,
+        tournament_id,
+    )
+
+
+@router.get("/api/tournaments/{tournament_id}/orders", summary="My orders in it", responses=ERRORS)
+async def entry_orders(
+    tournament_id: IdPath,
+    caller: CallerDep,
+    session: SessionDep,
+    response: Response,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[OrderRead]:
+    """Return my orders in the tournament (a bare list), newest first; ``X-Total-Count``
+    counts every page."""
+    await tournaments.my_entry(session, caller, tournament_id)
+    found, total = await orders.history(
+        session,
+        caller,
+        status=None,
+        symbol=None,
+        page=page,
+        limit=limit,
+        tournament_id=tournament_id,
+    )
+    response.headers["X-Total-Count"] = str(total)
+    return found
+
+
+@router.post(
+    "/api/tournaments/{tournament_id}/orders",
+    status_code=status.HTTP_201_CREATED,
+    summary="Place an order in it",
+    responses={**ERRORS, 400: {"description": "Invalid order or a tournament rule broken"}},
+)
+async def place_entry_order(
+    tournament_id: IdPath, body: OrderCreate, response: Response, offered: CredentialsDep,
+    wired: WiringDep,
+) -> OrderRead:  # fmt: skip
+    """Place an order on my isolated wallet in the tournament: the same as ``POST
+    /api/paper-trading/orders`` with ``"tournament_id"`` (placed as that route places it:
+    authenticated inside the order's own transaction)."""
+    if body.tournament_id not in (None, tournament_id):
+        raise InvalidInput(
+            f"the body names tournament {body.tournament_id}, the path {tournament_id}"
+        )
+    return await place_order(
+        body.model_copy(update={"tournament_id": tournament_id}), response, offered, wired
+    )
+
+
+@router.delete(
+    "/api/tournaments/{tournament_id}/orders/{order_id}",
+    summary="Cancel my order in it",
+    responses=ERRORS,
+)
+async def cancel_entry_order(
+    tournament_id: IdPath, order_id: IdPath, caller: CallerDep, session: SessionDep,
+    wired: WiringDep,
+) -> OrderRead:  # fmt: skip
+    """Cancel an open order of mine in the tournament."""
+    return await orders.cancel(
+        session, wired.clock, wired.market, wired.matcher, caller, order_id, tournament_id
+    )
 
 
 @router.get("/api/tournaments/{tournament_id}/my-rank", summary="My rank", responses=ERRORS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -80,6 +81,8 @@ class Instrument:
     #: option sold, the share of the strike notional blocked on top of the premium. None: the
     #: kind cannot be sold short or bought on margin.
     short_margin: Decimal | None = None
+    #: Kite's instrument_token, where the catalogue records it (``instrument_token``).
+    kite_token: int | None = None
     # Set on derived futures and options.
     underlying: str | None = None
     expiry: date | None = None
@@ -136,6 +139,20 @@ class Instrument:
     def has_options(self) -> bool:
         """Tell whether options are listed on this instrument."""
         return self.expiry_rule is not None and self.strike_step is not None
+
+
+#: Derived instrument tokens start here: above every Kite token (they are 32-bit), below
+#: 2**53 (a JavaScript number holds them exactly).
+_DERIVED_TOKENS = 1 << 32
+
+
+def instrument_token(symbol: str, kite_token: int | None = None) -> int:
+    """Return the number paper-tournaments' frontend keys an instrument by (Kite's
+    ``instrument_token``): Kite's own where the catalogue records it, else one derived from the
+    symbol (CRC-32 above ``2**32``): the same for a symbol on every server and every day."""
+    if kite_token is not None:
+        return kite_token
+    return _DERIVED_TOKENS + zlib.crc32(symbol.upper().encode())
 
 
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")

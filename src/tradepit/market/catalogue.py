@@ -49,6 +49,7 @@ def _instrument(row: dict[str, Any], margins: dict[str, Any]) -> Instrument:
         index=row.get("index"),
         beta=float(row.get("beta", 1.0)),
         short_margin=Decimal(margins[row["kind"]]) if row["kind"] in margins else None,
+        kite_token=int(row["kite_token"]) if "kite_token" in row else None,
     )
 
 

@@ -6,7 +6,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    computed_field,
+)
 
 from tradepit.domain.instruments import Venue
 from tradepit.domain.tournaments import TournamentStatus
@@ -133,6 +141,43 @@ class TournamentRead(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
 
+    # The paper-tournaments frontend's names for the same facts (``TournamentCard``).
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def start_date(self) -> datetime:
+        """The same as start_time."""
+        return self.start_time
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def end_date(self) -> datetime:
+        """The same as end_time."""
+        return self.end_time
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def registration_deadline(self) -> datetime:
+        """The last moment to join: the start, or the end with ``rules.allow_late_entry``."""
+        return self.end_time if self.rules.allow_late_entry else self.start_time
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def tournament_type(self) -> str:
+        """SOLO: every entry trades alone (there are no team tournaments here)."""
+        return "SOLO"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def current_participants(self) -> int:
+        """The same as participants."""
+        return self.participants
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def starting_balance(self) -> float:
+        """The starting capital as a JSON number."""
+        return float(self.starting_capital)
+
 
 class Standing(BaseModel):
     """One line of a leaderboard."""
@@ -147,6 +192,8 @@ class Standing(BaseModel):
     trades: int
     max_drawdown: Money = Field(description="Deepest fall from a peak of equity, %")
     prize: Money | None = None
+    closed_trades: int = Field(default=0, description="Fills that closed something")
+    winning_trades: int = Field(default=0, description="Closing fills with a positive net P&L")
 
 
 class LeaderboardRead(BaseModel):
@@ -159,6 +206,58 @@ class LeaderboardRead(BaseModel):
     entries: list[Standing]
     #: Entries on the whole board (``entries`` is one page of them when a page was asked for).
     total: int
+
+
+class LeaderboardLine(Standing):
+    """A line of ``GET /api/tournaments/{id}/leaderboard`` (a bare list, as the
+    paper-tournaments frontend reads it): the standing, and the frontend's names for it as
+    JSON numbers. ``total_trades`` counts the closing fills ``win_rate`` is of."""
+
+    id: int = Field(description="The participant's user id")
+    tournament_id: int
+    total_pnl: float
+    roi_percentage: float
+    total_trades: int
+    current_balance: float = Field(description="Equity")
+    updated_at: datetime = Field(description="When the board was marked")
+
+    @classmethod
+    def of(cls, tournament_id: int, line: Standing, as_of: datetime) -> LeaderboardLine:
+        """Return ``line`` with the frontend's fields."""
+        return cls(
+            **line.model_dump(),
+            id=line.user_id,
+            tournament_id=tournament_id,
+            total_pnl=float(line.pnl),
+            roi_percentage=float(line.roi),
+            total_trades=line.closed_trades,
+            current_balance=float(line.equity),
+            updated_at=as_of,
+        )
+
+
+class ParticipationRead(BaseModel):
+    """My entry in a tournament, as the paper-tournaments frontend reads it (JSON numbers)."""
+
+    id: int = Field(description="The entry's id")
+    tournament_id: int
+    user_id: int
+    joined_at: datetime
+    entry_fee_paid: bool = True
+    is_active: bool = Field(description="The tournament has not ended")
+    initial_balance: float = Field(description="The starting capital")
+    current_balance: float = Field(description="Equity: cash plus positions, marked now")
+    total_pnl: float
+    pnl: float = Field(description="The same as total_pnl")
+    rank: int | None
+
+
+class ParticipantStatusRead(BaseModel):
+    """``GET /api/tournaments/{id}/participant``: whether I joined, and my entry."""
+
+    joined: bool
+    userId: str  # noqa: N815 - the frontend's name
+    participant: ParticipationRead | None = None
 
 
 class EntryRead(BaseModel):

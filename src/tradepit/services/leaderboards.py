@@ -22,9 +22,17 @@ from tradepit.domain.money import SCALE
 from tradepit.domain.orders import Product
 from tradepit.domain.tournaments import Book, TournamentStatus, standings, win_rate
 from tradepit.market.data import MarketData
-from tradepit.schemas.tournaments import LeaderboardRead, MyRankRead, MyTournament, Standing
+from tradepit.schemas.tournaments import (
+    LeaderboardLine,
+    LeaderboardRead,
+    MyRankRead,
+    MyTournament,
+    ParticipantStatusRead,
+    ParticipationRead,
+    Standing,
+)
 from tradepit.services.callers import Caller
-from tradepit.services.tournaments import ENDED, NotJoined, find, read
+from tradepit.services.tournaments import ENDED, NotJoined, find, my_entry, read
 from tradepit.store import tournaments as store
 from tradepit.store.tournaments import Tournament
 
@@ -182,6 +190,8 @@ def _ranked(rows: list[store.BoardRow], book: Book, capital: float) -> Live:
                 trades=row.trades,
                 max_drawdown=drawdown[k],
                 prize=None,
+                closed_trades=row.closed_trades,
+                winning_trades=row.winning_trades,
             )
         )
     moved = np.flatnonzero(
@@ -218,6 +228,8 @@ async def frozen(session: AsyncSession, t: Tournament) -> list[Standing]:
                 trades=e.trades,
                 max_drawdown=e.max_drawdown.quantize(Decimal("0.0001")),
                 prize=e.prize,
+                closed_trades=e.closed_trades,
+                winning_trades=e.winning_trades,
             )
         )
     return board
@@ -282,3 +294,68 @@ async def mine(
         line = next((s for s in board.entries if s.user_id == caller.user.id), None)
         found.append(MyTournament(tournament=await read(session, t), standing=line))
     return found
+
+
+def lines(board: LeaderboardRead) -> list[LeaderboardLine]:
+    """Return the board's entries with the paper-tournaments frontend's fields."""
+    return [LeaderboardLine.of(board.tournament_id, e, board.as_of) for e in board.entries]
+
+
+async def my_rankings(
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    caller: Caller,
+    recent: Recent | None = None,
+) -> list[LeaderboardLine]:
+    """Return the caller's line of every tournament they joined, latest joined first."""
+    found = []
+    for _, t in await store.entries_of_user(session, caller.user.id):
+        board = await leaderboard(session, clock, market, t.id, recent)
+        found += [line for line in lines(board) if line.user_id == caller.user.id]
+    return found
+
+
+async def participation(
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    caller: Caller,
+    tournament_id: int,
+    recent: Recent | None = None,
+) -> ParticipationRead:
+    """Return the caller's entry with its standing (equity, P&L, rank) on the board now."""
+    t, entry = await my_entry(session, caller, tournament_id)
+    board = await leaderboard(session, clock, market, t.id, recent)
+    line = next((e for e in board.entries if e.user_id == caller.user.id), None)
+    equity = line.equity if line is not None else t.starting_capital
+    pnl = float(equity - t.starting_capital)
+    return ParticipationRead(
+        id=entry.id,
+        tournament_id=t.id,
+        user_id=caller.user.id,
+        joined_at=entry.joined_at,
+        is_active=t.status != ENDED,
+        initial_balance=float(t.starting_capital),
+        current_balance=float(equity),
+        total_pnl=pnl,
+        pnl=pnl,
+        rank=line.rank if line is not None else None,
+    )
+
+
+async def participant_status(
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    caller: Caller,
+    tournament_id: int,
+    recent: Recent | None = None,
+) -> ParticipantStatusRead:
+    """Return whether the caller joined the tournament, and their entry if so."""
+    me = str(caller.user.id)
+    try:
+        entry = await participation(session, clock, market, caller, tournament_id, recent)
+    except NotJoined:
+        return ParticipantStatusRead(joined=False, userId=me)
+    return ParticipantStatusRead(joined=True, userId=me, participant=entry)

@@ -72,7 +72,7 @@ from tradepit.store import rows
 from tradepit.store import users as user_store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.db import after_commit
-from tradepit.store.orders import OrderRow
+from tradepit.store.orders import OrderRow, PositionRow
 
 
 class DuplicateClientOrderId(Conflict):
@@ -383,12 +383,16 @@ async def cancel(
     book: Book,
     caller: Caller,
     order_id: int,
+    tournament_id: int | None = None,
 ) -> OrderRead:
-    """Cancel an open order of the caller and release what it blocked; a final one is a 409."""
+    """Cancel an open order of the caller (in ``tournament_id``, when given) and release what
+    it blocked; a final one is a 409."""
     await wallet_store.lock_user(session, caller.user.id)
     order = await session.get(OrderRow, order_id, with_for_update=True)
     if order is None or order.user_id != caller.user.id:
         raise OrderNotFound(f"order {order_id} not found")
+    if tournament_id is not None and order.tournament_id != tournament_id:
+        raise OrderNotFound(f"order {order_id} not found in tournament {tournament_id}")
     await cancel_rest(session, clock, market.instrument(order.symbol), order, "cancelled by you")
     after_commit(session, lambda: book.forget(order_id))
     announce(session, book, order, "canceled")
@@ -508,6 +512,40 @@ async def close_position(
     return order
 
 
+async def close_position_by_id(
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    fees: FeeSchedule,
+    book: Book,
+    caller: Caller,
+    position_id: int,
+    tournament_id: int | None = None,
+) -> OrderRead:
+    """Close the caller's open position ``position_id`` (a main one, or one of
+    ``tournament_id``) with a MARKET order of the opposite side for its quantity."""
+    await wallet_store.lock_user(session, caller.user.id)
+    row = await session.get(PositionRow, position_id)
+    if (
+        row is None
+        or row.user_id != caller.user.id
+        or row.tournament_id != tournament_id
+        or row.quantity == 0
+    ):
+        where = "" if tournament_id is None else f" in tournament {tournament_id}"
+        raise NoPosition(f"you have no open position {position_id}{where}")
+    body = OrderCreate(
+        symbol=row.symbol,
+        order_type=OrderType.MARKET,
+        order_side=Side.SELL if row.quantity > 0 else Side.BUY,
+        quantity=abs(row.quantity),
+        product=Product(row.product),
+        tournament_id=tournament_id,
+    )
+    order, _ = await place(session, clock, market, fees, book, caller, body)
+    return order
+
+
 async def history(
     session: AsyncSession,
     caller: Caller,
@@ -516,8 +554,9 @@ async def history(
     symbol: str | None,
     page: int,
     limit: int,
+    tournament_id: int | None = None,
 ) -> tuple[list[OrderRead], int]:
-    """Return one page of the caller's orders, newest first."""
+    """Return one page of the caller's orders (all, or one tournament's), newest first."""
     rows, total = await store.page(
         session,
         caller.user.id,
@@ -525,5 +564,6 @@ async def history(
         symbol=symbol.upper() if symbol else None,
         offset=(page - 1) * limit,
         limit=limit,
+        tournament_id=tournament_id,
     )
     return [await order_read(session, row, with_fills=False) for row in rows], total

@@ -7,11 +7,13 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tradepit.domain.instruments import Instrument, Kind
 from tradepit.domain.orders import (
     Product,
 )
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import (
+    PnlRead,
     PortfolioCurrency,
     PortfolioRead,
     PositionRead,
@@ -22,6 +24,9 @@ from tradepit.services.execution import position_of
 from tradepit.store import orders as store
 from tradepit.store.orders import PositionRow
 
+#: The currency of the paper-tournaments frontend's summaries (its wallet is INR).
+SUMMARY_CURRENCY = "INR"
+
 
 async def positions(
     session: AsyncSession, market: MarketData, caller: Caller
@@ -30,22 +35,40 @@ async def positions(
     return _positions(market, caller.user.id, await store.positions_of(session, caller.user.id))
 
 
+def instrument_type(instrument: Instrument) -> str:
+    """Return the kind as the paper-tournaments frontend names it (Kite's names for shares,
+    futures and options)."""
+    if instrument.right is not None:
+        return instrument.right.value
+    return {Kind.EQUITY: "EQ", Kind.FUTURE: "FUT"}.get(instrument.kind, instrument.kind.value)
+
+
 def _positions(market: MarketData, user_id: int, rows: list[PositionRow]) -> list[PositionRead]:
     found = []
     for row in rows:
         instrument = market.instrument(row.symbol)
         position = position_of(user_id, row.symbol, Product(row.product), row)
         ltp = market.tick(row.symbol).ltp
+        unrealized = position.unrealized(ltp, instrument.multiplier)
         found.append(
             PositionRead(
+                id=row.id,
+                user_id=row.user_id,
+                tournament_id=row.tournament_id,
                 symbol=row.symbol,
+                tradingsymbol=row.symbol,
+                exchange=instrument.venue.value,
+                instrument_type=instrument_type(instrument),
                 product=Product(row.product),
                 currency=instrument.currency,
                 quantity=position.quantity,
+                multiplier=instrument.multiplier,
                 average_price=position.average_price(instrument.multiplier),
                 ltp=ltp,
+                current_price=ltp,
                 realized_pnl=position.realized_net,
-                unrealized_pnl=position.unrealized(ltp, instrument.multiplier),
+                unrealized_pnl=unrealized,
+                pnl=position.realized_net + unrealized,
                 charges=position.charges,
             )
         )
@@ -57,7 +80,46 @@ async def portfolio(session: AsyncSession, market: MarketData, caller: Caller) -
     positions. A position carried on margin (a future, an intraday long) is valued at its
     unrealized P&L, any other at its market value, so equity = cash + positions value."""
     cash = [(w.currency, w.cash) for w in await wallets.wallets_of(session, caller.user.id)]
-    return await _portfolio(session, market, caller.user.id, None, cash)
+    held = await _portfolio(session, market, caller.user.id, None, cash)
+    inr = next((c for c in held.currencies if c.currency == SUMMARY_CURRENCY), None)
+    if inr is None:
+        return held
+    return held.model_copy(
+        update={
+            "total_value": float(inr.equity),
+            "cash_balance": float(inr.cash),
+            "positions_value": float(inr.positions_value),
+            "total_pnl": float(inr.realized_pnl + inr.unrealized_pnl),
+        }
+    )
+
+
+async def pnl(
+    session: AsyncSession,
+    market: MarketData,
+    caller: Caller,
+    currency: str = SUMMARY_CURRENCY,
+    tournament_id: int | None = None,
+) -> PnlRead:
+    """Return the P&L of the caller's positions in ``currency`` (main, or one tournament's):
+    unrealized on what is open, realized net of charges, and their sum."""
+    rows = await store.positions_of(session, caller.user.id, tournament_id)
+    held = [p for p in _positions(market, caller.user.id, rows) if p.currency == currency]
+    realized = sum((p.realized_pnl for p in held), Decimal(0))
+    unrealized = sum((p.unrealized_pnl for p in held), Decimal(0))
+    return PnlRead(
+        currency=currency,
+        unrealised=float(unrealized),
+        realised=float(realized),
+        total=float(realized + unrealized),
+    )
+
+
+async def entry_positions(
+    session: AsyncSession, market: MarketData, user_id: int, tournament_id: int
+) -> list[PositionRead]:
+    """Return a tournament entry's positions, marked to the last price."""
+    return _positions(market, user_id, await store.positions_of(session, user_id, tournament_id))
 
 
 async def entry_portfolio(

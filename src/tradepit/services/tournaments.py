@@ -29,7 +29,7 @@ from tradepit.domain.tournaments import (
     split_prizes,
 )
 from tradepit.market.data import MarketData
-from tradepit.schemas.orders import OrderCreate
+from tradepit.schemas.orders import OrderCreate, PnlRead, PositionRead
 from tradepit.schemas.tournaments import (
     EntryRead,
     ParticipantPortfolio,
@@ -381,6 +381,55 @@ async def listing(session: AsyncSession, status: TournamentStatus | None) -> lis
     """Return the tournaments, filtered by status."""
     found = await store.listing(session, status.value if status else None)
     return [await read(session, t) for t in found]
+
+
+#: The seed's ``status_filter`` values (``UPCOMING``, ``ACTIVE``...) and what they mean here.
+STATUS_FILTERS: dict[str, TournamentStatus] = {
+    "UPCOMING": TournamentStatus.SCHEDULED,
+    "REGISTRATION_OPEN": TournamentStatus.SCHEDULED,
+    "ACTIVE": TournamentStatus.RUNNING,
+    "COMPLETED": TournamentStatus.ENDED,
+    "CANCELLED": TournamentStatus.CANCELLED,
+}
+
+
+def status_filter(value: str) -> TournamentStatus:
+    """Return the status the seed's ``status_filter`` (or ours, in any case) names."""
+    found = STATUS_FILTERS.get(value.upper())
+    if found is not None:
+        return found
+    try:
+        return TournamentStatus(value.lower())
+    except ValueError:
+        names = [*STATUS_FILTERS, *(s.value for s in TournamentStatus)]
+        raise InvalidInput(f"status_filter must be one of {', '.join(names)}") from None
+
+
+async def my_entry(
+    session: AsyncSession, caller: Caller, tournament_id: int
+) -> tuple[Tournament, TournamentEntry]:
+    """Return the tournament and the caller's entry in it; refuse one not joined."""
+    t = await find(session, tournament_id)
+    entry = await store.entry_of(session, t.id, caller.user.id)
+    if entry is None:
+        raise NotJoined(f"you have not joined tournament {t.id}")
+    return t, entry
+
+
+async def entry_positions(
+    session: AsyncSession, market: MarketData, caller: Caller, tournament_id: int
+) -> list[PositionRead]:
+    """Return the caller's positions in the tournament, marked to the last price."""
+    t, _ = await my_entry(session, caller, tournament_id)
+    return await portfolio.entry_positions(session, market, caller.user.id, t.id)
+
+
+async def entry_pnl(
+    session: AsyncSession, market: MarketData, caller: Caller, tournament_id: int
+) -> PnlRead:
+    """Return the P&L of the caller's positions in the tournament (its currency)."""
+    t, _ = await my_entry(session, caller, tournament_id)
+    return await portfolio.pnl(session, market, caller, t.currency, t.id)
 
 
 async def get(session: AsyncSession, tournament_id: int) -> TournamentRead:

@@ -173,9 +173,13 @@ async def page(
     symbol: str | None,
     offset: int,
     limit: int,
+    tournament_id: int | None = None,
 ) -> tuple[list[OrderRow], int]:
-    """Return one page of the user's orders, newest first, and the total."""
+    """Return one page of the user's orders (all of them, or one tournament's), newest first,
+    and the total."""
     stmt = select(OrderRow).where(OrderRow.user_id == user_id)
+    if tournament_id is not None:
+        stmt = stmt.where(OrderRow.tournament_id == tournament_id)
     if status is not None:
         stmt = stmt.where(OrderRow.status == status)
     if symbol is not None:
