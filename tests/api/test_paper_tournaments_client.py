@@ -9,6 +9,7 @@ reads it. The market clock stands still at Thursday 2026-11-26 12:00 IST, mid-se
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,11 +20,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import app_at
+from tests.conftest import app_at, client_for
 from tests.factories import admin_headers, unique_name
 from tests.services.test_engine import matcher
 from tradepit.domain.accounts import Role
 from tradepit.domain.clock import ManualClock
+from tradepit.services.tournament_runs import Scheduler
 
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # Thursday, noon in Mumbai: NSE open
 Headers = dict[str, str]
@@ -438,4 +440,69 @@ class TestTournamentService:
             assert 0 <= line["winning_trades"] <= line["total_trades"]
         alice_line = next(line for line in lines if line["rank"] == mine["rank"])
         assert alice_line["total_trades"] == 1  # the close; the open realized nothing
+
+
+def scheduler(app: FastAPI) -> Scheduler:
+    """The app's tournament scheduler, keeping its boards where the app's readers look."""
+    wired = app.state.wiring
+    return Scheduler(
+        wired.sessionmaker, wired.clock, wired.market, wired.bus, wired.matcher,
+        wall=wired.wall, recent=wired.leaderboards,
+    )  # fmt: skip
+
+
+async def final_board(client: httpx.AsyncClient, tournament_id: int, headers: Headers) -> None:
+    """Check that every reader's route gives the frozen final board."""
+    board = await client.get(f"/api/tournaments/{tournament_id}/leaderboard", headers=headers)
+    assert board.headers["X-Leaderboard-Status"] == "ended"
+    assert board.headers["X-Leaderboard-Final"] == "true"
+    assert sorted(Decimal(line["prize"]) for line in board.json()) == [400, 600]
+    url = f"/api/tournaments/{tournament_id}/standings"
+    standings = (await client.get(url, headers=headers)).json()
+    assert standings["final"] is True and standings["status"] == "ended"
+    url = f"/api/tournaments/{tournament_id}/my-participation"
+    assert (await client.get(url, headers=headers)).json()["is_active"] is False
+
+
+class TestLeaderboardFinality:
+    """Once ``POST /api/admin/tournaments/{id}/end`` has answered, whoever reads the board gets
+    the final one: not the running board a process kept for up to 2 s (``Recent``)."""
+
+    async def test_right_after_the_end_in_this_process(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        alice, bob = await signed_up(client), await signed_up(client)
+        tournament_id, admin = await running_tournament(app, client, alice, bob)
+        await client.post(f"/api/tournaments/{tournament_id}/orders", json=README_ORDER,
+                          headers=alice)  # fmt: skip
+        await scheduler(app).publish(tournament_id)  # kept for readers for 2 s
+        url = f"/api/tournaments/{tournament_id}/leaderboard"
+        running = await client.get(url, headers=bob)
+        assert running.headers["X-Leaderboard-Final"] == "false"
+        ended = await client.post(f"/api/admin/tournaments/{tournament_id}/end", headers=admin)
+        assert ended.status_code == 200, ended.text
+        await final_board(client, tournament_id, bob)
+        # A publish that comes after the end changes nothing, on the bus or for readers.
+        published = app.state.wiring.bus.subscribe(f"tournament.{tournament_id}")
+        await published.ready.wait()
+        await scheduler(app).publish(tournament_id)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(published.get(), timeout=0.2)
+        await final_board(client, tournament_id, bob)
+
+    async def test_right_after_the_end_in_another_process(
+        self, client: httpx.AsyncClient, app: FastAPI, tmp_path: Path, db: str
+    ) -> None:
+        alice, bob = await signed_up(client), await signed_up(client)
+        tournament_id, admin = await running_tournament(app, client, alice, bob)
+        clock: ManualClock = app.state.wiring.clock
+        async with app_at(tmp_path / "data", db, clock) as other:
+            await scheduler(other).publish(tournament_id)  # the other process keeps a board
+            async with client_for(other) as elsewhere:
+                url = f"/api/tournaments/{tournament_id}/leaderboard"
+                running = await elsewhere.get(url, headers=bob)
+                assert running.headers["X-Leaderboard-Final"] == "false"
+                end = f"/api/admin/tournaments/{tournament_id}/end"
+                assert (await client.post(end, headers=admin)).status_code == 200
+                await final_board(elsewhere, tournament_id, bob)
 

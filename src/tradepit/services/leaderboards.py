@@ -32,7 +32,7 @@ from tradepit.schemas.tournaments import (
     Standing,
 )
 from tradepit.services.callers import Caller
-from tradepit.services.tournaments import ENDED, NotJoined, find, my_entry, read
+from tradepit.services.tournaments import ENDED, RUNNING, NotJoined, find, my_entry, read
 from tradepit.store import tournaments as store
 from tradepit.store.tournaments import Tournament
 
@@ -42,7 +42,8 @@ _ZERO = Decimal(0)
 
 class Recent:
     """The running leaderboards this process published last (the scheduler's), served to
-    readers for ``max_age`` wall seconds instead of recomputing one per request."""
+    readers for ``max_age`` wall seconds instead of recomputing one per request, and only
+    while the database says the tournament runs (``leaderboard`` reads its status first)."""
 
     def __init__(self, max_age: float = 2.0) -> None:
         self.max_age = max_age
@@ -243,11 +244,17 @@ async def leaderboard(
     recent: Recent | None = None,
 ) -> LeaderboardRead:
     """Return the ranking: marked to market while the tournament runs (the one the scheduler
-    published in the last ``recent.max_age`` seconds, if any), frozen once ended."""
-    found = recent.get(tournament_id) if recent is not None else None
-    if found is not None:
-        return found
+    published in the last ``recent.max_age`` seconds, if any), frozen once ended.
+
+    The tournament's status is read first, from the database: once an end has committed (in
+    this process or any other), every reader gets the final board, never a running one a
+    process kept."""
     t = await find(session, tournament_id)
+    if recent is not None:
+        if t.status != RUNNING:
+            recent.forget(t.id)  # a board kept while it ran is of no use any more
+        elif (found := recent.get(t.id)) is not None:
+            return found
     if t.status == ENDED:
         entries = await frozen(session, t)
     else:

@@ -230,7 +230,6 @@ class Scheduler:
                 if what == "start":
                     await start(session, self.clock, self.wall, tournament_id)
                 else:
-                    self.recent.forget(tournament_id)
                     await finish(
                         session,
                         self.clock,
@@ -266,7 +265,10 @@ class Scheduler:
                 total=len(board.lines),
             )
             message = _event(await asyncio.to_thread(read.model_dump, mode="json"))
-            await session.refresh(t)  # the short transaction that keeps the extremes begins
+            # The short transaction that keeps the extremes begins, the tournament's row locked
+            # as an end locks it: an end under way is waited for, and an ended tournament's
+            # final board stays the last one published and kept (never followed by this one).
+            t = await tournaments.find(session, tournament_id, lock=True)
             if t.status != RUNNING:  # ended meanwhile: its final board is the one that counts
                 return
             await store.keep_extremes(session, board.extremes)
