@@ -178,6 +178,7 @@ def build_wiring(
         starting_balances=starting_balances(settings),
         redis_url=settings.redis_url,
         metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
+        cors_origins=tuple(settings.cors_origins),
         market=market,
         fees=fees,
         matcher=matcher,

@@ -454,6 +454,7 @@ class TestSecurityHeaders:
         assert refused.status_code == 401
         assert refused.headers.get_list("cache-control") == ["no-store"]
         assert_secured(refused)
+        client.cookies.clear()  # the login's session cookie is a credential too
         anonymous = await client.get("/")
         assert "no-store" not in anonymous.headers.get("cache-control", "")
 

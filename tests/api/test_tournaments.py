@@ -468,6 +468,7 @@ class TestParticipantPortfolio:
             f"/api/tournaments/{t['id'] + 1000}/participants/{trader['id']}/portfolio", headers=b
         )
         assert unknown.status_code == 404 and unknown.json()["code"] == "TOURNAMENT_NOT_FOUND"
+        client.cookies.clear()  # the logins' session cookie is a credential too
         anonymous = await client.get(f"{base}/{trader['id']}/portfolio")
         assert anonymous.status_code == 401
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import socketio
 
+from tests.factories import PASSWORD, unique_name
 from tests.realtime.conftest import live_app, user_token
 from tradepit.market.simulated_feed import WALL_INTERVAL
 
@@ -255,3 +256,109 @@ async def test_logging_out_disconnects_socketio_clients(tmp_path: Path, db: str)
             connected = client.connected
     assert error == {"code": "INVALID_TOKEN", "message": "token revoked"}
     assert connected is False
+
+
+class TestOkxBetsPage:
+    """okx-bets' index.html: ``io()`` on the page's own origin with no auth payload (the
+    login's session cookie goes with the handshake), then ``request_balance
+    {telegram_username}`` on connect and ``balance_update`` read for its own name."""
+
+    @staticmethod
+    async def log_in(http: httpx.AsyncClient) -> tuple[str, str]:
+        """login.html: register and log in with the telegram handle; return it and the
+        session cookie the login set."""
+        name = unique_name("okx")
+        body = {"telegram": name, "email": f"{name}@example.com", "password": PASSWORD}
+        assert (await http.post("/api/register", json=body)).is_success
+        answer = await http.post("/api/login", json={"telegram": name, "password": PASSWORD})
+        assert answer.is_success, answer.text
+        cookie = answer.cookies.get("tradepit_session")
+        assert cookie
+        return answer.json()["telegram"], cookie
+
+    @staticmethod
+    @asynccontextmanager
+    async def page_socket(
+        address: str, cookie: str | None, origin: str | None = None
+    ) -> AsyncIterator[tuple[socketio.AsyncClient, Received]]:
+        """Connect as the page does: no auth payload, polling first, then the upgrade."""
+        client = socketio.AsyncClient(reconnection=False)
+        received = Received(client)
+        headers = {"Origin": origin or f"http://{address}"}
+        if cookie:
+            headers["Cookie"] = f"tradepit_session={cookie}"
+        await client.connect(f"http://{address}", headers=headers, wait_timeout=5)
+        try:
+            yield client, received
+        finally:
+            await client.disconnect()
+
+    async def test_the_cookie_makes_the_pages_socket_its_users_own(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        async with (
+            live_app(tmp_path / "data", db, starting_balance_usdt="100") as address,
+            httpx.AsyncClient(base_url=f"http://{address}") as http,
+        ):
+            me, cookie = await self.log_in(http)
+            someone, other_cookie = await self.log_in(http)
+            async with (
+                self.page_socket(address, cookie) as (client, received),
+                self.page_socket(address, other_cookie) as (_, theirs),
+            ):
+                status = await received.next("connection_status")
+                await theirs.next("connection_status")
+                await client.emit("request_balance", {"telegram_username": me})
+                mine = await received.next("balance_update")
+                await client.emit("request_balance", {"telegram_username": someone})
+                refused = await received.next("error")
+                # index.html's bet, authenticated by the same cookie from the page's origin.
+                bet = {"telegram": me, "symbol": "BTCUSDT", "amount": 10, "direction": "long",
+                       "time": 1}  # fmt: skip
+                placed = await http.post(
+                    "/api/bet",
+                    json=bet,
+                    headers={"Cookie": f"tradepit_session={cookie}", "Origin": f"http://{address}"},
+                )
+                assert placed.status_code == 201, placed.text
+                pushed = await received.next("balance_update")
+                await asyncio.sleep(0.3)
+                leaked = theirs.pending("balance_update")
+        assert status["authenticated"] is True and status["username"] == me
+        assert mine == {"telegram_username": me, "balance": 100.0}
+        assert refused["code"] == "FORBIDDEN"
+        assert pushed["telegram_username"] == me and pushed["balance"] == 90.0
+        assert leaked == 0
+
+    async def test_a_foreign_page_gets_no_socket(self, live: str, http: httpx.AsyncClient) -> None:
+        _, cookie = await self.log_in(http)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            async with self.page_socket(live, cookie, origin="https://evil.example"):
+                pass
+
+    async def test_a_revoked_cookie_opens_only_a_public_socket(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        async with (
+            live_app(tmp_path / "data", db, ws_recheck_seconds=0.2) as address,
+            httpx.AsyncClient(base_url=f"http://{address}") as http,
+        ):
+            me, cookie = await self.log_in(http)
+            async with self.page_socket(address, cookie) as (client, received):
+                await received.next("connection_status")
+                out = await http.post(
+                    "/api/logout",
+                    headers={"Cookie": f"tradepit_session={cookie}", "Origin": f"http://{address}"},
+                )
+                assert out.status_code == 200, out.text
+                closed = await received.next("error")
+                await asyncio.sleep(0.3)
+                still_open = client.connected
+            async with self.page_socket(address, cookie) as (client, received):
+                status = await received.next("connection_status")
+                await client.emit("request_balance", {"telegram_username": me})
+                refused = await received.next("error")
+        assert closed == {"code": "INVALID_TOKEN", "message": "token revoked"}
+        assert still_open is False
+        assert status["authenticated"] is False
+        assert refused["code"] == "NOT_AUTHENTICATED"

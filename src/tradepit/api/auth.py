@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 
 from tradepit.api.deps import CallerDep, IdPath, IpDep, SessionDep, WiringDep
 from tradepit.domain.accounts import Role
@@ -20,7 +20,8 @@ from tradepit.schemas.users import (
     SignupBody,
     UserRead,
 )
-from tradepit.services import auth
+from tradepit.services import auth, browser_sessions
+from tradepit.services.browser_sessions import SESSION_COOKIE
 
 router = APIRouter(tags=["auth"])
 
@@ -75,12 +76,19 @@ async def register(
     "/api/login", summary="Log in (okx-bets / csv-accounts / mt5-copier)", responses=AUTH_ERRORS
 )
 async def login(
-    body: LoginBody, session: SessionDep, wired: WiringDep, ip: IpDep
+    body: LoginBody,
+    session: SessionDep,
+    wired: WiringDep,
+    ip: IpDep,
+    request: Request,
+    response: Response,
 ) -> dict[str, Any]:
-    """Log in with a telegram handle, username or e-mail; returns a bearer token."""
+    """Log in with a telegram handle, username or e-mail; returns a bearer token (and sets
+    it as the ``tradepit_session`` cookie for okx-bets' pages, which send no token)."""
     result = await auth.login(
         session, wired.auth, wired.wall, login=body.login, password=body.password, ip=ip
     )
+    _set_session_cookie(request, response, result.access_token, result.expires_in)
     return {
         "success": True,
         "telegram": result.user.username,
@@ -97,10 +105,40 @@ async def login(
     }
 
 
+def _set_session_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
+    """Set the session cookie (``browser_sessions``): the login's JWT for every path, never
+    readable by scripts, never sent on requests other sites start, ``Secure`` when the login
+    came over HTTPS (as a trusted proxy reports it, ``TRADEPIT_TRUSTED_PROXIES``)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+
+
 @router.post("/api/logout", summary="Log out: revoke this token", responses=AUTH_ERRORS)
-async def logout(caller: CallerDep, session: SessionDep, wired: WiringDep) -> dict[str, Any]:
-    """Revoke the presented bearer token; it stops working at once."""
-    await auth.logout(session, wired.wall, caller)
+async def logout(
+    caller: CallerDep,
+    session: SessionDep,
+    wired: WiringDep,
+    request: Request,
+    response: Response,
+) -> dict[str, Any]:
+    """Revoke the presented bearer token (from the header, else the session cookie) and the
+    session cookie's; both stop working at once, and the cookies are cleared."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    await browser_sessions.logout(session, wired.auth, wired.wall, caller, cookie)
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
     return {"success": True, "message": "Logged out"}
 
 

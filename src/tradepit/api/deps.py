@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Path, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,7 +20,7 @@ from tradepit.domain.errors import DomainError, NotAuthenticated, PermissionDeni
 from tradepit.domain.fees import FeeSchedule
 from tradepit.market.data import MarketData
 from tradepit.market.feed import Feed
-from tradepit.services import auth
+from tradepit.services import auth, browser_sessions
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.brokers import Brokers
 from tradepit.services.callers import Caller
@@ -71,6 +71,8 @@ class Wiring:
     metrics_token: str | None = None
     #: The running tournaments' leaderboards the scheduler published last.
     leaderboards: Recent = field(default_factory=Recent)
+    #: ``TRADEPIT_CORS_ORIGINS``: other origins whose pages may write with the session cookie.
+    cors_origins: tuple[str, ...] = ()
 
 
 # Dependencies are coroutines even when they do not wait: FastAPI runs a plain function in a
@@ -125,6 +127,12 @@ IpDep = Annotated[str, Depends(client_ip)]
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from a login route")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+_cookie = APIKeyCookie(
+    name=browser_sessions.SESSION_COOKIE,
+    auto_error=False,
+    description="The session cookie POST /api/login sets (the login's JWT) for browser pages "
+    "that send no header; a write with it needs an Origin or Referer of this site",
+)
 
 
 @dataclass(frozen=True)
@@ -134,22 +142,37 @@ class Credentials:
     ip: str
     bearer: str | None = None
     api_key: str | None = None
+    #: The bearer token came from the session cookie, not from a header.
+    cookie: bool = False
 
 
 async def credentials(
+    request: Request,
     wired: WiringDep,
     ip: IpDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
+    cookie: Annotated[str | None, Security(_cookie)],
 ) -> Credentials:
-    """Return the request's bearer token or ``X-API-Key``; 401 when it has neither, or when
-    the token is not one we signed or has expired (revocation and the user are checked by
-    ``authenticate``, in the database)."""
+    """Return the request's bearer token or ``X-API-Key``, else its session cookie's token;
+    401 when it has none, or when the token is not one we signed or has expired (revocation
+    and the user are checked by ``authenticate``, in the database). A write authenticated by
+    the cookie alone must come from a page of this site or of ``TRADEPIT_CORS_ORIGINS``
+    (``browser_sessions.check_write``), else 403."""
     if bearer is not None:
         auth.decode_token(wired.auth, bearer.credentials, wired.wall.now())
         return Credentials(ip, bearer=bearer.credentials)
     if api_key:
         return Credentials(ip, api_key=api_key)
+    if cookie:
+        auth.decode_token(wired.auth, cookie, wired.wall.now())
+        if request.method in browser_sessions.WRITES:
+            headers = request.headers
+            own = browser_sessions.own_origin(request.url.scheme, headers.get("host"))
+            browser_sessions.check_write(
+                headers.get("origin"), headers.get("referer"), own, wired.cors_origins
+            )
+        return Credentials(ip, bearer=cookie, cookie=True)
     raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")
 
 

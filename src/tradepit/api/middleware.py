@@ -19,10 +19,12 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradepit.api.errors import error_response, internal_error
 from tradepit.services.auth import signed_claims
+from tradepit.services.browser_sessions import SESSION_COOKIE
 
 log = logging.getLogger("tradepit.access")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -255,20 +257,25 @@ def caller_identity(jwt_secret: str) -> Callable[[Headers], str | None]:
     """Return a function naming the authenticated caller of a request, for per-user limits.
 
     Only a correctly signed token names a user, so nobody can spend another user's budget.
+    The credential that authenticates the request names it: a header, else the session cookie.
     """
+
+    def user_of(token: str) -> str | None:
+        try:  # the signature check is cached per token, shared with authentication
+            claims = signed_claims(jwt_secret, token)
+        except jwt.PyJWTError:
+            return None
+        return f"user:{claims.get('sub')}"
 
     def identify(headers: Headers) -> str | None:
         authorization = headers.get("authorization", "")
         if authorization.lower().startswith("bearer "):
-            try:  # the signature check is cached per token, shared with authentication
-                claims = signed_claims(jwt_secret, authorization[7:])
-            except jwt.PyJWTError:
-                return None
-            return f"user:{claims.get('sub')}"
+            return user_of(authorization[7:])
         api_key = headers.get("x-api-key")
         if api_key:
             return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
-        return None
+        cookie = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
+        return user_of(cookie) if cookie else None
 
     return identify
 

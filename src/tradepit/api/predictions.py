@@ -1,4 +1,5 @@
-"""okx-bets' fixed-time predictions: place a bet, read the balance and the bets."""
+"""okx-bets' routes: place a bet, read the balance and the bets, how a bet ended, the
+operations history, coin prices and payment methods."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response, status
 
 from tradepit.api.deps import CallerDep, SessionDep, WiringDep
-from tradepit.schemas.predictions import BalanceRead, BetCreate, BetPlaced, BetsRead
+from tradepit.schemas.predictions import (
+    BalanceRead,
+    BetCompleted,
+    BetCompletion,
+    BetCreate,
+    BetPlaced,
+    BetsRead,
+    CoinPricesRead,
+    OperationsRead,
+    PaymentMethodRead,
+    PaymentMethodsRead,
+)
 from tradepit.schemas.users import NO_NUL
 from tradepit.services import predictions
 
@@ -69,3 +81,64 @@ async def list_bets(
 ) -> BetsRead:
     """Return my latest bets, newest first: active, won, lost or refunded."""
     return BetsRead(bets=await predictions.history(session, caller, limit))
+
+
+@router.post(
+    "/complete-bet",
+    summary="How my bet ended (okx-bets)",
+    responses={
+        **ERRORS,
+        404: {"description": "No bet of yours like the one named (BET_NOT_FOUND)"},
+        409: {"description": "The bet is still active (BET_NOT_RESOLVED): ask again later"},
+        422: {"description": "Malformed body, or a field the page may not send (a result)"},
+    },
+)
+async def complete_bet(
+    body: BetCompletion, caller: CallerDep, session: SessionDep, wired: WiringDep
+) -> BetCompleted:
+    """okx-bets' page calls this when its timer for a bet runs out. The server has resolved
+    the bet at the market price of its expiry: this answers the outcome (``win``, ``loss``,
+    ``refund`` for a tie), ``reward`` (won over the stake), ``payout`` and the balance now, and
+    changes nothing. The bet is named by ``direction``, ``amount``, ``time`` (and ``symbol``)
+    as placed, the one of those expiring nearest now, or by ``bet_id``. Still active: 409."""
+    return await predictions.complete(session, wired.clock, wired.market, caller, body)
+
+
+@router.get(
+    "/operations/{telegram_username}",
+    summary="My operations history (okx-bets)",
+    responses=ERRORS,
+)
+async def get_operations(
+    telegram_username: Annotated[str, Path(max_length=64, pattern=NO_NUL)],
+    caller: CallerDep,
+    session: SessionDep,
+) -> OperationsRead:
+    """Return my latest 50 bets as okx-bets' operations, newest first; another user's is
+    403."""
+    return await predictions.operations(session, caller, telegram_username)
+
+
+@router.get("/coin-prices", summary="Coin prices (okx-bets)")
+async def coin_prices(wired: WiringDep) -> CoinPricesRead:
+    """Return every USDT pair's last price and 24-hour change under okx-bets' names
+    (``BTCUSDT``), from the feed. Public, like the market data."""
+    return predictions.coin_prices(wired.market)
+
+
+@router.get("/payment-methods", summary="Payment methods (okx-bets)")
+async def payment_methods() -> PaymentMethodsRead:
+    """Return the ways to fund a balance: paper money only (balances are virtual)."""
+    return predictions.payment_methods()
+
+
+@router.get(
+    "/payment-methods/{method_id}",
+    summary="One payment method (okx-bets)",
+    responses={404: {"description": "No such payment method"}},
+)
+async def payment_method(
+    method_id: Annotated[str, Path(max_length=64, pattern=NO_NUL)],
+) -> PaymentMethodRead:
+    """Return one payment method with its details."""
+    return predictions.payment_method(method_id)

@@ -16,11 +16,13 @@ from typing import Any
 
 import socketio
 from engineio.async_drivers import asgi as engineio_asgi
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradepit.domain.errors import DomainError, NotAuthenticated
 from tradepit.realtime.ws import RAW_SEND, Wire, text_frame
-from tradepit.services import market, wallets
+from tradepit.services import browser_sessions, market, wallets
+from tradepit.services.callers import Caller
 from tradepit.services.realtime import Client, Hub, Outgoing, TooManyConnections
 
 #: Engine.IO packets waiting for one client beyond which its writer waits (ticks conflate).
@@ -173,9 +175,10 @@ class SocketIOGateway:
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             # Engine.IO refuses a handshake (polling or websocket) whose Origin the gateways'
-            # one rule refuses; no Origin (a bot, a server) passes. The CORS headers of its
-            # answers are the app's CORS middleware's alone (``_app_cors_only``).
-            cors_allowed_origins=hub.limits.allows_origin,
+            # one rule refuses, unless it is this server's own (``_allows_origin``); no Origin
+            # (a bot, a server) passes. The CORS headers of its answers are the app's CORS
+            # middleware's alone (``_app_cors_only``).
+            cors_allowed_origins=self._allows_origin,
             max_http_buffer_size=max_message_bytes,
             logger=False,
             engineio_logger=False,
@@ -204,20 +207,45 @@ class SocketIOGateway:
         """Return the ASGI app to mount at ``/socket.io``."""
         return _app_cors_only(socketio.ASGIApp(self.sio, socketio_path="socket.io"))
 
+    def _allows_origin(self, origin: str | None, environ: dict[str, Any]) -> bool:
+        """Tell whether a handshake from a page of ``origin`` may go on: the gateways' one
+        rule, or a page of this server's own origin (okx-bets' page, served with the API,
+        calls ``io()`` on its own origin)."""
+        if self.hub.limits.allows_origin(origin):
+            return True
+        scope = environ.get("asgi.scope") or {}
+        own = browser_sessions.own_origin(str(scope.get("scheme", "")), environ.get("HTTP_HOST"))
+        return own is not None and browser_sessions.origin_of(origin) == own
+
+    async def _cookie_caller(self, environ: dict[str, Any], ip: str) -> tuple[Caller, str] | None:
+        """Return the caller the handshake's session cookie proves, with its token; None when
+        it has none or a stale one (the page then connects without a login, as with none)."""
+        cookies = cookie_parser(str(environ.get("HTTP_COOKIE", "")))
+        token = cookies.get(browser_sessions.SESSION_COOKIE)
+        if not token:
+            return None
+        try:
+            return await self.hub.authenticate(token, ip), token
+        except NotAuthenticated:
+            return None
+
     async def connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
-        """Authenticate with the ``auth`` payload's token (optional for market data); with
-        ``last_seq`` too, first deliver the private events numbered after it."""
+        """Authenticate with the ``auth`` payload's token, else the handshake's session cookie
+        (okx-bets' page sends no token); optional for market data. With ``last_seq`` too,
+        first deliver the private events numbered after it."""
         given = auth if isinstance(auth, dict) else {}
         token = given.get("token") or given.get("api_key")
         caller = None
+        ip = str(environ.get("REMOTE_ADDR", "unknown"))
         if isinstance(token, str) and token:
-            ip = str(environ.get("REMOTE_ADDR", "unknown"))
             try:
                 caller = await self.hub.authenticate(token, ip)
             except NotAuthenticated as exc:
                 raise socketio.exceptions.ConnectionRefusedError(
                     {"code": exc.code, "message": exc.message}
                 ) from exc
+        elif (found := await self._cookie_caller(environ, ip)) is not None:
+            caller, token = found
         elif not self.hub.limits.public_market_data:
             raise socketio.exceptions.ConnectionRefusedError(
                 {"code": "NOT_AUTHENTICATED", "message": "send your token in the auth payload"}

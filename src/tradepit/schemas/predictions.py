@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from tradepit.domain.money import as_float
 from tradepit.domain.predictions import BetStatus, Direction
@@ -87,3 +87,132 @@ class BetsRead(BaseModel):
     """The caller's bets, newest first."""
 
     bets: list[BetRead]
+
+
+#: okx-bets' names of a resolved bet's outcome (its backend's ``win``/``loss``; a tie, which
+#: refunds the stake, is ours).
+BetResult = Literal["win", "loss", "refund"]
+
+
+class BetCompletion(BaseModel):
+    """okx-bets' page asks how a bet ended when its own timer runs out. It names the bet by
+    what it placed (or, ours, by ``bet_id``); it cannot say how the bet ended: the server
+    resolved it at the market price of its expiry."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "telegram": "alice_trades",
+                    "trade_id": 1767225600000,
+                    "symbol": "BTCUSDT",
+                    "direction": "long",
+                    "amount": 10.0,
+                    "time": 5,
+                },
+                {"telegram": "alice_trades", "bet_id": 1},
+            ]
+        },
+    )
+    telegram: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
+    bet_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        default=None, description="The bet's id from POST /api/bet (ours); names it exactly"
+    )
+    trade_id: Annotated[int, Field(ge=0, le=2**53)] | None = Field(
+        default=None, description="The page's own id of its trade (Date.now()); not used"
+    )
+    symbol: Symbol | None = Field(default=None, description="As placed; any when left out")
+    direction: Direction | None = None
+    amount: Annotated[Decimal, Field(allow_inf_nan=False), PLAIN] | None = None
+    time: Annotated[int, Field(ge=1, le=10_000, description="Duration in minutes")] | None = None
+
+    @model_validator(mode="after")
+    def _names_a_bet(self) -> BetCompletion:
+        if self.bet_id is None and None in (self.direction, self.amount, self.time):
+            raise ValueError("name the bet: its 'bet_id', or 'direction', 'amount' and 'time'")
+        return self
+
+
+class BetCompleted(BaseModel):
+    """okx-bets' answer for a resolved bet: its outcome, what it won and the balance now."""
+
+    success: bool = True
+    result: BetResult
+    #: What the bet won over its stake (okx-bets' ``reward``): payout - stake for a win, else 0.
+    reward: Number
+    #: What came back to the wallet: stake x ratio for a win, the stake for a tie, 0 for a loss.
+    payout: Number
+    new_balance: Number
+    bet: BetRead
+
+
+class CoinPrice(BaseModel):
+    """One coin's price as okx-bets' page shows it."""
+
+    symbol: str
+    price: Number
+    #: The change over the last 24 hours, in percent of the price then.
+    change_24h: Number
+    #: The price to 2 decimals, thousands separated by a space (``91 500.00``).
+    formatted_price: str
+    #: The change to 2 decimals with its sign (``+1.25%``).
+    formatted_change: str
+
+
+class CoinPricesRead(BaseModel):
+    """okx-bets' ``/api/coin-prices``: the USDT pairs by okx-bets' name (``BTCUSDT``)."""
+
+    success: bool = True
+    prices: dict[str, CoinPrice]
+    timestamp: datetime
+
+
+class OperationRead(BaseModel):
+    """One entry of okx-bets' operations history: a bet."""
+
+    id: str
+    type: Literal["bet"] = "bet"
+    bet_id: int
+    symbol: str
+    amount: Number
+    direction: Direction
+    time_minutes: int
+    #: okx-bets' ``active`` / ``completed``; a tie is ``refunded`` (ours).
+    status: Literal["active", "completed", "refunded"]
+    result: BetResult | None
+    reward: Number
+    payout: Number | None
+    timestamp: datetime
+    completed_at: datetime | None
+    description: str
+
+
+class OperationsRead(BaseModel):
+    """okx-bets' ``/api/operations/<telegram>``: my bets, newest first."""
+
+    success: bool = True
+    operations: list[OperationRead]
+
+
+class PaymentMethod(BaseModel):
+    """A way to fund the balance, as okx-bets' deposit dialog lists it."""
+
+    id: str
+    name: str
+    details: str
+    is_active: bool = True
+
+
+class PaymentMethodsRead(BaseModel):
+    """okx-bets' ``/api/payment-methods``."""
+
+    success: bool = True
+    methods: list[PaymentMethod]
+
+
+class PaymentMethodRead(BaseModel):
+    """okx-bets' ``/api/payment-methods/<id>``."""
+
+    success: bool = True
+    method: PaymentMethod

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,11 +22,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tradepit.bus import Bus, user_topic
 from tradepit.domain.clock import Clock, wall_seconds_until
 from tradepit.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from tradepit.domain.instruments import Kind
 from tradepit.domain.ledger import Posting
 from tradepit.domain.money import as_float, plain, to_units
 from tradepit.domain.predictions import BetStatus, Direction, outcome, payout
 from tradepit.market.data import MarketData
-from tradepit.schemas.predictions import BetCreate, BetPlaced, BetRead
+from tradepit.schemas.predictions import (
+    BetCompleted,
+    BetCompletion,
+    BetCreate,
+    BetPlaced,
+    BetRead,
+    BetResult,
+    CoinPrice,
+    CoinPricesRead,
+    OperationRead,
+    OperationsRead,
+    PaymentMethod,
+    PaymentMethodRead,
+    PaymentMethodsRead,
+)
 from tradepit.schemas.wallets import WalletRead
 from tradepit.services.callers import Caller
 from tradepit.services.wallets import BET_CURRENCY, CASH, balance_of, post
@@ -65,6 +81,40 @@ class InsufficientBalance(InvalidInput):
     """The USDT wallet's available money does not cover the stake."""
 
     code = "INSUFFICIENT_BALANCE"
+
+
+class BetNotFound(NotFound):
+    """The caller has no bet like the one named."""
+
+    code = "BET_NOT_FOUND"
+
+
+class BetNotResolved(Conflict):
+    """The bet is still active: it resolves at its expiry, at the market price then."""
+
+    code = "BET_NOT_RESOLVED"
+
+
+#: okx-bets' names of a resolved bet's outcome.
+RESULTS: dict[BetStatus, BetResult] = {
+    BetStatus.WON: "win",
+    BetStatus.LOST: "loss",
+    BetStatus.REFUNDED: "refund",
+}
+#: The caller's latest bets ``complete`` looks through for the one okx-bets' page names.
+LOOKBACK = 200
+#: The entries of okx-bets' operations history (its backend's 50 latest bets).
+OPERATIONS = 50
+#: okx-bets' coin prices show the change over this long.
+CHANGE_WINDOW = timedelta(hours=24)
+#: The one way to "fund" a balance here: there is no money to take (okx-bets' deposit dialog).
+PAPER_MONEY = PaymentMethod(
+    id="paper",
+    name="Paper money (virtual USDT)",
+    details="Tradepit is a paper-trading server: balances are virtual and no payment is "
+    "taken. A new account starts with TRADEPIT_STARTING_BALANCE_USDT; an administrator "
+    "credits more with POST /api/admin/users/{id}/wallet-adjustments.",
+)
 
 
 @dataclass(frozen=True)
@@ -218,6 +268,149 @@ async def balance(session: AsyncSession, caller: Caller, telegram_username: str)
 async def history(session: AsyncSession, caller: Caller, limit: int) -> list[BetRead]:
     """Return the caller's latest bets with their outcomes, newest first."""
     return [BetRead.model_validate(b) for b in await store.of_user(session, caller.user.id, limit)]
+
+
+async def complete(
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    caller: Caller,
+    body: BetCompletion,
+) -> BetCompleted:
+    """Return how the bet okx-bets' page names ended, as the resolver settled it at the
+    market price of its expiry; nothing the request says changes the outcome. A bet still
+    active is refused (``BetNotResolved``): the page asks again a second later.
+
+    The page names a bet by what it placed (its own trade id is not ours): of the caller's
+    bets so placed, the one whose expiry is nearest the market clock's now (the page asks
+    when its timer for that bet runs out); ``bet_id`` names one exactly.
+    """
+    check_caller(caller, body.telegram)
+    bet = await _named_bet(session, clock, market, caller.user.id, body)
+    status = BetStatus(bet.status)
+    if status is BetStatus.ACTIVE:
+        raise BetNotResolved(
+            f"bet {bet.id} is still active: it resolves at the market price of its expiry, "
+            f"{bet.expires_at.isoformat()}; ask again then"
+        )
+    balance = await balance_of(session, caller.user.id, BET_CURRENCY)
+    return BetCompleted(
+        result=RESULTS[status],
+        reward=_reward(bet),
+        payout=bet.payout or Decimal(0),
+        new_balance=balance,
+        bet=BetRead.model_validate(bet),
+    )
+
+
+async def _named_bet(
+    session: AsyncSession, clock: Clock, market: MarketData, user_id: int, body: BetCompletion
+) -> Bet:
+    if body.bet_id is not None:
+        found = await session.get(Bet, body.bet_id)
+        if found is None or found.user_id != user_id:
+            raise BetNotFound(f"you have no bet {body.bet_id}")
+        return found
+    # The schema requires these when bet_id is left out.
+    assert body.direction is not None and body.amount is not None and body.time is not None
+    symbol = None
+    if body.symbol is not None:
+        try:
+            symbol = market.instrument(body.symbol).symbol
+        except NotFound as exc:
+            raise BetNotFound(f"you have no bet on it: {exc.message}") from exc
+    like = await store.of_user_like(
+        session, user_id, body.direction.value, body.time, symbol, LOOKBACK
+    )
+    placed = [bet for bet in like if bet.amount == body.amount]
+    if not placed:
+        raise BetNotFound("you have no bet of that direction, amount, time and symbol")
+    now = clock.now()
+    return min(placed, key=lambda bet: (abs(bet.expires_at - now), bet.id))
+
+
+def _reward(bet: Bet) -> Decimal:
+    """Return what a bet won over its stake (okx-bets' ``reward``): nothing unless it won."""
+    if bet.status != BetStatus.WON or bet.payout is None:
+        return Decimal(0)
+    return bet.payout - bet.amount
+
+
+async def operations(
+    session: AsyncSession, caller: Caller, telegram_username: str, limit: int = OPERATIONS
+) -> OperationsRead:
+    """Return okx-bets' operations history of the caller: their latest bets, newest first;
+    another user's is refused."""
+    check_caller(caller, telegram_username)
+    bets = await store.of_user(session, caller.user.id, limit)
+    return OperationsRead(operations=[_operation(bet) for bet in bets])
+
+
+def _operation(bet: Bet) -> OperationRead:
+    status = BetStatus(bet.status)
+    shown: Literal["active", "completed", "refunded"] = (
+        "active"
+        if status is BetStatus.ACTIVE
+        else "refunded"
+        if status is BetStatus.REFUNDED
+        else "completed"
+    )
+    return OperationRead(
+        id=f"bet_{bet.id}",
+        bet_id=bet.id,
+        symbol=bet.symbol,
+        amount=bet.amount,
+        direction=Direction(bet.direction),
+        time_minutes=bet.duration_minutes,
+        status=shown,
+        result=RESULTS.get(status),
+        reward=_reward(bet),
+        payout=bet.payout,
+        timestamp=bet.placed_at,
+        completed_at=bet.resolved_at,
+        description=f"Bet {bet.direction} {plain(bet.amount)} {BET_CURRENCY} on {bet.symbol} "
+        f"for {bet.duration_minutes} min",
+    )
+
+
+def coin_prices(market: MarketData) -> CoinPricesRead:
+    """Return okx-bets' coin prices: every USDT pair of the catalogue under okx-bets' name
+    (``BTC-USDT`` as ``BTCUSDT``), its last price and its change over the last 24 hours, from
+    the feed. A pair the feed has no price for yet is left out."""
+    now = market.clock.now()
+    prices: dict[str, CoinPrice] = {}
+    for instrument in market.catalogue.select(kind=Kind.CRYPTO):
+        if instrument.currency != BET_CURRENCY:
+            continue
+        try:
+            price = market.tick(instrument.symbol).ltp
+            before = market.source.price_at(instrument.symbol, now - CHANGE_WINDOW)
+        except NotFound:
+            continue
+        change = (Decimal(0) if not before else (price - before) * 100 / before).quantize(
+            Decimal("0.01")
+        )
+        change = change or abs(change)  # 0.00%, never -0.00%
+        prices[instrument.symbol.replace("-", "")] = CoinPrice(
+            symbol=instrument.symbol,
+            price=price,
+            change_24h=change,
+            formatted_price=f"{price:,.2f}".replace(",", " "),
+            formatted_change=f"{change:+.2f}%",
+        )
+    return CoinPricesRead(prices=prices, timestamp=now)
+
+
+def payment_methods() -> PaymentMethodsRead:
+    """Return okx-bets' payment methods: paper money only (there is no money to take)."""
+    return PaymentMethodsRead(methods=[PAPER_MONEY])
+
+
+def payment_method(method_id: str) -> PaymentMethodRead:
+    """Return one of ``payment_methods``."""
+    if method_id != PAPER_MONEY.id:
+        raise NotFound("Payment method not found")
+    return PaymentMethodRead(method=PAPER_MONEY)
 
 
 async def usdt_wallet(session: AsyncSession, user_id: int) -> WalletRead:

@@ -58,6 +58,26 @@ async def of_user(session: AsyncSession, user_id: int, limit: int) -> list[Bet]:
     return list(await session.scalars(stmt))
 
 
+async def of_user_like(
+    session: AsyncSession,
+    user_id: int,
+    direction: str,
+    duration_minutes: int,
+    symbol: str | None,
+    limit: int,
+) -> list[Bet]:
+    """Return the user's latest bets of ``direction`` and ``duration_minutes`` (and
+    ``symbol`` when given), newest first."""
+    stmt = select(Bet).where(
+        Bet.user_id == user_id,
+        Bet.direction == direction,
+        Bet.duration_minutes == duration_minutes,
+    )
+    if symbol is not None:
+        stmt = stmt.where(Bet.symbol == symbol)
+    return list(await session.scalars(stmt.order_by(Bet.id.desc()).limit(limit)))
+
+
 async def due(session: AsyncSession, now: datetime, limit: int) -> list[int]:
     """Return the ids of active bets that expired at or before ``now``, oldest expiry first."""
     stmt = (
