@@ -10,21 +10,27 @@ reads it. The market clock stands still at Thursday 2026-11-26 12:00 IST, mid-se
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from websockets.asyncio.client import connect
 
 from tests.conftest import app_at, client_for
 from tests.factories import admin_headers, unique_name
+from tests.realtime.conftest import live_app, receive_until, user_token, ws_url
 from tests.services.test_engine import matcher
 from tradepit.domain.accounts import Role
 from tradepit.domain.clock import ManualClock
+from tradepit.realtime.ws import SeedView, frame_for, frame_of, text_for
+from tradepit.services.realtime import Client, Counters, Limits, Outgoing
 from tradepit.services.tournament_runs import Scheduler
 
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # Thursday, noon in Mumbai: NSE open
@@ -506,3 +512,67 @@ class TestLeaderboardFinality:
                 assert (await client.post(end, headers=admin)).status_code == 200
                 await final_board(elsewhere, tournament_id, bob)
 
+
+class TestWebSocket:
+    """``services/websocket.ts``: ``connect(token)`` opens ``/ws?token=``; ``subscribe(symbol,
+    instrumentToken)`` sends ``{"type": "subscribe", "symbol", "instrument_token"}``; each
+    message's ``data`` goes to the listeners of its ``type`` (``tick``: ``data.symbol`` compared
+    with the symbol subscribed, ``data.last_price`` in the watchlist, ``data.price`` and
+    ``data.timestamp`` in milliseconds in the chart's candle builder); rooms are ``{"type":
+    "join" | "leave", "data": {"room"}}``."""
+
+    async def test_the_seeds_subscription_gets_the_seeds_ticks(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        async with live_app(tmp_path / "data", db) as address:
+            async with httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as http:
+                _, token = await user_token(http)
+            async with (
+                connect(ws_url(address, token=token)) as frontend,
+                connect(ws_url(address, token=token)) as bot,
+            ):
+                await receive_until(frontend, "connected")
+                await receive_until(bot, "connected")
+                asked = {"type": "subscribe", "symbol": "NIFTY 50", "instrument_token": 256265}
+                await frontend.send(json.dumps(asked))
+                await bot.send(json.dumps({"type": "subscribe", "symbol": "NIFTY"}))
+                subscribed, _ = await receive_until(frontend, "subscribed")
+                assert subscribed["symbols"] == ["NIFTY"] and subscribed["symbol"] == "NIFTY 50"
+                assert subscribed["data"] == {"symbol": "NIFTY 50", "instrument_token": 256265}
+                seen = [await receive_until(frontend, "tick") for _ in range(3)]
+                native, _ = await receive_until(bot, "tick")
+                await frontend.send(json.dumps({"type": "join", "data": {"room": "tournament:7"}}))
+                joined, _ = await receive_until(frontend, "joined")
+                await frontend.send(json.dumps({**asked, "type": "unsubscribe"}))
+                gone, _ = await receive_until(frontend, "unsubscribed")
+        assert joined == {"type": "joined", "room": "tournament:7"}
+        assert gone["symbols"] == ["NIFTY"]
+        for tick, before in seen:
+            assert set(tick) == {"type", "data"} and not before  # one message per tick
+            data = tick["data"]
+            assert data["symbol"] == "NIFTY 50" and data["instrument_token"] == 256265
+            assert data["price"] == data["last_price"] > 0
+            assert isinstance(data["timestamp"], int) and data["timestamp"] > 1.7e12
+        # The bot subscribed Tradepit's way: Tradepit's tick, the same prices.
+        assert native["symbol"] == "NIFTY" and "data" not in native and native["ltp"] > 0
+
+
+def test_a_ticks_seed_frame_is_made_once_for_every_client_of_a_view() -> None:
+    """The fan-out stays one encoding per tick: per view (symbol as named, token) for the
+    clients that subscribed the seed's way, Tradepit's own for everyone else."""
+    limits, counters = Limits(), Counters()
+
+    async def no_replay(user_id: int, after: int, through: int) -> list[dict[str, Any]]:
+        return []
+
+    clients = [Client("ws", None, limits, counters, no_replay) for _ in range(3)]
+    for client in clients[:2]:
+        client.views["NIFTY"] = SeedView("NIFTY 50", 256265)
+    at = T0.isoformat()
+    tick = Outgoing({"type": "tick", "symbol": "NIFTY", "ltp": 26150.05, "bid": 26150.05,
+                     "ask": 26150.05, "volume": 0.0, "oi": None, "change": 12.5,
+                     "timestamp": at})  # fmt: skip
+    first, second, plain = (frame_for(client, tick) for client in clients)
+    assert first is second and plain is frame_of(tick) and first != plain
+    assert json.loads(text_for(clients[0], tick))["data"]["timestamp"] == int(T0.timestamp() * 1000)
+    assert text_for(clients[2], tick) == tick.text()

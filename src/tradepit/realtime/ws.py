@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import json
 import socket
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -17,6 +19,7 @@ from websockets.protocol import State
 from tradepit.api.deps import Wiring
 from tradepit.api.errors import error_response
 from tradepit.domain.errors import DomainError, NotAuthenticated
+from tradepit.domain.instruments import instrument_token
 from tradepit.services.auth import InvalidToken
 from tradepit.services.realtime import (
     Client,
@@ -44,6 +47,8 @@ SEND_BUFFER = 32 * 1024
 WRITE_HIGH_WATER = 16 * 1024
 #: Longest symbol name accepted in a message.
 SYMBOL_MAX = 40
+#: Longest room name of the seed frontend's ``join`` / ``leave``.
+ROOM_MAX = 100
 
 
 class BadMessage(DomainError):
@@ -111,6 +116,65 @@ def frame_of(message: Outgoing) -> bytes:
     if frame is None:
         frame = message.encoded["ws"] = text_frame(message.text())
     return frame
+
+
+@dataclass(frozen=True, slots=True)
+class SeedView:
+    """A symbol subscribed the paper-tournaments seed's way (``instrument_token`` in the
+    message): its ticks go to this client as the seed sends them, ``{"type": "tick", "data":
+    {...}}`` (its frontend hands ``data`` to its listeners), named as it subscribed."""
+
+    symbol: str
+    token: int
+
+
+def _seed_view(client: Client, message: Outgoing) -> SeedView | None:
+    if not client.views or message.kind != "tick":
+        return None
+    view = client.views.get(str(message.message.get("symbol")))
+    return view if isinstance(view, SeedView) else None
+
+
+def seed_text(message: Outgoing, view: SeedView) -> str:
+    """Return the seed's tick message for ``view``: made once per tick and view."""
+    key = f"seed:{view.token}:{view.symbol}"
+    text: str | None = message.encoded.get(key)
+    if text is None:
+        tick = message.message
+        stamp = datetime.fromisoformat(str(tick["timestamp"]))
+        data = {
+            "symbol": view.symbol,
+            "instrument_token": view.token,
+            "last_price": tick["ltp"],
+            "price": tick["ltp"],
+            "bid": tick["bid"],
+            "ask": tick["ask"],
+            "volume": tick["volume"],
+            "oi": tick["oi"],
+            "change": tick["change"],
+            "timestamp": int(stamp.timestamp() * 1000),
+        }
+        text = message.encoded[key] = _json({"type": "tick", "data": data})
+    return text
+
+
+def frame_for(client: Client, message: Outgoing) -> bytes:
+    """Return the frame ``client`` gets for ``message``: the one every client gets, or the
+    seed's tick for a symbol it subscribed the seed's way (made once per tick and view)."""
+    view = _seed_view(client, message)
+    if view is None:
+        return frame_of(message)
+    key = f"seed-frame:{view.token}:{view.symbol}"
+    frame: bytes | None = message.encoded.get(key)
+    if frame is None:
+        frame = message.encoded[key] = text_frame(seed_text(message, view))
+    return frame
+
+
+def text_for(client: Client, message: Outgoing) -> str:
+    """Return the text ``client`` gets for ``message`` (``frame_for``'s, unframed)."""
+    view = _seed_view(client, message)
+    return message.text() if view is None else seed_text(message, view)
 
 
 class Wire:
@@ -251,7 +315,7 @@ async def _serve(
     wire = Wire.of(send) if send is not None else None
     if wire is not None:
         wire.limit_buffers()
-        client.direct = lambda message: wire.write(frame_of(message))
+        client.direct = lambda message: wire.write(frame_for(client, message))
     tasks = [
         asyncio.create_task(_write(send or websocket.send, client, wire)),
         asyncio.create_task(_read(websocket, hub, client)),
@@ -281,10 +345,10 @@ async def _write(send: Send, client: Client, wire: Wire | None) -> tuple[int, st
             return CLOSE_TOO_SLOW, client.closing
         if wire is not None:
             await wire.writable()
-            if wire.write(b"".join(frame_of(message) for message in batch)):
+            if wire.write(b"".join(frame_for(client, message) for message in batch)):
                 continue
         for message in batch:
-            await send({"type": "websocket.send", "text": message.text()})
+            await send({"type": "websocket.send", "text": text_for(client, message)})
 
 
 async def _recheck(hub: Hub, client: Client, credential: str) -> tuple[int, str]:
@@ -358,14 +422,58 @@ async def _handle(hub: Hub, client: Client, raw: str) -> dict[str, Any] | None:
     if kind == "unsubscribe" and _wants_tournaments(message):
         return {"type": "unsubscribed", "tournaments": hub.unfollow(client, _ids(message))}
     if kind == "subscribe":
-        names = await hub.subscribe(client, _symbols(message))
+        asked = _symbols(message)
+        names = await hub.subscribe(client, asked)
+        seed = _seed_subscription(client, message, asked, names)
         for name in names:  # queued: the writer sends them after the answer
             with contextlib.suppress(DomainError, LookupError):
                 client.offer_tick(name, hub.tick_now(name), at_once=False)
-        return {"type": "subscribed", "symbols": names}
+        return {"type": "subscribed", "symbols": names, **seed}
     if kind == "unsubscribe":
-        return {"type": "unsubscribed", "symbols": hub.unsubscribe(client, _symbols(message))}
+        gone = hub.unsubscribe(client, [_catalogue_name(hub, s) for s in _symbols(message)])
+        for name in gone:
+            client.views.pop(name, None)
+        return {"type": "unsubscribed", "symbols": gone}
+    if kind in ("join", "leave"):  # the seed frontend's rooms: no events are sent to rooms
+        data = message.get("data")
+        room = data.get("room") if isinstance(data, dict) else None
+        if not isinstance(room, str) or not 0 < len(room) <= ROOM_MAX:
+            raise BadMessage(f"give 'data': {{'room': a name of 1 to {ROOM_MAX} characters}}")
+        return {"type": "joined" if kind == "join" else "left", "room": room}
     raise BadMessage("unknown message type: use subscribe, unsubscribe or ping")
+
+
+def _catalogue_name(hub: Hub, symbol: str) -> str:
+    """Return the catalogue's name of ``symbol`` (``NIFTY 50`` is ``NIFTY``); an unknown one
+    as it is (nothing is subscribed under it)."""
+    try:
+        return hub.market.instrument(symbol).symbol
+    except DomainError:
+        return symbol
+
+
+def _seed_subscription(
+    client: Client, message: dict[str, Any], asked: list[str], names: list[str]
+) -> dict[str, Any]:
+    """Present the subscribed symbols the seed's way when the message names an
+    ``instrument_token`` (its frontend's subscribe), else the way they were (the catalogue's
+    ``tick``); return what the seed's answer adds to ``subscribed``."""
+    if "instrument_token" not in message:
+        for name in names:
+            client.views.pop(name, None)
+        return {}
+    token = message["instrument_token"]
+    if token is not None and (type(token) is not int or not 0 <= token < 2**53):
+        raise BadMessage("instrument_token is a whole number")
+    for given, name in zip(asked, names, strict=True):
+        known = token if token is not None and len(names) == 1 else None
+        client.views[name] = SeedView(given, instrument_token(name, known))
+    first = client.views[names[0]]
+    return {
+        "symbol": first.symbol,
+        "message": f"Subscribed to {first.symbol}",
+        "data": {"symbol": first.symbol, "instrument_token": first.token},
+    }
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

@@ -173,6 +173,9 @@ class Client:
         self.last_seq: int | None = None
         #: Why the gateway must close this connection (set when it falls too far behind).
         self.closing: str | None = None
+        #: How the gateway presents a symbol's ticks to this client, by catalogue symbol, when
+        #: not as its own ``tick`` (``/ws``: the paper-tournaments seed's messages).
+        self.views: dict[str, Any] = {}
         self._allowance = limits.messages_per_second
         self._checked = time.monotonic()
 
