@@ -28,11 +28,12 @@ async def add(client: httpx.AsyncClient, headers: dict[str, str], **fields: Any)
 class TestTable:
     async def test_add_and_fetch_with_masked_secrets(self, client: httpx.AsyncClient) -> None:
         user, headers = await user_with_token(client)
-        row = await add(client, headers)
-        assert row == {"index": 0, "id": row["id"], "user": user["username"],
-                       "broker": "ccxt:okx", "API_key": "••••3456", "API_secret": "••••def9",
-                       "pnl": 120.5, "margin": 1000.0, "max_risk": 2.0,
-                       "account_name": "ccxt:okx", "version": 1}  # fmt: skip
+        added = await add(client, headers)
+        row = {"index": 0, "id": added["id"], "user": user["username"], "broker": "ccxt:okx",
+               "API_key": "••••3456", "API_secret": "••••def9", "API key": "••••3456",
+               "API secret": "••••def9", "pnl": 120.5, "margin": 1000.0, "max_risk": 2.0,
+               "account_name": "ccxt:okx", "version": 1}  # fmt: skip
+        assert added == {**row, "message": "Entry added successfully", "data": [row]}
         fetched = (await client.get("/api/fetch_csv", headers=headers)).json()
         assert fetched == [row]
 
@@ -57,7 +58,7 @@ class TestTable:
 
     @pytest.mark.parametrize(
         "fields",
-        [{"pnl": "a lot"}, {"max_risk": -1}, {"broker": "nasdaq"}, {"margin": None}],
+        [{"pnl": "a lot"}, {"max_risk": -1}, {"broker": "x" * 41}, {"margin": None}],
     )
     async def test_validation(self, client: httpx.AsyncClient, fields: dict[str, Any]) -> None:
         _, headers = await user_with_token(client)
@@ -81,6 +82,151 @@ class TestTable:
         )).status_code == 404  # fmt: skip
 
 
+#: What csv-accounts' frontend sends (Dashboard.js handleSaveNew): its header names, a broker
+#: as typed, figures as parseFloat made them.
+FRONTEND_NEW_ROW = {"user": "", "broker": "Zerodha", "API key": "kite-key-000011112222",
+                    "API secret": "kite-secret-33334444", "pnl": 12.5, "margin": 0,
+                    "max_risk": 0}  # fmt: skip
+
+
+class TestSeedFrontend:
+    """csv-accounts' own frontend, call by call: its bodies are replayed as it sends them."""
+
+    async def test_a_new_row_as_the_frontend_sends_it(self, client: httpx.AsyncClient) -> None:
+        user, headers = await user_with_token(client)
+        response = await client.post("/api/add_csv", json=FRONTEND_NEW_ROW, headers=headers)
+        assert response.status_code == 201, response.text
+        added = response.json()
+        # The frontend shows response.data.data as its table and reads row["API key"].
+        assert [(r["user"], r["broker"], r["API key"], r["API secret"]) for r in added["data"]] == [
+            (user["username"], "Zerodha", "••••2222", "••••4444")
+        ]
+        assert (added["API_key"], added["account_name"]) == ("••••2222", "Zerodha")
+
+    async def test_a_fetched_row_is_saved_back_whole(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        await client.post("/api/add_csv", json=FRONTEND_NEW_ROW, headers=headers)
+        fetched = (await client.get("/api/fetch_csv", headers=headers)).json()[0]
+        # Dashboard.js: editRow = {...row}; the inputs change "API key" and pnl; PUT editRow.
+        edited = {**fetched, "API key": "new-kite-key-55556666", "pnl": -4.25}
+        saved = await client.put("/api/update_csv/0", json=edited, headers=headers)
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["message"] == "Entry updated successfully"
+        row = (await client.get("/api/fetch_csv", headers=headers)).json()[0]
+        assert (row["API key"], row["API_key"], row["API secret"], row["pnl"]) == (
+            "••••6666", "••••6666", "••••4444", -4.25
+        )  # fmt: skip
+        assert (row["broker"], row["version"]) == ("Zerodha", 2)
+        # The frontend keeps the row it sent (version 1) and saves it again: its own change
+        # since is no conflict.
+        again = await client.put("/api/update_csv/0", json={**edited, "pnl": 3}, headers=headers)
+        assert again.status_code == 200, again.text
+        assert again.json()["version"] == 3
+
+    async def test_a_stale_version_is_409(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        await client.post("/api/add_csv", json=FRONTEND_NEW_ROW, headers=headers)
+        fetched = (await client.get("/api/fetch_csv", headers=headers)).json()[0]
+        _, desk = await admin_headers(app, client)
+        changed = await client.put(
+            f"/api/update_csv/{fetched['id']}?by=id", json={"margin": 50}, headers=desk
+        )
+        assert changed.status_code == 200, changed.text
+        for version in (fetched["version"], 9):
+            stale = await client.put(
+                "/api/update_csv/0", json={**fetched, "pnl": 1, "version": version}, headers=headers
+            )
+            assert stale.status_code == 409, stale.text
+            body = stale.json()
+            assert body["code"] == "VERSION_CONFLICT"
+            assert isinstance(body["detail"], str) and "fetch it again" in body["detail"]
+        row = (await client.get("/api/fetch_csv", headers=headers)).json()[0]
+        assert (row["pnl"], row["margin"], row["version"]) == (12.5, 50.0, 2)
+        fresh = await client.put("/api/update_csv/0", json={**row, "pnl": 1}, headers=headers)
+        assert fresh.status_code == 200, fresh.text
+
+    async def test_an_index_that_now_holds_another_row_is_409(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        await add(client, headers)
+        await add(client, headers, pnl=7)
+        first, second = (await client.get("/api/fetch_csv", headers=headers)).json()
+        moved = await client.put("/api/update_csv/0", json={**second, "pnl": 1}, headers=headers)
+        assert moved.status_code == 409
+        assert moved.json()["code"] == "ROW_MOVED"
+        rows = (await client.get("/api/fetch_csv", headers=headers)).json()
+        assert [r["pnl"] for r in rows] == [first["pnl"], second["pnl"]]
+
+    async def test_both_names_of_a_secret(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        both = {"broker": "kite", "API_key": "one-key-000011112222", "API key": "two-key-3333"}
+        refused = await client.post("/api/add_csv", json=both, headers=headers)
+        assert refused.status_code == 422
+        assert "'API_key' and 'API key' are one field" in refused.json()["message"]
+        same = {**both, "API key": both["API_key"]}
+        assert (await client.post("/api/add_csv", json=same, headers=headers)).status_code == 201
+
+    @pytest.mark.parametrize(
+        ("method", "path", "body"),
+        [
+            ("POST", "/api/add_csv", {"brokr": "paper", "pnl": 1}),
+            ("PUT", "/api/update_csv/0", {"pnll": 1}),
+            ("PUT", "/api/update_csv/0", {"index": 0, "id": 1, "version": 1}),
+        ],
+    )
+    async def test_misspelt_fields_are_still_refused(
+        self, client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any]
+    ) -> None:
+        _, headers = await user_with_token(client)
+        await add(client, headers)
+        response = await client.request(method, path, json=body, headers=headers)
+        assert response.status_code == 422, response.text
+        assert (await client.get("/api/fetch_csv", headers=headers)).json()[0]["version"] == 1
+
+    async def test_an_empty_broker_is_a_row_too(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        body = {**FRONTEND_NEW_ROW, "broker": "", "API key": "", "API secret": ""}
+        response = await client.post("/api/add_csv", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        assert (response.json()["broker"], response.json()["API key"]) == ("", "")
+
+    async def test_a_free_text_broker_is_kept_and_cannot_connect(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        _, headers = await user_with_token(client)
+        row = (await client.post("/api/add_csv", json=FRONTEND_NEW_ROW, headers=headers)).json()
+        listed = (await client.get("/api/accounts", headers=headers)).json()["accounts"]
+        assert [a["broker"] for a in listed] == ["Zerodha"]
+        connect = await client.post(f"/api/accounts/{row['id']}/connect", headers=headers)
+        assert connect.status_code == 200, connect.text
+        assert (connect.json()["status"], connect.json()["success"]) == ("failed", False)
+        assert "'Zerodha' names no adapter" in connect.json()["message"]
+
+    async def test_a_file_with_the_seeds_header_imports(self, client: httpx.AsyncClient) -> None:
+        _, headers = await user_with_token(client)
+        text = (
+            "user,broker,API key,API secret,pnl,margin,max_risk\n,Zerodha,key-000011112222,,1,2,3\n"
+        )
+        response = await client.post("/api/accounts/import", content=text, headers=headers)
+        assert response.status_code == 201, response.text
+        row = (await client.get("/api/fetch_csv", headers=headers)).json()[0]
+        assert (row["broker"], row["API key"], row["API_secret"]) == ("Zerodha", "••••2222", "")
+
+    async def test_the_openapi_document_shows_the_other_names(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+        assert {"API key", "API secret", "API_key", "broker"} <= set(
+            schemas["CsvEntry"]["properties"]
+        )
+        change = set(schemas["CsvChange"]["properties"])
+        assert {"API key", "API secret", "index", "id", "version"} <= change
+        shown = {name for name, s in schemas.items() if name.startswith("CsvRow")}
+        for name in shown:
+            assert {"API key", "API secret"} <= set(schemas[name]["properties"]), name
+
+
 class TestCsvFiles:
     async def test_export_then_import(self, client: httpx.AsyncClient) -> None:
         _, headers = await user_with_token(client)
@@ -102,7 +248,7 @@ class TestCsvFiles:
 
     async def test_one_bad_row_imports_nothing(self, client: httpx.AsyncClient) -> None:
         _, headers = await user_with_token(client)
-        text = "broker,pnl,max_risk\npaper,1,2\nnasdaq,x,-1\n"
+        text = f"broker,pnl,max_risk\npaper,1,2\n{'n' * 41},x,-1\n"
         response = await client.post("/api/accounts/import", content=text, headers=headers)
         assert response.status_code == 422
         report = response.json()

@@ -22,6 +22,7 @@ from tests.realtime.conftest import receive, receive_until, serving
 from tradepit.app import create_app
 from tradepit.domain.accounts import Role
 from tradepit.domain.clock import ManualClock
+from tradepit.services.row_locks import REJOIN_GRACE
 
 
 @dataclass
@@ -79,6 +80,14 @@ async def next_of(ws: ClientConnection, kind: str) -> dict[str, Any]:
     return message
 
 
+async def row_status(ws: ClientConnection, index: int, within: float = 5.0) -> dict[str, Any]:
+    """Return the next ``lock_status`` about row ``index`` (the seed's per-row fields)."""
+    while True:
+        message, _ = await receive_until(ws, "lock_status", within)
+        if message.get("row_index") == index:
+            return message
+
+
 class TestAccountsSocket:
     async def test_a_username_alone_is_refused(self, desk: Desk) -> None:
         async with connect(f"ws://{desk.address}/api/ws?username=alice") as ws:
@@ -94,9 +103,18 @@ class TestAccountsSocket:
             await send(ws, {"type": "ping"})
             assert (await next_of(ws, "pong"))["timestamp"]
             await ws.send("not json")
-            assert "JSON" in (await next_of(ws, "error"))["message"]
+            error = await next_of(ws, "error")
+            assert (error["code"], "JSON" in error["message"]) == ("BAD_MESSAGE", True)
+            for wrong in ({"type": "dance"}, {"type": "lock_row"}, {"type": "lock", "index": -1}):
+                await send(ws, wrong)
+                assert (await next_of(ws, "error"))["code"] == "BAD_MESSAGE", wrong
             await send(ws, {"type": "lock", "index": 5})
             assert (await next_of(ws, "error"))["code"] == "ROW_NOT_FOUND"
+            await send(ws, {"type": "unlock_row", "row_index": 5})
+            assert (await next_of(ws, "error"))["code"] == "ROW_NOT_FOUND"
+            await send(ws, {"type": "lock_row", "row_index": 5})
+            denied = await next_of(ws, "lock_denied")
+            assert (denied["row_index"], denied["code"]) == (5, "ROW_NOT_FOUND")
 
     async def test_random_numbers_are_broadcast(self, desk: Desk) -> None:
         _, token, _ = await desk.person()
@@ -233,3 +251,150 @@ class TestRevokedSessions:
                 while True:
                     await receive(a)
             assert a.close_code == 4401
+
+
+#: A new row as csv-accounts' frontend sends it (Dashboard.js handleSaveNew).
+FRONTEND_ROW = {"user": "", "broker": "Zerodha", "API key": "kite-key-000011112222",
+                "API secret": "", "pnl": 12.5, "margin": 0, "max_risk": 0}  # fmt: skip
+
+
+class TestSeedFrontend:
+    """csv-accounts' own frontend, message by message: it opens ``/api/ws?username=`` with no
+    token (the session cookie ``/api/login`` sets authenticates it), locks with ``lock_row``,
+    reopens its socket when editing starts and sends ``verify_lock``, reads ``lock_status``
+    row by row and ``csv_update``'s ``data`` and ``source``."""
+
+    async def test_the_logins_cookie_opens_the_pages_socket_for_its_user_only(
+        self, desk: Desk
+    ) -> None:
+        name = unique_name("page")
+        await make_user(desk.app, Role.USER, name)
+        # AuthContext.js: POST /login {username, password}, reads access_token; the browser
+        # keeps the cookie and sends it with the socket's handshake.
+        response = await desk.http.post(
+            "/api/login", json={"username": name.upper(), "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["access_token"]
+        cookie = {"Cookie": f"tradepit_session={response.cookies['tradepit_session']}"}
+        url = f"ws://{desk.address}/api/ws?username={name.upper()}"
+        async with connect(url, additional_headers=cookie) as ws:
+            assert (await next_of(ws, "lock_status"))["locks"] == []
+        _, other_token, _ = await desk.person()
+        other = {"Cookie": f"tradepit_session={other_token}"}
+        async with connect(url, additional_headers=other) as ws:
+            with pytest.raises(ConnectionClosed):
+                await receive(ws)
+        assert ws.close_code == 4401
+
+    async def test_the_frontend_edits_a_row(self, desk: Desk) -> None:
+        alice, alice_token, alice_h = await desk.person()
+        _, admin_token, admin_h = await desk.person(Role.ADMIN)
+        page = alice.upper()  # as alice typed it at login; the page compares names with it
+        added = await desk.http.post("/api/add_csv", json=FRONTEND_ROW, headers=alice_h)
+        assert added.status_code == 201, added.text
+        cookie = {"Cookie": f"tradepit_session={alice_token}"}
+        page_url = f"ws://{desk.address}/api/ws?username={page}"
+        async with connect(desk.url(admin_token)) as b:
+            await next_of(b, "lock_status")
+            async with connect(page_url, additional_headers=cookie) as a:
+                await next_of(a, "lock_status")
+                await send(a, {"type": "lock_row", "row_index": 0})
+                confirmed = await next_of(a, "lock_confirmation")
+                assert (confirmed["row_index"], confirmed["status"], confirmed["message"]) == (
+                    0, "editing", "Lock acquired successfully"
+                )  # fmt: skip
+                seen = await row_status(b, 0)
+                assert (seen["locked_by"], seen["status"], seen["expires_at"]) == (
+                    alice, "editing", confirmed["expires_at"]
+                )  # fmt: skip
+                assert [lock["user"] for lock in seen["locks"]] == [alice]
+                await send(b, {"type": "lock_row", "row_index": 0})
+                denied = await next_of(b, "lock_denied")
+                assert (denied["row_index"], denied["code"]) == (0, "ROW_LOCKED")
+                assert alice in denied["message"]
+            # Editing started: the page closes its socket and opens another; the lock waits.
+            waiting = await row_status(b, 0)
+            assert waiting["locked_by"] == alice
+            until = datetime.fromisoformat(waiting["expires_at"])
+            assert until == desk.wall.now() + REJOIN_GRACE
+            desk.wall.advance(timedelta(seconds=1))
+            async with connect(page_url, additional_headers=cookie) as a:
+                hello = await row_status(a, 0)
+                assert (hello["locked_by"], hello["status"]) == (page, "editing")
+                await send(a, {"type": "verify_lock", "row_index": 0})
+                restored = await next_of(a, "lock_restored")
+                assert (restored["row_index"], restored["message"]) == (
+                    0, "Your lock has been restored"
+                )  # fmt: skip
+                expires = datetime.fromisoformat(restored["expires_at"])
+                assert expires == desk.wall.now() + timedelta(minutes=15)
+                assert (await row_status(b, 0))["expires_at"] == restored["expires_at"]
+                refused = await desk.http.put("/api/update_csv/0", json={"pnl": 1}, headers=admin_h)
+                assert refused.status_code == 409
+                # Save: the fetched row, edited, is PUT back whole; then unlock_row.
+                row = (await desk.http.get("/api/fetch_csv", headers=alice_h)).json()[0]
+                saved = await desk.http.put(
+                    "/api/update_csv/0", json={**row, "pnl": 99.5}, headers=alice_h
+                )
+                assert saved.status_code == 200, saved.text
+                theirs = await next_of(b, "csv_update")
+                assert (theirs["source"], theirs["action"], theirs["index"]) == (
+                    alice, "updated", 0
+                )  # fmt: skip
+                assert [(r["user"], r["pnl"], r["API key"]) for r in theirs["data"]] == [
+                    (alice, 99.5, "••••2222")
+                ]
+                assert datetime.fromisoformat(theirs["timestamp"])
+                mine = await next_of(a, "csv_update")
+                assert mine["source"] == page  # the page skips its own change
+                await send(a, {"type": "unlock_row", "row_index": 0})
+                freed = await row_status(b, 0)
+                assert (freed["locked_by"], freed["status"], freed["locks"]) == (
+                    None, "available", []
+                )  # fmt: skip
+                cooling = await row_status(a, 0)
+                assert (cooling["locked_by"], cooling["status"]) == (page, "cooldown")
+            # Editing ended: the page reopens its socket once more and still sees its cooldown.
+            async with connect(page_url, additional_headers=cookie) as a:
+                assert (await row_status(a, 0))["status"] == "cooldown"
+                await send(a, {"type": "lock_row", "row_index": 0})
+                assert (await next_of(a, "lock_denied"))["code"] == "LOCK_COOLDOWN"
+
+    async def test_a_closed_pages_lock_lapses_after_the_grace(self, desk: Desk) -> None:
+        alice, alice_token, alice_h = await desk.person()
+        _, admin_token, admin_h = await desk.person(Role.ADMIN)
+        await desk.http.post("/api/add_csv", json={"broker": "paper"}, headers=alice_h)
+        async with connect(desk.url(admin_token)) as b:
+            await next_of(b, "lock_status")
+            async with connect(desk.url(alice_token)) as a:
+                await next_of(a, "lock_status")
+                await send(a, {"type": "lock_row", "row_index": 0})
+                await next_of(a, "lock_confirmation")
+                assert (await row_status(b, 0))["locked_by"] == alice
+            assert (await row_status(b, 0))["locked_by"] == alice  # kept for the page
+            edit = await desk.http.put("/api/update_csv/0", json={"pnl": 1}, headers=admin_h)
+            assert edit.status_code == 409
+            desk.wall.advance(REJOIN_GRACE + timedelta(seconds=1))
+            freed = await row_status(b, 0, within=10)  # the sweep runs every 5 s
+            assert (freed["status"], freed["locked_by"]) == ("available", None)
+            edit = await desk.http.put("/api/update_csv/0", json={"pnl": 1}, headers=admin_h)
+            assert edit.status_code == 200, edit.text
+
+    async def test_verify_lock_tells_the_page_who_holds_its_row(self, desk: Desk) -> None:
+        _, alice_token, alice_h = await desk.person()
+        admin, admin_token, _ = await desk.person(Role.ADMIN)
+        await desk.http.post("/api/add_csv", json={"broker": "paper"}, headers=alice_h)
+        async with connect(desk.url(admin_token)) as b, connect(desk.url(alice_token)) as a:
+            await next_of(a, "lock_status")
+            await next_of(b, "lock_status")
+            await send(b, {"type": "lock", "index": 0})
+            assert (await row_status(a, 0))["locked_by"] == admin
+            await send(a, {"type": "verify_lock", "row_index": 0})
+            told = await row_status(a, 0)
+            assert (told["locked_by"], told["status"]) == (admin, "editing")
+            await send(b, {"type": "unlock", "index": 0})
+            assert (await row_status(a, 0))["status"] == "available"
+            await send(a, {"type": "verify_lock", "row_index": 0})  # a free row is taken again
+            assert (await next_of(a, "lock_restored"))["row_index"] == 0
+            assert (await row_status(b, 0))["status"] == "editing"

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from tradepit.api.deps import MAX_ID, CallerDep, IdPath, SessionDep, WiringDep
-from tradepit.schemas.broker_accounts import CsvChange, CsvEntry, CsvRow, ImportReport, VersionRead
+from tradepit.schemas.broker_accounts import (
+    CsvChange,
+    CsvEntry,
+    CsvRow,
+    CsvRowAdded,
+    CsvRowSaved,
+    ImportReport,
+    VersionRead,
+)
 from tradepit.services import accounts_table
 
 router = APIRouter(prefix="/api", tags=["accounts table"])
@@ -17,7 +25,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
     403: {"description": "Only the desk admin adds rows for other users"},
     404: {"description": "No such row in your table"},
-    409: {"description": "The row is locked by another user (the message names them)"},
+    409: {
+        "description": "The row is locked by another user (ROW_LOCKED, the message names them); "
+        "on update_csv also VERSION_CONFLICT (another user changed it since the version sent) "
+        "and ROW_MOVED (the index now holds another row than the id sent)"
+    },
 }
 IndexPath = Annotated[int, Path(ge=0, le=MAX_ID, description="Position in your table, or id")]
 ByQuery = Annotated[
@@ -40,8 +52,9 @@ async def fetch_csv(caller: CallerDep, session: SessionDep) -> list[CsvRow]:
 @router.post("/add_csv", status_code=status.HTTP_201_CREATED, summary="Add a row", responses=ERRORS)
 async def add_csv(
     entry: CsvEntry, caller: CallerDep, session: SessionDep, wired: WiringDep
-) -> CsvRow:
-    """Add a row (a linked account of ``user``: me, or anyone for the desk admin)."""
+) -> CsvRowAdded:
+    """Add a row (a linked account of ``user``: me, or anyone for the desk admin); the answer
+    is the row, and in ``data`` my whole table after it."""
     return await accounts_table.add(session, wired.wall, wired.sealer, wired.bus, caller, entry)
 
 
@@ -53,12 +66,13 @@ async def update_csv(
     session: SessionDep,
     wired: WiringDep,
     by: ByQuery = "index",
-) -> CsvRow:
+) -> CsvRowSaved:
     """Change the fields sent; 409 while another user holds the row's lock. Secrets sent
-    empty or masked stay as they are."""
+    empty or masked stay as they are. A row fetched from ``fetch_csv`` may be sent back
+    whole: its ``version`` is checked, its ``index`` ignored."""
     return await accounts_table.change(
-        session, wired.wall, wired.sealer, wired.bus, caller, index, entry,
-        entry.model_fields_set, by_id=by == "id",
+        session, wired.wall, wired.sealer, wired.bus, caller, index, entry, entry.sent(),
+        by_id=by == "id",
     )  # fmt: skip
 
 

@@ -84,7 +84,8 @@ async def login(
     response: Response,
 ) -> dict[str, Any]:
     """Log in with a telegram handle, username or e-mail; returns a bearer token (and sets
-    it as the ``tradepit_session`` cookie for okx-bets' pages, which send no token)."""
+    it as the ``tradepit_session`` cookie for pages that send no token: okx-bets' pages, and
+    csv-accounts' page, which opens ``/api/ws`` without one)."""
     result = await auth.login(
         session, wired.auth, wired.wall, login=body.login, password=body.password, ip=ip
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -215,40 +215,127 @@ class ConnectRead(BaseModel):
     )
 
 
+#: What reads show of a stored secret starts with this; a secret sent back so is kept as it is.
+MASK = "••••"
+TableBroker = Annotated[
+    str,
+    Field(
+        max_length=40,
+        pattern=NO_NUL,
+        description=(
+            "Free text, kept as typed (e.g. Zerodha). Only paper, mt5, kite and "
+            "ccxt:<exchange> name an adapter: a row with another broker is kept and shown "
+            "but cannot connect or receive orders"
+        ),
+    ),
+]
+#: csv-accounts' frontend's names of ``API_key`` / ``API_secret`` (its CSV header's).
+SEED_NAMES = {"API_key": "API key", "API_secret": "API secret"}
+
+
+def is_new_secret(value: str | None) -> bool:
+    """Tell whether ``value`` is a secret to store (not empty, not a mask sent back)."""
+    return bool(value) and not str(value).startswith(MASK)
+
+
 class CsvEntry(BaseModel):
     """A row of csv-accounts' table. ``user`` names the owner (an admin may name anyone; a
-    user only themselves). A secret left empty or sent back masked stays as it is."""
+    user only themselves). ``broker`` is free text. ``"API key"`` / ``"API secret"`` (the
+    seed frontend's names) are ``API_key`` / ``API_secret``. A secret left empty or sent back
+    masked stays as it is. Fields the schema does not know are ignored."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        extra="ignore",
         json_schema_extra={
             "examples": [
                 {"user": "alice", "broker": "ccxt:okx", "API_key": "okx-key-123456789",
                  "API_secret": "okx-secret-123456789", "pnl": 120.5, "margin": 1000,
-                 "max_risk": 2}
+                 "max_risk": 2},
+                {"user": "", "broker": "Zerodha", "API key": "kite-key-123456789",
+                 "API secret": "", "pnl": 0, "margin": 0, "max_risk": 0},
             ]
         },
     )  # fmt: skip
     user: Annotated[str, Field(max_length=32, pattern=NO_NUL)] = ""
-    broker: Broker
+    broker: TableBroker
     API_key: Secret = ""
     API_secret: Secret = ""
+    API_key_spaced: Secret | None = Field(
+        default=None, alias="API key", description="API_key under the seed frontend's name"
+    )
+    API_secret_spaced: Secret | None = Field(
+        default=None, alias="API secret", description="API_secret under the seed frontend's name"
+    )
     pnl: Figure = Decimal(0)
     margin: Figure = Decimal(0)
     max_risk: Risk = Decimal(0)
     account_name: Name | None = None
 
+    @model_validator(mode="after")
+    def _one_spelling(self) -> Self:
+        """Take a secret from either name: a new value wins over an empty or masked one; two
+        different new values are refused."""
+        for name, seed in SEED_NAMES.items():
+            spaced: str | None = getattr(self, f"{name}_spaced")
+            if spaced is None:
+                continue
+            given: str = getattr(self, name)
+            sent = name in self.model_fields_set
+            if sent and is_new_secret(given) and is_new_secret(spaced) and given != spaced:
+                raise ValueError(f"{name!r} and {seed!r} are one field and differ: send one")
+            if is_new_secret(spaced) or not sent:
+                setattr(self, name, spaced)
+        return self
+
+    def sent(self) -> set[str]:
+        """Return the fields the client sent, by their names here (``"API key"`` is
+        ``API_key``)."""
+        return {field.removesuffix("_spaced") for field in self.model_fields_set}
+
+
+#: Fields of a row that a client echoes back from ``fetch_csv`` and that change nothing.
+ECHOED = {"index", "id", "version"}
+
 
 class CsvChange(CsvEntry):
-    """A change of a row: the fields sent change; ``broker`` may be left out."""
+    """A change of a row: the fields sent change; ``broker`` may be left out. A row fetched
+    from ``fetch_csv`` may be sent back whole: ``index`` is ignored, ``id`` must still be the
+    row at that index, and ``version`` is checked (optimistic concurrency)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"pnl": 42.5}]})
-    broker: Broker | None = None  # type: ignore[assignment]
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={"examples": [{"pnl": 42.5}, {"pnl": 42.5, "id": 7, "version": 3}]},
+    )
+    broker: TableBroker | None = None  # type: ignore[assignment]
+    index: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Echoed back from fetch_csv; ignored (the path names the row)"
+    )
+    id: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="The row's id as fetched: another row at this index now is 409 ROW_MOVED",
+    )
+    version: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description=(
+            "The row's version as fetched: 409 VERSION_CONFLICT if another user changed the "
+            "row since (your own later changes do not count)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if not self.sent() - ECHOED:
+            raise ValueError(
+                "nothing to change: send at least one of user, broker, API_key (or 'API key'), "
+                "API_secret (or 'API secret'), pnl, margin, max_risk, account_name"
+            )
+        return self
 
 
 class CsvRow(BaseModel):
     """A row as the table shows it: ``index`` in the caller's view, ``id`` stable; secrets
-    masked; figures as JSON numbers, as the seed documents."""
+    masked, also under the seed frontend's names ``"API key"`` / ``"API secret"``; figures as
+    JSON numbers, as the seed documents."""
 
     index: int
     id: int
@@ -256,11 +343,25 @@ class CsvRow(BaseModel):
     broker: str
     API_key: str
     API_secret: str
+    API_key_spaced: str = Field(serialization_alias="API key", description="API_key again")
+    API_secret_spaced: str = Field(serialization_alias="API secret", description="API_secret again")
     pnl: float
     margin: float
     max_risk: float
     account_name: str
     version: int
+
+
+class CsvRowSaved(CsvRow):
+    """A changed row, and the seed's confirmation."""
+
+    message: str
+
+
+class CsvRowAdded(CsvRowSaved):
+    """An added row, and (as the seed answers) the caller's whole table after it."""
+
+    data: list[CsvRow] = Field(description="The caller's table, as fetch_csv shows it")
 
 
 class VersionRead(BaseModel):

@@ -20,17 +20,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tradepit.bus import Bus
 from tradepit.domain import csv_cells
 from tradepit.domain.clock import Clock
-from tradepit.domain.errors import NotFound, PermissionDenied
+from tradepit.domain.errors import Conflict, NotFound, PermissionDenied
 from tradepit.domain.money import as_float
 from tradepit.schemas.broker_accounts import (
+    SEED_NAMES,
     AccountCreate,
     AccountUpdate,
     CsvChange,
     CsvEntry,
     CsvRow,
+    CsvRowAdded,
+    CsvRowSaved,
     ImportReport,
     RowErrors,
     VersionRead,
+    is_new_secret,
 )
 from tradepit.services import broker_accounts as accounts
 from tradepit.services import row_locks
@@ -47,6 +51,8 @@ from tradepit.store.row_locks import RandomNumber
 log = logging.getLogger("tradepit.accounts")
 
 COLUMNS = ["user", "broker", "API_key", "API_secret", "pnl", "margin", "max_risk", "account_name"]
+#: Columns an imported file may also use: the seed's CSV header names the secrets so.
+SEED_COLUMNS = set(SEED_NAMES.values())
 MAX_IMPORT_ROWS = 5000
 #: Seconds between two random numbers (csv-accounts broadcasts one every few seconds).
 RANDOM_EVERY = 5.0
@@ -66,16 +72,31 @@ class VersionNotFound(NotFound):
     code = "VERSION_NOT_FOUND"
 
 
+class VersionConflict(Conflict):
+    """Another user changed the row since the version the client sent."""
+
+    code = "VERSION_CONFLICT"
+
+
+class RowMoved(Conflict):
+    """The index names another row than the id the client sent (the table changed)."""
+
+    code = "ROW_MOVED"
+
+
 def csv_row(index: int, account: BrokerAccount, owner: str) -> CsvRow:
     """Return the table's view of one account."""
     masks = account.masks or {}
+    key, secret = masks.get("api_key", ""), masks.get("api_secret", "")
     return CsvRow(
         index=index,
         id=account.id,
         user=owner,
         broker=account.broker,
-        API_key=masks.get("api_key", ""),
-        API_secret=masks.get("api_secret", ""),
+        API_key=key,
+        API_secret=secret,
+        API_key_spaced=key,
+        API_secret_spaced=secret,
         pnl=as_float(account.pnl),
         margin=as_float(account.margin),
         max_risk=as_float(account.max_risk),
@@ -120,16 +141,18 @@ async def _owner_id(session: AsyncSession, caller: Caller, name: str) -> int:
 
 def _keep(secret: str) -> str | None:
     """Return a secret to store, or None to keep the stored one (empty or sent back masked)."""
-    return None if not secret or secret.startswith("••••") else secret
+    return secret if is_new_secret(secret) else None
 
 
 async def add(
     session: AsyncSession, wall: Clock, sealer: Sealer, bus: Bus, caller: Caller, entry: CsvEntry
-) -> CsvRow:
-    """Add a row."""
+) -> CsvRowAdded:
+    """Add a row; answer it with the caller's whole table after it (as the seed does)."""
     owner = await _owner_id(session, caller, entry.user)
-    body = AccountCreate(
-        account_name=entry.account_name or entry.broker,
+    # ``entry`` is validated; its broker is the table's free text, which AccountCreate (the
+    # linked-accounts route's body: adapter names only) would refuse.
+    body = AccountCreate.model_construct(
+        account_name=entry.account_name or entry.broker or "account",
         broker=entry.broker,
         api_key=_keep(entry.API_key),
         api_secret=_keep(entry.API_secret),
@@ -138,7 +161,9 @@ async def add(
         max_risk=entry.max_risk,
     )
     created = await accounts.create(session, wall, sealer, bus, caller, body, owner)
-    return await _row_of(session, caller, created.id)
+    table = await fetch(session, caller)
+    row = next(row for row in table if row.id == created.id)
+    return CsvRowAdded(**dict(row), message="Entry added successfully", data=table)
 
 
 async def _row_of(session: AsyncSession, caller: Caller, account_id: int) -> CsvRow:
@@ -158,11 +183,19 @@ async def change(
     fields: set[str],
     *,
     by_id: bool = False,
-) -> CsvRow:
+) -> CsvRowSaved:
     """Change the row at ``ref`` (the fields the caller sent); 409 if someone else holds its
-    lock."""
+    lock, if ``entry.id`` is another row than the one at ``ref``, or if another user changed
+    the row since ``entry.version``."""
     _, account = await row_at(session, caller, ref, by_id=by_id)
     await row_locks.check_editable(session, wall, caller, account)
+    if "id" in fields and entry.id is not None and entry.id != account.id:
+        raise RowMoved(
+            f"row {ref} of your table is account {account.id} now, not account {entry.id}: "
+            "fetch the table again"
+        )
+    if "version" in fields and entry.version is not None:
+        await _check_version(session, caller, account, entry.version)
     values: dict[str, Any] = {
         name: getattr(entry, name)
         for name in ("broker", "pnl", "margin", "max_risk", "account_name")
@@ -173,10 +206,32 @@ async def change(
             values[field] = getattr(entry, name)
     if "user" in fields and entry.user:
         account.user_id = await _owner_id(session, caller, entry.user)
-    await accounts.apply_update(
-        session, wall, sealer, bus, caller, account, AccountUpdate(**values)
+    # Validated by CsvChange; the broker is the table's free text (see ``add``).
+    body = AccountUpdate.model_construct(set(values), **values)
+    await accounts.apply_update(session, wall, sealer, bus, caller, account, body)
+    row = await _row_of(session, caller, account.id)
+    return CsvRowSaved(**dict(row), message="Entry updated successfully")
+
+
+async def _check_version(
+    session: AsyncSession, caller: Caller, account: BrokerAccount, sent: int
+) -> None:
+    """Refuse a change based on ``sent`` if another user changed the row since. The caller's
+    own later changes do not count: a page that saves a row twice without fetching it again
+    (csv-accounts' frontend keeps the row it fetched) does not conflict with itself."""
+    if sent == account.version:
+        return
+    if sent > account.version:
+        raise VersionConflict(
+            f"account {account.id} is at version {account.version}, not {sent}: fetch it again"
+        )
+    later = [v for v in await store.versions(session, account.id) if v.version > sent]
+    if all(v.changed_by == caller.user.id for v in later):
+        return
+    raise VersionConflict(
+        f"account {account.id} is at version {account.version}: another user changed it since "
+        f"version {sent}; fetch it again and repeat your change"
     )
-    return await _row_of(session, caller, account.id)
 
 
 async def remove(
@@ -232,7 +287,7 @@ async def import_rows(
         header, records = csv_cells.read(_decoded(data), MAX_IMPORT_ROWS)
     except csv_cells.Malformed as exc:
         return _refused(exc.problems)
-    unknown = [name for name in header if name not in COLUMNS]
+    unknown = [name for name in header if name not in COLUMNS and name not in SEED_COLUMNS]
     if unknown:
         return _refused([csv_cells.Problem(0, 1, f"unknown columns {sorted(unknown)}")])
     if "broker" not in header:
@@ -303,7 +358,7 @@ async def restore(
         details={"account_id": account.id, "version": number},
     )  # fmt: skip
     row = accounts.read(account, await accounts.owner_name(session, caller, account))
-    accounts.publish(session, bus, "restored", row)
+    accounts.publish(session, bus, "restored", row, caller)
     return row.model_dump(mode="json")
 
 

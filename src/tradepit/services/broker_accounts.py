@@ -139,9 +139,11 @@ def credentials(sealer: Sealer, account: BrokerAccount) -> Credentials:
     )
 
 
-def publish(session: AsyncSession, bus: Bus, action: str, row: AccountRead) -> None:
-    """Publish ``csv_update`` with the row as it now is, once the transaction commits."""
-    event = {"type": "csv_update", "action": action, "row": row.model_dump(mode="json")}
+def publish(session: AsyncSession, bus: Bus, action: str, row: AccountRead, caller: Caller) -> None:
+    """Publish ``csv_update`` with the row as it now is and who changed it, once the
+    transaction commits."""
+    event = {"type": "csv_update", "action": action, "row": row.model_dump(mode="json"),
+             "source": caller.user.username, "source_id": caller.user.id}  # fmt: skip
     after_commit(session, lambda: bus.publish(TOPIC, event))
 
 
@@ -226,7 +228,7 @@ async def create(
     store.add_version(session, account, "created", caller.user.id, now)
     _audit(session, wall, caller, "account.create", account, broker=account.broker)
     row = read(account, await owner_name(session, caller, account))
-    publish(session, bus, "created", row)
+    publish(session, bus, "created", row, caller)
     return row
 
 
@@ -267,7 +269,7 @@ async def apply_update(
     store.add_version(session, account, "updated", caller.user.id, now)
     _audit(session, wall, caller, "account.update", account, fields=sorted(changes))
     row = read(account, await owner_name(session, caller, account))
-    publish(session, bus, "updated", row)
+    publish(session, bus, "updated", row, caller)
     return row
 
 
@@ -290,7 +292,8 @@ async def remove(
     account.updated_at = now
     store.add_version(session, account, "deleted", caller.user.id, now)
     _audit(session, wall, caller, "account.delete", account)
-    publish(session, bus, "deleted", read(account, await owner_name(session, caller, account)))
+    row = read(account, await owner_name(session, caller, account))
+    publish(session, bus, "deleted", row, caller)
 
 
 async def connect(

@@ -112,6 +112,24 @@ async def release_all(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def shorten(
+    session: AsyncSession, account_id: int, user_id: int, acquired_at: datetime, until: datetime
+) -> bool:
+    """Make the user's lock of the row end at ``until`` (if later), unless it was taken again
+    since ``acquired_at``; return whether it changed."""
+    result = await session.execute(
+        update(RowLock)
+        .where(
+            RowLock.account_id == account_id,
+            RowLock.user_id == user_id,
+            RowLock.acquired_at == acquired_at,
+            RowLock.expires_at > until,
+        )
+        .values(expires_at=until)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def cooldown(session: AsyncSession, account_id: int, user_id: int) -> LockCooldown | None:
     """Return the user's cooldown on the row."""
     return await session.get(LockCooldown, (account_id, user_id))
@@ -126,6 +144,12 @@ async def start_cooldown(
         session.add(LockCooldown(account_id=account_id, user_id=user_id, until=until))
     else:
         found.until = until
+
+
+async def cooldowns(session: AsyncSession, user_id: int, now: datetime) -> list[LockCooldown]:
+    """Return the user's running cooldowns."""
+    stmt = select(LockCooldown).where(LockCooldown.user_id == user_id, LockCooldown.until > now)
+    return list(await session.scalars(stmt.order_by(LockCooldown.account_id)))
 
 
 async def live(session: AsyncSession, now: datetime) -> list[RowLock]:

@@ -141,7 +141,13 @@ class Brokers:
         self.factories = dict(factories)
 
     def open(self, credentials: Credentials, session: AsyncSession) -> Adapter:
-        """Return an adapter for ``credentials``; refuse a broker without one."""
+        """Return an adapter for ``credentials``; refuse a broker without one (the accounts
+        table keeps any broker text, e.g. ``Zerodha``: such an account cannot connect)."""
+        if not _BROKER.fullmatch(credentials.broker):
+            raise BrokerRefused(
+                f"broker {credentials.broker!r} names no adapter: set the account's broker to "
+                "an adapter's name (as POST /api/accounts takes it) to connect it"
+            )
         kind = credentials.broker.partition(":")[0]
         factory = self.factories.get(kind)
         if factory is None:
