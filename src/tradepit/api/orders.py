@@ -142,7 +142,7 @@ async def close_position(
 ) -> OrderRead:
     """Close the position in ``symbol`` (and ``product``, if several) with a MARKET order;
     all digits name the position by its ``id`` (the paper-tournaments frontend's way)."""
-    if symbol.isdigit() and len(symbol) < 10:
+    if symbol.isascii() and symbol.isdigit() and len(symbol) < 10:
         return await orders.close_position_by_id(
             session, wired.clock, wired.market, wired.fees, wired.matcher, caller, int(symbol)
         )

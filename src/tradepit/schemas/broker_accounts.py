@@ -223,9 +223,9 @@ TableBroker = Annotated[
         max_length=40,
         pattern=NO_NUL,
         description=(
-            "Free text, kept as typed (e.g. Zerodha). Only paper, mt5, kite and "
-            "ccxt:<exchange> name an adapter: a row with another broker is kept and shown "
-            "but cannot connect or receive orders"
+            "Free text, kept as typed (e.g. Zerodha). Only a broker POST /api/accounts "
+            "takes names an adapter: a row with another broker is kept and shown but "
+            "cannot connect or receive orders"
         ),
     ),
 ]
