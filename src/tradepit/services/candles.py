@@ -118,7 +118,7 @@ def bars(market: MarketData, symbol: str, timeframe: str, limit: int) -> list[Ba
     """Return the last ``limit`` bars of ``timeframe`` up to now, oldest first."""
     base, per = _timeframe(timeframe)
     instrument = market.instrument(symbol)
-    wanted = limit * (per if per > 0 else 6 if per == 0 else 24) + abs(per) + 1
+    wanted = limit * (per if per > 0 else 7 if per == 0 else 31) + abs(per) + 1
     end = market.clock.now()
     zone = venue_zone(instrument.venue)
     span = timedelta(seconds=INTERVALS[base] * wanted)
