@@ -275,6 +275,9 @@ async def test_a_slow_reader_gets_the_latest_prices_a_fast_one_every_tick(
         # The slow client did not get that backlog: a few ticks, never going back in time,
         # and the last one is the symbol's latest price.
         got = slow.ticks[symbol]
-        assert len(got) < len(live) / 2, symbol
+        # What a paused reader still gets is what fits in its socket's buffers (32 KiB kernel,
+        # 16 KiB transport) and its 64-tick backlog: about half of this window at 80 ticks/s
+        # (clock speed 20). Without conflation it would get all of them.
+        assert len(got) < len(live) * 3 / 4, symbol
         assert [stamp for stamp, _ in got] == sorted({stamp for stamp, _ in got}), symbol
         assert got[-1] == published[symbol][-1], symbol
