@@ -113,7 +113,7 @@ def _routes_of_every_api_module() -> Iterator[tuple[str, str]]:
             if isinstance(route, APIRoute) and route.include_in_schema:
                 assert route.methods is not None  # APIRoute always sets them (GET by default)
                 for method in route.methods:
-                    yield method, route.path
+                    yield method, route.path_format
 
 
 async def _in_chunks(payload: bytes, size: int = 500) -> AsyncIterator[bytes]:
