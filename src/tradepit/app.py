@@ -292,6 +292,8 @@ async def start_feed(wired: Wiring, settings: Settings) -> None:
     if wired.feeds.book is not None:
         await warm_quotes(wired)
     if wired.feed is not None:
+        if isinstance(wired.feed, SimulatedFeed):
+            wired.feed.warm()
         wired.feeds.start(wired.feed)
         return
     if settings.feed != "kite" or wired.kite is None:

@@ -28,6 +28,14 @@ class SimulatedFeed:
         self.symbols = [i.symbol for i in simulator.instruments]
         self.state = FeedState(kind="simulator", symbols=self.symbols)
 
+    def warm(self) -> None:
+        """Build every instrument's path for now, before the server takes connections.
+
+        The first round would otherwise build them on the event loop (about 2 s for the whole
+        catalogue), and the rounds after it would deliver the ticks of those seconds at once.
+        """
+        self.simulator.tick_batch(self.symbols, [self.clock.now()], trading_only=False)
+
     def points(self, after_us: int, until: datetime) -> np.ndarray:
         """Return the grid instants in (after_us, until], at most ``MAX_POINTS`` of the latest."""
         until_us = int((until - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6)
