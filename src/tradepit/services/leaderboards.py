@@ -287,6 +287,20 @@ async def my_rank(
     raise NotJoined(f"you have not joined tournament {tournament_id}")
 
 
+async def _my_boards(
+    session: AsyncSession,
+    clock: Clock,
+    market: MarketData,
+    caller: Caller,
+    recent: Recent | None,
+) -> list[tuple[Tournament, LeaderboardRead]]:
+    """Return each tournament the caller joined, latest first, with its board."""
+    return [
+        (t, await leaderboard(session, clock, market, t.id, recent))
+        for _, t in await store.entries_of_user(session, caller.user.id)
+    ]
+
+
 async def mine(
     session: AsyncSession,
     clock: Clock,
@@ -296,8 +310,7 @@ async def mine(
 ) -> list[MyTournament]:
     """Return the tournaments the caller joined, latest first, with their standing."""
     found = []
-    for _, t in await store.entries_of_user(session, caller.user.id):
-        board = await leaderboard(session, clock, market, t.id, recent)
+    for t, board in await _my_boards(session, clock, market, caller, recent):
         line = next((s for s in board.entries if s.user_id == caller.user.id), None)
         found.append(MyTournament(tournament=await read(session, t), standing=line))
     return found
@@ -316,11 +329,12 @@ async def my_rankings(
     recent: Recent | None = None,
 ) -> list[LeaderboardLine]:
     """Return the caller's line of every tournament they joined, latest joined first."""
-    found = []
-    for _, t in await store.entries_of_user(session, caller.user.id):
-        board = await leaderboard(session, clock, market, t.id, recent)
-        found += [line for line in lines(board) if line.user_id == caller.user.id]
-    return found
+    return [
+        line
+        for _, board in await _my_boards(session, clock, market, caller, recent)
+        for line in lines(board)
+        if line.user_id == caller.user.id
+    ]
 
 
 async def participation(
