@@ -35,6 +35,9 @@ test: lint  ## Set up and run the whole test suite
 	$(BIN)/pytest
 
 bench: $(DEV)  ## Run the benchmarks and print ratios against their baselines
+	@command -v wrk >/dev/null || { echo "==> installing wrk, the HTTP load generator (Debian package)"; \
+	  $$(command -v sudo || true) apt-get install -y wrk || \
+	  { $$(command -v sudo || true) apt-get update && $$(command -v sudo || true) apt-get install -y wrk; }; }
 	$(BIN)/python -m bench
 
 clean:

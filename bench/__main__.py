@@ -1,35 +1,25 @@
-"""Measure request latencies against ``GET /health`` and exact-decimal conversions against floats.
-
-Everything runs in this process: the app behind ``httpx.ASGITransport`` on a temporary SQLite
-file, with cheap Argon2 settings and rate limits that never trigger. No network is used.
+"""Run every benchmark under ``bench/`` and print medians and ratios to a baseline measured in
+the same run: exact-decimal conversions against floats here, then the option analytics, the
+simulator, the trigger book, HTTP from outside with ``wrk`` (``bench.http_load``), WebSocket
+fan-out and leaderboards.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import statistics
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
-
-from bench import book, fanout, leaderboard, options, orders, simulator
-from tradepit.app import create_app
+from bench import book, fanout, http_load, leaderboard, options, simulator
 from tradepit.domain.money import MAX_UNITS, from_units, to_units
 from tradepit.settings import Settings
-from tradepit.store.db import create_engine
-from tradepit.store.migrate import upgrade
 
-REQUESTS = 300
-WARMUP = 30
 CONVERSIONS = 20_000
 ROUNDS = 5
-PASSWORD = "bench-password-1"
 
 
 @dataclass(frozen=True)
@@ -61,34 +51,6 @@ def bench_settings(data_dir: Path) -> Settings:
     )
 
 
-async def credentials(http: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]]:
-    """Register a user; return headers with a bearer token and with an API key."""
-    response = await http.post("/api/register", json={"username": "bench", "password": PASSWORD})
-    response.raise_for_status()
-    response = await http.post("/api/login", json={"username": "bench", "password": PASSWORD})
-    response.raise_for_status()
-    bearer = {"Authorization": f"Bearer {response.json()['access_token']}"}
-    response = await http.post("/api/auth/api-keys", json={"name": "bench"}, headers=bearer)
-    response.raise_for_status()
-    return bearer, {"X-API-Key": response.json()["key"]}
-
-
-async def time_requests(
-    cases: dict[str, Callable[[], Awaitable[httpx.Response]]], count: int
-) -> dict[str, list[float]]:
-    """Run every case ``count`` times, interleaved; return each one's latencies in µs."""
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(count):
-        for name, call in cases.items():
-            started = time.perf_counter_ns()
-            response = await call()
-            elapsed = time.perf_counter_ns() - started
-            if response.status_code != 200:
-                raise RuntimeError(f"{name} answered {response.status_code}: {response.text}")
-            samples[name].append(elapsed / 1000)
-    return samples
-
-
 def summarize(samples: dict[str, list[float]], baseline: str) -> list[Row]:
     """Return a row per case with its median, 90th percentile and the baseline's median."""
     base = statistics.median(samples[baseline])
@@ -96,32 +58,6 @@ def summarize(samples: dict[str, list[float]], baseline: str) -> list[Row]:
         Row(name, statistics.median(values), statistics.quantiles(values, n=10)[-1], base)
         for name, values in samples.items()
     ]
-
-
-async def bench_requests() -> list[Row]:
-    """Measure authenticated requests against the unauthenticated health check."""
-    with tempfile.TemporaryDirectory(prefix="tradepit-bench-") as folder:
-        settings = bench_settings(Path(folder))
-        engine = create_engine(settings.db_url)
-        await upgrade(engine)
-        await engine.dispose()
-        app = create_app(settings)
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 40000))
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-                bearer, api_key = await credentials(http)
-                cases: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
-                    "GET /health (baseline)": lambda: http.get("/health"),
-                    "GET /api/auth/me, bearer token": lambda: http.get(
-                        "/api/auth/me", headers=bearer
-                    ),
-                    "GET /api/auth/me, API key": lambda: http.get("/api/auth/me", headers=api_key),
-                }
-                await time_requests(cases, WARMUP)
-                samples = await time_requests(cases, REQUESTS)
-        finally:
-            await app.state.wiring.engine.dispose()
-    return summarize(samples, "GET /health (baseline)")
 
 
 def per_call_ns(func: Callable[[], object], rounds: int = ROUNDS) -> list[float]:
@@ -186,14 +122,12 @@ def print_table(title: str, unit: str, rows: Sequence[Row]) -> None:
 def main() -> None:
     """Run every benchmark and print the tables."""
     started = time.perf_counter()
-    rows = asyncio.run(bench_requests())
-    print_table(f"HTTP in process, {REQUESTS} requests each (after {WARMUP} warm-up)", "µs", rows)
     conversions = bench_conversions()
     print_table(f"Amount conversions, {CONVERSIONS} values × {ROUNDS} rounds", "ns", conversions)
     options.main()
     simulator.main()
     book.main()
-    orders.main()
+    http_load.main()
     fanout.main()
     leaderboard.main()
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
