@@ -32,6 +32,7 @@ from tradepit.api import (
     calculator,
     candles,
     errors,
+    examples,
     feeds,
     health,
     market,
@@ -467,17 +468,22 @@ def create_app(
         app.add_middleware(RequestContext, registry=wired.metrics)
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
         return app
-    for module in (auth, users, wallets, orders, admin, feeds, market, candles):
-        app.include_router(module.router)
-    app.include_router(orders.paper_router)
-    app.include_router(predictions.router)
-    app.include_router(tournaments.router)
-    app.include_router(calculator.router)
-    app.include_router(broker_accounts.router)
-    app.include_router(accounts_table.router)
-    app.include_router(accounts_ws.router)
-    app.include_router(broadcasts.router)
-    app.include_router(websocket.router)
+    routers = [
+        *(m.router for m in (auth, users, wallets, orders, admin, feeds, market, candles)),
+        orders.paper_router,
+        predictions.router,
+        tournaments.router,
+        calculator.router,
+        broker_accounts.router,
+        accounts_table.router,
+        accounts_ws.router,
+        broadcasts.router,
+        websocket.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    # FastAPI's way to adjust the document it generates (its docs, "Extending OpenAPI").
+    app.openapi = examples.keeping_nulls(app.openapi, routers)  # type: ignore[method-assign]
     app.add_middleware(ws.Gateway)
     app.mount("/socket.io", SocketIOGateway(wired.hub, settings.ws_max_message_bytes).asgi())
 

@@ -16,9 +16,18 @@ from tradepit.api.deps import (
     authenticate,
     market_reader,
 )
+from tradepit.api.examples import example
 from tradepit.domain.orders import Product, Status
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import (
+    ORDER_CANCELLED,
+    ORDER_CLOSING,
+    ORDER_FILLED,
+    ORDER_MODIFIED,
+    ORDERS,
+    PNL,
+    PORTFOLIO,
+    POSITION,
     OrderCreate,
     OrderModify,
     OrderRead,
@@ -42,10 +51,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown symbol or order"},
     409: {"description": "Insufficient funds, market closed, or client_order_id reused"},
 }
+CANCELLED: dict[int | str, dict[str, Any]] = {**ERRORS, 200: example(ORDER_CANCELLED)}
 
 
 @router.post(
-    "/orders", status_code=status.HTTP_201_CREATED, summary="Place a paper order", responses=ERRORS
+    "/orders",
+    status_code=status.HTTP_201_CREATED,
+    summary="Place a paper order",
+    responses={**ERRORS, 201: example(ORDER_FILLED)},
 )
 async def place_order(
     body: OrderCreate, response: Response, offered: CredentialsDep, wired: WiringDep
@@ -72,7 +85,10 @@ async def place_order(
 @router.get(
     "/orders",
     summary="My orders",
-    responses={**ERRORS, 200: {"headers": {TOTAL_COUNT: {"description": "Orders in all pages"}}}},
+    responses={
+        **ERRORS,
+        200: example(ORDERS, headers={TOTAL_COUNT: {"description": "Orders in all pages"}}),
+    },
 )
 async def list_orders(
     caller: CallerDep,
@@ -97,13 +113,21 @@ async def list_orders(
     return found
 
 
-@router.get("/orders/{order_id}", summary="One of my orders with its fills", responses=ERRORS)
+@router.get(
+    "/orders/{order_id}",
+    summary="One of my orders with its fills",
+    responses={**ERRORS, 200: example(ORDER_FILLED)},
+)
 async def get_order(order_id: IdPath, caller: CallerDep, session: SessionDep) -> OrderRead:
     """Return the order and its fills; another user's order is 404."""
     return await orders.get(session, caller, order_id)
 
 
-@router.put("/orders/{order_id}", summary="Modify an open order", responses=ERRORS)
+@router.put(
+    "/orders/{order_id}",
+    summary="Modify an open order",
+    responses={**ERRORS, 200: example(ORDER_MODIFIED)},
+)
 async def modify_order(
     order_id: IdPath, body: OrderModify, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> OrderRead:
@@ -113,8 +137,8 @@ async def modify_order(
     )
 
 
-@router.delete("/orders/{order_id}", summary="Cancel an open order", responses=ERRORS)
-@router.post("/orders/{order_id}/cancel", summary="Cancel an open order", responses=ERRORS)
+@router.delete("/orders/{order_id}", summary="Cancel an open order", responses=CANCELLED)
+@router.post("/orders/{order_id}/cancel", summary="Cancel an open order", responses=CANCELLED)
 async def cancel_order(
     order_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> OrderRead:
@@ -123,14 +147,18 @@ async def cancel_order(
     return await orders.cancel(session, wired.clock, wired.market, wired.matcher, caller, order_id)
 
 
-@router.get("/positions", summary="My positions", responses=ERRORS)
+@router.get("/positions", summary="My positions", responses={**ERRORS, 200: example([POSITION])})
 async def positions(caller: CallerDep, session: SessionDep, data: MarketDep) -> list[PositionRead]:
     """Return my net positions per symbol and product (a bare list, as the paper-tournaments
     frontend reads it), marked to the last price."""
     return await holdings.positions(session, data, caller)
 
 
-@router.post("/positions/{symbol}/close", summary="Close one of my positions", responses=ERRORS)
+@router.post(
+    "/positions/{symbol}/close",
+    summary="Close one of my positions",
+    responses={**ERRORS, 200: example(ORDER_CLOSING)},
+)
 async def close_position(
     symbol: Annotated[
         str, Path(min_length=1, max_length=40, description="A symbol, or a position's id")
@@ -151,7 +179,7 @@ async def close_position(
     )
 
 
-@router.get("/portfolio", summary="My portfolio", responses=ERRORS)
+@router.get("/portfolio", summary="My portfolio", responses={**ERRORS, 200: example(PORTFOLIO)})
 async def portfolio(caller: CallerDep, session: SessionDep, data: MarketDep) -> PortfolioRead:
     """Return cash, positions value, equity, realized and unrealized P&L per currency, and the
     INR summary the paper-tournaments frontend reads (``total_value``, ``cash_balance``,
@@ -159,7 +187,9 @@ async def portfolio(caller: CallerDep, session: SessionDep, data: MarketDep) -> 
     return await holdings.portfolio(session, data, caller)
 
 
-@paper_router.get("/pnl", summary="My P&L (paper-tournaments frontend)", responses=ERRORS)
+@paper_router.get(
+    "/pnl", summary="My P&L (paper-tournaments frontend)", responses={**ERRORS, 200: example(PNL)}
+)
 async def pnl(caller: CallerDep, session: SessionDep, data: MarketDep) -> PnlRead:
     """Return the P&L of my INR positions: unrealised, realised (net of charges) and total."""
     return await holdings.pnl(session, data, caller)

@@ -87,26 +87,40 @@ Currency = Literal["INR", "USDT", "USD"]
 class WalletRead(BaseModel):
     """One currency of a user's money: cash, what open orders and margin block, the rest."""
 
-    currency: str
-    cash: Money
-    blocked: Money
-    available: Money
+    currency: str = Field(description="INR, USDT or USD; every figure here is in it")
+    cash: Money = Field(description="The wallet's balance, the sum of its ledger entries")
+    blocked: Money = Field(description="Held for open buy orders and as margin of positions")
+    available: Money = Field(description="cash - blocked: what a new order may use")
 
 
 class LedgerEntryRead(BaseModel):
     """One posting to one of the user's wallets."""
 
-    id: int
-    transaction_id: int
-    currency: str
+    id: int = Field(description="The entry's id")
+    transaction_id: int = Field(
+        description="The double-entry transaction it belongs to (its postings sum to zero)"
+    )
+    currency: str = Field(description="The wallet's currency: INR, USDT or USD")
     wallet: str = Field(
         default="cash", description="cash, or tournament:<id> for a tournament entry's wallet"
     )
     amount: Money = Field(description="Signed: positive credits, negative debits")
-    balance_after: Money
-    kind: str
-    ref: str | None
-    created_at: datetime
+    balance_after: Money = Field(description="The wallet's balance after this entry")
+    kind: str = Field(
+        description="What moved the money: starting_balance, trade, settlement, "
+        "admin_adjustment, bet_stake, bet_payout, tournament_entry..."
+    )
+    ref: str | None = Field(description="What it refers to, as kind:id (order:12, user:3)")
+    created_at: datetime = Field(description="When it was posted (market clock, UTC)")
+
+
+class LedgerPage(BaseModel):
+    """One page of the caller's ledger entries, newest first."""
+
+    entries: list[LedgerEntryRead] = Field(description="The page's entries, newest first")
+    page: int = Field(description="The page number, from 1")
+    limit: int = Field(description="Entries per page")
+    total: int = Field(description="Entries on every page")
 
 
 class AdjustmentCreate(BaseModel):
@@ -147,3 +161,41 @@ class AdjustmentRead(BaseModel):
     balance_after: Money
     reason: str
     created_at: datetime
+
+
+# Answers as /docs shows them (``api.examples``); tests/api/test_reference.py checks each
+# against its model.
+WALLETS: list[dict[str, Any]] = [
+    {"currency": "INR", "cash": "88141.96", "blocked": "7500", "available": "80641.96"},
+    {"currency": "USDT", "cash": "1000", "blocked": "0", "available": "1000"},
+    {"currency": "USD", "cash": "10000", "blocked": "0", "available": "10000"},
+]
+LEDGER: dict[str, Any] = {
+    "entries": [
+        {
+            "id": 5,
+            "transaction_id": 3,
+            "currency": "INR",
+            "wallet": "cash",
+            "amount": "-11858.04",
+            "balance_after": "88141.96",
+            "kind": "trade",
+            "ref": "order:1",
+            "created_at": "2026-01-14T05:30:00Z",
+        },
+        {
+            "id": 2,
+            "transaction_id": 1,
+            "currency": "INR",
+            "wallet": "cash",
+            "amount": "100000",
+            "balance_after": "100000",
+            "kind": "starting_balance",
+            "ref": "user:1",
+            "created_at": "2026-01-14T05:00:00Z",
+        },
+    ],
+    "page": 1,
+    "limit": 100,
+    "total": 2,
+}
