@@ -44,6 +44,7 @@ from tradepit.api import (
     websocket,
 )
 from tradepit.api.deps import Wiring
+from tradepit.api.dialects import DialectPrefix
 from tradepit.api.middleware import (
     AUTH_PATHS,
     BodyLimit,
@@ -508,6 +509,8 @@ def create_app(
     # Every answer, a CORS preflight's and an error's included, gets the security headers.
     app.add_middleware(SecurityHeaders, docs_paths=docs, private_paths=AUTH_PATHS)
     app.add_middleware(RequestContext, registry=wired.metrics)
+    # Everything inside sees /paper-tournaments/<path> as /<path> (api/dialects.py).
+    app.add_middleware(DialectPrefix)
     # Outermost: everything inside sees the client address a trusted proxy reported.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

@@ -576,3 +576,171 @@ def test_a_ticks_seed_frame_is_made_once_for_every_client_of_a_view() -> None:
     assert first is second and plain is frame_of(tick) and first != plain
     assert json.loads(text_for(clients[0], tick))["data"]["timestamp"] == int(T0.timestamp() * 1000)
     assert text_for(clients[2], tick) == tick.text()
+
+
+#: The base URL the frontend is built with to get its own backend's shapes
+#: (``NEXT_PUBLIC_API_URL=http://<tradepit>/paper-tournaments``).
+SEED = "/paper-tournaments"
+
+
+async def signed_up_at_seed(client: httpx.AsyncClient) -> Headers:
+    """``authService`` through the prefix: sign-up, login and ``me`` answer as at the root."""
+    name = unique_name("pt")
+    body = {"email": f"{name}@example.com", "username": name, "password": "SecurePass123"}
+    assert (await client.post(f"{SEED}/api/auth/signup", json=body)).status_code == 201
+    login = {"email": body["email"], "password": body["password"]}
+    answer = await client.post(f"{SEED}/api/auth/login", json=login)
+    assert answer.status_code == 200, answer.text
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    assert (await client.get(f"{SEED}/api/auth/me", headers=headers)).json()["username"] == name
+    return headers
+
+
+def fno_pnl(position: dict[str, Any]) -> float:
+    """``PositionsTable.calculatePnL`` for CE/PE/FUT: (LTP - average) * multiplier * sign."""
+    ltp = position["ltp"] or position["current_price"] or position["average_price"]
+    sign = (position["quantity"] > 0) - (position["quantity"] < 0)
+    return float((ltp - position["average_price"]) * position["multiplier"] * sign)
+
+
+class TestTheSeedsShapes:
+    """Under ``/paper-tournaments`` orders and positions are what its backend answered and its
+    frontend reads: JSON numbers (``pages/orders.tsx``: ``order.price.toFixed(2)``), upper-case
+    statuses (``OrdersHistory``: the Cancel button for ``PENDING`` / ``OPEN``, colours for
+    ``FILLED`` / ``CANCELLED``), a ``multiplier`` the positions table's F&O formula turns into
+    the position's P&L. At the root the same orders keep Tradepit's shapes."""
+
+    async def test_orders_placed_listed_and_cancelled(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        headers = await signed_up_at_seed(client)
+        level = app.state.wiring.market.tick("NIFTY").ltp
+        panel = {
+            "symbol": "NIFTY 50",
+            "instrument_type": "INDEX",
+            "order_type": "LIMIT",
+            "order_side": "BUY",
+            "quantity": 2,
+            "price": float(level - 100),
+            "stop_loss": float(level - 300),
+            "take_profit": float(level + 200),
+        }
+        placed = await client.post(f"{SEED}/api/paper-trading/orders", json=panel, headers=headers)
+        assert placed.status_code == 201, placed.text
+        rest = placed.json()
+        assert rest["status"] == "OPEN" and rest["instrument_type"] == "INDEX"
+        assert rest["price"] == float(level - 100) and is_number(rest["quantity"])
+        assert (rest["stop_loss"], rest["take_profit"]) == (float(level - 300), float(level + 200))
+        assert rest["executed_price"] is None and rest["executed_at"] is None
+        modal = {**README_ORDER, "side": "BUY", "product": "MIS"}
+        del modal["order_side"]
+        bought = await client.post(f"{SEED}/api/paper-trading/orders", json=modal, headers=headers)
+        filled = bought.json()
+        assert bought.status_code == 201 and filled["status"] == "FILLED"
+        assert filled["price"] is None  # a MARKET order: the orders page shows '-'
+        assert filled["average_price"] == filled["executed_price"] == float(level + Decimal("0.05"))
+        assert filled["filled_quantity"] == filled["executed_quantity"] == filled["quantity"] == 1
+        assert is_number(filled["charges"]) and filled["executed_at"] == filled["updated_at"]
+        # getOrders: a bare list, newest first, X-Total-Count kept.
+        listed = await client.get(f"{SEED}/api/paper-trading/orders", headers=headers)
+        assert [(o["id"], o["status"]) for o in listed.json()] == [
+            (filled["id"], "FILLED"),
+            (rest["id"], "OPEN"),
+        ]
+        assert listed.headers["X-Total-Count"] == "2"
+        one = await client.get(f"{SEED}/api/paper-trading/orders/{filled['id']}", headers=headers)
+        [fill] = one.json()["fills"]
+        assert fill["price"] == filled["average_price"] and fill["quantity"] == 1
+        # The same orders at the root: Tradepit's exact strings and its status names.
+        root = (await client.get("/api/paper-trading/orders", headers=headers)).json()
+        assert [(o["status"], o["price"]) for o in root] == [
+            ("filled", None),
+            ("open", str(level - 100)),
+        ]
+        # OrdersHistory's Cancel button: POST .../cancel, then it reloads the list.
+        url = f"{SEED}/api/paper-trading/orders/{rest['id']}/cancel"
+        cancelled = await client.post(url, headers=headers)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"
+        again = await client.post(url, headers=headers)  # errors keep their shape
+        assert again.status_code == 409 and again.json()["code"] == "ORDER_STATE"
+        assert again.json()["detail"]
+
+    async def test_an_after_market_order_is_pending(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        headers = await signed_up_at_seed(client)
+        clock: ManualClock = app.state.wiring.clock
+        clock.advance(timedelta(hours=5))  # 17:00 IST: NSE is closed
+        placed = await client.post(
+            f"{SEED}/api/paper-trading/orders", json=README_ORDER, headers=headers
+        )
+        assert placed.status_code == 201, placed.text
+        assert placed.json()["status"] == "PENDING"  # cancellable, as the frontend shows it
+        url = f"/api/paper-trading/orders/{placed.json()['id']}"
+        assert (await client.get(url, headers=headers)).json()["status"] == "amo"
+
+    async def test_option_positions_show_their_whole_pnl(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        headers = await signed_up_at_seed(client)
+        chain = await client.get(f"{SEED}/api/candles/options-chain/NIFTY", headers=headers)
+        # An out-of-the-money call: 3 lots of it fit the starting cash.
+        calls = [o for o in chain.json()["ce_options"] if 20 < o["ltp"] < 200]
+        symbol = calls[0]["tradingsymbol"]
+        lot = app.state.wiring.market.instrument(symbol).lot_size
+        # SimpleOrderModal: 3 lots, quantity = lots * lotSize.
+        order = {"symbol": symbol, "instrument_type": "CE", "order_type": "MARKET",
+                 "side": "BUY", "quantity": int(3 * lot), "product": "MIS"}  # fmt: skip
+        placed = await client.post(f"{SEED}/api/paper-trading/orders", json=order, headers=headers)
+        assert placed.status_code == 201, placed.text
+        assert placed.json()["instrument_type"] == "CE"
+        [row] = (await client.get(f"{SEED}/api/paper-trading/positions", headers=headers)).json()
+        assert row["tradingsymbol"] == symbol and row["instrument_type"] == "CE"
+        assert row["quantity"] == 3 * lot and row["lot_size"] == lot
+        assert row["contract_size"] == 1 and row["multiplier"] == 3 * lot
+        for key in ("average_price", "ltp", "current_price", "pnl", "realized_pnl", "charges"):
+            assert is_number(row[key]), key
+        assert "day_change_percentage" not in row  # the table shows it only when defined
+        # The table's own F&O formula gives the position's P&L, not one lot's or one unit's.
+        root = (await client.get("/api/paper-trading/positions", headers=headers)).json()[0]
+        assert fno_pnl(row) == pytest.approx(float(root["unrealized_pnl"]), abs=0.01)
+        assert root["multiplier"] == "1" and root["quantity"] == str(3 * lot)
+        closed = await client.post(
+            f"{SEED}/api/paper-trading/positions/{row['id']}/close", headers=headers
+        )
+        assert closed.status_code == 200, closed.text
+        assert (closed.json()["order_side"], closed.json()["status"]) == ("SELL", "FILLED")
+        [flat] = (await client.get(f"{SEED}/api/paper-trading/positions", headers=headers)).json()
+        assert flat["quantity"] == 0 and flat["multiplier"] == 0 and fno_pnl(flat) == 0
+
+    async def test_tournament_trading(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        alice = await signed_up_at_seed(client)
+        tournament_id, _ = await running_tournament(app, client, alice)
+        base = f"{SEED}/api/tournaments/{tournament_id}"
+        level = app.state.wiring.market.tick("NIFTY").ltp
+        limit = {**README_ORDER, "order_type": "LIMIT", "price": float(level - 100)}
+        rest = await client.post(f"{base}/orders", json=limit, headers=alice)
+        assert rest.status_code == 201, rest.text
+        assert rest.json()["status"] == "OPEN" and rest.json()["tournament_id"] == tournament_id
+        filled = await client.post(f"{base}/orders", json=README_ORDER, headers=alice)
+        assert filled.json()["status"] == "FILLED" and is_number(filled.json()["average_price"])
+        orders = await client.get(f"{base}/orders", headers=alice)
+        assert [o["status"] for o in orders.json()] == ["FILLED", "OPEN"]
+        assert orders.headers["X-Total-Count"] == "2"
+        cancel = await client.delete(f"{base}/orders/{rest.json()['id']}", headers=alice)
+        assert cancel.status_code == 200 and cancel.json()["status"] == "CANCELLED"
+        [position] = (await client.get(f"{base}/positions", headers=alice)).json()
+        assert position["quantity"] == 1 and position["tournament_id"] == tournament_id
+        assert is_number(position["unrealized_pnl"]) and position["multiplier"] == 1
+        closed = await client.delete(f"{base}/positions/{position['id']}", headers=alice)
+        assert closed.status_code == 200 and closed.json()["status"] == "FILLED"
+        # The routes that already answered numbers answer as at the root.
+        pnl = (await client.get(f"{base}/pnl", headers=alice)).json()
+        assert pnl == (await client.get(f"/api/tournaments/{tournament_id}/pnl",
+                                        headers=alice)).json()  # fmt: skip
+
+    async def test_the_prefix_is_only_a_prefix(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get(f"{SEED}/api/paper-trading/orders")).status_code == 401
+        unknown = await client.get("/paper-tournamentsX/api/paper-trading/orders")
+        assert unknown.status_code == 404
+        assert (await client.get(f"{SEED}/health")).status_code == 200

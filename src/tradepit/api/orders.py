@@ -16,6 +16,7 @@ from tradepit.api.deps import (
     authenticate,
     market_reader,
 )
+from tradepit.api.dialects import SeedShapedRoute
 from tradepit.api.examples import example
 from tradepit.domain.orders import Product, Status
 from tradepit.market.data import MarketData
@@ -38,7 +39,8 @@ from tradepit.schemas.orders import (
 from tradepit.services import orders
 from tradepit.services import portfolio as holdings
 
-router = APIRouter(prefix="/api/paper-trading", tags=["paper trading"])
+#: Orders and positions answer paper-tournaments' shapes under its prefix (api/dialects.py).
+router = APIRouter(prefix="/api/paper-trading", tags=["paper trading"], route_class=SeedShapedRoute)
 #: The paper-tournaments frontend's P&L widget asks ``/api/paper/pnl``.
 paper_router = APIRouter(prefix="/api/paper", tags=["paper trading"])
 #: The header that counts a list's items in every page.

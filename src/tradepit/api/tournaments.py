@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from tradepit.api.deps import AdminDep, CallerDep, CredentialsDep, IdPath, SessionDep, WiringDep
+from tradepit.api.dialects import SeedShapedRoute
 from tradepit.api.orders import place_order
 from tradepit.domain.errors import InvalidInput
 from tradepit.domain.tournaments import TournamentStatus
@@ -26,7 +27,7 @@ from tradepit.schemas.tournaments import (
 )
 from tradepit.services import leaderboards, orders, tournament_runs, tournaments
 
-router = APIRouter(tags=["tournaments"])
+router = APIRouter(tags=["tournaments"], route_class=SeedShapedRoute)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
