@@ -8,16 +8,30 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 
 from tradepit.api.deps import CallerDep, IdPath, IpDep, SessionDep, WiringDep
+from tradepit.api.examples import example
 from tradepit.domain.accounts import Role
 from tradepit.domain.money import as_float
 from tradepit.schemas.users import (
+    API_KEY_CREATED,
+    API_KEY_REVOKED,
+    API_KEYS,
+    LOGGED_IN,
+    LOGGED_OUT,
     MT5_COPIER_ROLES,
+    REGISTERED,
+    TOKEN_READ,
+    USER,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    ApiKeysRead,
+    LoggedIn,
+    LoggedOut,
     LoginBody,
     RegisterBody,
+    Registered,
     SignupBody,
+    TokenRead,
     UserRead,
 )
 from tradepit.services import auth, browser_sessions
@@ -41,11 +55,12 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
         409: {"description": "Username or e-mail already registered"},
         400: {"description": "Weak password"},
         403: {"description": "The body asks for a role above user (ROLE_NOT_ALLOWED)"},
+        201: example(REGISTERED),
     },
 )
 async def register(
     body: RegisterBody, session: SessionDep, wired: WiringDep, ip: IpDep
-) -> dict[str, Any]:
+) -> Registered:
     """Create an account, always a user (a higher ``role`` is 403). A telegram handle is the
     username. Balance is the USDT wallet."""
     user, balance = await auth.register(
@@ -60,20 +75,22 @@ async def register(
         ip=ip,
         requested=body.requested_role,
     )
-    return {
-        "success": True,
-        "message": "User registered successfully",
-        "balance": as_float(balance),
-        "id": user.id,
-        "username": user.username,
-        "telegram": user.username,
-        "user_id": user.id,
-        "role": MT5_COPIER_ROLES[Role(user.role)],
-    }
+    return Registered(
+        success=True,
+        message="User registered successfully",
+        balance=as_float(balance),
+        id=user.id,
+        username=user.username,
+        telegram=user.username,
+        user_id=user.id,
+        role=MT5_COPIER_ROLES[Role(user.role)],
+    )
 
 
 @router.post(
-    "/api/login", summary="Log in (okx-bets / csv-accounts / mt5-copier)", responses=AUTH_ERRORS
+    "/api/login",
+    summary="Log in (okx-bets / csv-accounts / mt5-copier)",
+    responses={**AUTH_ERRORS, 200: example(LOGGED_IN)},
 )
 async def login(
     body: LoginBody,
@@ -82,7 +99,7 @@ async def login(
     ip: IpDep,
     request: Request,
     response: Response,
-) -> dict[str, Any]:
+) -> LoggedIn:
     """Log in with a telegram handle, username or e-mail; returns a bearer token (and sets
     it as the ``tradepit_session`` cookie for pages that send no token: okx-bets' pages, and
     csv-accounts' page, which opens ``/api/ws`` without one)."""
@@ -90,20 +107,19 @@ async def login(
         session, wired.auth, wired.wall, login=body.login, password=body.password, ip=ip
     )
     _set_session_cookie(request, response, result.access_token, result.expires_in)
-    return {
-        "success": True,
-        "telegram": result.user.username,
-        "username": result.user.username,
-        "balance": as_float(result.balance),
-        "access_token": result.access_token,
-        "token_type": "bearer",
-        "expires_in": result.expires_in,
+    return LoggedIn(
+        success=True,
+        telegram=result.user.username,
+        username=result.user.username,
+        balance=as_float(result.balance),
+        access_token=result.access_token,
+        expires_in=result.expires_in,
         # mt5-copier's page reads these; its role spelling (super_admin is our superadmin).
-        "message": "Login successful",
-        "token": result.access_token,
-        "user_id": result.user.id,
-        "role": MT5_COPIER_ROLES[Role(result.user.role)],
-    }
+        message="Login successful",
+        token=result.access_token,
+        user_id=result.user.id,
+        role=MT5_COPIER_ROLES[Role(result.user.role)],
+    )
 
 
 def _set_session_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
@@ -121,14 +137,18 @@ def _set_session_cookie(request: Request, response: Response, token: str, max_ag
     )
 
 
-@router.post("/api/logout", summary="Log out: revoke this token", responses=AUTH_ERRORS)
+@router.post(
+    "/api/logout",
+    summary="Log out: revoke this token",
+    responses={**AUTH_ERRORS, 200: example(LOGGED_OUT)},
+)
 async def logout(
     caller: CallerDep,
     session: SessionDep,
     wired: WiringDep,
     request: Request,
     response: Response,
-) -> dict[str, Any]:
+) -> LoggedOut:
     """Revoke the presented bearer token (from the header, else the session cookie) and the
     session cookie's; both stop working at once, and the cookies are cleared."""
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -140,7 +160,7 @@ async def logout(
         httponly=True,
         samesite="strict",
     )
-    return {"success": True, "message": "Logged out"}
+    return LoggedOut(success=True, message="Logged out")
 
 
 @router.post(
@@ -150,6 +170,7 @@ async def logout(
     responses={
         409: {"description": "Username or e-mail already registered"},
         400: {"description": "Weak password"},
+        201: example(USER),
     },
 )
 async def signup(body: SignupBody, session: SessionDep, wired: WiringDep, ip: IpDep) -> UserRead:
@@ -168,47 +189,60 @@ async def signup(body: SignupBody, session: SessionDep, wired: WiringDep, ip: Ip
     return UserRead.model_validate(user)
 
 
-@router.post("/api/auth/login", summary="Log in (paper-tournaments)", responses=AUTH_ERRORS)
+@router.post(
+    "/api/auth/login",
+    summary="Log in (paper-tournaments)",
+    responses={**AUTH_ERRORS, 200: example(TOKEN_READ)},
+)
 async def auth_login(
     body: LoginBody, session: SessionDep, wired: WiringDep, ip: IpDep
-) -> dict[str, Any]:
+) -> TokenRead:
     """Log in with e-mail (or username) and password; returns a bearer JWT and the user."""
     result = await auth.login(
         session, wired.auth, wired.wall, login=body.login, password=body.password, ip=ip
     )
-    return {
-        "access_token": result.access_token,
-        "token_type": "bearer",
-        "expires_in": result.expires_in,
-        "user": UserRead.model_validate(result.user).model_dump(mode="json"),
-    }
+    return TokenRead(
+        access_token=result.access_token,
+        expires_in=result.expires_in,
+        user=UserRead.model_validate(result.user),
+    )
 
 
-@router.get("/api/auth/me", summary="The current user", responses=AUTH_ERRORS)
+@router.get(
+    "/api/auth/me", summary="The current user", responses={**AUTH_ERRORS, 200: example(USER)}
+)
 async def me(caller: CallerDep) -> UserRead:
     """Return the authenticated user."""
     return UserRead.model_validate(caller.user)
 
 
-@router.post("/api/auth/logout", summary="Log out (paper-tournaments)", responses=AUTH_ERRORS)
-async def auth_logout(caller: CallerDep, session: SessionDep, wired: WiringDep) -> dict[str, Any]:
+@router.post(
+    "/api/auth/logout",
+    summary="Log out (paper-tournaments)",
+    responses={**AUTH_ERRORS, 200: example(LOGGED_OUT)},
+)
+async def auth_logout(caller: CallerDep, session: SessionDep, wired: WiringDep) -> LoggedOut:
     """Revoke the presented bearer token."""
     await auth.logout(session, wired.wall, caller)
-    return {"success": True, "message": "Logged out"}
+    return LoggedOut(success=True, message="Logged out")
 
 
-@router.get("/api/auth/api-keys", summary="List my API keys", responses=AUTH_ERRORS)
-async def list_keys(caller: CallerDep, session: SessionDep) -> dict[str, list[ApiKeyRead]]:
+@router.get(
+    "/api/auth/api-keys",
+    summary="List my API keys",
+    responses={**AUTH_ERRORS, 200: example(API_KEYS)},
+)
+async def list_keys(caller: CallerDep, session: SessionDep) -> ApiKeysRead:
     """Return the caller's API keys; secrets are never shown again."""
     keys = await auth.list_api_keys(session, caller)
-    return {"api_keys": [ApiKeyRead.model_validate(k) for k in keys]}
+    return ApiKeysRead(api_keys=[ApiKeyRead.model_validate(k) for k in keys])
 
 
 @router.post(
     "/api/auth/api-keys",
     status_code=status.HTTP_201_CREATED,
     summary="Create an API key",
-    responses=AUTH_ERRORS,
+    responses={**AUTH_ERRORS, 201: example(API_KEY_CREATED)},
 )
 async def create_key(
     body: ApiKeyCreate, caller: CallerDep, session: SessionDep, wired: WiringDep
@@ -221,7 +255,11 @@ async def create_key(
 @router.delete(
     "/api/auth/api-keys/{key_id}",
     summary="Revoke an API key",
-    responses={**AUTH_ERRORS, 404: {"description": "No such key of yours"}},
+    responses={
+        **AUTH_ERRORS,
+        404: {"description": "No such key of yours"},
+        200: example(API_KEY_REVOKED),
+    },
 )
 async def revoke_key(
     key_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep

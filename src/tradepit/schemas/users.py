@@ -79,10 +79,14 @@ class RegisterBody(Strict):
             ]
         },
     )
-    telegram: Username | None = None
-    username: Username | None = None
-    email: EmailStr | None = None
-    password: Password
+    telegram: Username | None = Field(
+        default=None, description="okx-bets: your Telegram handle, which becomes the username"
+    )
+    username: Username | None = Field(
+        default=None, description="3-32 letters, digits, '_', '.' or '-' (csv-accounts, mt5-copier)"
+    )
+    email: EmailStr | None = Field(default=None, description="Optional; you may log in with it")
+    password: Password = Field(description="8-128 characters with letters and digits")
     role: Literal["user", "broadcast", "admin", "superadmin", "super_admin"] | None = Field(
         default=None,
         description="mt5-copier's field. Sign-up always creates a user: 'user' and 'broadcast' "
@@ -124,9 +128,9 @@ class SignupBody(Strict):
             ]
         },
     )
-    email: EmailStr
-    username: Username
-    password: Password
+    email: EmailStr = Field(description="Your e-mail; you may log in with it")
+    username: Username = Field(description="3-32 letters, digits, '_', '.' or '-'")
+    password: Password = Field(description="8-128 characters with letters and digits")
 
 
 class LoginBody(Strict):
@@ -141,10 +145,10 @@ class LoginBody(Strict):
             ]
         },
     )
-    telegram: LoginText | None = None
-    username: LoginText | None = None
-    email: LoginText | None = None
-    password: Password
+    telegram: LoginText | None = Field(default=None, description="Your Telegram handle (okx-bets)")
+    username: LoginText | None = Field(default=None, description="Your username")
+    email: LoginText | None = Field(default=None, description="Your e-mail")
+    password: Password = Field(description="Your password")
 
     @model_validator(mode="after")
     def _one_login(self) -> LoginBody:
@@ -162,13 +166,13 @@ class UserRead(BaseModel):
     """A user as the API shows it."""
 
     model_config = ConfigDict(from_attributes=True)
-    id: int
-    username: str
-    email: str | None
-    role: Role
-    is_active: bool
-    created_at: datetime
-    last_login_at: datetime | None
+    id: int = Field(description="The user's id")
+    username: str = Field(description="The username (a telegram handle is one)")
+    email: str | None = Field(description="The e-mail, if given")
+    role: Role = Field(description="user, admin or superadmin")
+    is_active: bool = Field(description="false once an administrator deactivated the account")
+    created_at: datetime = Field(description="When the account was made (UTC)")
+    last_login_at: datetime | None = Field(description="The last successful login (UTC)")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -250,25 +254,77 @@ class ApiKeyCreate(Strict):
     name: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL),
-    ]
+    ] = Field(description="A name to recognise the key by (1-64 characters)")
 
 
 class ApiKeyRead(BaseModel):
     """An API key without its secret."""
 
     model_config = ConfigDict(from_attributes=True)
-    id: int
-    name: str
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    id: int = Field(description="The key's id (DELETE /api/auth/api-keys/{id} revokes it)")
+    name: str = Field(description="The name given to it")
+    prefix: str = Field(description="The key's first 10 characters, to recognise it")
+    created_at: datetime = Field(description="When it was made (UTC)")
+    last_used_at: datetime | None = Field(description="When it last authenticated a request")
+    revoked_at: datetime | None = Field(description="When it was revoked; null while it works")
 
 
 class ApiKeyCreated(ApiKeyRead):
     """A new API key with its secret, shown this once."""
 
-    key: str
+    key: str = Field(description="The key: send it as X-API-Key; it is shown only this once")
+
+
+class ApiKeysRead(BaseModel):
+    """The caller's API keys."""
+
+    api_keys: list[ApiKeyRead] = Field(description="Every key, revoked ones too")
+
+
+class Registered(BaseModel):
+    """The answer to a sign-up by okx-bets', csv-accounts' or mt5-copier's page."""
+
+    success: bool = Field(description="Always true (a refusal is an error answer)")
+    message: str = Field(description="A confirmation to show")
+    balance: float = Field(description="The USDT wallet's balance (JSON number)")
+    id: int = Field(description="The new user's id")
+    username: str = Field(description="The username (a telegram handle is the username)")
+    telegram: str = Field(description="The same as username (okx-bets' name)")
+    user_id: int = Field(description="The same as id (mt5-copier's name)")
+    role: str = Field(description="user (mt5-copier's spelling: user, admin, super_admin)")
+
+
+class LoggedIn(BaseModel):
+    """The answer to ``POST /api/login``: a bearer token, and what okx-bets' and mt5-copier's
+    pages read."""
+
+    success: bool = Field(description="Always true (a refusal is an error answer)")
+    telegram: str = Field(description="The username (okx-bets' name)")
+    username: str = Field(description="The username")
+    balance: float = Field(description="The USDT wallet's balance (JSON number)")
+    access_token: str = Field(description="A JWT: send it as Authorization: Bearer <token>")
+    token_type: str = Field(default="bearer", description="Always bearer")
+    expires_in: int = Field(description="Seconds until the token expires")
+    message: str = Field(description="A confirmation to show")
+    token: str = Field(description="The same as access_token (mt5-copier's name)")
+    user_id: int = Field(description="The user's id")
+    role: str = Field(description="user, admin or super_admin (mt5-copier's spelling)")
+
+
+class TokenRead(BaseModel):
+    """The answer to ``POST /api/auth/login``: a bearer token and the user."""
+
+    access_token: str = Field(description="A JWT: send it as Authorization: Bearer <token>")
+    token_type: str = Field(default="bearer", description="Always bearer")
+    expires_in: int = Field(description="Seconds until the token expires")
+    user: UserRead = Field(description="The user logged in")
+
+
+class LoggedOut(BaseModel):
+    """The answer to a logout."""
+
+    success: bool = Field(description="Always true")
+    message: str = Field(description="A confirmation to show")
 
 
 class RoleChange(Strict):
@@ -291,3 +347,72 @@ class AuditRead(BaseModel):
     ip: str | None
     result: str
     details: dict[str, Any]
+
+
+# Answers as /docs shows them (``api.examples``); tests/api/test_reference.py checks each
+# against its model. The JWT is an example, signed by no server.
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+    ".eyJzdWIiOiIxIiwicm9sZSI6InVzZXIiLCJqdGkiOiIwZjhjMmUxZDlhN2IiLCJpc3MiOiJ0cmFkZXBpdCJ9"
+    ".ZXhhbXBsZSBzaWduYXR1cmUsIG5vdCBhIGtleQ"
+)
+USER: dict[str, Any] = {
+    "id": 1,
+    "username": "alice_trades",
+    "email": "alice@example.com",
+    "role": "user",
+    "is_active": True,
+    "created_at": "2026-01-14T04:55:12.417051Z",
+    "last_login_at": "2026-01-14T05:02:40.446670Z",
+    "is_admin": False,
+}
+REGISTERED: dict[str, Any] = {
+    "success": True,
+    "message": "User registered successfully",
+    "balance": 0.0,
+    "id": 1,
+    "username": "alice_trades",
+    "telegram": "alice_trades",
+    "user_id": 1,
+    "role": "user",
+}
+LOGGED_IN: dict[str, Any] = {
+    "success": True,
+    "telegram": "alice_trades",
+    "username": "alice_trades",
+    "balance": 100.0,
+    "access_token": JWT,
+    "token_type": "bearer",
+    "expires_in": 86400,
+    "message": "Login successful",
+    "token": JWT,
+    "user_id": 1,
+    "role": "user",
+}
+TOKEN_READ: dict[str, Any] = {
+    "access_token": JWT,
+    "token_type": "bearer",
+    "expires_in": 86400,
+    "user": USER,
+}
+LOGGED_OUT: dict[str, Any] = {"success": True, "message": "Logged out"}
+API_KEY: dict[str, Any] = {
+    "id": 1,
+    "name": "my bot",
+    "prefix": "tp_Xmpl7Kq",
+    "created_at": "2026-01-14T05:04:31.493475Z",
+    "last_used_at": None,
+    "revoked_at": None,
+}
+API_KEY_CREATED: dict[str, Any] = {
+    **API_KEY,
+    "key": "tp_Xmpl7Kq2vN8sLr4Tg6Wc1Yb9Hd3Fj5Mp0Qz_ExAmPlE",
+}
+API_KEYS: dict[str, Any] = {
+    "api_keys": [{**API_KEY, "last_used_at": "2026-01-14T05:10:02.118034Z"}]
+}
+API_KEY_REVOKED: dict[str, Any] = {
+    **API_KEY,
+    "last_used_at": "2026-01-14T05:10:02.118034Z",
+    "revoked_at": "2026-01-14T06:00:00.027311Z",
+}
