@@ -8,7 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response, status
 
 from tradepit.api.deps import CallerDep, SessionDep, WiringDep
+from tradepit.api.examples import example
 from tradepit.schemas.predictions import (
+    BALANCE,
+    BET_COMPLETED,
+    BET_PLACED,
+    BETS,
+    COIN_PRICES,
+    OPERATIONS,
+    PAYMENT_METHOD,
     BalanceRead,
     BetCompleted,
     BetCompletion,
@@ -41,7 +49,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
             "description": "Amount or time out of range, unknown symbol, market closed, "
             "insufficient balance"
         },
-        200: {"description": "A retry: the bet first placed with this client_bet_id"},
+        201: example(BET_PLACED),
+        200: example(
+            BET_PLACED,
+            description="A retry: the bet first placed with this client_bet_id",
+            model=BetPlaced,
+        ),
         409: {"description": "client_bet_id used before for a different bet"},
         422: {"description": "Malformed body"},
     },
@@ -62,7 +75,11 @@ async def place_bet(
     return placed
 
 
-@router.get("/balance/{telegram_username}", summary="My USDT balance (okx-bets)", responses=ERRORS)
+@router.get(
+    "/balance/{telegram_username}",
+    summary="My USDT balance (okx-bets)",
+    responses={**ERRORS, 200: example(BALANCE)},
+)
 async def get_balance(
     telegram_username: Annotated[str, Path(max_length=64, pattern=NO_NUL)],
     caller: CallerDep,
@@ -73,7 +90,11 @@ async def get_balance(
     return BalanceRead(telegram_username=caller.user.username, balance=balance)
 
 
-@router.get("/bets", summary="My bets and their outcomes (okx-bets)", responses=ERRORS)
+@router.get(
+    "/bets",
+    summary="My bets and their outcomes (okx-bets)",
+    responses={**ERRORS, 200: example(BETS)},
+)
 async def list_bets(
     caller: CallerDep,
     session: SessionDep,
@@ -91,6 +112,7 @@ async def list_bets(
         404: {"description": "No bet of yours like the one named (BET_NOT_FOUND)"},
         409: {"description": "The bet is still active (BET_NOT_RESOLVED): ask again later"},
         422: {"description": "Malformed body, or a field the page may not send (a result)"},
+        200: example(BET_COMPLETED),
     },
 )
 async def complete_bet(
@@ -107,7 +129,7 @@ async def complete_bet(
 @router.get(
     "/operations/{telegram_username}",
     summary="My operations history (okx-bets)",
-    responses=ERRORS,
+    responses={**ERRORS, 200: example(OPERATIONS)},
 )
 async def get_operations(
     telegram_username: Annotated[str, Path(max_length=64, pattern=NO_NUL)],
@@ -119,14 +141,18 @@ async def get_operations(
     return await predictions.operations(session, caller, telegram_username)
 
 
-@router.get("/coin-prices", summary="Coin prices (okx-bets)")
+@router.get("/coin-prices", summary="Coin prices (okx-bets)", responses={200: example(COIN_PRICES)})
 async def coin_prices(wired: WiringDep) -> CoinPricesRead:
     """Return every USDT pair's last price and 24-hour change under okx-bets' names
     (``BTCUSDT``), from the feed. Public, like the market data."""
     return predictions.coin_prices(wired.market)
 
 
-@router.get("/payment-methods", summary="Payment methods (okx-bets)")
+@router.get(
+    "/payment-methods",
+    summary="Payment methods (okx-bets)",
+    responses={200: example({"success": True, "methods": [PAYMENT_METHOD]})},
+)
 async def payment_methods() -> PaymentMethodsRead:
     """Return the ways to fund a balance: paper money only (balances are virtual)."""
     return predictions.payment_methods()
@@ -135,7 +161,10 @@ async def payment_methods() -> PaymentMethodsRead:
 @router.get(
     "/payment-methods/{method_id}",
     summary="One payment method (okx-bets)",
-    responses={404: {"description": "No such payment method"}},
+    responses={
+        404: {"description": "No such payment method"},
+        200: example({"success": True, "method": PAYMENT_METHOD}),
+    },
 )
 async def payment_method(
     method_id: Annotated[str, Path(max_length=64, pattern=NO_NUL)],
