@@ -7,7 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from tradepit.api.deps import CallerDep, IdPath, SessionDep, WiringDep
+from tradepit.api.examples import example
 from tradepit.schemas.broker_accounts import (
+    ACCOUNT_CREATED,
+    ACCOUNT_UPDATED,
+    ACCOUNTS,
+    CONNECTED,
     AccountCreate,
     AccountCreated,
     AccountRead,
@@ -26,13 +31,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("", summary="My linked accounts", responses=ERRORS)
+@router.get("", summary="My linked accounts", responses={**ERRORS, 200: example(ACCOUNTS)})
 async def list_accounts(caller: CallerDep, session: SessionDep) -> AccountsRead:
     """Return my accounts (an admin: everyone's), secrets masked."""
     return AccountsRead(accounts=await broker_accounts.list_accounts(session, caller))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Link an account", responses=ERRORS)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Link an account",
+    responses={**ERRORS, 201: example(ACCOUNT_CREATED)},
+)
 async def create_account(
     body: AccountCreate, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> AccountCreated:
@@ -45,7 +55,11 @@ async def create_account(
     )
 
 
-@router.put("/{account_id}", summary="Change an account", responses=ERRORS)
+@router.put(
+    "/{account_id}",
+    summary="Change an account",
+    responses={**ERRORS, 200: example(ACCOUNT_UPDATED)},
+)
 async def update_account(
     account_id: IdPath,
     body: AccountUpdate,
@@ -73,7 +87,11 @@ async def delete_account(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{account_id}/connect", summary="Check an account's credentials", responses=ERRORS)
+@router.post(
+    "/{account_id}/connect",
+    summary="Check an account's credentials",
+    responses={**ERRORS, 200: example(CONNECTED)},
+)
 async def connect_account(
     account_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> ConnectRead:

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from tradepit.api.deps import CallerDep, WiringDep
-from tradepit.schemas.calculator import CalculationCreate, CalculationRead
+from tradepit.api.examples import example
+from tradepit.schemas.calculator import CALCULATION, CalculationCreate, CalculationRead
 from tradepit.services import calculator
 
 router = APIRouter(prefix="/api", tags=["broker accounts"])
@@ -19,7 +20,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/calculate", summary="Lot sizes for a risk", responses=ERRORS)
+@router.post(
+    "/calculate",
+    summary="Lot sizes for a risk",
+    responses={**ERRORS, 200: example(CALCULATION)},
+)
 async def calculate(
     body: CalculationCreate, caller: CallerDep, wired: WiringDep
 ) -> CalculationRead:

@@ -108,19 +108,28 @@ class AccountCreate(BaseModel):
             ]
         },
     )
-    account_name: Name
+    account_name: Name = Field(description="A name for the account (1-100 characters)")
     broker: Broker
-    login: Short | None = None
-    password: Secret | None = None
-    api_key: Secret | None = None
-    api_secret: Secret | None = None
-    server: Annotated[str, Field(max_length=100, pattern=NO_NUL)] | None = None
+    login: Short | None = Field(default=None, description="The broker login (MT5: numeric)")
+    password: Secret | None = Field(
+        default=None, description="Write-only; stored encrypted (MT5 password, OKX passphrase)"
+    )
+    api_key: Secret | None = Field(
+        default=None, description="Write-only; stored encrypted (Kite app key, exchange key)"
+    )
+    api_secret: Secret | None = Field(
+        default=None,
+        description="Write-only; stored encrypted (Kite access token, exchange secret)",
+    )
+    server: Annotated[str, Field(max_length=100, pattern=NO_NUL)] | None = Field(
+        default=None, description="MT5 server; for paper, the wallet currency (USD, INR, USDT)"
+    )
     account_type: AccountType = "demo"
-    is_active: bool = True
+    is_active: bool = Field(default=True, description="Only active accounts receive orders")
     symbol_map: SymbolMap = Field(default_factory=dict)
-    pnl: Figure = Decimal(0)
-    margin: Figure = Decimal(0)
-    max_risk: Risk = Decimal(0)
+    pnl: Figure = Field(default=Decimal(0), description="The desk's P&L figure, as entered")
+    margin: Figure = Field(default=Decimal(0), description="The desk's margin figure, as entered")
+    max_risk: Risk = Field(default=Decimal(0), description="The desk's risk limit, as entered")
 
     @model_validator(mode="before")
     @classmethod
@@ -134,79 +143,89 @@ class AccountUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"max_risk": "2.5", "is_active": False}]}
     )
-    account_name: Name | None = None
-    broker: Broker | None = None
-    login: Short | None = None
-    password: Secret | None = None
-    api_key: Secret | None = None
-    api_secret: Secret | None = None
-    server: Annotated[str, Field(max_length=100, pattern=NO_NUL)] | None = None
-    account_type: AccountType | None = None
-    is_active: bool | None = None
-    symbol_map: SymbolMap | None = None
-    pnl: Figure | None = None
-    margin: Figure | None = None
-    max_risk: Risk | None = None
+    account_name: Name | None = Field(default=None, description="A new name")
+    broker: Broker | None = Field(
+        default=None, description="paper, mt5, mt5:<company>, kite or ccxt:<exchange>"
+    )
+    login: Short | None = Field(default=None, description="The broker login")
+    password: Secret | None = Field(default=None, description='A new password; "" removes it')
+    api_key: Secret | None = Field(default=None, description='A new API key; "" removes it')
+    api_secret: Secret | None = Field(default=None, description='A new API secret; "" removes it')
+    server: Annotated[str, Field(max_length=100, pattern=NO_NUL)] | None = Field(
+        default=None, description="MT5 server; for paper, the wallet currency"
+    )
+    account_type: AccountType | None = Field(
+        default=None, description="demo or live; real (mt5-copier's word) is live"
+    )
+    is_active: bool | None = Field(default=None, description="Only active accounts get orders")
+    symbol_map: SymbolMap | None = Field(
+        default=None, description="Our symbol → the broker's; replaces the whole map"
+    )
+    pnl: Figure | None = Field(default=None, description="The desk's P&L figure")
+    margin: Figure | None = Field(default=None, description="The desk's margin figure")
+    max_risk: Risk | None = Field(default=None, description="The desk's risk limit")
 
 
 class AccountRead(BaseModel):
     """A linked account as its owner (or an admin) sees it: secrets masked."""
 
-    id: int
-    user_id: int
-    user: str
-    account_name: str
-    broker: str
-    login: str | None
-    server: str | None
-    account_type: str
-    is_active: bool
-    symbol_map: dict[str, str]
+    id: int = Field(description="The account's id")
+    user_id: int = Field(description="The owner's user id")
+    user: str = Field(description="The owner's username")
+    account_name: str = Field(description="Its name")
+    broker: str = Field(description="paper, mt5, mt5:<company>, kite or ccxt:<exchange>")
+    login: str | None = Field(description="The broker login")
+    server: str | None = Field(description="MT5 server; for paper, the wallet currency")
+    account_type: str = Field(description="demo or live")
+    is_active: bool = Field(description="Only active accounts receive orders")
+    symbol_map: dict[str, str] = Field(description="Our symbol → the broker's")
     password: str | None = Field(description="A mask such as '••••1234', or null")
-    api_key: str | None
-    api_secret: str | None
-    pnl: Money
-    margin: Money
-    max_risk: Money
+    api_key: str | None = Field(description="A mask such as '••••1234', or null")
+    api_secret: str | None = Field(description="A mask such as '••••1234', or null")
+    pnl: Money = Field(description="The desk's P&L figure, as entered (decimal string)")
+    margin: Money = Field(description="The desk's margin figure, as entered (decimal string)")
+    max_risk: Money = Field(description="The desk's risk limit, as entered (decimal string)")
     status: str = Field(description="new, connected or failed (the last connect)")
-    status_detail: str | None
-    checked_at: datetime | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
+    status_detail: str | None = Field(description="The last connect's message")
+    checked_at: datetime | None = Field(description="When the last connect ran (UTC)")
+    version: int = Field(description="Counts changes; restore an earlier one by number")
+    created_at: datetime = Field(description="When it was linked (UTC)")
+    updated_at: datetime = Field(description="Its last change (UTC)")
 
 
 class AccountCreated(AccountRead):
     """A new account, with mt5-copier's confirmation (``account_id`` is ``id``)."""
 
-    message: str
-    account_id: int
+    message: str = Field(description="A confirmation to show")
+    account_id: int = Field(description="The same as id (mt5-copier's name)")
 
 
 class AccountsRead(BaseModel):
     """Every account the caller may see."""
 
-    accounts: list[AccountRead]
+    accounts: list[AccountRead] = Field(description="Mine; an admin: everyone's")
 
 
 class AccountInfoRead(BaseModel):
     """The account as its broker reports it."""
 
-    login: str
-    currency: str
-    balance: Money
-    equity: Money
-    margin: Money
+    login: str = Field(description="The broker login")
+    currency: str = Field(description="The account's currency; the figures are in it")
+    balance: Money = Field(description="Balance (decimal string)")
+    equity: Money = Field(description="Balance plus open P&L (decimal string)")
+    margin: Money = Field(description="Margin in use (decimal string)")
 
 
 class ConnectRead(BaseModel):
     """What a connect found: connected with the account, or failed with the broker's reason."""
 
-    success: bool
-    id: int
-    status: Literal["connected", "failed"]
-    message: str
-    account: AccountInfoRead | None = None
+    success: bool = Field(description="true when the broker accepted the credentials")
+    id: int = Field(description="The account's id")
+    status: Literal["connected", "failed"] = Field(description="connected or failed")
+    message: str = Field(description="What happened, the broker's reason on failure")
+    account: AccountInfoRead | None = Field(
+        default=None, description="The broker's figures when connected, else null"
+    )
     account_id: int = Field(description="id again, as mt5-copier names it")
     token: str | None = Field(
         description="A bearer token of this login (same expiry; logging out with either "
@@ -389,3 +408,79 @@ class ImportReport(BaseModel):
     success: bool
     imported: int
     errors: list[RowErrors]
+
+
+# Answers as /docs shows them (``api.examples``); tests/api/test_reference.py checks each
+# against its model.
+ACCOUNT: dict[str, Any] = {
+    "id": 1,
+    "user_id": 1,
+    "user": "alice_trades",
+    "account_name": "Gold demo",
+    "broker": "mt5",
+    "login": "51234567",
+    "server": "ICMarketsSC-Demo",
+    "account_type": "demo",
+    "is_active": True,
+    "symbol_map": {"XAUUSD": "XAUUSD.a"},
+    "password": "••••",
+    "api_key": None,
+    "api_secret": None,
+    "pnl": "0",
+    "margin": "0",
+    "max_risk": "0",
+    "status": "new",
+    "status_detail": None,
+    "checked_at": None,
+    "version": 1,
+    "created_at": "2026-01-14T05:30:00.254612Z",
+    "updated_at": "2026-01-14T05:30:00.254612Z",
+}
+ACCOUNT_CREATED: dict[str, Any] = {
+    **ACCOUNT,
+    "message": "Account added successfully",
+    "account_id": 1,
+}
+ACCOUNT_UPDATED: dict[str, Any] = {
+    **ACCOUNT,
+    "is_active": False,
+    "max_risk": "2.5",
+    "version": 2,
+    "updated_at": "2026-01-14T05:41:12.284417Z",
+}
+ACCOUNTS: dict[str, Any] = {
+    "accounts": [
+        ACCOUNT,
+        {
+            **ACCOUNT,
+            "id": 2,
+            "account_name": "OKX spot",
+            "broker": "ccxt:okx",
+            "login": None,
+            "server": None,
+            "symbol_map": {},
+            "password": "••••",
+            "api_key": "••••9f3a",
+            "api_secret": "••••41c2",
+            "status": "connected",
+            "status_detail": "connected: USDT 2500",
+            "checked_at": "2026-01-14T05:35:02.118034Z",
+        },
+    ]
+}
+CONNECTED: dict[str, Any] = {
+    "success": True,
+    "id": 3,
+    "status": "connected",
+    "message": "connected: USD 10000",
+    "account": {
+        "login": "alice_trades",
+        "currency": "USD",
+        "balance": "10000",
+        "equity": "10000",
+        "margin": "0",
+    },
+    "account_id": 3,
+    # An example JWT, signed by no server.
+    "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwiYWNjb3VudF9pZCI6M30.ZXhhbXBsZQ",
+}

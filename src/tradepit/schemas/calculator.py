@@ -68,7 +68,7 @@ class CalculationCreate(BaseModel):
             ]
         },
     )
-    symbol: Symbol
+    symbol: Symbol = Field(description="A catalogue symbol (XAUUSD, EURUSD, BTC-USDT, RELIANCE)")
     portfolio_size: Price = Field(
         alias="portfolioSize", description="The balance, in the instrument's currency"
     )
@@ -76,8 +76,8 @@ class CalculationCreate(BaseModel):
         Decimal,
         Field(alias="riskPercent", gt=0, le=100, decimal_places=4, allow_inf_nan=False),
         PLAIN,
-    ]
-    stop_loss: Price = Field(alias="stopLoss")
+    ] = Field(description="The share of portfolioSize to lose at the stop, in %")
+    stop_loss: Price = Field(alias="stopLoss", description="The stop-loss price")
     entries: list[Price] = Field(
         min_length=1,
         max_length=MAX_ENTRIES,
@@ -93,27 +93,57 @@ class CalculationCreate(BaseModel):
 class EntrySizeRead(BaseModel):
     """One entry's size and the money it loses at the stop."""
 
-    entry_price: Money
-    lots: Money
-    risk_amount: Money
+    entry_price: Money = Field(description="The entry's price (decimal string)")
+    lots: Money = Field(description="Lots to trade at it, on the lot step (decimal string)")
+    risk_amount: Money = Field(
+        description="What it loses at the stop, in the instrument's currency (decimal string)"
+    )
 
 
 class CalculationRead(BaseModel):
     """The risk asked, each entry's lots, their total, and warnings."""
 
-    symbol: str
-    currency: str
+    # Read by either name, so that an answer reads back (tests/api/test_reference.py).
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+    symbol: str = Field(description="The instrument's catalogue symbol")
+    currency: str = Field(description="The instrument's currency; every amount here is in it")
     contract_size: Money = Field(description="Money per 1.0 of price per lot")
-    risk_amount: Money
-    entries: list[EntrySizeRead]
-    total_lots: Money
-    warnings: list[str]
-    # mt5-copier's answer, as its page reads it: JSON numbers in camelCase.
-    lot_size: Number = Field(serialization_alias="lotSize", description="total_lots")
-    risk: Number = Field(serialization_alias="riskAmount", description="risk_amount")
-    stop_distance: Number = Field(
-        serialization_alias="stopDistance", description="|entryPrice1 - stopLoss|, in price"
+    risk_amount: Money = Field(
+        description="riskPercent of portfolioSize: what all entries may lose together"
     )
-    entry_price: Number = Field(serialization_alias="entryPrice", description="entryPrice1")
-    stop_loss: Number = Field(serialization_alias="stopLoss")
-    calculated_at: datetime = Field(serialization_alias="calculatedAt")
+    entries: list[EntrySizeRead] = Field(description="Each entry's size, in the order given")
+    total_lots: Money = Field(description="The entries' lots together (decimal string)")
+    warnings: list[str] = Field(
+        description="What differs from the ask (an entry raised to the minimum lot risks more)"
+    )
+    # mt5-copier's answer, as its page reads it: JSON numbers in camelCase.
+    lot_size: Number = Field(alias="lotSize", description="total_lots (JSON number)")
+    risk: Number = Field(alias="riskAmount", description="risk_amount (JSON number)")
+    stop_distance: Number = Field(
+        alias="stopDistance", description="|entryPrice1 - stopLoss|, in price"
+    )
+    entry_price: Number = Field(alias="entryPrice", description="entryPrice1")
+    stop_loss: Number = Field(alias="stopLoss", description="The stop-loss price")
+    calculated_at: datetime = Field(alias="calculatedAt", description="When it was computed (UTC)")
+
+
+# The answer as /docs shows it (``api.examples``); tests/api/test_reference.py checks it
+# against its model.
+CALCULATION: dict[str, Any] = {
+    "symbol": "XAUUSD",
+    "currency": "USD",
+    "contract_size": "100",
+    "risk_amount": "100",
+    "entries": [
+        {"entry_price": "2350", "lots": "0.05", "risk_amount": "50"},
+        {"entry_price": "2345", "lots": "0.1", "risk_amount": "50"},
+    ],
+    "total_lots": "0.15",
+    "warnings": [],
+    "lotSize": 0.15,
+    "riskAmount": 100.0,
+    "stopDistance": 10.0,
+    "entryPrice": 2350.0,
+    "stopLoss": 2340.0,
+    "calculatedAt": "2026-01-14T05:30:00.241876Z",
+}
