@@ -55,6 +55,22 @@ class TestCalculate:
         assert response.status_code == 200, response.text
         assert response.json()["entries"][0]["lots"] == "0.4"
 
+    async def test_usdjpy_risks_dollars_converted_at_the_stop(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 50 pips of USDJPY: 50,000 yen a lot, 323.62459547 dollars at the stop 154.500.
+        response = await calculate(
+            client,
+            {"symbol": "USDJPY", "portfolio_size": "10000", "risk_percent": "1",
+             "stop_loss": "154.500", "entry_price_1": "155.000"},
+        )  # fmt: skip
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["currency"], body["contract_size"]) == ("USD", "100000")
+        assert body["entries"] == [
+            {"entry_price": "155", "lots": "0.3", "risk_amount": "97.08737865"}
+        ]
+
     async def test_nifty_future_in_whole_lots(self, client: httpx.AsyncClient) -> None:
         response = await calculate(
             client,

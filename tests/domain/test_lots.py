@@ -14,6 +14,7 @@ from tradepit.market.catalogue import Catalogue
 CATALOGUE = Catalogue.load()
 GOLD = lot_rules(CATALOGUE.get("XAUUSD"))
 EURUSD = lot_rules(CATALOGUE.get("EURUSD"))
+USDJPY = lot_rules(CATALOGUE.get("USDJPY"))
 D = Decimal
 
 
@@ -67,6 +68,16 @@ class TestSize:
         sizing = size(D(10000), D(1), D(2360), [D(2350)], GOLD)
         assert sizing.entries[0].lots == D("0.1")
 
+    def test_usdjpy_fifty_pips_risk_dollars_converted_at_the_stop(self) -> None:
+        # 0.500 yen x 100,000 = 50,000 yen a lot; stopped out at 154.500 that is
+        # 323.6245954692556... dollars, rounded up: 323.62459547. 100 / that = 0.309 -> 0.30.
+        assert USDJPY.settles_in_base and not EURUSD.settles_in_base
+        sizing = size(D(10000), D(1), D("154.500"), [D("155.000")], USDJPY)
+        assert sizing.entries[0].lots == D("0.30")
+        # What the stop realizes: 0.3 x 50,000 yen / 154.5, rounded up to 10⁻⁸.
+        assert sizing.entries[0].risk_amount == D("97.08737865")
+        assert sizing.risk_taken <= sizing.risk_amount
+
     @pytest.mark.parametrize(
         ("stop", "entries"),
         [(D(2350), [D(2350)]), (D(2340), []), (D(2340), [D(2350), D(2330)])],
@@ -78,7 +89,10 @@ class TestSize:
 
 prices = st.decimals(min_value=D("0.5"), max_value=D(100000), places=2)
 rules = st.sampled_from(
-    [lot_rules(CATALOGUE.get(s)) for s in ("XAUUSD", "EURUSD", "NIFTY", "RELIANCE", "BTC-USDT")]
+    [
+        lot_rules(CATALOGUE.get(s))
+        for s in ("XAUUSD", "EURUSD", "USDJPY", "USDCHF", "NIFTY", "RELIANCE", "BTC-USDT")
+    ]
 )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from fractions import Fraction
 
 import pytest
 from hypothesis import example, given
@@ -14,13 +15,17 @@ from tradepit.domain.money import (
     PLAIN_NOTATION,
     SCALE,
     InexactAmount,
+    InvalidRate,
     NotPlainDecimal,
     as_float,
     from_units,
     parse_plain,
     plain_text,
+    quote_to_base,
     to_units,
 )
+
+D = Decimal
 
 #: Every unit count a column can hold.
 units_in_range = st.integers(min_value=-MAX_UNITS, max_value=MAX_UNITS)
@@ -261,3 +266,77 @@ class TestPlainNotation:
         with localcontext() as ctx:
             ctx.prec = 3
             assert parse_plain(text) == Decimal(text)
+
+
+#: Prices a pair can have: positive, at most 8 places, from a yen price to a tiny one.
+rates = st.integers(min_value=1, max_value=10**12).map(from_units)
+#: Amounts of a pair's quote currency (P&L, margin, notional), either sign.
+quote_amounts = st.integers(min_value=-(10**17), max_value=10**17).map(from_units)
+
+
+class TestQuoteToBase:
+    """``quote_to_base``: amount / rate, rounded once to 10⁻⁸ (the USD-base pairs' P&L)."""
+
+    def test_a_usdjpy_lot_moving_half_a_yen(self) -> None:
+        # 1 lot of 100,000 dollars bought at 155.000 and sold at 155.500: 50,000 yen, which
+        # at 155.500 yen a dollar is 321.543408360128... dollars.
+        assert quote_to_base(D("50000"), D("155.500")) == D("321.54340836")
+        assert quote_to_base(D("-50000"), D("155.500")) == D("-321.54340836")
+        assert quote_to_base(D("50000"), D("155.500"), ROUND_CEILING) == D("321.54340837")
+        assert quote_to_base(D("50000"), D("155.500"), ROUND_FLOOR) == D("321.54340836")
+
+    def test_ties_go_to_the_even_unit(self) -> None:
+        assert quote_to_base(D("0.00000001"), D(2)) == 0  # 0.5e-8 -> 0
+        assert quote_to_base(D("0.00000003"), D(2)) == D("0.00000002")  # 1.5e-8 -> 2e-8
+        assert quote_to_base(D("0.00000005"), D(2)) == D("0.00000002")  # 2.5e-8 -> 2e-8
+
+    @pytest.mark.parametrize("rate", [D(0), D(-1), D("NaN"), D("Infinity")])
+    def test_a_rate_that_is_not_positive_and_finite_is_refused(self, rate: Decimal) -> None:
+        with pytest.raises(InvalidRate):
+            quote_to_base(D(1), rate)
+
+    @given(quote_amounts, rates)
+    def test_the_result_is_the_exact_quotient_rounded_half_even_once(
+        self, amount: Decimal, rate: Decimal
+    ) -> None:
+        converted = quote_to_base(amount, rate)
+        assert converted == converted.scaleb(SCALE).to_integral_value().scaleb(-SCALE)
+        error = Fraction(converted) - Fraction(amount) / Fraction(rate)
+        half = Fraction(1, 2 * 10**SCALE)
+        assert abs(error) <= half
+        if abs(error) == half:  # a tie: the even unit
+            assert int(converted.scaleb(SCALE)) % 2 == 0
+
+    @given(quote_amounts, rates)
+    def test_ceiling_and_floor_bracket_the_exact_quotient(
+        self, amount: Decimal, rate: Decimal
+    ) -> None:
+        exact = Fraction(amount) / Fraction(rate)
+        up = quote_to_base(amount, rate, ROUND_CEILING)
+        down = quote_to_base(amount, rate, ROUND_FLOOR)
+        assert Fraction(down) <= exact <= Fraction(up)
+        assert up - down in (0, D("0.00000001"))
+        assert (up == down) == (Fraction(down) == exact)
+        assert down <= quote_to_base(amount, rate) <= up
+
+    @given(quote_amounts, rates)
+    def test_sign_symmetric_and_at_rate_one_the_identity(
+        self, amount: Decimal, rate: Decimal
+    ) -> None:
+        assert quote_to_base(-amount, rate) == -quote_to_base(amount, rate)
+        assert quote_to_base(amount, D(1)) == amount
+
+    @given(quote_amounts, quote_amounts, rates)
+    def test_monotonic_in_the_amount(self, a: Decimal, b: Decimal, rate: Decimal) -> None:
+        low, high = sorted((a, b))
+        assert quote_to_base(low, rate) <= quote_to_base(high, rate)
+
+    @given(
+        st.integers(min_value=1, max_value=10_000).map(lambda n: n * D("0.01")),
+        rates,
+    )
+    def test_a_notional_converted_at_its_own_price_is_quantity_times_contract(
+        self, lots: Decimal, price: Decimal
+    ) -> None:
+        # Margin on a USD-base pair: quantity x contract x price converted at that price.
+        assert quote_to_base(lots * D(100_000) * price, price) == lots * D(100_000)

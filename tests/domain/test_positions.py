@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tradepit.domain.errors import DomainError
-from tradepit.domain.money import InexactAmount, to_units
+from tradepit.domain.money import InexactAmount, quote_to_base, to_units
 from tradepit.domain.orders import Fill, Product, Side
 from tradepit.domain.positions import (
     AVERAGE_PLACES,
@@ -419,3 +419,117 @@ class TestProperties:
             Side.SELL, fill, scenario.multiplier
         )
         assert repr(pos) == repr(copy)
+
+
+# --- A pair settled in its base currency (USDJPY in a USD wallet) ------------------------------
+
+#: USDJPY: tick 0.001, lot step 0.01, 100,000 dollars a lot.
+JPY_TICK, JPY_LOT, JPY_CONTRACT = D("0.001"), D("0.01"), D(100000)
+
+
+def usdjpy() -> Position:
+    return Position(7, "USDJPY", Product.MIS)
+
+
+class TestSettledInBase:
+    def test_a_round_trip_realizes_the_yen_p_and_l_at_the_exit_price(self) -> None:
+        pos = usdjpy()
+        opened = pos.apply(
+            Side.BUY, Fill(D(1), D("155.000"), D("3.50")), JPY_CONTRACT, settles_in_base=True
+        )
+        assert opened.realized == 0 and pos.cost_basis == D("15500000")  # yen
+        assert pos.unrealized(D("155.500"), JPY_CONTRACT, settles_in_base=True) == D("321.54340836")
+        closed = pos.apply(
+            Side.SELL, Fill(D(1), D("155.500"), D("3.50")), JPY_CONTRACT, settles_in_base=True
+        )
+        # 50,000 yen / 155.5 = 321.5434083601286... dollars, half-even to 10⁻⁸.
+        assert closed.realized == D("321.54340836") == quote_to_base(D(50000), D("155.500"))
+        assert pos.realized_gross == D("321.54340836")
+        assert pos.realized_net == D("314.54340836")  # charges are dollars already
+
+    def test_a_short_that_loses_converts_the_loss_at_the_cover_price(self) -> None:
+        pos = usdjpy()
+        pos.apply(Side.SELL, Fill(D("0.5"), D("150.000")), JPY_CONTRACT, settles_in_base=True)
+        covered = pos.apply(
+            Side.BUY, Fill(D("0.5"), D("151.200")), JPY_CONTRACT, settles_in_base=True
+        )
+        # -0.5 x 100,000 x 1.2 = -60,000 yen at 151.2 = -396.8253968253968... dollars.
+        assert covered.realized == D("-396.82539683")
+
+    def test_a_mark_of_zero_cannot_convert(self) -> None:
+        pos = usdjpy()
+        pos.apply(Side.BUY, Fill(D(1), D("155.000")), JPY_CONTRACT, settles_in_base=True)
+        with pytest.raises(InvalidMark):
+            pos.unrealized(D(0), JPY_CONTRACT, settles_in_base=True)
+
+
+@st.composite
+def usdjpy_scenarios(draw: st.DrawFn) -> Scenario:
+    """Draw USDJPY trades at realistic prices (100-200 yen) and a positive mark."""
+    trades = []
+    for _ in range(draw(st.integers(min_value=0, max_value=20))):
+        side = draw(st.sampled_from(Side))
+        qty = draw(st.integers(min_value=1, max_value=40)) * JPY_LOT
+        price = draw(st.integers(min_value=100_000, max_value=200_000)) * JPY_TICK
+        charges = draw(st.integers(min_value=0, max_value=1_000)) * D("0.01")
+        trades.append(Trade(side, Fill(qty, price, charges)))
+    mark = draw(st.integers(min_value=100_000, max_value=200_000)) * JPY_TICK
+    return Scenario(JPY_TICK, JPY_LOT, JPY_CONTRACT, trades, mark)
+
+
+class TestSettledInBaseProperties:
+    @given(usdjpy_scenarios())
+    def test_each_fill_realizes_its_yen_p_and_l_converted_at_its_price(
+        self, scenario: Scenario
+    ) -> None:
+        # The same fills on a position kept in yen give each fill's yen P&L; the converted
+        # position realizes exactly that, converted once at the fill's price.
+        yen, dollars = usdjpy(), usdjpy()
+        for t in scenario.trades:
+            in_yen = yen.apply(t.side, t.fill, JPY_CONTRACT)
+            in_dollars = dollars.apply(t.side, t.fill, JPY_CONTRACT, settles_in_base=True)
+            assert in_dollars.realized == quote_to_base(in_yen.realized, t.fill.price)
+            assert (in_dollars.kind, in_dollars.closed, in_dollars.opened) == (
+                in_yen.kind,
+                in_yen.closed,
+                in_yen.opened,
+            )
+            to_units(in_dollars.realized)
+        # Quantity, cost basis and charges are the same; only the P&L is converted.
+        assert (dollars.quantity, dollars.cost_basis, dollars.charges) == (
+            yen.quantity,
+            yen.cost_basis,
+            yen.charges,
+        )
+        mark = scenario.mark
+        assert dollars.unrealized(mark, JPY_CONTRACT, settles_in_base=True) == quote_to_base(
+            yen.unrealized(mark, JPY_CONTRACT), mark
+        )
+        assert dollars.realized_net == dollars.realized_gross - dollars.charges
+
+    @given(usdjpy_scenarios())
+    def test_an_immediate_close_at_the_mark_realizes_the_unrealized(
+        self, scenario: Scenario
+    ) -> None:
+        pos = usdjpy()
+        for t in scenario.trades:
+            pos.apply(t.side, t.fill, JPY_CONTRACT, settles_in_base=True)
+        if pos.is_flat:
+            return
+        unrealized = pos.unrealized(scenario.mark, JPY_CONTRACT, settles_in_base=True)
+        side = Side.SELL if pos.quantity > 0 else Side.BUY
+        close = pos.apply(
+            side, Fill(abs(pos.quantity), scenario.mark), JPY_CONTRACT, settles_in_base=True
+        )
+        assert close.realized == unrealized and pos.is_flat
+
+    @given(scenarios())
+    def test_without_the_flag_nothing_changes(self, scenario: Scenario) -> None:
+        # Every instrument quoted in its settlement currency keeps the accounting it had.
+        a, b = position(), position()
+        m = scenario.multiplier
+        for t in scenario.trades:
+            assert a.apply(t.side, t.fill, m) == b.apply(t.side, t.fill, m, settles_in_base=False)
+        assert a.unrealized(scenario.mark, m) == b.unrealized(
+            scenario.mark, m, settles_in_base=False
+        )

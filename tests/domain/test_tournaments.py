@@ -145,6 +145,16 @@ class TestPositionRules:
     def test_allowed(self, held: Decimal, change: Decimal) -> None:
         check_position(self.LIMITS, held, change, Decimal(100), Decimal(1))
 
+    def test_a_usd_base_pair_is_worth_its_dollars_whatever_its_yen_price(self) -> None:
+        # USDJPY: 0.1 lot of 100,000 dollars is worth 10,000 dollars at any price in yen.
+        limits = PositionLimits(True, Decimal(10), Decimal(100_000))
+        lot, price = Decimal(100_000), Decimal("155.000")
+        check_position(limits, Decimal(0), Decimal("0.1"), price, lot, settles_in_base=True)
+        with pytest.raises(RuleBroken, match="worth 10100"):
+            check_position(limits, Decimal(0), Decimal("0.101"), price, lot, settles_in_base=True)
+        with pytest.raises(RuleBroken):  # unconverted, 0.1 lot would be 1,550,000
+            check_position(limits, Decimal(0), Decimal("0.1"), price, lot)
+
     @given(
         held=st.decimals(min_value=-1000, max_value=1000, places=2),
         change=st.decimals(min_value=-2000, max_value=2000, places=2),

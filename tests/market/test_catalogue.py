@@ -125,6 +125,13 @@ FX = {
     "XAUUSD": ("0.01", 100),
     "XAGUSD": ("0.001", 5_000),
 }
+#: USD-base pairs (priced in the quote currency, settled in USD): tick, quote currency.
+USD_BASE = {
+    "USDJPY": ("0.001", "JPY"),
+    "USDCHF": ("0.00001", "CHF"),
+    "USDCAD": ("0.00001", "CAD"),
+    "USDINR": ("0.0001", "INR"),
+}
 #: Names clients and tests used before the catalogue grew.
 EARLIER_NAMES = [
     "NIFTY",
@@ -266,9 +273,55 @@ class TestCryptoAndFx:
         assert instrument.tick_size == D(tick) and instrument.multiplier == contract
         assert instrument.lot_size == D("0.01")
 
-    def test_every_quoted_currency_has_a_wallet(self, catalogue: Catalogue) -> None:
-        # Wallets exist in INR, USDT and USD only: a USDJPY would settle P&L in yen.
+    @pytest.mark.parametrize("symbol", list(FX))
+    def test_usd_quoted_symbols_settle_in_their_price_currency(
+        self, catalogue: Catalogue, symbol: str
+    ) -> None:
+        instrument = catalogue.get(symbol)
+        assert not instrument.settles_in_base and instrument.price_currency == "USD"
+        assert not instrument.margined("CNC", long=True)  # paid in full, as before
+
+    @pytest.mark.parametrize("symbol", list(USD_BASE))
+    def test_usd_base_pairs_settle_in_usd_and_are_always_margined(
+        self, catalogue: Catalogue, symbol: str
+    ) -> None:
+        pair = catalogue.get(symbol)
+        tick, quote = USD_BASE[symbol]
+        assert (pair.kind, pair.venue, pair.currency) == (Kind.FOREX, Venue.FX, "USD")
+        assert (pair.quote_currency, pair.price_currency) == (quote, quote)
+        assert pair.settles_in_base and symbol == f"USD{quote}"
+        assert pair.tick_size == D(tick) and pair.multiplier == 100_000
+        assert pair.lot_size == D("0.01") and pair.beta < 0
+        for product in ("MIS", "NRML", "CNC"):
+            assert pair.margined(product, long=True) and pair.margined(product, long=False)
+            assert pair.can_short(product)
+        # A lot is 100,000 dollars whatever the price: converted at the pair's own price.
+        price = pair.price
+        assert pair.in_settlement(price * pair.multiplier, price) == 100_000
+
+    def test_every_settlement_currency_has_a_wallet(self, catalogue: Catalogue) -> None:
+        # Wallets exist in INR, USDT and USD only: USDJPY settles in USD, priced in yen.
         assert {i.currency for i in catalogue} == {"INR", "USDT", "USD"}
+
+    @pytest.mark.parametrize(
+        ("row", "message"),
+        [
+            ({"kind": "EQUITY"}, "margined FOREX pairs only"),
+            ({"symbol": "JPYUSD"}, "must be named USDJPY"),
+        ],
+    )
+    def test_a_quote_currency_is_for_a_base_named_pair_only(
+        self, tmp_path: Path, row: dict[str, str], message: str
+    ) -> None:
+        fields = {
+            "symbol": "USDJPY", "name": "x", "kind": "FOREX", "venue": "FX",
+            "currency": "USD", "quote_currency": "JPY", **row,
+        }  # fmt: skip
+        body = "\n".join(f'{k} = "{v}"' for k, v in fields.items())
+        path = tmp_path / "catalogue.toml"
+        path.write_text(f'[margin]\nFOREX = "0.01"\n\n[[instrument]]\n{body}\n')
+        with pytest.raises(ValueError, match=message):
+            Catalogue.load(path)
 
 
 class TestEarlierNames:
@@ -441,6 +494,8 @@ class TestSimulatedCatalogue:
             own, index = returns(instrument.symbol), returns(instrument.index)
             beta = float(np.cov(own, index)[0, 1] / index.var(ddof=1))
             assert beta == pytest.approx(instrument.beta, abs=0.3), instrument.symbol
-            assert float(np.corrcoef(own, index)[0, 1]) > 0.15, instrument.symbol
+            # The USD-base pairs move against EURUSD (AUDUSD): their beta is negative.
+            correlation = float(np.corrcoef(own, index)[0, 1])
+            assert correlation * math.copysign(1.0, instrument.beta) > 0.15, instrument.symbol
         # Without an index in common there is no co-movement.
         assert abs(float(np.corrcoef(returns("ETH-USDT"), returns("EURUSD"))[0, 1])) < 0.1

@@ -334,3 +334,69 @@ class TestLiveBoard:
                     else:
                         exact += position.market_value(ltp, instrument.multiplier)
                 assert equity[user["id"]] == exact.quantize(Decimal("0.01")), row.symbol
+
+    async def test_usd_base_pairs_are_marked_in_dollars_as_the_exact_equity_is(
+        self, app: FastAPI
+    ) -> None:
+        """A USD tournament: USDJPY and USDCHF (priced in yen and francs, settled in dollars)
+        are valued as rows, converted at the mark; EURUSD is summed by the database. Each
+        equity on the board is the exact one at the last price, to the cent."""
+        wired = app.state.wiring
+        market = wired.market
+        async with client_for(app) as client:
+            _, admin = await admin_headers(app, client)
+            end = (T0 + timedelta(hours=5)).isoformat()
+            tournament_id = await create(
+                client, admin, end_time=end, starting_capital="100000", currency="USD"
+            )
+            users = [await user_with_token(client) for _ in range(3)]
+            for _, headers in users:
+                joined = await client.post(
+                    f"/api/tournaments/{tournament_id}/join", headers=headers
+                )
+                assert joined.status_code == 201
+            await client.post(f"/api/admin/tournaments/{tournament_id}/start", headers=admin)
+            trades = [
+                [("USDJPY", "BUY", "0.5", "MIS")],
+                [("EURUSD", "BUY", "0.3", "MIS"), ("USDCHF", "SELL", "0.4", "NRML")],
+                [("EURUSD", "SELL", "0.2", "MIS")],
+            ]
+            for (_, headers), orders in zip(users, trades, strict=True):
+                for symbol, side, quantity, product in orders:
+                    body = {
+                        "symbol": symbol, "order_type": "MARKET", "order_side": side,
+                        "quantity": quantity, "product": product, "tournament_id": tournament_id,
+                    }  # fmt: skip
+                    placed = await client.post(
+                        "/api/paper-trading/orders", json=body, headers=headers
+                    )
+                    assert placed.status_code == 201, placed.text
+                    assert placed.json()["status"] == "filled"
+            wired.clock.advance(timedelta(minutes=30))
+            board = await client.get(
+                f"/api/tournaments/{tournament_id}/standings", headers=users[0][1]
+            )
+        equity = {line["user_id"]: Decimal(line["equity"]) for line in board.json()["entries"]}
+        async with wired.sessionmaker() as session:
+            rows = await store.board_rows(session, tournament_id, leaderboards.marks(market, "USD"))
+            # Holders of a pair settled in its base are valued as rows, the others in SQL.
+            assert [row.held is None for row in rows] == [True, True, False]
+            for user, _ in users:
+                wallet = await session.scalar(
+                    select(Wallet).where(
+                        Wallet.user_id == user["id"], Wallet.name == f"tournament:{tournament_id}"
+                    )
+                )
+                assert wallet is not None
+                exact = wallet.balance
+                for row in await order_store.positions_of(session, user["id"], tournament_id):
+                    instrument = market.instrument(row.symbol)
+                    position = position_of(row.user_id, row.symbol, Product(row.product), row)
+                    ltp = market.tick(row.symbol).ltp
+                    if instrument.margined(row.product, long=row.quantity > 0):
+                        exact += position.unrealized(
+                            ltp, instrument.multiplier, settles_in_base=instrument.settles_in_base
+                        )
+                    else:
+                        exact += position.market_value(ltp, instrument.multiplier)
+                assert equity[user["id"]] == exact.quantize(Decimal("0.01")), user["id"]

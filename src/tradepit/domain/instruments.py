@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tradepit.domain.errors import NotFound
-from tradepit.domain.money import plain
+from tradepit.domain.money import plain, quote_to_base
 
 
 class Kind(StrEnum):
@@ -56,6 +56,13 @@ class Instrument:
     converts price * quantity into money (MT5 contract size; 1 elsewhere, NSE quantities being
     in units). An index has no order book on any exchange: paper trading trades it as a
     cash-settled contract on its level (``is_index_contract``), never routed to a broker.
+
+    ``currency`` is what the instrument settles in (its wallet). It is also the currency of
+    its price, except for a currency pair whose base is ``currency`` and whose quote currency
+    (``quote_currency``) has no wallet: USDJPY settles in USD, its price is in JPY. Such a pair
+    is carried on margin whatever the side or product, and every amount of price x quantity x
+    multiplier (P&L, margin, notional) is converted into ``currency`` at the pair's own price
+    (``in_settlement``), as FX brokers settle a USD-base pair in a USD account.
     """
 
     symbol: str
@@ -83,11 +90,33 @@ class Instrument:
     short_margin: Decimal | None = None
     #: Kite's instrument_token, where the catalogue records it (``instrument_token``).
     kite_token: int | None = None
+    #: The currency of the price when it is not ``currency``: a pair whose base currency is
+    #: ``currency`` (``settles_in_base``). None: the price is in ``currency``.
+    quote_currency: str | None = None
     # Set on derived futures and options.
     underlying: str | None = None
     expiry: date | None = None
     strike: Decimal | None = None
     right: Right | None = None
+
+    @property
+    def settles_in_base(self) -> bool:
+        """Tell whether the price is in another currency than the settlement currency, the
+        pair's base: amounts of price x quantity x multiplier are then converted at the price
+        (``in_settlement``)."""
+        return self.quote_currency is not None and self.quote_currency != self.currency
+
+    @property
+    def price_currency(self) -> str:
+        """Return the currency the price is quoted in."""
+        return self.quote_currency or self.currency
+
+    def in_settlement(self, amount: Decimal, price: Decimal) -> Decimal:
+        """Return ``amount`` (price x quantity x multiplier, in the price's currency) in the
+        settlement currency, at ``price``: itself, or for a pair settled in its base
+        (``settles_in_base``) ``amount / price`` rounded half-even to 10⁻⁸
+        (``money.quote_to_base``)."""
+        return quote_to_base(amount, price) if self.settles_in_base else amount
 
     @property
     def tradable(self) -> bool:
@@ -123,10 +152,11 @@ class Instrument:
 
     def margined(self, product: str, long: bool) -> bool:
         """Tell whether a position of this side is carried on margin: only the margin is
-        blocked and its P&L settles in cash, no notional changes hands. Futures and index
-        contracts always are; an intraday (MIS) long of a kind with a margin rate is (the
-        intraday leverage)."""
-        if self.kind is Kind.FUTURE or self.is_index_contract:
+        blocked and its P&L settles in cash, no notional changes hands. Futures, index
+        contracts and pairs settled in their base currency (``settles_in_base``: there is no
+        wallet of the price's currency to pay a notional from) always are; an intraday (MIS)
+        long of a kind with a margin rate is (the intraday leverage)."""
+        if self.kind is Kind.FUTURE or self.is_index_contract or self.settles_in_base:
             return True
         return (
             long

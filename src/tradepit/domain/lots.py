@@ -3,18 +3,22 @@
 lots = risk / (stop distance * contract size), rounded down to the lot step and clamped to the
 minimum and maximum lot. The contract size is the money one lot makes or loses per 1.0 of
 price (XAUUSD: 100 oz, so $1 is $100 per lot; EURUSD: 100,000; a NIFTY future: its lot of 65).
-The balance is taken to be in the instrument's currency.
+The balance is taken to be in the instrument's currency (the one it settles in). For a pair
+settled in its base currency (USDJPY: priced in yen, settled in dollars) the risk of a lot is
+converted at the stop, the price a stopped-out position realizes its loss at:
+``stop distance * contract size / stop`` (``money.quote_to_base``), rounded up so that an entry
+never risks more than its share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from tradepit.domain.errors import InvalidInput
 from tradepit.domain.instruments import Instrument, Kind
-from tradepit.domain.money import plain
+from tradepit.domain.money import plain, quote_to_base
 
 #: Most entries one calculation splits the risk across.
 MAX_ENTRIES = 10
@@ -31,12 +35,14 @@ class InvalidSizing(InvalidInput):
 
 @dataclass(frozen=True)
 class LotRules:
-    """How an instrument is traded in lots."""
+    """How an instrument is traded in lots; ``settles_in_base``: the money a lot makes is in
+    the price's currency and is converted at the price (``Instrument.settles_in_base``)."""
 
     contract_size: Decimal
     step: Decimal
     min_lot: Decimal
     max_lot: Decimal
+    settles_in_base: bool = False
 
 
 def lot_rules(instrument: Instrument) -> LotRules:
@@ -49,7 +55,7 @@ def lot_rules(instrument: Instrument) -> LotRules:
     """
     if instrument.kind is Kind.FOREX:
         step = instrument.lot_size
-        return LotRules(instrument.multiplier, step, step, Decimal(100))
+        return LotRules(instrument.multiplier, step, step, Decimal(100), instrument.settles_in_base)
     if instrument.is_derivative or instrument.kind is Kind.INDEX:
         size = instrument.lot_size * instrument.multiplier
         return LotRules(size, Decimal(1), Decimal(1), Decimal(1000))
@@ -119,19 +125,31 @@ def size(
     share = risk / len(entries)
     sized: list[EntrySize] = []
     warnings: list[str] = []
+
+    def at_stop(loss: Decimal) -> Decimal:
+        """Return a loss in the price's currency in the settlement currency, at the stop
+        (rounded up to 10⁻⁸ when converted)."""
+        if rules.settles_in_base:
+            return quote_to_base(loss, stop_loss, ROUND_CEILING)
+        return loss
+
+    # A converted risk is rounded up to 10⁻⁸: it is sized against the share rounded down to
+    # 10⁻⁸, so that even rounded up it stays within the share.
+    budget = _floor(share, MONEY_STEP) if rules.settles_in_base else share
     for number, price in enumerate(entries, start=1):
         per_lot = abs(price - stop_loss) * rules.contract_size
-        lots = _floor(share / per_lot, rules.step)
+        lots = _floor(budget / at_stop(per_lot), rules.step)
         if lots < rules.min_lot:
             lots = rules.min_lot
             warnings.append(
-                f"minimum lot {plain(lots)} at entry {number} risks {plain(lots * per_lot)}, "
+                f"minimum lot {plain(lots)} at entry {number} risks "
+                f"{plain(at_stop(lots * per_lot))}, "
                 f"more than the {plain(_floor(share, MONEY_STEP))} asked"
             )
         elif lots > rules.max_lot:
             lots = rules.max_lot
             warnings.append(f"entry {number} capped at the maximum lot {plain(lots)}")
-        sized.append(EntrySize(price, lots, lots * per_lot))
+        sized.append(EntrySize(price, lots, at_stop(lots * per_lot)))
     total = sum((e.lots for e in sized), Decimal(0))
     return Sizing(risk, tuple(sized), total, tuple(warnings))
 

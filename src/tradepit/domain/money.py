@@ -8,7 +8,18 @@ scripts' digits, ``"+1"``, ``" 1"``, ``"1."``, ``".5"``, ``"1e3"``, ``"NaN"``).
 from __future__ import annotations
 
 import re
-from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation, Overflow
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
+from fractions import Fraction
 
 from tradepit.domain.errors import InvalidInput
 
@@ -105,3 +116,39 @@ def as_float(value: Decimal) -> float:
     Only for display on the wire; nothing computed from the result may move money.
     """
     return float(value)
+
+
+class InvalidRate(InvalidInput):
+    """An exchange rate that cannot convert an amount (not a positive finite Decimal)."""
+
+    code = "INVALID_RATE"
+
+
+#: The roundings ``quote_to_base`` knows: half-even (money moved), or towards +/- infinity.
+_ROUNDINGS = (ROUND_HALF_EVEN, ROUND_CEILING, ROUND_FLOOR)
+
+
+def quote_to_base(amount: Decimal, rate: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    """Return ``amount`` of a currency pair's quote currency in its base currency, at ``rate``
+    (the pair's price: quote currency per unit of base): ``amount / rate``, rounded once to
+    10⁻⁸ (``SCALE``), half-even unless ``rounding`` says ``ROUND_CEILING`` or ``ROUND_FLOOR``.
+
+    The one conversion of the engine: a pair quoted in a currency that has no wallet (USDJPY,
+    quoted in yen) settles in its base (dollars), as FX brokers settle it; its P&L, margin and
+    notional in yen become dollars at the pair's own price (a fill's, or the mark's). The
+    quotient is computed exactly (``Fraction``) and rounded a single time.
+    """
+    if not isinstance(rate, Decimal) or not rate.is_finite() or rate <= 0:
+        raise InvalidRate(f"a conversion rate must be a positive finite Decimal, got {rate!r}")
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise InexactAmount(f"amount must be a finite decimal, got {amount!r}")
+    if rounding not in _ROUNDINGS:
+        raise ValueError(f"rounding {rounding} is not one of {_ROUNDINGS}")
+    scaled = Fraction(amount) / Fraction(rate) * 10**SCALE
+    if rounding == ROUND_HALF_EVEN:
+        units = round(scaled)
+    elif rounding == ROUND_CEILING:
+        units = -((-scaled.numerator) // scaled.denominator)
+    else:
+        units = scaled.numerator // scaled.denominator
+    return from_units(units)

@@ -22,6 +22,15 @@ half-even to 10 decimals (``AVERAGE_PLACES``); nothing is computed from it.
 
 The multiplier is the instrument's (``Instrument.multiplier``) and must be the same on every
 call for one position.
+
+A pair settled in its base currency (``Instrument.settles_in_base``, USDJPY in a USD wallet;
+``settles_in_base=True`` on every call for its positions): quantity, cost basis and the average
+stay in the price's currency (yen), and each P&L is converted into the base currency at the
+pair's own price when it is figured (``money.quote_to_base``, half-even to 10⁻⁸): a closing
+fill's realized P&L at the fill price, the unrealized P&L at the mark. So ``realized_gross`` and
+the charges are both in the settlement currency, and the identity above holds per fill in the
+price's currency before each conversion: a fill's realized P&L is
+``quote_to_base(-side * closed * price * multiplier - released, price)``.
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from tradepit.domain.errors import InvalidInput
-from tradepit.domain.money import SCALE, InexactAmount, plain, to_units
+from tradepit.domain.money import SCALE, InexactAmount, plain, quote_to_base, to_units
 from tradepit.domain.orders import Fill, Product, Side
 
 #: Decimal places of the displayed average price.
@@ -229,17 +238,24 @@ class Position:
         with _exact():
             return self._quantity * mark * multiplier
 
-    def unrealized(self, mark: Decimal, multiplier: Decimal) -> Decimal:
-        """Return the P&L the open quantity would realize if closed at ``mark``."""
-        _check_mark(mark, multiplier)
+    def unrealized(
+        self, mark: Decimal, multiplier: Decimal, *, settles_in_base: bool = False
+    ) -> Decimal:
+        """Return the P&L the open quantity would realize if closed at ``mark``; for a pair
+        settled in its base currency, converted at ``mark`` (which must then be positive)."""
+        _check_mark(mark, multiplier, positive=settles_in_base)
         with _exact():
-            return self._quantity * mark * multiplier - self._cost
+            pnl = self._quantity * mark * multiplier - self._cost
+        return quote_to_base(pnl, mark) if settles_in_base and pnl else pnl
 
-    def apply(self, side: Side, fill: Fill, multiplier: Decimal) -> PositionChange:
+    def apply(
+        self, side: Side, fill: Fill, multiplier: Decimal, *, settles_in_base: bool = False
+    ) -> PositionChange:
         """Apply one fill and return what it did; refuse a bad fill and change nothing.
 
         The fill's quantity and price must be positive and its charges non-negative, each a
-        finite Decimal of at most 8 decimals; the multiplier must be positive.
+        finite Decimal of at most 8 decimals; the multiplier must be positive. With
+        ``settles_in_base`` the realized P&L is converted at the fill price.
         """
         _check_fill(fill)
         _check_multiplier(multiplier, InvalidFill)
@@ -260,6 +276,8 @@ class Position:
                 )
                 # Closing a long sells (cash in), closing a short buys (cash out).
                 realized = -side.sign * closed * fill.price * multiplier - released
+                if settles_in_base:
+                    realized = quote_to_base(realized, fill.price)
                 kind = _reducing_kind(after, opened)
             cost = self._cost - released + side.sign * opened * fill.price * multiplier
             total_realized = self._realized + realized
@@ -281,20 +299,25 @@ class Position:
             charges=fill.charges,
         )
 
-    def settle(self, price: Decimal, multiplier: Decimal) -> PositionChange:
+    def settle(
+        self, price: Decimal, multiplier: Decimal, *, settles_in_base: bool = False
+    ) -> PositionChange:
         """Close the whole position at ``price`` with no charges: a derivative's expiry.
 
-        Unlike a fill, the price may be 0 (an option that expires worthless). A flat position
+        Unlike a fill, the price may be 0 (an option that expires worthless), except for a
+        pair settled in its base currency, whose P&L is converted at ``price``. A flat position
         cannot be settled.
         """
         if self._quantity == 0:
             raise InvalidFill(f"{self.symbol} ({self.product.value}) is flat: nothing to settle")
-        _check_mark(price, multiplier)
+        _check_mark(price, multiplier, positive=settles_in_base)
         before = self._quantity
         side = Side.SELL if before > 0 else Side.BUY
         with _exact():
             closed = abs(before)
             realized = -side.sign * closed * price * multiplier - self._cost
+            if settles_in_base:
+                realized = quote_to_base(realized, price)
             total_realized = self._realized + realized
         self._quantity = _ZERO
         self._cost = _ZERO
@@ -369,11 +392,12 @@ def _check_multiplier(multiplier: Decimal, error: type[InvalidInput]) -> None:
     to_units(multiplier)
 
 
-def _check_mark(mark: Decimal, multiplier: Decimal) -> None:
-    """Refuse a mark price that is negative or not a finite Decimal, and a bad multiplier."""
+def _check_mark(mark: Decimal, multiplier: Decimal, *, positive: bool = False) -> None:
+    """Refuse a mark price that is negative (or 0, when it must be ``positive``: a
+    conversion rate) or not a finite Decimal, and a bad multiplier."""
     if not _is_decimal(mark):
         raise InvalidMark(f"mark price must be a finite Decimal, got {mark!r}")
-    if mark < 0:
-        raise InvalidMark(f"mark price must be >= 0, got {mark}")
+    if mark < 0 or (positive and mark == 0):
+        raise InvalidMark(f"mark price must be {'> 0' if positive else '>= 0'}, got {mark}")
     to_units(mark)
     _check_multiplier(multiplier, InvalidMark)

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tradepit.domain.errors import InvalidInput
-from tradepit.domain.money import plain
+from tradepit.domain.money import plain, quote_to_base
 
 _UNIT = Decimal("1e-8")
 
@@ -60,13 +60,20 @@ def reduces(held: Decimal, after: Decimal) -> bool:
 
 
 def check_position(
-    limits: PositionLimits, held: Decimal, change: Decimal, price: Decimal, multiplier: Decimal
+    limits: PositionLimits,
+    held: Decimal,
+    change: Decimal,
+    price: Decimal,
+    multiplier: Decimal,
+    *,
+    settles_in_base: bool = False,
 ) -> None:
     """Refuse a trade of ``change`` (signed: + buys, - sells) at ``price`` that would leave the
     position ``held`` short without ``allow_shorts``, or worth more than ``max_position_pct``
     of the starting capital. A trade that only reduces the position is never refused: these
     rules are checked when an order is placed or modified (for what is left of it) and again
-    at each of its fills, and a position must always be closable."""
+    at each of its fills, and a position must always be closable. ``settles_in_base``: the
+    worth is converted at ``price`` (``Instrument.settles_in_base``)."""
     after = held + change
     if reduces(held, after):
         return
@@ -75,6 +82,8 @@ def check_position(
     if limits.max_position_pct is not None:
         limit = limits.starting_capital * limits.max_position_pct / 100
         size = abs(after) * price * multiplier
+        if settles_in_base:
+            size = quote_to_base(size, price)
         if size > limit:
             raise RuleBroken(
                 f"max_position_pct: the position would be worth {plain(size)}, above "

@@ -31,6 +31,7 @@ def _instrument(row: dict[str, Any], margins: dict[str, Any]) -> Instrument:
         assert value is not None
         return value
 
+    _check_quote_currency(row, margins)
     return Instrument(
         symbol=row["symbol"],
         name=row["name"],
@@ -50,7 +51,24 @@ def _instrument(row: dict[str, Any], margins: dict[str, Any]) -> Instrument:
         beta=float(row.get("beta", 1.0)),
         short_margin=Decimal(margins[row["kind"]]) if row["kind"] in margins else None,
         kite_token=int(row["kite_token"]) if "kite_token" in row else None,
+        quote_currency=row.get("quote_currency"),
     )
+
+
+def _check_quote_currency(row: dict[str, Any], margins: dict[str, Any]) -> None:
+    """Refuse a ``quote_currency`` on anything but a margined forex pair whose symbol is its
+    base (``currency``) then its quote currency: only there is P&L in the quote currency
+    converted into the base at the pair's own price."""
+    quote = row.get("quote_currency")
+    if quote is None or quote == row["currency"]:
+        return
+    symbol, base = row["symbol"], row["currency"]
+    if row["kind"] != Kind.FOREX.value or Kind.FOREX.value not in margins:
+        raise ValueError(f"{symbol}: quote_currency is for margined FOREX pairs only")
+    if symbol != f"{base}{quote}":
+        raise ValueError(
+            f"{symbol}: a pair settled in {base} and quoted in {quote} must be named {base}{quote}"
+        )
 
 
 class Catalogue:

@@ -153,11 +153,19 @@ _DAILY, _MINUTE, _DAY, _KNOT, _BRIDGE = 1, 2, 3, 4, 5
 #: the calendar days before it, so the next trading day must be known (Indian breaks are short).
 _AHEAD_DAYS = 12
 
-# Per venue: relative spread, daily traded notional and top-of-book notional (in the quote
-# currency).
+# Per venue: relative spread, daily traded notional and top-of-book notional (in the
+# settlement currency: ``_lot_value``).
 _SPREAD_BP = {Venue.NSE: 0.5, Venue.BSE: 0.5, Venue.OKX: 0.0, Venue.FX: 0.9}
 _DAY_NOTIONAL = {Venue.NSE: 15e9, Venue.BSE: 2e9, Venue.OKX: 4e8, Venue.FX: 4e9}
 _BOOK_NOTIONAL = {Venue.NSE: 1.5e6, Venue.BSE: 5e5, Venue.OKX: 1.5e5, Venue.FX: 2e6}
+
+
+def _lot_value(instrument: Instrument) -> float:
+    """Return what one lot step is worth at the instrument's price level, in its settlement
+    currency: price x lot x multiplier, or lot x multiplier for a pair settled in its base
+    currency (a lot of USDJPY is 100,000 dollars, whatever the yen price)."""
+    size = float(instrument.lot_size * instrument.multiplier)
+    return size if instrument.settles_in_base else float(instrument.price) * size
 
 
 def default_trading_minutes(
@@ -344,6 +352,7 @@ class _Spec:
     spread_bp: float
     day_notional: float
     book_notional: float
+    lot_value: float  # one lot step at ``price``, in the settlement currency
 
 
 class _UtcDays(Sequence[_Spans]):
@@ -718,6 +727,7 @@ class Simulator:
             spread_bp=_SPREAD_BP[venue],
             day_notional=_DAY_NOTIONAL[venue],
             book_notional=_BOOK_NOTIONAL[venue],
+            lot_value=_lot_value(instrument),
         )
         self._specs[instrument.symbol] = spec
         return spec
@@ -952,12 +962,10 @@ class Simulator:
         )
         low = np.maximum(low, 0.5 * np.minimum(open_, close))
         if spec.quoted:
-            instrument = spec.instrument
-            lot_value = spec.price * float(instrument.lot_size * instrument.multiplier)
             day_move = abs(x_close - x_prev) / std
             lots = (
                 spec.day_notional
-                / lot_value
+                / spec.lot_value
                 * (m * 60 / series.mean_day_seconds)
                 * math.exp(0.25 * float(rng.standard_normal()) - 0.03)
                 * (0.75 + 0.3 * day_move)
@@ -1097,11 +1105,7 @@ class Simulator:
             below = ((h >> np.uint64(8)) % (spread + 1).astype(np.uint64)).astype(np.int64)
         bid = np.maximum(ltp - below, 1)
         ask = bid + spread
-        instrument = spec.instrument
-        book = max(
-            4.0,
-            spec.book_notional / (spec.price * float(instrument.lot_size * instrument.multiplier)),
-        )
+        book = max(4.0, spec.book_notional / spec.lot_value)
         bid_size = (
             (1 + ((h >> np.uint64(16)) & np.uint64(15)).astype(np.int64)) * book / 8
         ).astype(np.int64) + 1

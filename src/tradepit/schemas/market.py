@@ -44,6 +44,14 @@ class InstrumentRead(BaseModel):
     aliases: list[str]
     has_options: bool
     tradable: bool
+    quote_currency: str | None = Field(
+        default=None,
+        description=(
+            "The currency of the price when it differs from currency: a pair settled in its "
+            "base currency (USDJPY: priced in JPY, P&L and margin in USD, converted at the "
+            "pair's price); null when the price is in currency"
+        ),
+    )
 
 
 class QuoteRead(BaseModel):

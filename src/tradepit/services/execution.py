@@ -77,7 +77,7 @@ async def hold(
     remaining = order.quantity - order.filled_quantity
     basis = order.price or (order.trigger_price or tick.ask) * Decimal("1.05")
     basis = basis.quantize(instrument.tick_size)
-    notional = remaining * basis * instrument.multiplier
+    notional = instrument.in_settlement(remaining * basis * instrument.multiplier, basis)
     cushioned = "1.05 × trigger price" if order.trigger_price else "1.05 × ask"
     how = notional_words(instrument, "limit price" if order.price else cushioned)
     if instrument.margined(product.value, long=True):
@@ -95,8 +95,11 @@ async def hold(
 
 def notional_words(instrument: Instrument, price: str) -> str:
     """Say how a notional is counted, for a refusal: ``<price> x quantity``, times the contract
-    size where there is one."""
+    size where there is one; for a pair settled in its base currency, the contract size of
+    base currency per lot (the price converts it back)."""
     size = f" × contract size {plain(instrument.multiplier)}" if instrument.multiplier != 1 else ""
+    if instrument.settles_in_base:
+        return f"quantity{size} {instrument.currency}"
     return f"{price} × quantity{size}"
 
 
@@ -269,12 +272,17 @@ async def _apply_fill(
         assert t is not None  # an order names only a tournament that exists
         change_by = side.sign * fill.quantity
         check_position(
-            limits_of(t), position.quantity, change_by, fill.price, instrument.multiplier
-        )
+            limits_of(t), position.quantity, change_by, fill.price, instrument.multiplier,
+            settles_in_base=instrument.settles_in_base,
+        )  # fmt: skip
     if settlement:
-        change = position.settle(fill.price, instrument.multiplier)
+        change = position.settle(
+            fill.price, instrument.multiplier, settles_in_base=instrument.settles_in_base
+        )
     else:
-        change = position.apply(side, fill, instrument.multiplier)
+        change = position.apply(
+            side, fill, instrument.multiplier, settles_in_base=instrument.settles_in_base
+        )
     now = clock.now()
     figures = {
         "quantity": position.quantity,
@@ -370,9 +378,10 @@ def trade_cash(instrument: Instrument, product: Product, change: PositionChange)
     """Return the cash a fill moves into (+) or out of (-) the wallet, before charges.
 
     A position carried on margin (``Instrument.margined``) exchanges no notional: closing it
-    settles its realized P&L in cash. Any other position pays (long) or receives (short) the
-    notional. A fill that flips a position settles the old side one way and opens the new side
-    the other.
+    settles its realized P&L in cash (in the settlement currency: ``Position.apply`` converted
+    it for a pair settled in its base). Any other position pays (long) or receives (short)
+    the notional. A fill that flips a position settles the old side one way and opens the new
+    side the other.
     """
     multiplier = instrument.multiplier
     cash = Decimal(0)
@@ -396,9 +405,12 @@ def margin_for(
       SPAN + exposure margin);
     - any other short (intraday equity, forex): the proceeds plus the margin rate x notional;
     - any other long: nothing (it was paid in full).
+
+    The notional is in the settlement currency (``Instrument.in_settlement``): a pair settled in
+    its base blocks the rate x quantity x contract size of base currency.
     """
     rate = instrument.short_margin
-    notional = quantity * price * instrument.multiplier
+    notional = instrument.in_settlement(quantity * price * instrument.multiplier, price)
     if instrument.margined(product.value, long):
         assert rate is not None
         amount = notional * rate
@@ -468,6 +480,8 @@ def _margin_message(
 
 def _basis(instrument: Instrument, product: Product, change: PositionChange) -> str:
     rate = (instrument.short_margin or Decimal(0)) * 100
+    if instrument.settles_in_base:
+        return f"{rate.normalize():f}% of the notional ({notional_words(instrument, '')})"
     if instrument.margined(product.value, long=change.after > 0):
         return f"{rate.normalize():f}% of the notional"
     if instrument.kind is Kind.OPTION:

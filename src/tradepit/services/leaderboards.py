@@ -96,11 +96,14 @@ def marks(market: MarketData, currency: str) -> store.Marks:
     """Return the marks the board query values positions at: every tradable catalogue
     instrument in ``currency`` (the only ones a tournament in it trades, with their futures
     and options) with a price now (mark x multiplier), and which of their (product, side)
-    are margined."""
+    are margined. A pair settled in its base currency (USDJPY) is left out: its P&L is
+    converted at the mark, which the query does not do, so its holders are valued as rows."""
     price: dict[str, float] = {}
     margined: dict[tuple[str, bool], list[str]] = {}
     for instrument in market.catalogue:
         if not instrument.tradable or instrument.currency != currency:
+            continue
+        if instrument.settles_in_base:
             continue
         try:
             ltp = market.tick(instrument.symbol).ltp
@@ -120,7 +123,9 @@ def _book(
     """Return the arrays of the entries and their positions: one line per priced entry holding
     its positions' summed value (quantity 1 at that mark), then the rows of the others (user,
     symbol, product, quantity, cost basis), their figures looked up once per symbol and
-    product."""
+    product. A pair settled in its base currency (USDJPY) is valued in that currency: its
+    multiplier and cost basis are divided by the mark (``Instrument.in_settlement`` in
+    floats), so quantity x mark x multiplier - cost is its P&L converted at the mark."""
     held = [row.held for row in rows]
     priced = np.array([h is not None for h in held], dtype=np.bool_)
     value = np.array([h or 0.0 for h in held], dtype=np.float64) * _UNIT
@@ -129,11 +134,15 @@ def _book(
     kinds = {key: k for k, key in enumerate(sorted(set(keys)))}
     instruments = {s: market.instrument(s) for s, _ in kinds}
     mark = np.array([float(market.tick(s).ltp) for s, _ in kinds], dtype=np.float64)
+    in_base = np.array([instruments[s].settles_in_base for s, _ in kinds], dtype=np.bool_)
+    rate = np.where(in_base, mark, 1.0)
     multiplier = np.array([float(instruments[s].multiplier) for s, _ in kinds], dtype=np.float64)
+    multiplier = multiplier / rate
     margined_long = np.array([instruments[s].margined(p, True) for s, p in kinds], dtype=np.bool_)
     margined_short = np.array([instruments[s].margined(p, False) for s, p in kinds], dtype=np.bool_)
     kind = np.array([kinds[key] for key in keys], dtype=np.intp)
     quantity = np.array([p[3] for p in positions], dtype=np.float64) * _UNIT
+    cost = np.array([p[4] for p in positions], dtype=np.float64) * _UNIT / rate[kind]
     owners = np.flatnonzero(priced)
     m = len(owners)
     return Book(
@@ -145,9 +154,7 @@ def _book(
         quantity=np.concatenate([np.ones(m), quantity]),
         mark=np.concatenate([value[owners], mark[kind]]),
         multiplier=np.concatenate([np.ones(m), multiplier[kind]]),
-        cost=np.concatenate(
-            [np.zeros(m), np.array([p[4] for p in positions], dtype=np.float64) * _UNIT]
-        ),
+        cost=np.concatenate([np.zeros(m), cost]),
         margined=np.concatenate(
             [
                 np.zeros(m, dtype=np.bool_),

@@ -86,6 +86,7 @@ def instrument_read(instrument: Instrument) -> InstrumentRead:
         aliases=list(instrument.aliases),
         has_options=instrument.has_options,
         tradable=instrument.tradable,
+        quote_currency=instrument.quote_currency if instrument.settles_in_base else None,
     )
 
 

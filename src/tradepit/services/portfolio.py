@@ -49,7 +49,9 @@ def _positions(market: MarketData, user_id: int, rows: list[PositionRow]) -> lis
         instrument = market.instrument(row.symbol)
         position = position_of(user_id, row.symbol, Product(row.product), row)
         ltp = market.tick(row.symbol).ltp
-        unrealized = position.unrealized(ltp, instrument.multiplier)
+        unrealized = position.unrealized(
+            ltp, instrument.multiplier, settles_in_base=instrument.settles_in_base
+        )
         found.append(
             PositionRead(
                 id=row.id,

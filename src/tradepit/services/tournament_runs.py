@@ -134,7 +134,9 @@ async def _final_equity(
         )  # fmt: skip
         mark = final_price(market, row.symbol, at)
         if instrument.margined(row.product, long=row.quantity > 0):
-            equity += position.unrealized(mark, instrument.multiplier)
+            equity += position.unrealized(
+                mark, instrument.multiplier, settles_in_base=instrument.settles_in_base
+            )
         else:
             equity += position.market_value(mark, instrument.multiplier)
     return equity

@@ -374,7 +374,10 @@ async def check_order(
     )
     held = row.quantity if row is not None else Decimal(0)
     change = body.order_side.sign * body.quantity
-    check_position(limits_of(t), held, change, price, instrument.multiplier)
+    check_position(
+        limits_of(t), held, change, price, instrument.multiplier,
+        settles_in_base=instrument.settles_in_base,
+    )  # fmt: skip
 
 
 async def listing(session: AsyncSession, status: TournamentStatus | None) -> list[TournamentRead]:
