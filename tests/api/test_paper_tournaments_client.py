@@ -710,8 +710,12 @@ class TestTheSeedsShapes:
         )
         assert closed.status_code == 200, closed.text
         assert (closed.json()["order_side"], closed.json()["status"]) == ("SELL", "FILLED")
-        [flat] = (await client.get(f"{SEED}/api/paper-trading/positions", headers=headers)).json()
-        assert flat["quantity"] == 0 and flat["multiplier"] == 0 and fno_pnl(flat) == 0
+        # The seed's lists hold open positions only; the root keeps the closed one's P&L.
+        assert (
+            await client.get(f"{SEED}/api/paper-trading/positions", headers=headers)
+        ).json() == []
+        [flat] = (await client.get("/api/paper-trading/positions", headers=headers)).json()
+        assert flat["quantity"] == "0" and Decimal(flat["realized_pnl"]) != 0
 
     async def test_tournament_trading(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         alice = await signed_up_at_seed(client)
@@ -732,6 +736,7 @@ class TestTheSeedsShapes:
         [position] = (await client.get(f"{base}/positions", headers=alice)).json()
         assert position["quantity"] == 1 and position["tournament_id"] == tournament_id
         assert is_number(position["unrealized_pnl"]) and position["multiplier"] == 1
+        assert position["lot_size"] == 1  # an index contract trades in single units
         closed = await client.delete(f"{base}/positions/{position['id']}", headers=alice)
         assert closed.status_code == 200 and closed.json()["status"] == "FILLED"
         # The routes that already answered numbers answer as at the root.

@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tradepit.domain.fills import quantity_step
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import OrderRead, PositionRead
 from tradepit.schemas.paper_tournaments import seed_order, seed_position
@@ -62,8 +63,8 @@ def _order(market: MarketData, order: OrderRead) -> dict[str, Any]:
 
 
 def _position(market: MarketData, position: PositionRead) -> dict[str, Any]:
-    lot = market.instrument(position.symbol).lot_size
-    return seed_position(position, lot_size=lot).model_dump(mode="json")
+    step = quantity_step(market.instrument(position.symbol))
+    return seed_position(position, lot_size=step).model_dump(mode="json")
 
 
 Reshape = Callable[[MarketData, Any], Any]
@@ -77,7 +78,10 @@ def _reshaper(model: Any) -> tuple[TypeAdapter[Any], Reshape] | None:
     if model == list[OrderRead]:
         return TypeAdapter(list[OrderRead]), lambda m, found: [_order(m, o) for o in found]
     if model == list[PositionRead]:
-        return TypeAdapter(list[PositionRead]), lambda m, found: [_position(m, p) for p in found]
+        # The seed's lists hold open positions only (its engine deletes a position at 0).
+        return TypeAdapter(list[PositionRead]), lambda m, found: [
+            _position(m, p) for p in found if p.quantity != 0
+        ]
     return None
 
 

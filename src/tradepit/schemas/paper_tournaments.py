@@ -98,7 +98,10 @@ class SeedPosition(BaseModel):
         "the frontend's positions table multiplies LTP − average by for F&O)"
     )
     contract_size: float = Field(description="Money = price × quantity × this")
-    lot_size: float = Field(description="The instrument's lot (75 for a NIFTY option)")
+    lot_size: float = Field(
+        description="What an order's quantity steps by: the exchange lot of a future or an "
+        "option, 1 for shares and index contracts"
+    )
     average_price: float
     ltp: float
     current_price: float
