@@ -8,11 +8,30 @@ from fastapi import APIRouter, Query, Response, status
 
 from tradepit.api.deps import AdminDep, CallerDep, CredentialsDep, IdPath, SessionDep, WiringDep
 from tradepit.api.dialects import SeedShapedRoute
+from tradepit.api.examples import example
 from tradepit.api.orders import place_order
 from tradepit.domain.errors import InvalidInput
 from tradepit.domain.tournaments import TournamentStatus
 from tradepit.schemas.orders import OrderCreate, OrderRead, PnlRead, PositionRead
 from tradepit.schemas.tournaments import (
+    ENTRY,
+    ENTRY_CLOSING,
+    ENTRY_ORDER,
+    ENTRY_ORDER_CANCELLED,
+    LEADERBOARD,
+    LEADERBOARD_LINE,
+    MY_RANK,
+    MY_TOURNAMENTS,
+    PARTICIPANT,
+    PARTICIPANT_PORTFOLIO,
+    PARTICIPATION,
+    TOURNAMENT,
+    TOURNAMENT_DELETED,
+    TOURNAMENT_ENDED,
+    TOURNAMENT_PNL,
+    TOURNAMENT_POSITION,
+    TOURNAMENT_RUNNING,
+    TOURNAMENT_UPDATED,
     EntryRead,
     LeaderboardLine,
     LeaderboardRead,
@@ -22,6 +41,7 @@ from tradepit.schemas.tournaments import (
     ParticipantStatusRead,
     ParticipationRead,
     TournamentCreate,
+    TournamentDeleted,
     TournamentRead,
     TournamentUpdate,
 )
@@ -39,13 +59,18 @@ ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not an administrator"},
     409: {"description": "The tournament is not in a state that allows this"},
 }
+TOTAL = {"X-Total-Count": {"description": "Orders in all pages"}}
+LISTED: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    200: example([TOURNAMENT_RUNNING, {**TOURNAMENT, "id": 2, "name": "Weekend crypto"}]),
+}
 
 
 @router.post(
     "/api/admin/tournaments",
     status_code=status.HTTP_201_CREATED,
     summary="Create a tournament",
-    responses=ADMIN_ERRORS,
+    responses={**ADMIN_ERRORS, 201: example(TOURNAMENT)},
 )
 async def create(
     body: TournamentCreate, caller: AdminDep, session: SessionDep, wired: WiringDep
@@ -55,7 +80,7 @@ async def create(
 
 
 @router.put("/api/admin/tournaments/{tournament_id}", summary="Change a tournament",
-            responses=ADMIN_ERRORS)  # fmt: skip
+            responses={**ADMIN_ERRORS, 200: example(TOURNAMENT_UPDATED)})  # fmt: skip
 async def update(
     tournament_id: IdPath,
     body: TournamentUpdate,
@@ -68,7 +93,7 @@ async def update(
 
 
 @router.post("/api/admin/tournaments/{tournament_id}/start", summary="Start a tournament now",
-             responses=ADMIN_ERRORS)  # fmt: skip
+             responses={**ADMIN_ERRORS, 200: example(TOURNAMENT_RUNNING)})  # fmt: skip
 async def start(
     tournament_id: IdPath, caller: AdminDep, session: SessionDep, wired: WiringDep
 ) -> TournamentRead:
@@ -77,7 +102,7 @@ async def start(
 
 
 @router.post("/api/admin/tournaments/{tournament_id}/end", summary="End a tournament now",
-             responses=ADMIN_ERRORS)  # fmt: skip
+             responses={**ADMIN_ERRORS, 200: example(TOURNAMENT_ENDED)})  # fmt: skip
 async def end(
     tournament_id: IdPath, caller: AdminDep, session: SessionDep, wired: WiringDep
 ) -> TournamentRead:
@@ -96,17 +121,17 @@ async def end(
 
 
 @router.delete("/api/admin/tournaments/{tournament_id}", summary="Delete a tournament",
-               responses=ADMIN_ERRORS)  # fmt: skip
+               responses={**ADMIN_ERRORS, 200: example(TOURNAMENT_DELETED)})  # fmt: skip
 async def delete(
     tournament_id: IdPath, caller: AdminDep, session: SessionDep, wired: WiringDep
-) -> dict[str, Any]:
+) -> TournamentDeleted:
     """Delete a tournament that has not started; every entry fee is refunded. Audited."""
     refunded = await tournaments.delete(session, wired.clock, wired.wall, caller, tournament_id)
-    return {"success": True, "id": tournament_id, "refunded_entries": refunded}
+    return TournamentDeleted(success=True, id=tournament_id, refunded_entries=refunded)
 
 
-@router.get("/api/tournaments", summary="List tournaments", responses=ERRORS)
-@router.get("/api/tournaments/", summary="List tournaments", responses=ERRORS)
+@router.get("/api/tournaments", summary="List tournaments", responses=LISTED)
+@router.get("/api/tournaments/", summary="List tournaments", responses=LISTED)
 async def list_tournaments(
     caller: CallerDep,
     session: SessionDep,
@@ -125,7 +150,11 @@ async def list_tournaments(
     return await tournaments.listing(session, wanted)
 
 
-@router.get("/api/tournaments/my/tournaments", summary="My tournaments", responses=ERRORS)
+@router.get(
+    "/api/tournaments/my/tournaments",
+    summary="My tournaments",
+    responses={**ERRORS, 200: example(MY_TOURNAMENTS)},
+)
 async def my_tournaments(
     caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> list[MyTournament]:
@@ -133,7 +162,11 @@ async def my_tournaments(
     return await leaderboards.mine(session, wired.clock, wired.market, caller, wired.leaderboards)
 
 
-@router.get("/api/tournaments/my-rankings", summary="My leaderboard lines", responses=ERRORS)
+@router.get(
+    "/api/tournaments/my-rankings",
+    summary="My leaderboard lines",
+    responses={**ERRORS, 200: example([LEADERBOARD_LINE])},
+)
 async def my_rankings(
     caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> list[LeaderboardLine]:
@@ -144,7 +177,11 @@ async def my_rankings(
     )
 
 
-@router.get("/api/tournaments/{tournament_id}", summary="A tournament", responses=ERRORS)
+@router.get(
+    "/api/tournaments/{tournament_id}",
+    summary="A tournament",
+    responses={**ERRORS, 200: example(TOURNAMENT_RUNNING)},
+)
 async def get(tournament_id: IdPath, caller: CallerDep, session: SessionDep) -> TournamentRead:
     """Return one tournament."""
     return await tournaments.get(session, tournament_id)
@@ -154,7 +191,11 @@ async def get(tournament_id: IdPath, caller: CallerDep, session: SessionDep) -> 
     "/api/tournaments/{tournament_id}/join",
     status_code=status.HTTP_201_CREATED,
     summary="Join a tournament",
-    responses={**ERRORS, 409: {"description": "Started, full, joined already, or no funds"}},
+    responses={
+        **ERRORS,
+        409: {"description": "Started, full, joined already, or no funds"},
+        201: example(ENTRY),
+    },
 )
 async def join(
     tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
@@ -193,7 +234,7 @@ BOARD_HEADERS = {
 @router.get(
     "/api/tournaments/{tournament_id}/standings",
     summary="Leaderboard with its status",
-    responses=ERRORS,
+    responses={**ERRORS, 200: example(LEADERBOARD)},
 )
 async def standings(
     tournament_id: IdPath,
@@ -212,7 +253,7 @@ async def standings(
 @router.get(
     "/api/tournaments/{tournament_id}/leaderboard",
     summary="Leaderboard",
-    responses={**ERRORS, 200: {"headers": BOARD_HEADERS}},
+    responses={**ERRORS, 200: example([LEADERBOARD_LINE], headers=BOARD_HEADERS)},
 )
 async def leaderboard(
     tournament_id: IdPath,
@@ -235,7 +276,9 @@ async def leaderboard(
 
 
 @router.get(
-    "/api/tournaments/{tournament_id}/my-participation", summary="My entry", responses=ERRORS
+    "/api/tournaments/{tournament_id}/my-participation",
+    summary="My entry",
+    responses={**ERRORS, 200: example(PARTICIPATION)},
 )
 async def my_participation(
     tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
@@ -249,7 +292,7 @@ async def my_participation(
 @router.get(
     "/api/tournaments/{tournament_id}/participant",
     summary="Whether I joined, and my entry",
-    responses=ERRORS,
+    responses={**ERRORS, 200: example(PARTICIPANT)},
 )
 async def participant(
     tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
@@ -260,7 +303,11 @@ async def participant(
     )
 
 
-@router.get("/api/tournaments/{tournament_id}/pnl", summary="My P&L in it", responses=ERRORS)
+@router.get(
+    "/api/tournaments/{tournament_id}/pnl",
+    summary="My P&L in it",
+    responses={**ERRORS, 200: example(TOURNAMENT_PNL)},
+)
 async def entry_pnl(
     tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> PnlRead:
@@ -269,7 +316,9 @@ async def entry_pnl(
 
 
 @router.get(
-    "/api/tournaments/{tournament_id}/positions", summary="My positions in it", responses=ERRORS
+    "/api/tournaments/{tournament_id}/positions",
+    summary="My positions in it",
+    responses={**ERRORS, 200: example([TOURNAMENT_POSITION])},
 )
 async def entry_positions(
     tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
@@ -281,7 +330,7 @@ async def entry_positions(
 @router.delete(
     "/api/tournaments/{tournament_id}/positions/{position_id}",
     summary="Close my position in it",
-    responses=ERRORS,
+    responses={**ERRORS, 200: example(ENTRY_CLOSING)},
 )
 async def close_entry_position(
     tournament_id: IdPath,
@@ -304,7 +353,11 @@ async def close_entry_position(
     )
 
 
-@router.get("/api/tournaments/{tournament_id}/orders", summary="My orders in it", responses=ERRORS)
+@router.get(
+    "/api/tournaments/{tournament_id}/orders",
+    summary="My orders in it",
+    responses={**ERRORS, 200: example([{**ENTRY_ORDER, "fills": None}], headers=TOTAL)},
+)
 async def entry_orders(
     tournament_id: IdPath,
     caller: CallerDep,
@@ -333,7 +386,11 @@ async def entry_orders(
     "/api/tournaments/{tournament_id}/orders",
     status_code=status.HTTP_201_CREATED,
     summary="Place an order in it",
-    responses={**ERRORS, 400: {"description": "Invalid order or a tournament rule broken"}},
+    responses={
+        **ERRORS,
+        400: {"description": "Invalid order or a tournament rule broken"},
+        201: example(ENTRY_ORDER),
+    },
 )
 async def place_entry_order(
     tournament_id: IdPath, body: OrderCreate, response: Response, offered: CredentialsDep,
@@ -354,7 +411,7 @@ async def place_entry_order(
 @router.delete(
     "/api/tournaments/{tournament_id}/orders/{order_id}",
     summary="Cancel my order in it",
-    responses=ERRORS,
+    responses={**ERRORS, 200: example(ENTRY_ORDER_CANCELLED)},
 )
 async def cancel_entry_order(
     tournament_id: IdPath, order_id: IdPath, caller: CallerDep, session: SessionDep,
@@ -366,7 +423,11 @@ async def cancel_entry_order(
     )
 
 
-@router.get("/api/tournaments/{tournament_id}/my-rank", summary="My rank", responses=ERRORS)
+@router.get(
+    "/api/tournaments/{tournament_id}/my-rank",
+    summary="My rank",
+    responses={**ERRORS, 200: example(MY_RANK)},
+)
 async def my_rank(
     tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> MyRankRead:
@@ -386,6 +447,7 @@ async def my_rank(
             "(only the participant and administrators see them)"
         },
         404: {"description": "No such tournament, or the user has not joined it (NOT_JOINED)"},
+        200: example(PARTICIPANT_PORTFOLIO),
     },
 )
 async def participant_portfolio(
