@@ -9,10 +9,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from tradepit.api.deps import CallerDep, market_reader
+from tradepit.api.examples import example
 from tradepit.domain import csv_cells
 from tradepit.domain.instruments import Kind, Venue
 from tradepit.market.data import MarketData
-from tradepit.schemas.candles import BarRead, PaperChainRead, PriceRead, TokenBarsRead
+from tradepit.schemas.candles import (
+    PAPER_CHAIN,
+    BarRead,
+    PaperChainRead,
+    PriceRead,
+    TokenBarsRead,
+)
 from tradepit.schemas.market import InstrumentRead, QuoteRead
 from tradepit.services import candles, market
 
@@ -56,7 +63,11 @@ async def ltp(symbol: SymbolPath, caller: CallerDep, data: MarketDep) -> dict[st
     return {"symbol": found.symbol, "ltp": found.ltp, "timestamp": found.timestamp}
 
 
-@router.get("/options-chain/{symbol}", summary="Options chain", responses=ERRORS)
+@router.get(
+    "/options-chain/{symbol}",
+    summary="Options chain",
+    responses={**ERRORS, 200: example(PAPER_CHAIN)},
+)
 async def options_chain(
     symbol: SymbolPath,
     caller: CallerDep,

@@ -15,9 +15,12 @@ from pydantic import BaseModel
 
 from tradepit.api.deps import WiringDep, market_reader
 from tradepit.api.errors import timestamp
+from tradepit.api.examples import example
 from tradepit.market.data import MarketData
 from tradepit.schemas.market import (
+    CHAIN_ENVELOPE,
     ENVELOPE_KEYS,
+    FLAT_CHAIN_ENVELOPE,
     CandleRead,
     ChainRead,
     DashboardEnvelope,
@@ -123,7 +126,11 @@ async def spot_price(symbol: SymbolPath, data: MarketDep) -> SpotEnvelope:
     return flat_envelope(SpotEnvelope, spot, "Spot price retrieved", {"symbol": spot.symbol})
 
 
-@router.get("/api/option_chain", summary="Option chain", responses=ERRORS)
+@router.get(
+    "/api/option_chain",
+    summary="Option chain",
+    responses={**ERRORS, 200: example(CHAIN_ENVELOPE)},
+)
 async def option_chain(
     symbol: SymbolQuery, data: MarketDep, expiry: ExpiryQuery = None
 ) -> Envelope[ChainRead]:
@@ -262,7 +269,7 @@ async def real_expiries(symbol: SymbolPath, data: MarketDep) -> Envelope[ExpiryD
 @router.get(
     "/api/real-data/option-chain/{symbol}",
     summary="Option chain in flat rows (smd-options' frontend)",
-    responses=ERRORS,
+    responses={**ERRORS, 200: example(FLAT_CHAIN_ENVELOPE)},
 )
 async def real_option_chain(
     symbol: SymbolPath,

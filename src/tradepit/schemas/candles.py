@@ -7,10 +7,11 @@ Prices are JSON numbers (the seed's and Kite's), converted from the exact values
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tradepit.schemas.market import ChainRead, InstrumentRead
+from tradepit.schemas.market import CHAIN, ChainRead, InstrumentRead
 
 
 class BarRead(BaseModel):
@@ -58,23 +59,61 @@ class KiteInstrumentRead(InstrumentRead):
 class ChainOptionRead(BaseModel):
     """One option of ``ce_options`` / ``pe_options``, as the seed's Kite chain lists it."""
 
-    strike: float
-    expiry: date
-    instrument_token: int
-    tradingsymbol: str
-    ltp: float
-    oi: float
-    change: float
-    volume: float
-    bid: float
-    ask: float
-    iv: float | None
+    strike: float = Field(description="The strike price")
+    expiry: date = Field(description="The expiry date (YYYY-MM-DD)")
+    instrument_token: int = Field(description="Kite-style token, derived from the symbol")
+    tradingsymbol: str = Field(description="The option's trading symbol")
+    ltp: float = Field(description="Last traded price: premium per unit")
+    oi: float = Field(description="Open interest, in units")
+    change: float = Field(description="ltp minus the previous session's close")
+    volume: float = Field(description="The session's volume, in units")
+    bid: float = Field(description="Best bid")
+    ask: float = Field(description="Best ask")
+    iv: float | None = Field(description="Implied volatility, %; null when none fits")
 
 
 class PaperChainRead(ChainRead):
     """``GET /api/candles/options-chain/{symbol}``: the chain, and beside it the seed's lists
     of the same calls and puts (strike ascending) and its ``expiry_date``."""
 
-    expiry_date: date
-    ce_options: list[ChainOptionRead]
-    pe_options: list[ChainOptionRead]
+    expiry_date: date = Field(description="The same as expiry (the seed's name)")
+    ce_options: list[ChainOptionRead] = Field(description="The calls, strike ascending")
+    pe_options: list[ChainOptionRead] = Field(description="The puts, strike ascending")
+
+
+# The answer as /docs shows it (``api.examples``, one strike of 41); tests/api/test_reference.py
+# checks it against its model.
+PAPER_CHAIN: dict[str, Any] = {
+    **CHAIN,
+    "expiry_date": "2026-01-20",
+    "ce_options": [
+        {
+            "strike": 29300.0,
+            "expiry": "2026-01-20",
+            "instrument_token": 7372385568,
+            "tradingsymbol": "NIFTY2612029300CE",
+            "ltp": 173.75,
+            "oi": 3110770.0,
+            "change": 86.15,
+            "volume": 2186535.0,
+            "bid": 173.05,
+            "ask": 174.45,
+            "iv": 9.74,
+        }
+    ],
+    "pe_options": [
+        {
+            "strike": 29300.0,
+            "expiry": "2026-01-20",
+            "instrument_token": 7893871794,
+            "tradingsymbol": "NIFTY2612029300PE",
+            "ltp": 125.3,
+            "oi": 4384250.0,
+            "change": -108.0,
+            "volume": 2936115.0,
+            "bid": 124.8,
+            "ask": 125.8,
+            "iv": 9.74,
+        }
+    ],
+}

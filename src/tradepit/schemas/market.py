@@ -15,11 +15,13 @@ T = TypeVar("T")
 class Envelope(BaseModel, Generic[T]):
     """The smd-options response envelope."""
 
-    success: bool = True
-    message: str
-    timestamp: str
-    data: T
-    meta: dict[str, Any] = Field(default_factory=dict)
+    success: bool = Field(default=True, description="true (a refusal is an error answer)")
+    message: str = Field(description="What was done, in words")
+    timestamp: str = Field(description="When the answer was made (UTC, ISO 8601)")
+    data: T = Field(description="The answer")
+    meta: dict[str, Any] = Field(
+        default_factory=dict, description="Facts about the data: symbol, expiry, counts"
+    )
 
 
 #: The envelope's own keys: where a route repeats its data's fields at the top level (for
@@ -113,20 +115,20 @@ class CandleRead(BaseModel):
 class OptionRead(BaseModel):
     """One call or put of a chain: the live feed's quote, or the model's price."""
 
-    tradingsymbol: str
-    ltp: float
-    bid: float
-    ask: float
-    change: float
-    volume: float
-    oi: float
-    change_in_oi: float
+    tradingsymbol: str = Field(description="The option's trading symbol (NIFTY2612029300CE)")
+    ltp: float = Field(description="Last traded price: premium per unit, in the currency")
+    bid: float = Field(description="Best bid")
+    ask: float = Field(description="Best ask")
+    change: float = Field(description="ltp minus the previous session's close")
+    volume: float = Field(description="The session's volume, in units (lots × lot size)")
+    oi: float = Field(description="Open interest, in units")
+    change_in_oi: float = Field(description="Open interest change since the previous session")
     iv: float | None = Field(
         description="Implied volatility in percent; null when no volatility reproduces a live "
         "price (below intrinsic value, or at expiry)"
     )
-    delta: float
-    gamma: float
+    delta: float = Field(description="Change of ltp per 1 of the underlying's price")
+    gamma: float = Field(description="Change of delta per 1 of the underlying's price")
     theta: float = Field(description="Per calendar day")
     vega: float = Field(description="Per volatility point")
     rho: float = Field(description="Per percentage point of rate")
@@ -140,24 +142,24 @@ class OptionRead(BaseModel):
 class StrikeRead(BaseModel):
     """A strike of a chain with its call (CE) and put (PE)."""
 
-    strike: float
-    label: str
-    CE: OptionRead
-    PE: OptionRead
+    strike: float = Field(description="The strike price")
+    label: str = Field(description="ATM, or ITMn / OTMn for the call, n strikes away")
+    CE: OptionRead = Field(description="The call")
+    PE: OptionRead = Field(description="The put")
 
 
 class ChainRead(BaseModel):
     """An option chain of one underlying and expiry."""
 
-    symbol: str
-    expiry: date
-    monthly: bool
-    spot_price: float
-    atm_strike: float
-    days_to_expiry: float
-    lot_size: float
-    timestamp: datetime
-    strikes: list[StrikeRead]
+    symbol: str = Field(description="The underlying (NIFTY, BANKNIFTY, RELIANCE...)")
+    expiry: date = Field(description="The expiry date (YYYY-MM-DD, the venue's calendar)")
+    monthly: bool = Field(description="Whether it is the month's last expiry")
+    spot_price: float = Field(description="The underlying's last price, in its currency (INR)")
+    atm_strike: float = Field(description="The strike nearest the spot")
+    days_to_expiry: float = Field(description="Calendar days to the expiry instant, fractional")
+    lot_size: float = Field(description="Units per lot (NIFTY 65)")
+    timestamp: datetime = Field(description="The instant priced (market clock, UTC)")
+    strikes: list[StrikeRead] = Field(description="41 strikes around the ATM, ascending")
 
 
 class ExpectedMoveRead(BaseModel):
@@ -293,6 +295,16 @@ class OhlcDataEnvelope(Envelope[QuoteRead | list[CandleRead]], SessionOhlcFields
     ``to`` is given), and the sessions at the top level, where smd-options' frontend reads them."""
 
 
+def _ce(text: str) -> Any:
+    """Return a field of the call (CE) side of a flat chain row, described as ``text``."""
+    return Field(description=f"Call (CE): {text}")
+
+
+def _pe(text: str) -> Any:
+    """Return a field of the put (PE) side of a flat chain row, described as ``text``."""
+    return Field(description=f"Put (PE): {text}")
+
+
 class ChainRowRead(BaseModel):
     """One strike of a chain in smd-options' flat shape: each CE figure as ``ce_<name>``, each
     PE figure as ``pe_<name>``. ``open``/``high``/``low`` and ``prev_*`` are the model re-priced
@@ -300,92 +312,101 @@ class ChainRowRead(BaseModel):
     price; ``prev_close`` is ``ltp - change``; ``oi_change`` and ``change_in_oi`` are the same
     figure under the two names the frontend reads; ``bid_qty``/``ask_qty`` are 50 lots."""
 
-    strike_price: float
-    ce_tradingsymbol: str
-    ce_label: str
-    ce_source: Literal["live", "model"]
-    ce_ltp: float
-    ce_bid: float
-    ce_ask: float
-    ce_bid_qty: float
-    ce_ask_qty: float
-    ce_volume: float
-    ce_oi: float
-    ce_oi_change: float
-    ce_change_in_oi: float
-    ce_change: float
-    ce_change_percent: float
-    ce_iv: float | None
-    ce_delta: float
-    ce_gamma: float
-    ce_theta: float
-    ce_vega: float
-    ce_rho: float
-    ce_open: float
-    ce_high: float
-    ce_low: float
-    ce_close: float
-    ce_prev_open: float
-    ce_prev_high: float
-    ce_prev_low: float
-    ce_prev_close: float
-    ce_intrinsic: float
-    ce_time_val: float
-    pe_tradingsymbol: str
-    pe_label: str
-    pe_source: Literal["live", "model"]
-    pe_ltp: float
-    pe_bid: float
-    pe_ask: float
-    pe_bid_qty: float
-    pe_ask_qty: float
-    pe_volume: float
-    pe_oi: float
-    pe_oi_change: float
-    pe_change_in_oi: float
-    pe_change: float
-    pe_change_percent: float
-    pe_iv: float | None
-    pe_delta: float
-    pe_gamma: float
-    pe_theta: float
-    pe_vega: float
-    pe_rho: float
-    pe_open: float
-    pe_high: float
-    pe_low: float
-    pe_close: float
-    pe_prev_open: float
-    pe_prev_high: float
-    pe_prev_low: float
-    pe_prev_close: float
-    pe_intrinsic: float
-    pe_time_val: float
+    strike_price: float = Field(description="The strike, in the underlying's currency")
+    ce_tradingsymbol: str = _ce("the option's trading symbol")
+    ce_label: str = _ce("ATM, ITMn or OTMn")
+    ce_source: Literal["live", "model"] = _ce("live (the feed's quote) or model (Black-Scholes)")
+    ce_ltp: float = _ce("last traded price, premium per unit")
+    ce_bid: float = _ce("best bid")
+    ce_ask: float = _ce("best ask")
+    ce_bid_qty: float = _ce("bid quantity in units (50 lots)")
+    ce_ask_qty: float = _ce("ask quantity in units (50 lots)")
+    ce_volume: float = _ce("the session's volume, in units")
+    ce_oi: float = _ce("open interest, in units")
+    ce_oi_change: float = _ce("open interest change since the previous session")
+    ce_change_in_oi: float = _ce("the same as oi_change")
+    ce_change: float = _ce("ltp - prev_close")
+    ce_change_percent: float = _ce("change in % of prev_close")
+    ce_iv: float | None = _ce(
+        "implied volatility, %; null when no volatility reproduces a live price"
+    )
+    ce_delta: float = _ce("delta")
+    ce_gamma: float = _ce("gamma")
+    ce_theta: float = _ce("theta, per calendar day")
+    ce_vega: float = _ce("vega, per volatility point")
+    ce_rho: float = _ce("rho, per percentage point of rate")
+    ce_open: float = _ce("the session's open")
+    ce_high: float = _ce("the session's high")
+    ce_low: float = _ce("the session's low")
+    ce_close: float = _ce("the last price")
+    ce_prev_open: float = _ce("the previous session's open")
+    ce_prev_high: float = _ce("the previous session's high")
+    ce_prev_low: float = _ce("the previous session's low")
+    ce_prev_close: float = _ce("the previous session's close (ltp - change)")
+    ce_intrinsic: float = _ce("intrinsic value at the spot price")
+    ce_time_val: float = _ce("ltp - intrinsic: the time value")
+    pe_tradingsymbol: str = _pe("the option's trading symbol")
+    pe_label: str = _pe("ATM, ITMn or OTMn")
+    pe_source: Literal["live", "model"] = _pe("live (the feed's quote) or model (Black-Scholes)")
+    pe_ltp: float = _pe("last traded price, premium per unit")
+    pe_bid: float = _pe("best bid")
+    pe_ask: float = _pe("best ask")
+    pe_bid_qty: float = _pe("bid quantity in units (50 lots)")
+    pe_ask_qty: float = _pe("ask quantity in units (50 lots)")
+    pe_volume: float = _pe("the session's volume, in units")
+    pe_oi: float = _pe("open interest, in units")
+    pe_oi_change: float = _pe("open interest change since the previous session")
+    pe_change_in_oi: float = _pe("the same as oi_change")
+    pe_change: float = _pe("ltp - prev_close")
+    pe_change_percent: float = _pe("change in % of prev_close")
+    pe_iv: float | None = _pe(
+        "implied volatility, %; null when no volatility reproduces a live price"
+    )
+    pe_delta: float = _pe("delta")
+    pe_gamma: float = _pe("gamma")
+    pe_theta: float = _pe("theta, per calendar day")
+    pe_vega: float = _pe("vega, per volatility point")
+    pe_rho: float = _pe("rho, per percentage point of rate")
+    pe_open: float = _pe("the session's open")
+    pe_high: float = _pe("the session's high")
+    pe_low: float = _pe("the session's low")
+    pe_close: float = _pe("the last price")
+    pe_prev_open: float = _pe("the previous session's open")
+    pe_prev_high: float = _pe("the previous session's high")
+    pe_prev_low: float = _pe("the previous session's low")
+    pe_prev_close: float = _pe("the previous session's close (ltp - change)")
+    pe_intrinsic: float = _pe("intrinsic value at the spot price")
+    pe_time_val: float = _pe("ltp - intrinsic: the time value")
 
 
 class FlatChainRead(BaseModel):
     """A chain as smd-options' ``/api/real-data/option-chain`` answers it: the rows flat, with
     the totals, PCR and max pain computed from them."""
 
-    symbol: str
-    expiry: date
-    monthly: bool
-    spot_price: float
-    previous_close: float
-    change: float
-    change_percent: float
-    atm_strike: float
-    days_to_expiry: float
-    lot_size: float
-    total_ce_oi: float
-    total_pe_oi: float
-    total_ce_volume: float
-    total_pe_volume: float
-    pcr_oi: float | None
-    pcr_volume: float | None
-    max_pain: float | None
-    timestamp: datetime
-    option_chain: list[ChainRowRead]
+    symbol: str = Field(description="The underlying")
+    expiry: date = Field(description="The expiry date (YYYY-MM-DD)")
+    monthly: bool = Field(description="Whether it is the month's last expiry")
+    spot_price: float = Field(description="The underlying's last price, in its currency (INR)")
+    previous_close: float = Field(description="The underlying's previous session close")
+    change: float = Field(description="spot_price - previous_close")
+    change_percent: float = Field(description="change in % of previous_close")
+    atm_strike: float = Field(description="The strike nearest the spot")
+    days_to_expiry: float = Field(description="Calendar days to the expiry instant, fractional")
+    lot_size: float = Field(description="Units per lot")
+    total_ce_oi: float = Field(description="Calls' open interest over the rows, in units")
+    total_pe_oi: float = Field(description="Puts' open interest over the rows, in units")
+    total_ce_volume: float = Field(description="Calls' volume over the rows, in units")
+    total_pe_volume: float = Field(description="Puts' volume over the rows, in units")
+    pcr_oi: float | None = Field(description="total_pe_oi / total_ce_oi; null without call OI")
+    pcr_volume: float | None = Field(
+        description="total_pe_volume / total_ce_volume; null without call volume"
+    )
+    max_pain: float | None = Field(
+        description="The strike at which option holders would be paid the least at expiry; "
+        "null without open interest"
+    )
+    timestamp: datetime = Field(description="The instant priced (market clock, UTC)")
+    option_chain: list[ChainRowRead] = Field(description="One row per strike, ascending")
 
 
 class ExpiryDatesRead(BaseModel):
@@ -426,3 +447,123 @@ class PingRead(BaseModel):
     """The answer to a ping."""
 
     pong: bool = True
+
+
+# Answers as /docs shows them (``api.examples``, one strike of 41); tests/api/test_reference.py
+# checks each against its model.
+_CALL: dict[str, Any] = {
+    "tradingsymbol": "NIFTY2612029300CE",
+    "ltp": 173.75,
+    "bid": 173.05,
+    "ask": 174.45,
+    "change": 86.15,
+    "volume": 2186535.0,
+    "oi": 3110770.0,
+    "change_in_oi": -1469715.0,
+    "iv": 9.74,
+    "delta": 0.5543,
+    "gamma": 0.001062,
+    "theta": -13.9885,
+    "vega": 15.087,
+    "rho": 2.7259,
+    "label": "ATM",
+    "source": "model",
+}
+_PUT: dict[str, Any] = {
+    **_CALL,
+    "tradingsymbol": "NIFTY2612029300PE",
+    "ltp": 125.3,
+    "bid": 124.8,
+    "ask": 125.8,
+    "change": -108.0,
+    "volume": 2936115.0,
+    "oi": 4384250.0,
+    "change_in_oi": 1030575.0,
+    "delta": -0.4455,
+    "theta": -10.1409,
+    "rho": -2.236,
+}
+CHAIN: dict[str, Any] = {
+    "symbol": "NIFTY",
+    "expiry": "2026-01-20",
+    "monthly": False,
+    "spot_price": 29324.65,
+    "atm_strike": 29300.0,
+    "days_to_expiry": 6.1875,
+    "lot_size": 65.0,
+    "timestamp": "2026-01-14T05:30:00Z",
+    "strikes": [{"strike": 29300.0, "label": "ATM", "CE": _CALL, "PE": _PUT}],
+}
+CHAIN_ENVELOPE: dict[str, Any] = {
+    "success": True,
+    "message": "Option chain retrieved",
+    "timestamp": "2026-01-14T05:30:00.298+00:00",
+    "data": CHAIN,
+    "meta": {"symbol": "NIFTY", "expiry": "2026-01-20"},
+}
+_ROW: dict[str, Any] = {
+    "strike_price": 29300.0,
+    **{
+        f"{side}_{name}": value
+        for side, option in (("ce", _CALL), ("pe", _PUT))
+        for name, value in option.items()
+        if name != "change_in_oi"
+    },
+    "ce_bid_qty": 3250.0,
+    "ce_ask_qty": 3250.0,
+    "ce_oi_change": -1469715.0,
+    "ce_change_in_oi": -1469715.0,
+    "ce_change_percent": 98.34,
+    "ce_open": 100.2,
+    "ce_high": 193.95,
+    "ce_low": 86.35,
+    "ce_close": 173.75,
+    "ce_prev_open": 124.45,
+    "ce_prev_high": 215.8,
+    "ce_prev_low": 69.95,
+    "ce_prev_close": 87.6,
+    "ce_intrinsic": 24.65,
+    "ce_time_val": 149.1,
+    "pe_bid_qty": 3250.0,
+    "pe_ask_qty": 3250.0,
+    "pe_oi_change": 1030575.0,
+    "pe_change_in_oi": 1030575.0,
+    "pe_change_percent": -46.29,
+    "pe_open": 192.75,
+    "pe_high": 212.8,
+    "pe_low": 113.4,
+    "pe_close": 125.3,
+    "pe_prev_open": 183.65,
+    "pe_prev_high": 266.75,
+    "pe_prev_low": 115.65,
+    "pe_prev_close": 233.3,
+    "pe_intrinsic": 0.0,
+    "pe_time_val": 125.3,
+}
+FLAT_CHAIN_ENVELOPE: dict[str, Any] = {
+    "success": True,
+    "message": "Option chain retrieved",
+    "timestamp": "2026-01-14T05:30:00.308+00:00",
+    "data": {
+        "symbol": "NIFTY",
+        "expiry": "2026-01-20",
+        "monthly": False,
+        "spot_price": 29324.65,
+        "previous_close": 29127.3,
+        "change": 197.35,
+        "change_percent": 0.68,
+        "atm_strike": 29300.0,
+        "days_to_expiry": 6.1875,
+        "lot_size": 65.0,
+        "total_ce_oi": 109339295.0,
+        "total_pe_oi": 106640755.0,
+        "total_ce_volume": 71448065.0,
+        "total_pe_volume": 78103090.0,
+        "pcr_oi": 0.9753195774675518,
+        "pcr_volume": 1.0931449298172036,
+        "max_pain": 29250.0,
+        "timestamp": "2026-01-14T05:30:00Z",
+        "option_chain": [_ROW],
+    },
+    "meta": {"symbol": "NIFTY", "expiry": "2026-01-20", "total_strikes": 41},
+}
