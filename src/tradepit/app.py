@@ -80,6 +80,7 @@ from tradepit.services.derivative_ticks import DerivativeTicks
 from tradepit.services.desk import Desk
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
+from tradepit.services.identities import Identities
 from tradepit.services.journal import JournaledBus
 from tradepit.services.leadership import Leadership
 from tradepit.services.predictions import BetRules, Resolver
@@ -162,9 +163,13 @@ def build_wiring(
     matcher = Matcher(sessionmaker, market.clock, market, fees, bus)
     policy = auth_policy(settings, secrets)
     board = inner if isinstance(inner, RedisBus) else None
-    hub = Hub(bus, market, sessionmaker, policy, wall, realtime_limits(settings), board)
+    identities = Identities(sessionmaker, wall, bus)
+    hub = Hub(
+        bus, market, sessionmaker, policy, wall, realtime_limits(settings), identities, board
+    )
     metrics = CollectorRegistry()
     return Wiring(
+        identities=identities,
         leadership=Leadership(engine),
         # One SQLite connection serialises every writer: there, orders share transactions.
         desk=Desk(sessionmaker, together=engine.dialect.name == "sqlite", registry=metrics),
@@ -386,7 +391,7 @@ def _lifespan(
         # The book is held by the leading process (Matcher.run_book, below); until then,
         # and in every other process, resting orders are passed on over the bus.
         wired.matcher.leading = False
-        background: list[asyncio.Task[None]] = []
+        background = [asyncio.create_task(wired.identities.run(), name="identities")]
         if settings.role == "api":  # no feed: ticks and quotes come from the engine
             if wired.feeds.book is not None:
                 await warm_quotes(wired)

@@ -25,6 +25,7 @@ from tradepit.market.simulated_feed import STEP_US, SimulatedFeed
 from tradepit.market.simulator import Simulator
 from tradepit.services.callers import Caller
 from tradepit.services.feeds import FeedRunner, load_kite_token, save_kite_token, warm
+from tradepit.services.identities import Identity
 from tradepit.store import candles as candle_store
 from tradepit.store.audit import AuditEntry
 from tradepit.store.candles import CandleRow
@@ -366,7 +367,7 @@ async def operator(session: AsyncSession) -> Caller:
     )
     session.add(user)
     await session.flush()
-    return Caller(user=user, ip="198.51.100.4")
+    return Caller(user=Identity.of(user), ip="198.51.100.4")
 
 
 class TestKiteToken:

@@ -19,6 +19,7 @@ from tradepit.domain.clock import ManualClock
 from tradepit.services import row_locks
 from tradepit.services.accounts_table import RandomNumbers
 from tradepit.services.callers import Caller
+from tradepit.services.identities import Identity
 from tradepit.store import broker_accounts as account_store
 from tradepit.store import users as user_store
 from tradepit.store.db import commit
@@ -72,7 +73,9 @@ async def test_an_expired_lock_is_swept_and_announced(
         owner = await user_store.get_user(session, user["id"])
         account = await account_store.get(session, account_id)
         assert owner is not None and account is not None
-        await row_locks.lock(session, wall, w.bus, Caller(user=owner, ip="test"), account)
+        await row_locks.lock(
+            session, wall, w.bus, Caller(user=Identity.of(owner), ip="test"), account
+        )
         await commit(session)
     events = w.bus.subscribe(row_locks.TOPIC)
     ticker = RandomNumbers(w.sessionmaker, wall, w.bus)

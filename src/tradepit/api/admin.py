@@ -53,7 +53,9 @@ async def activate(
 ) -> UserRead:
     """Let a deactivated user log in again."""
     return UserRead.model_validate(
-        await users.set_active(session, wired.wall, wired.bus, caller, user_id, active=True)
+        await users.set_active(
+            session, wired.identities, wired.wall, wired.bus, caller, user_id, active=True
+        )
     )
 
 
@@ -63,7 +65,9 @@ async def deactivate(
 ) -> UserRead:
     """Stop a user from logging in; their tokens and API keys stop working at once."""
     return UserRead.model_validate(
-        await users.set_active(session, wired.wall, wired.bus, caller, user_id, active=False)
+        await users.set_active(
+            session, wired.identities, wired.wall, wired.bus, caller, user_id, active=False
+        )
     )
 
 
@@ -75,7 +79,7 @@ async def change_role(
 ) -> UserRead:
     """Make a user a user, admin or superadmin."""
     return UserRead.model_validate(
-        await users.set_role(session, wired.wall, caller, user_id, body.role)
+        await users.set_role(session, wired.identities, wired.wall, caller, user_id, body.role)
     )
 
 

@@ -104,7 +104,13 @@ async def login(
     it as the ``tradepit_session`` cookie for pages that send no token: okx-bets' pages, and
     csv-accounts' page, which opens ``/api/ws`` without one)."""
     result = await auth.login(
-        session, wired.auth, wired.wall, login=body.login, password=body.password, ip=ip
+        session,
+        wired.identities,
+        wired.auth,
+        wired.wall,
+        login=body.login,
+        password=body.password,
+        ip=ip,
     )
     _set_session_cookie(request, response, result.access_token, result.expires_in)
     return LoggedIn(
@@ -152,7 +158,9 @@ async def logout(
     """Revoke the presented bearer token (from the header, else the session cookie) and the
     session cookie's; both stop working at once, and the cookies are cleared."""
     cookie = request.cookies.get(SESSION_COOKIE)
-    await browser_sessions.logout(session, wired.auth, wired.wall, caller, cookie)
+    await browser_sessions.logout(
+        session, wired.identities, wired.auth, wired.wall, caller, cookie
+    )
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",
@@ -199,7 +207,13 @@ async def auth_login(
 ) -> TokenRead:
     """Log in with e-mail (or username) and password; returns a bearer JWT and the user."""
     result = await auth.login(
-        session, wired.auth, wired.wall, login=body.login, password=body.password, ip=ip
+        session,
+        wired.identities,
+        wired.auth,
+        wired.wall,
+        login=body.login,
+        password=body.password,
+        ip=ip,
     )
     return TokenRead(
         access_token=result.access_token,
@@ -223,7 +237,7 @@ async def me(caller: CallerDep) -> UserRead:
 )
 async def auth_logout(caller: CallerDep, session: SessionDep, wired: WiringDep) -> LoggedOut:
     """Revoke the presented bearer token."""
-    await auth.logout(session, wired.wall, caller)
+    await auth.logout(session, wired.identities, wired.wall, caller)
     return LoggedOut(success=True, message="Logged out")
 
 
@@ -248,7 +262,9 @@ async def create_key(
     body: ApiKeyCreate, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> ApiKeyCreated:
     """Create an API key, accepted as ``X-API-Key``; the key is shown only in this answer."""
-    key, plain = await auth.create_api_key(session, wired.wall, caller, body.name)
+    key, plain = await auth.create_api_key(
+        session, wired.identities, wired.wall, caller, body.name
+    )
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=plain)
 
 
@@ -265,4 +281,5 @@ async def revoke_key(
     key_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> ApiKeyRead:
     """Revoke one of the caller's API keys."""
-    return ApiKeyRead.model_validate(await auth.revoke_api_key(session, wired.wall, caller, key_id))
+    key = await auth.revoke_api_key(session, wired.identities, wired.wall, caller, key_id)
+    return ApiKeyRead.model_validate(key)

@@ -27,6 +27,7 @@ from tradepit.services.callers import Caller
 from tradepit.services.desk import Desk
 from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
+from tradepit.services.identities import Identities
 from tradepit.services.leaderboards import Recent
 from tradepit.services.leadership import Leadership
 from tradepit.services.predictions import BetRules, Resolver
@@ -64,6 +65,8 @@ class Wiring:
     leadership: Leadership
     #: Group commit for order placement.
     desk: Desk
+    #: Users, API keys and revocations, held in memory for every request's checks.
+    identities: Identities
     on_kite_token: Callable[[str], Awaitable[None]] | None = None
     redis_url: str | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -179,19 +182,17 @@ async def credentials(
 CredentialsDep = Annotated[Credentials, Depends(credentials)]
 
 
-async def authenticate(session: AsyncSession, wired: Wiring, offered: Credentials) -> Caller:
-    """Return the caller that ``offered`` proves, checked in ``session``."""
+async def current_user(wired: WiringDep, offered: CredentialsDep) -> Caller:
+    """Return the authenticated caller, from a bearer token or an ``X-API-Key`` (checked
+    against the identities held in memory: no database round trip)."""
     if offered.bearer is not None:
         return await auth.authenticate_token(
-            session, wired.auth, wired.wall, offered.bearer, offered.ip
+            wired.identities, wired.auth, wired.wall, offered.bearer, offered.ip
         )
     assert offered.api_key is not None
-    return await auth.authenticate_api_key(session, wired.wall, offered.api_key, offered.ip)
-
-
-async def current_user(session: SessionDep, wired: WiringDep, offered: CredentialsDep) -> Caller:
-    """Return the authenticated caller, from a bearer token or an ``X-API-Key``."""
-    return await authenticate(session, wired, offered)
+    return await auth.authenticate_api_key(
+        wired.identities, wired.wall, offered.api_key, offered.ip
+    )
 
 
 CallerDep = Annotated[Caller, Depends(current_user)]

@@ -9,11 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradepit.api.deps import (
     CallerDep,
-    CredentialsDep,
     IdPath,
     SessionDep,
     WiringDep,
-    authenticate,
     market_reader,
 )
 from tradepit.api.dialects import SeedShapedRoute
@@ -63,7 +61,7 @@ CANCELLED: dict[int | str, dict[str, Any]] = {**ERRORS, 200: example(ORDER_CANCE
     responses={**ERRORS, 201: example(ORDER_FILLED)},
 )
 async def place_order(
-    body: OrderCreate, response: Response, offered: CredentialsDep, wired: WiringDep
+    body: OrderCreate, response: Response, caller: CallerDep, wired: WiringDep
 ) -> OrderRead:
     """Place an order. A MARKET order fills at once at the ask (buy) or bid (sell) plus
     slippage, with its charges; LIMIT and stop orders rest (a buy blocks its cash) and fill on
@@ -72,7 +70,6 @@ async def place_order(
     with another body is 409."""
 
     async def work(session: AsyncSession) -> tuple[OrderRead, bool]:
-        caller = await authenticate(session, wired, offered)
         return await orders.place(
             session, wired.clock, wired.market, wired.fees, wired.matcher, caller, body
         )

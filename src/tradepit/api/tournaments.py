@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from tradepit.api.deps import AdminDep, CallerDep, CredentialsDep, IdPath, SessionDep, WiringDep
+from tradepit.api.deps import AdminDep, CallerDep, IdPath, SessionDep, WiringDep
 from tradepit.api.dialects import SeedShapedRoute
 from tradepit.api.examples import example
 from tradepit.api.orders import place_order
@@ -393,18 +393,17 @@ async def entry_orders(
     },
 )
 async def place_entry_order(
-    tournament_id: IdPath, body: OrderCreate, response: Response, offered: CredentialsDep,
+    tournament_id: IdPath, body: OrderCreate, response: Response, caller: CallerDep,
     wired: WiringDep,
 ) -> OrderRead:  # fmt: skip
     """Place an order on my isolated wallet in the tournament: the same as ``POST
-    /api/paper-trading/orders`` with ``"tournament_id"`` (placed as that route places it:
-    authenticated inside the order's own transaction)."""
+    /api/paper-trading/orders`` with ``"tournament_id"`` (placed as that route places it)."""
     if body.tournament_id not in (None, tournament_id):
         raise InvalidInput(
             f"the body names tournament {body.tournament_id}, the path {tournament_id}"
         )
     return await place_order(
-        body.model_copy(update={"tournament_id": tournament_id}), response, offered, wired
+        body.model_copy(update={"tournament_id": tournament_id}), response, caller, wired
     )
 
 

@@ -37,6 +37,7 @@ from tradepit.domain.errors import (
 )
 from tradepit.services import wallets
 from tradepit.services.callers import Caller
+from tradepit.services.identities import Identities
 from tradepit.store import audit
 from tradepit.store import users as store
 from tradepit.store.users import ApiKey, LoginAttempt, RevokedToken, User
@@ -232,7 +233,14 @@ def _retry_after(until: datetime, now: datetime) -> int:
 
 
 async def login(
-    session: AsyncSession, policy: AuthPolicy, wall: Clock, *, login: str, password: str, ip: str
+    session: AsyncSession,
+    identities: Identities,
+    policy: AuthPolicy,
+    wall: Clock,
+    *,
+    login: str,
+    password: str,
+    ip: str,
 ) -> Session:
     """Check the password and issue a token; count failures and lock out brute force."""
     now = wall.now()
@@ -283,6 +291,7 @@ async def login(
     if policy.hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await _hash(policy, password)
     user.last_login_at = now
+    await identities.changed(session, user.id)
     session.add(LoginAttempt(username_key=key, ip=ip, at=now, outcome="success"))
     audit.record(session, wall, action="auth.login", actor_id=user.id, actor=user.username, ip=ip)
     token, expires_in = issue_token(policy, user, now)
@@ -428,18 +437,18 @@ def decode_token(policy: AuthPolicy, token: str, now: datetime) -> dict[str, Any
 
 
 async def authenticate_token(
-    session: AsyncSession, policy: AuthPolicy, wall: Clock, token: str, ip: str
+    identities: Identities, policy: AuthPolicy, wall: Clock, token: str, ip: str
 ) -> Caller:
     """Return the caller a bearer token proves; refuse revoked tokens and inactive users."""
     now = wall.now()
     claims = decode_token(policy, token, now)
-    user, revoked = await store.token_holder(session, int(claims["sub"]), claims["jti"])
-    if revoked:
+    held = await identities.user(int(claims["sub"]))
+    if held is not None and claims["jti"] in held.revoked:
         raise InvalidToken("token revoked")
-    if user is None or not user.is_active:
+    if held is None or not held.identity.is_active:
         raise InvalidToken("account not active")
     return Caller(
-        user=user,
+        user=held.identity,
         ip=ip,
         jti=claims["jti"],
         token_expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo),
@@ -452,21 +461,19 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def authenticate_api_key(session: AsyncSession, wall: Clock, key: str, ip: str) -> Caller:
+async def authenticate_api_key(identities: Identities, wall: Clock, key: str, ip: str) -> Caller:
     """Return the caller an API key proves."""
-    found = (
-        await store.find_api_key(session, hash_api_key(key))
-        if key.startswith(API_KEY_PREFIX)
-        else None
-    )
-    user = await store.get_user(session, found.user_id) if found else None
-    if found is None or user is None or not user.is_active:
+    found = await identities.api_key(hash_api_key(key)) if key.startswith(API_KEY_PREFIX) else None
+    if found is None or not found[0].identity.is_active:
         raise InvalidToken("invalid API key")
-    found.last_used_at = wall.now()
-    return Caller(user=user, ip=ip, api_key_id=found.id)
+    held, key_id = found
+    identities.note_key_use(key_id, wall.now())
+    return Caller(user=held.identity, ip=ip, api_key_id=key_id)
 
 
-async def logout(session: AsyncSession, wall: Clock, caller: Caller) -> None:
+async def logout(
+    session: AsyncSession, identities: Identities, wall: Clock, caller: Caller
+) -> None:
     """Revoke the caller's bearer token at once."""
     if caller.jti is None or caller.token_expires_at is None:
         raise InvalidInput(
@@ -475,6 +482,7 @@ async def logout(session: AsyncSession, wall: Clock, caller: Caller) -> None:
     session.add(
         RevokedToken(jti=caller.jti, user_id=caller.user.id, expires_at=caller.token_expires_at)
     )
+    await identities.changed(session, caller.user.id)
     audit.record(
         session,
         wall,
@@ -486,7 +494,7 @@ async def logout(session: AsyncSession, wall: Clock, caller: Caller) -> None:
 
 
 async def create_api_key(
-    session: AsyncSession, wall: Clock, caller: Caller, name: str
+    session: AsyncSession, identities: Identities, wall: Clock, caller: Caller, name: str
 ) -> tuple[ApiKey, str]:
     """Create an API key; return it with the plain key, which is never shown again."""
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
@@ -500,6 +508,7 @@ async def create_api_key(
     )
     session.add(key)
     await session.flush()
+    await identities.changed(session, caller.user.id)
     audit.record(
         session,
         wall,
@@ -518,7 +527,9 @@ async def list_api_keys(session: AsyncSession, caller: Caller) -> list[ApiKey]:
     return await store.list_api_keys(session, caller.user.id)
 
 
-async def revoke_api_key(session: AsyncSession, wall: Clock, caller: Caller, key_id: int) -> ApiKey:
+async def revoke_api_key(
+    session: AsyncSession, identities: Identities, wall: Clock, caller: Caller, key_id: int
+) -> ApiKey:
     """Revoke one of the caller's API keys; another user's key is reported as not found."""
     key = await session.get(ApiKey, key_id)
     if key is None or key.user_id != caller.user.id:
@@ -526,6 +537,7 @@ async def revoke_api_key(session: AsyncSession, wall: Clock, caller: Caller, key
     now = wall.now()
     if key.revoked_at is None:
         key.revoked_at = now
+        await identities.changed(session, caller.user.id)
         audit.record(
             session,
             wall,

@@ -24,6 +24,7 @@ from tradepit.domain.errors import NotAuthenticated, PermissionDenied
 from tradepit.services import auth
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.callers import Caller
+from tradepit.services.identities import Identities
 
 #: The cookie's name. ``Path=/``, ``HttpOnly``, ``SameSite=Strict``; ``Secure`` over HTTPS.
 SESSION_COOKIE = "tradepit_session"
@@ -107,6 +108,7 @@ def check_write(
 
 async def logout(
     session: AsyncSession,
+    identities: Identities,
     policy: AuthPolicy,
     wall: Clock,
     caller: Caller,
@@ -114,10 +116,10 @@ async def logout(
 ) -> None:
     """Revoke the caller's token, and the session cookie's too when it holds another one (a
     header credential won over it): the browser's session ends with the logout."""
-    await auth.logout(session, wall, caller)
+    await auth.logout(session, identities, wall, caller)
     if not cookie:
         return
     with contextlib.suppress(NotAuthenticated):  # expired, revoked or not ours: nothing to end
-        held = await auth.authenticate_token(session, policy, wall, cookie, caller.ip)
+        held = await auth.authenticate_token(identities, policy, wall, cookie, caller.ip)
         if held.jti != caller.jti:
-            await auth.logout(session, wall, held)
+            await auth.logout(session, identities, wall, held)

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tradepit.domain.accounts import Role
-from tradepit.store.users import User
+from tradepit.services.identities import Identity
 
 
 @dataclass(frozen=True)
 class Caller:
     """Who is making the request, as proven by a token or an API key."""
 
-    user: User
+    user: Identity
     ip: str
     jti: str | None = None
     token_expires_at: datetime | None = None

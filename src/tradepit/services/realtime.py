@@ -43,6 +43,7 @@ from tradepit.schemas.realtime import StatsRead, TickRead, WorkerStatsRead
 from tradepit.services import auth, journal, market, tournaments, wallets
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.callers import Caller
+from tradepit.services.identities import Identities
 
 log = logging.getLogger("tradepit.realtime")
 
@@ -324,8 +325,10 @@ class Hub:
         policy: AuthPolicy,
         wall: Clock,
         limits: Limits,
+        identities: Identities,
         board: StatsBoard | None = None,
     ) -> None:
+        self.identities = identities
         self.bus = bus
         self.board = board
         self.market = market_data
@@ -367,15 +370,11 @@ class Hub:
 
     async def authenticate(self, credential: str, ip: str) -> Caller:
         """Return the caller a JWT or an API key proves; refuse revoked or unknown ones."""
-        async with self.sessionmaker() as session:
-            if credential.startswith(auth.API_KEY_PREFIX):
-                caller = await auth.authenticate_api_key(session, self.wall, credential, ip)
-            else:
-                caller = await auth.authenticate_token(
-                    session, self.policy, self.wall, credential, ip
-                )
-            await session.commit()
-        return caller
+        if credential.startswith(auth.API_KEY_PREFIX):
+            return await auth.authenticate_api_key(self.identities, self.wall, credential, ip)
+        return await auth.authenticate_token(
+            self.identities, self.policy, self.wall, credential, ip
+        )
 
     async def still_valid(self, credential: str, ip: str) -> str:
         """Wait until ``credential`` is revoked, expires or its user is deactivated (checked

@@ -14,6 +14,7 @@ from tradepit.domain.errors import Conflict, NotFound, PermissionDenied
 from tradepit.schemas.users import SettingsUpdate
 from tradepit.services import row_locks
 from tradepit.services.callers import Caller
+from tradepit.services.identities import Identities
 from tradepit.store import audit
 from tradepit.store import users as store
 from tradepit.store.audit import AuditEntry
@@ -88,12 +89,20 @@ async def _target(session: AsyncSession, caller: Caller, user_id: int) -> User:
 
 
 async def set_active(
-    session: AsyncSession, wall: Clock, bus: Bus, caller: Caller, user_id: int, *, active: bool
+    session: AsyncSession,
+    identities: Identities,
+    wall: Clock,
+    bus: Bus,
+    caller: Caller,
+    user_id: int,
+    *,
+    active: bool,
 ) -> User:
     """Activate or deactivate a user; a deactivated user's tokens stop working and their row
     locks are released at once."""
     user = await _target(session, caller, user_id)
     user.is_active = active
+    await identities.changed(session, user.id)
     if not active:
         await row_locks.release_all(session, wall, bus, user.id)
     audit.record(
@@ -109,11 +118,13 @@ async def set_active(
 
 
 async def set_role(
-    session: AsyncSession, wall: Clock, caller: Caller, user_id: int, role: Role
+    session: AsyncSession, identities: Identities, wall: Clock, caller: Caller, user_id: int,
+    role: Role,
 ) -> User:
     """Change a user's role (superadmin only, enforced by the route)."""
     user = await _target(session, caller, user_id)
     before, user.role = user.role, role.value
+    await identities.changed(session, user.id)
     audit.record(
         session,
         wall,

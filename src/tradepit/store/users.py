@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, bindparam, func, or_, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,6 +78,17 @@ class LoginAttempt(Base):
     ip: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
+
+
+class IdentityChange(Base):
+    """A user's identity changed (role, status, API keys, a logout, a login): every process
+    holding identities in memory reloads that user (``services/identities.py``)."""
+
+    __tablename__ = "identity_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class UserSettings(Base):
@@ -205,3 +228,54 @@ async def list_api_keys(session: AsyncSession, user_id: int) -> list[ApiKey]:
 async def get_settings(session: AsyncSession, user_id: int) -> UserSettings | None:
     """Return a user's settings row."""
     return await session.get(UserSettings, user_id)
+
+
+async def live_api_keys(session: AsyncSession, user_id: int) -> list[ApiKey]:
+    """Return a user's API keys that are not revoked."""
+    stmt = select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+    return list(await session.scalars(stmt))
+
+
+async def revoked_jtis(session: AsyncSession, user_id: int, now: datetime) -> set[str]:
+    """Return the ids of a user's revoked tokens that have not expired yet."""
+    stmt = select(RevokedToken.jti).where(
+        RevokedToken.user_id == user_id, RevokedToken.expires_at > now
+    )
+    return set(await session.scalars(stmt))
+
+
+def record_identity_change(session: AsyncSession, user_id: int, now: datetime) -> None:
+    """Note in the transaction that ``user_id``'s identity changed."""
+    session.add(IdentityChange(user_id=user_id, changed_at=now))
+
+
+async def identity_changes(session: AsyncSession, after: int) -> list[tuple[int, int]]:
+    """Return ``(change id, user id)`` of the changes after ``after``, oldest first."""
+    stmt = (
+        select(IdentityChange.id, IdentityChange.user_id)
+        .where(IdentityChange.id > after)
+        .order_by(IdentityChange.id)
+    )
+    return [(change, user) for change, user in (await session.execute(stmt)).all()]
+
+
+async def last_identity_change(session: AsyncSession) -> int:
+    """Return the id of the newest identity change (0: none)."""
+    return await session.scalar(select(func.max(IdentityChange.id))) or 0
+
+
+async def forget_identity_changes(session: AsyncSession, before: datetime) -> None:
+    """Delete the identity changes older than ``before``."""
+    await session.execute(delete(IdentityChange).where(IdentityChange.changed_at < before))
+
+
+async def note_api_key_use(session: AsyncSession, used: dict[int, datetime]) -> None:
+    """Record when each API key in ``used`` was last used."""
+    if used:
+        table = ApiKey.__table__
+        stmt = update(table).where(table.c.id == bindparam("key_id"))
+        connection = await session.connection()  # Core executemany, not an ORM bulk update
+        await connection.execute(
+            stmt.values(last_used_at=bindparam("used_at")),
+            [{"key_id": key, "used_at": at} for key, at in used.items()],
+        )

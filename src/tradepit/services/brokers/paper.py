@@ -24,6 +24,7 @@ from tradepit.services.brokers import (
     Ticket,
 )
 from tradepit.services.callers import Caller
+from tradepit.services.identities import Identity
 from tradepit.services.orders import Book
 from tradepit.store import orders as order_store
 from tradepit.store import users as user_store
@@ -65,7 +66,7 @@ class PaperAdapter:
         user = await user_store.get_user(self.session, self.credentials.owner_id)
         if user is None or not user.is_active:
             raise BrokerRefused("the paper account's owner is not active")
-        return Caller(user=user, ip="broker:paper")
+        return Caller(user=Identity.of(user), ip="broker:paper")
 
     async def connect(self) -> AccountInfo:
         """Check that the owner can trade; return their wallet."""
