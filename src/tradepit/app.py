@@ -164,9 +164,7 @@ def build_wiring(
     policy = auth_policy(settings, secrets)
     board = inner if isinstance(inner, RedisBus) else None
     identities = Identities(sessionmaker, wall, bus)
-    hub = Hub(
-        bus, market, sessionmaker, policy, wall, realtime_limits(settings), identities, board
-    )
+    hub = Hub(bus, market, sessionmaker, policy, wall, realtime_limits(settings), identities, board)
     metrics = CollectorRegistry()
     return Wiring(
         identities=identities,

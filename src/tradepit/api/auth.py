@@ -158,9 +158,7 @@ async def logout(
     """Revoke the presented bearer token (from the header, else the session cookie) and the
     session cookie's; both stop working at once, and the cookies are cleared."""
     cookie = request.cookies.get(SESSION_COOKIE)
-    await browser_sessions.logout(
-        session, wired.identities, wired.auth, wired.wall, caller, cookie
-    )
+    await browser_sessions.logout(session, wired.identities, wired.auth, wired.wall, caller, cookie)
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",
@@ -262,9 +260,7 @@ async def create_key(
     body: ApiKeyCreate, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> ApiKeyCreated:
     """Create an API key, accepted as ``X-API-Key``; the key is shown only in this answer."""
-    key, plain = await auth.create_api_key(
-        session, wired.identities, wired.wall, caller, body.name
-    )
+    key, plain = await auth.create_api_key(session, wired.identities, wired.wall, caller, body.name)
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=plain)
 
 

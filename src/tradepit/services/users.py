@@ -118,7 +118,11 @@ async def set_active(
 
 
 async def set_role(
-    session: AsyncSession, identities: Identities, wall: Clock, caller: Caller, user_id: int,
+    session: AsyncSession,
+    identities: Identities,
+    wall: Clock,
+    caller: Caller,
+    user_id: int,
     role: Role,
 ) -> User:
     """Change a user's role (superadmin only, enforced by the route)."""

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     bindparam,
     delete,
     func,
@@ -273,6 +274,7 @@ async def note_api_key_use(session: AsyncSession, used: dict[int, datetime]) -> 
     """Record when each API key in ``used`` was last used."""
     if used:
         table = ApiKey.__table__
+        assert isinstance(table, Table)
         stmt = update(table).where(table.c.id == bindparam("key_id"))
         connection = await session.connection()  # Core executemany, not an ORM bulk update
         await connection.execute(
