@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.low_level import Type
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from prometheus_client import CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
@@ -31,6 +30,7 @@ from tradepit.api import (
     broker_accounts,
     calculator,
     candles,
+    docs_pages,
     errors,
     examples,
     feeds,
@@ -436,11 +436,6 @@ def _lifespan(
     return lifespan
 
 
-DOCS_URL = "/docs"
-REDOC_URL = "/redoc"
-DOCS_ASSETS_URL = "/docs-assets"
-
-
 def create_app(
     settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None
 ) -> FastAPI:
@@ -450,23 +445,20 @@ def create_app(
 
     lifespan = _lifespan(wired, settings, limits_storage)
 
-    # The docs pages and every asset they load (Swagger UI, ReDoc, the favicon) are served
-    # from here, from fastapi-offline's package: no request leaves for another host.
-    app = FastAPIOffline(
+    app = FastAPI(
         title="Tradepit",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=DOCS_URL,
-        redoc_url=REDOC_URL,
-        static_url=DOCS_ASSETS_URL,
-        # No "valid" badge fetched from swagger.io.
-        swagger_ui_parameters={"validatorUrl": None},
+        docs_url=None,  # served by api/docs_pages.py, assets included
+        redoc_url=None,
     )
     app.state.wiring = wired
     errors.install(app)
     app.include_router(health.router)
-    docs = {DOCS_URL, REDOC_URL, f"{DOCS_URL}/oauth2-redirect"}
+    app.include_router(docs_pages.router)
+    app.mount(docs_pages.ASSETS_URL, docs_pages.assets(), name="docs-assets")
+    docs = docs_pages.PAGES
     if settings.role == "engine":  # feed, book and schedulers: health and metrics only
         app.add_middleware(SecurityHeaders, docs_paths=docs, private_paths=AUTH_PATHS)
         app.add_middleware(RequestContext, registry=wired.metrics)
