@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.low_level import Type
 from fastapi import FastAPI
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -70,6 +70,7 @@ from tradepit.market.replay import ReplayFeed, read_ticks
 from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.market.simulator import Simulator
 from tradepit.realtime import accounts_ws, ws
+from tradepit.realtime.adapters import engineio_adapter, uvicorn_adapter
 from tradepit.realtime.sio import SocketIOGateway
 from tradepit.services import broker_accounts as account_service
 from tradepit.services import feeds as feed_service
@@ -208,6 +209,23 @@ def build_wiring(
         hub=hub,
         brokers=account_service.brokers(market.clock, market, fees, matcher, settings.kite_root),
     )
+
+
+def report_library_paths(enabled: bool, registry: CollectorRegistry) -> None:
+    """Log which path each library adapter of the gateways takes, and show it on ``/metrics``
+    (``tradepit_library_fast_path{library}``: 1 its internals, 0 its public API)."""
+    gauge = Gauge(
+        "tradepit_library_fast_path",
+        "1 when the gateways use a library's internals (its fast path), 0 its public API",
+        ["library"],
+        registry=registry,
+    )
+    for found in (uvicorn_adapter.internals(), engineio_adapter.internals()):
+        if enabled:
+            log.info("library %s", found.describe())
+        else:
+            log.info("library %s: public path (TRADEPIT_LIBRARY_FAST_PATHS=0)", found.library)
+        gauge.labels(found.library).set(1 if enabled and found.usable else 0)
 
 
 def realtime_limits(settings: Settings) -> Limits:
@@ -480,8 +498,11 @@ def create_app(
         app.include_router(router)
     # FastAPI's way to adjust the document it generates (its docs, "Extending OpenAPI").
     app.openapi = examples.keeping_nulls(app.openapi, routers)  # type: ignore[method-assign]
-    app.add_middleware(ws.Gateway)
-    app.mount("/socket.io", SocketIOGateway(wired.hub, settings.ws_max_message_bytes).asgi())
+    fast = settings.library_fast_paths
+    app.add_middleware(ws.Gateway, fast_paths=fast)
+    sio = SocketIOGateway(wired.hub, settings.ws_max_message_bytes, fast_paths=fast)
+    app.mount("/socket.io", sio.asgi())
+    report_library_paths(fast, wired.metrics)
 
     allow_any = "*" in settings.cors_origins
     app.add_middleware(

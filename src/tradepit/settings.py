@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     ws_auth_timeout_seconds: float = Field(default=10, gt=0)
     ws_public_market_data: bool = True
     ws_recheck_seconds: float = Field(default=30, gt=0)
+    #: The gateways' fast paths under uvicorn and Engine.IO (docs/decisions.md, "Library
+    #: adapters"). Off, or with library versions other than the pinned ones, the gateways use
+    #: the libraries' public API only: the same messages, sent more slowly.
+    library_fast_paths: bool = True
     event_retention_hours: int = Field(default=24, ge=1)
     # Argon2id cost. The defaults are argon2-cffi's (RFC 9106 low-memory profile).
     argon2_time_cost: int = Field(default=3, ge=1)

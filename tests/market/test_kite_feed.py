@@ -54,7 +54,8 @@ from tests.standins import serve as serve_http
 from tradepit.domain.instruments import Instrument, Kind, Venue
 from tradepit.domain.market import Tick
 from tradepit.domain.sessions import IST
-from tradepit.market import kite_feed
+from tradepit.libraries import Pin
+from tradepit.market import kiteconnect_adapter
 from tradepit.market.catalogue import Catalogue
 from tradepit.market.kite_feed import (
     KiteAccess,
@@ -653,7 +654,7 @@ async def test_a_trusted_certificate_streams_over_tls(
     def trusting(hostname: str) -> Any:
         return optionsForClientTLS(hostname, trustRoot=trusted)
 
-    monkeypatch.setattr(kite_feed, "optionsForClientTLS", trusting)
+    monkeypatch.setattr(kiteconnect_adapter, "optionsForClientTLS", trusting)
     stand_in = TickerStandIn()
     async with serve(
         stand_in.handler, "127.0.0.1", 0, process_request=stand_in.process_request, ssl=context
@@ -693,3 +694,48 @@ async def test_stopping_during_the_handshake_does_not_reconnect(
     await asyncio.sleep(1.5)
     assert ticker.stand_in.attempts(SLOW_TOKEN) == 1
     await until(lambda: ticker.stand_in.open == 0, within=5)
+
+
+# -- kiteconnect's internals (market/kiteconnect_adapter.py) ---------------------------------
+
+
+@pytest.fixture
+def other_kiteconnect(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Take the installed kiteconnect for another version than the adapter's pin."""
+    monkeypatch.setattr(kiteconnect_adapter, "PINS", (Pin("kiteconnect", "0.0.0"),))
+    kiteconnect_adapter.internals.cache_clear()
+    yield
+    kiteconnect_adapter.internals.cache_clear()
+
+
+@pytest.mark.usefixtures("other_kiteconnect")
+async def test_without_the_pinned_kiteconnect_a_plain_root_streams_by_the_public_connect(
+    ticker: Ticker, instruments: dict[str, Instrument]
+) -> None:
+    assert not kiteconnect_adapter.internals().usable
+    feed = KiteFeed(API_KEY, ACCESS_TOKEN, {"NIFTY": 256265}, instruments, root=ticker.root)
+    sink = Collector()
+    async with running(feed, sink):
+        await until(lambda: len(sink.ticks) == 1)
+        assert feed.state.status == "running"
+    assert sink.ticks[0].ltp == Decimal("26150.55")
+    await until(lambda: ticker.stand_in.open == 0, within=5)
+
+
+@pytest.mark.usefixtures("other_kiteconnect")
+async def test_without_the_pinned_kiteconnect_a_tls_root_is_refused_not_left_unverified(
+    tmp_path: Path, instruments: dict[str, Instrument]
+) -> None:
+    stand_in = TickerStandIn()
+    async with serve(
+        stand_in.handler, "127.0.0.1", 0, process_request=stand_in.process_request,
+        ssl=self_signed(tmp_path),
+    ) as server:  # fmt: skip
+        root = f"wss://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        feed = KiteFeed(API_KEY, ACCESS_TOKEN, TOKENS, instruments, root=root)
+        async with asyncio.timeout(10):
+            await feed.run(Collector())
+    assert feed.state.status == "failed"
+    assert "would not verify Kite's certificate" in feed.state.detail
+    assert ACCESS_TOKEN not in feed.state.detail
+    assert stand_in.upgrades == []

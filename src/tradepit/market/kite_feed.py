@@ -24,7 +24,8 @@ Feed (``KiteFeed``)
 
     The secure socket is opened with certificate and host-name verification
     (``optionsForClientTLS``), unlike ``KiteTicker.connect``, whose context factory verifies
-    nothing although the access token travels in the URL.
+    nothing although the access token travels in the URL (the kiteconnect internals this
+    needs are in ``kiteconnect_adapter``).
 """
 
 from __future__ import annotations
@@ -41,18 +42,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any, Final
+from urllib.parse import urlsplit
 
-from autobahn.twisted.websocket import connectWS
 from kiteconnect import KiteConnect, KiteTicker
 from kiteconnect.exceptions import KiteException
 from twisted.internet import reactor as _twisted_reactor
-from twisted.internet.ssl import optionsForClientTLS
+from twisted.internet.error import ReactorNotRestartable
 
 from tradepit.domain.instruments import Instrument, Kind, Right, Venue, derivative_symbol
 from tradepit.domain.market import Tick
 from tradepit.domain.sessions import IST
 from tradepit.market.catalogue import Catalogue
 from tradepit.market.feed import FeedLoginRefused, FeedState, TickSink
+from tradepit.market.kiteconnect_adapter import open_ticker
 
 log = logging.getLogger("tradepit.feed.kite")
 
@@ -353,18 +355,19 @@ class KiteSession:
         self._catalogue = catalogue
 
     def _client(self, access_token: str | None = None) -> Any:
-        kite = KiteConnect(self.api_key, access_token=access_token, root=self.root)
-        if self.login_root is not None:
-            kite._default_login_uri = self.login_root
-        return kite
+        return KiteConnect(self.api_key, access_token=access_token, root=self.root)
 
     def login_url(self) -> str:
-        """Return the URL where the operator logs in to Kite to get a request token."""
+        """Return the URL where the operator logs in to Kite to get a request token: Kite's,
+        or ``login_root`` with the query Kite's would have."""
         kite = self._client()
         try:
-            return str(kite.login_url())
+            url = str(kite.login_url())
         finally:
             kite.reqsession.close()
+        if self.login_root is None:
+            return url
+        return f"{self.login_root}?{urlsplit(url).query}"
 
     async def exchange(self, request_token: str) -> KiteAccess:
         """Trade the request token from Kite's login redirect for an access token."""
@@ -508,19 +511,26 @@ def _start_reactor() -> None:
     with _reactor_lock:
         if _reactor.running:
             return
-        if getattr(_reactor, "_startedBefore", False):
-            raise RuntimeError("Twisted's reactor has stopped and cannot restart in this process")
+        stopped = RuntimeError("Twisted's reactor has stopped and cannot restart in this process")
+        if _reactor_thread is not None:  # ours ran, and stopped
+            raise stopped
         started = threading.Event()
+        refused: list[ReactorNotRestartable] = []
+
+        def run() -> None:
+            try:
+                _reactor.run(installSignalHandlers=False)
+            except ReactorNotRestartable as exc:  # another part of the process ran it
+                refused.append(exc)
+                started.set()
+
         _reactor.callWhenRunning(started.set)
-        thread = threading.Thread(
-            target=_reactor.run,
-            kwargs={"installSignalHandlers": False},
-            name="kite-reactor",
-            daemon=True,
-        )
+        thread = threading.Thread(target=run, name="kite-reactor", daemon=True)
         thread.start()
         if not started.wait(10):
             raise RuntimeError("Twisted's reactor did not start")
+        if refused:
+            raise stopped from refused[0]
         _reactor_thread = thread
         atexit.register(_stop_reactor)
 
@@ -583,25 +593,9 @@ class _Bridge:
 
     def connect(self) -> None:
         """Open the connection (in the reactor thread), as ``KiteTicker.connect`` does."""
-        ticker = self.ticker
+        guarded = self._guard(self.on_connect_failed)
         try:
-            # KiteTicker.connect builds the same factory but skips TLS verification.
-            ticker._create_connection(
-                ticker.socket_url,
-                useragent=ticker._user_agent(),
-                proxy=None,
-                headers={"X-Kite-Version": "3"},
-            )
-            factory = ticker.factory
-            failed = factory.clientConnectionFailed
-
-            def connection_failed(connector: Any, reason: Any) -> None:
-                self._guard(self.on_connect_failed)(reason)
-                failed(connector, reason)
-
-            factory.clientConnectionFailed = connection_failed
-            tls = optionsForClientTLS(factory.host) if factory.isSecure else None
-            connectWS(factory, contextFactory=tls, timeout=ticker.connect_timeout)
+            open_ticker(self.ticker, lambda connector, reason: guarded(reason))
         except Exception as exc:
             message = f"cannot open the Kite ticker: {type(exc).__name__}: {_redact(str(exc))}"
             log.error(message)  # no traceback: it could carry the access token

@@ -4,6 +4,12 @@ Events and payloads: ``docs/realtime.md``. Every client has the same bounded que
 ``/ws`` client (``services/realtime.Client``), fed by the same bus, so the transports cannot
 drift; across workers the bus carries the events (python-socketio's own Redis manager is not
 used: one mechanism, not two).
+
+A client's messages reach it by one of two paths. The fast one (the default, with the pinned
+python-socketio and python-engineio: ``adapters/engineio_adapter``) encodes a message once for
+every client, hands it to Engine.IO as it is or writes its frame straight to the websocket, and
+paces the client by what Engine.IO still holds for it. The public one
+(``TRADEPIT_LIBRARY_FAST_PATHS=0``, or other versions) ``emit``s each message to each client.
 """
 
 from __future__ import annotations
@@ -15,12 +21,12 @@ from datetime import date
 from typing import Any
 
 import socketio
-from engineio.async_drivers import asgi as engineio_asgi
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradepit.domain.errors import DomainError, NotAuthenticated
-from tradepit.realtime.ws import RAW_SEND, Wire, text_frame
+from tradepit.realtime.adapters.engineio_adapter import EngineAccess
+from tradepit.realtime.ws import RAW_SEND, text_frame
 from tradepit.services import browser_sessions, market, wallets
 from tradepit.services.callers import Caller
 from tradepit.services.realtime import Client, Hub, Outgoing, TooManyConnections
@@ -32,89 +38,9 @@ NAMESPACE = "/"
 TICK_PACKET = '42["symbol_update",'
 
 
-class Link:
-    """One Engine.IO websocket connection: its wire, and the ticks handed to Engine.IO for it
-    that Engine.IO has not written yet."""
-
-    def __init__(self, socket: Any, wire: Wire | None) -> None:
-        self.socket = socket
-        self.wire = wire
-        self.pending = 0
-        self.drained = asyncio.Event()
-        self.drained.set()
-
-    def handed(self) -> None:
-        """Note one tick given to Engine.IO's queue."""
-        self.pending += 1
-        self.drained.clear()
-
-    def written(self) -> None:
-        """Note that Engine.IO wrote one of them."""
-        self.pending = max(0, self.pending - 1)
-        if not self.pending:
-            self.drained.set()
-
-    def clear(self) -> bool:
-        """Return True when a frame written now keeps the order of packets: nothing of ours
-        still in Engine.IO's hands, nothing of Engine.IO's queued, the websocket in use."""
-        socket = self.socket
-        return (
-            self.wire is not None
-            and not self.pending
-            and socket.upgraded
-            and not socket.upgrading
-            and not socket.closed
-            and socket.queue.empty()
-        )
-
-    def write(self, frame: bytes) -> bool:
-        """Write a frame now, only when that keeps the order of packets and the connection
-        takes it without blocking."""
-        return self.clear() and self.wire is not None and self.wire.write(frame)
-
-    async def write_all(self, frames: list[bytes]) -> bool:
-        """Write a batch of frames at once, once the connection can take them; False (nothing
-        written) when Engine.IO must send them to keep the order of packets."""
-        if self.wire is None:
-            return False
-        await self.wire.writable()
-        return self.write(b"".join(frames))
-
-
-def _websocket_driver(links: dict[str, Link]) -> type[engineio_asgi.WebSocket]:
-    """Return Engine.IO's ASGI websocket driver that registers each connection's ``Link``
-    (by Engine.IO session id) and counts the ticks Engine.IO writes."""
-
-    class WebSocket(engineio_asgi.WebSocket):  # type: ignore[misc]
-        link: Link | None = None
-
-        async def __call__(self, environ: dict[str, Any]) -> str:
-            # The server's own send when the gateway passed it on (Starlette's exception
-            # wrapper serves HTTP responses; it only slows a websocket's every message).
-            send = environ["asgi.scope"].get(RAW_SEND) or environ["asgi.send"]
-            self.asgi_receive = environ["asgi.receive"]
-            self.asgi_send = send
-            socket = getattr(self.handler, "__self__", None)
-            if socket is not None:
-                wire = Wire.of(send)
-                if wire is not None:
-                    wire.limit_buffers()
-                self.link = links[socket.sid] = Link(socket, wire)
-            try:
-                await self.asgi_send({"type": "websocket.accept"})
-                await self.handler(self)
-            finally:
-                if socket is not None and links.get(socket.sid) is self.link:
-                    del links[socket.sid]
-            return ""
-
-        async def send(self, message: str | bytes) -> None:
-            await super().send(message)
-            tick = isinstance(message, str) and message.startswith(TICK_PACKET)
-            if tick and self.link is not None:
-                self.link.written()
-
-    return WebSocket
+def _is_tick(packet: str | bytes) -> bool:
+    """Tell whether an Engine.IO packet is a tick (``symbol_update``)."""
+    return isinstance(packet, str) and packet.startswith(TICK_PACKET)
 
 
 def _app_cors_only(app: ASGIApp) -> ASGIApp:
@@ -170,7 +96,7 @@ def _payload(message: Outgoing) -> dict[str, Any]:
 class SocketIOGateway:
     """The Socket.IO server's event handlers, one ``Client`` per connection."""
 
-    def __init__(self, hub: Hub, max_message_bytes: int) -> None:
+    def __init__(self, hub: Hub, max_message_bytes: int, fast_paths: bool = True) -> None:
         self.hub = hub
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
@@ -185,11 +111,8 @@ class SocketIOGateway:
         )
         self.clients: dict[str, Client] = {}
         self.writers: dict[str, asyncio.Task[None]] = {}
-        #: Websocket connections by Engine.IO session id: ticks are written straight to them.
-        self.links: dict[str, Link] = {}
-        drivers = dict(self.sio.eio._async)
-        drivers["websocket"] = _websocket_driver(self.links)
-        self.sio.eio._async = drivers
+        #: Engine.IO past python-socketio's API (the fast path); None on the public path.
+        self.engine = EngineAccess.install(self.sio, _is_tick, RAW_SEND) if fast_paths else None
         handlers = {
             "connect": self.connect,
             "disconnect": self.disconnect,
@@ -272,7 +195,8 @@ class SocketIOGateway:
             "timestamp": self.hub.wall.now().isoformat(),
         }
         client.offer(Outgoing(status))
-        client.direct = self._direct(sid, client)
+        if self.engine is not None:
+            client.direct = self._direct(self.engine, sid, client)
         self.writers[sid] = asyncio.create_task(
             self._serve(sid, client, token if caller else None), name=f"sio:{sid}"
         )
@@ -302,14 +226,13 @@ class SocketIOGateway:
             await self._error(sid, "INVALID_TOKEN", check.result())
             await self.sio.disconnect(sid)
 
-    def _direct(self, sid: str, client: Client) -> Callable[[Outgoing], bool]:
+    def _direct(self, engine: EngineAccess, sid: str, client: Client) -> Callable[[Outgoing], bool]:
         """Return the client's immediate write of a tick: its frame (made once per tick) goes
         straight to the websocket when nothing of the client's waits in Engine.IO."""
-        eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
-        links = self.links
+        eio_sid = engine.eio_sid(sid, NAMESPACE)
 
         def direct(message: Outgoing) -> bool:
-            link = links.get(eio_sid)
+            link = engine.link(eio_sid)
             if link is None or link.wire is None:
                 return False
             if message.kind != "tick":
@@ -320,40 +243,52 @@ class SocketIOGateway:
         return direct
 
     async def _write(self, sid: str, client: Client) -> None:
-        """Send the client's queue: each message is encoded once for every client that gets
-        it, and handed to Engine.IO as it is (``emit`` would encode it once per client). The
-        next batch waits until Engine.IO has written this batch's ticks: meanwhile newer ticks
-        are conflated in the client's queue instead of piling up in Engine.IO's."""
-        eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
+        """Send the client's queue until it goes or falls too far behind."""
+        engine = self.engine
+        eio_sid = engine.eio_sid(sid, NAMESPACE) if engine is not None else None
         while True:
             batch = await client.take()
             if client.closing is not None:
                 await self._error(sid, "TOO_SLOW", client.closing)
                 await self.sio.disconnect(sid)
                 return
-            link = self.links.get(eio_sid)
-            if link is not None and link.clear():
-                frames = [self._frame(client, m) for m in batch]
-                if await link.write_all([f for f in frames if f is not None]):
-                    continue
-            for message in batch:
-                packet = self._packet(client, message)
-                if packet is None:
-                    continue
-                if link is not None and message.kind == "tick":
-                    link.handed()
-                await self.sio.eio.send(eio_sid, packet)
-            if link is not None:
-                await link.drained.wait()
-            while self._backlog(sid) > BACKLOG:  # noqa: ASYNC110 - Engine.IO has no drain event
-                await asyncio.sleep(0.02)
+            if engine is None or eio_sid is None:
+                await self._emit(sid, client, batch)
+            else:
+                await self._hand(engine, eio_sid, client, batch)
 
-    def _backlog(self, sid: str) -> int:
-        """Return the packets Engine.IO still holds for ``sid`` (0 once it is gone)."""
-        with contextlib.suppress(Exception):
-            eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
-            return int(self.sio.eio.sockets[eio_sid].queue.qsize())
-        return 0
+    async def _emit(self, sid: str, client: Client, batch: list[Outgoing]) -> None:
+        """The public path: ``emit`` each message to the client (python-socketio encodes it
+        for this client and queues it in Engine.IO)."""
+        for message in batch:
+            event = self._event(client, message)
+            if event is not None:
+                await self.sio.emit(event[0], event[1], to=sid)
+
+    async def _hand(
+        self, engine: EngineAccess, eio_sid: str, client: Client, batch: list[Outgoing]
+    ) -> None:
+        """The fast path: the batch's frames go straight to the websocket when nothing of the
+        client's waits in Engine.IO; else each message, encoded once for every client that gets
+        it, is handed to Engine.IO as it is (``emit`` would encode it once per client). The
+        next batch waits until Engine.IO has written this batch's ticks: meanwhile newer ticks
+        are conflated in the client's queue instead of piling up in Engine.IO's."""
+        link = engine.link(eio_sid)
+        if link is not None and link.clear():
+            frames = [self._frame(client, m) for m in batch]
+            if await link.write_all([f for f in frames if f is not None]):
+                return
+        for message in batch:
+            packet = self._packet(client, message)
+            if packet is None:
+                continue
+            if link is not None and message.kind == "tick":
+                link.handed()
+            await engine.send(eio_sid, packet)
+        if link is not None:
+            await link.drained.wait()
+        while engine.backlog(eio_sid) > BACKLOG:  # noqa: ASYNC110 - Engine.IO has no drain event
+            await asyncio.sleep(0.02)
 
     def _frame(self, client: Client, message: Outgoing) -> bytes | None:
         """Return the websocket frame of ``message``'s Engine.IO packet for ``client``."""
@@ -374,7 +309,7 @@ class SocketIOGateway:
             event = self._event(client, message)
             if event is None:
                 return None
-            packet = str(socketio.packet.Packet(socketio.packet.EVENT, data=list(event)).encode())
+            packet = EngineAccess.packet(*event)
             if message.kind != "balance":  # the same for every client
                 message.encoded["socketio"] = packet
         return packet

@@ -5,21 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
 
 from tradepit.api.deps import Wiring
 from tradepit.api.errors import error_response
 from tradepit.domain.errors import DomainError, NotAuthenticated
 from tradepit.domain.instruments import instrument_token
+from tradepit.realtime.adapters.uvicorn_adapter import Wire, internals
 from tradepit.services.auth import InvalidToken
 from tradepit.services.realtime import (
     Client,
@@ -40,11 +38,6 @@ CLOSE_TOO_SLOW = 4408
 #: Where a websocket scope keeps the server's own ``send`` (the router wraps the one it
 #: passes on): Socket.IO writes its frames through it.
 RAW_SEND = "tradepit.send"
-#: The kernel's send buffer of a websocket connection (Linux doubles it), and the most its
-#: transport holds beyond that before it counts as unwritable: ample for live ticks (2 frames
-#: per 50 ms here), small enough that a client that stops reading is conflated soon.
-SEND_BUFFER = 32 * 1024
-WRITE_HIGH_WATER = 16 * 1024
 #: Longest symbol name accepted in a message.
 SYMBOL_MAX = 40
 #: Longest room name of the seed frontend's ``join`` / ``leave``.
@@ -177,76 +170,22 @@ def text_for(client: Client, message: Outgoing) -> str:
     return message.text() if view is None else seed_text(message, view)
 
 
-class Wire:
-    """Ready-made frames written straight to a connection of uvicorn's ``websockets-sansio``
-    implementation (the one ``tradepit serve`` runs), as ``websockets.broadcast()`` does:
-    no ASGI message, no framing per client. Only while the connection is open, negotiated no
-    extension (frames are then the same for every client) and its write buffer is below the
-    high-water mark; the caller otherwise queues the message for the ordinary ASGI send."""
-
-    __slots__ = ("protocol",)
-
-    def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
-        self.protocol = protocol
-
-    @classmethod
-    def of(cls, send: Send) -> Wire | None:
-        """Return the wire under an ASGI ``send``, None for another server or with
-        permessage-deflate negotiated."""
-        protocol = getattr(send, "__self__", None)
-        if isinstance(protocol, WebSocketsSansIOProtocol) and not protocol.conn.extensions:
-            return cls(protocol)
-        return None
-
-    def limit_buffers(self) -> None:
-        """Keep little in flight for this client: a client that stops reading soon makes the
-        connection unwritable, and its ticks are then conflated (it gets the latest price when
-        it reads again, after at most about ``SEND_BUFFER * 2 + WRITE_HIGH_WATER`` bytes of
-        older ones), instead of the kernel buffering megabytes of stale ticks for it."""
-        transport = self.protocol.transport
-        with contextlib.suppress(OSError, AttributeError):
-            sock = transport.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-        with contextlib.suppress(NotImplementedError, AttributeError):
-            transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-
-    def ready(self) -> bool:
-        """Return True when a frame written now goes out in order without blocking."""
-        protocol = self.protocol
-        return (
-            protocol.writable.is_set()
-            and protocol.handshake_complete
-            and not protocol.close_sent
-            and not protocol.disconnected
-            and protocol.conn.state is State.OPEN
-            and not protocol.conn.expect_continuation_frame
-            and not protocol.transport.is_closing()
-        )
-
-    async def writable(self) -> None:
-        """Wait until the connection's write buffer is below the high-water mark (or it is
-        lost: ``write`` then refuses)."""
-        await self.protocol.writable.wait()
-
-    def write(self, frame: bytes) -> bool:
-        """Write ``frame`` now and return True, or return False when the wire is not ready."""
-        if not self.ready():
-            return False
-        self.protocol.transport.write(frame)
-        return True
-
-
 class Gateway:
     """Serve ``/ws`` ahead of the router: every message then goes straight to the server,
     without the exception handlers' wrappers (they serve HTTP routes; this endpoint closes
-    with a code instead)."""
+    with a code instead).
 
-    def __init__(self, app: ASGIApp) -> None:
+    With ``fast_paths`` (``TRADEPIT_LIBRARY_FAST_PATHS``) and the pinned uvicorn, queued
+    messages are written as ready-made frames straight to the connection
+    (``adapters/uvicorn_adapter``); otherwise each is an ASGI ``websocket.send``."""
+
+    def __init__(self, app: ASGIApp, fast_paths: bool = True) -> None:
         self.app = app
+        self.fast = fast_paths and internals().usable
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == PATH:
-            await endpoint(WebSocket(scope, receive, send), send)
+            await endpoint(WebSocket(scope, receive, send), send, fast=self.fast)
             return
         if scope["type"] == "websocket":  # Socket.IO's, behind the router's wrappers
             scope[RAW_SEND] = send
@@ -268,8 +207,9 @@ async def refused_origin(websocket: WebSocket, hub: Hub) -> bool:
     return True
 
 
-async def endpoint(websocket: WebSocket, send: Send | None = None) -> None:
-    """Authenticate, then stream ticks, private events and market status to one client."""
+async def endpoint(websocket: WebSocket, send: Send | None = None, *, fast: bool = False) -> None:
+    """Authenticate, then stream ticks, private events and market status to one client
+    (``fast``: as frames straight to the server's connection under ``send``, when it can)."""
     wired: Wiring = websocket.app.state.wiring
     hub = wired.hub
     if await refused_origin(websocket, hub):
@@ -299,7 +239,7 @@ async def endpoint(websocket: WebSocket, send: Send | None = None) -> None:
     try:
         hello = {"type": "connected", "user_id": caller.user.id, "username": caller.user.username}
         await websocket.send_text(_json({**hello, "last_seq": current}))
-        code, reason = await _serve(websocket, send, hub, client, credential)
+        code, reason = await _serve(websocket, send, hub, client, credential, fast)
     except (WebSocketDisconnect, OSError, RuntimeError):
         code, reason = CLOSE_NORMAL, ""
     finally:
@@ -308,11 +248,16 @@ async def endpoint(websocket: WebSocket, send: Send | None = None) -> None:
 
 
 async def _serve(
-    websocket: WebSocket, send: Send | None, hub: Hub, client: Client, credential: str
+    websocket: WebSocket,
+    send: Send | None,
+    hub: Hub,
+    client: Client,
+    credential: str,
+    fast: bool,
 ) -> tuple[int, str]:
     """Run the reader, the writer and the credential check until one ends; return the close
     code and reason."""
-    wire = Wire.of(send) if send is not None else None
+    wire = Wire.of(send) if send is not None and fast else None
     if wire is not None:
         wire.limit_buffers()
         client.direct = lambda message: wire.write(frame_for(client, message))
