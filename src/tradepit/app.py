@@ -160,7 +160,7 @@ def build_wiring(
         RedisBus(settings.redis_url, settings.redis_prefix) if settings.redis_url else MemoryBus()
     )
     retention = timedelta(hours=settings.event_retention_hours)
-    bus = JournaledBus(inner, sessionmaker, wall, retention)
+    bus = JournaledBus(inner, wall, retention)
     matcher = Matcher(sessionmaker, market.clock, market, fees, bus)
     policy = auth_policy(settings, secrets)
     board = inner if isinstance(inner, RedisBus) else None

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tradepit.bus import Bus, user_topic
+from tradepit.bus import Bus
 from tradepit.domain import lots as sizing
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -50,6 +50,7 @@ from tradepit.schemas.broadcasts import (
     TargetRead,
 )
 from tradepit.services import broker_accounts as accounts
+from tradepit.services import journal
 from tradepit.services.brokers import Adapter, BrokerRefused, Brokers, Ticket, scrub
 from tradepit.services.callers import Caller
 from tradepit.store import audit
@@ -222,7 +223,7 @@ async def announce(session: AsyncSession, bus: Bus, target: BroadcastTarget) -> 
     }
     private = {"type": "broadcast_target", "target": shown}
     after_commit(session, lambda: bus.publish(TOPIC, event))
-    after_commit(session, lambda: bus.publish(user_topic(target.target_user_id), private))
+    journal.record(session, bus, target.target_user_id, private)
 
 
 def _audit(

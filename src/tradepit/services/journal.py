@@ -1,65 +1,46 @@
 """Private events numbered per user and kept, so a client that reconnects misses nothing.
 
-``JournaledBus`` is the app's bus. A private event published on ``user.<id>`` is delivered
-there at once (in-process listeners), and queued: a writer task numbers each user's events
-1, 2, 3 ... in the database, in batches, and then publishes them with their ``seq`` on
-``user.<id>.seq``, the topic the gateways read. Pub/sub may lose a message; the journal does
-not, so a gateway that sees a gap (or a client resuming from ``last_seq``) reads it back.
+Every private event (an order, a fill, a balance, a bet, a broadcast target) is journaled by
+the transaction that makes the change it describes (``record``: the outbox): the user's
+events are numbered 1, 2, 3 ... and stored in that transaction, and published with their
+``seq`` on ``user.<id>`` and ``user.<id>.seq`` (the topic the gateways read) only once it has
+committed. Pub/sub may lose a message; the journal does not, so a gateway that sees a gap (or
+a client resuming from ``last_seq``) reads it back. Nothing is journaled after the fact: an
+event either committed with its change or does not exist.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
-import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tradepit.bus import Bus, Event, Subscription, sequenced_topic, user_topic
 from tradepit.domain.clock import Clock
 from tradepit.store import events as store
-from tradepit.store.db import after_commit, before_commit, commit
+from tradepit.store.db import after_commit, before_commit
 from tradepit.store.wallets import lock_user
 
-log = logging.getLogger("tradepit.journal")
-
-USER_PREFIX = "user."
 OUTBOX = "event_outbox"
-#: Events written per transaction at most.
-BATCH = 500
 PRUNE_EVERY = timedelta(minutes=10)
 
 
 class JournaledBus:
-    """A bus that also numbers, stores and re-publishes each user's private events."""
+    """The app's bus: what ``record`` journaled is published once its transaction commits;
+    journal rows older than ``retention`` are pruned now and then."""
 
-    def __init__(
-        self,
-        inner: Bus,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        wall: Clock,
-        retention: timedelta = timedelta(hours=24),
-    ) -> None:
+    def __init__(self, inner: Bus, wall: Clock, retention: timedelta = timedelta(hours=24)) -> None:
         self.inner = inner
-        self.sessionmaker = sessionmaker
         self.wall = wall
         self.retention = retention
-        self._pending: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
         self._pruned_at = wall.now()
-        self._busy = False
 
     def publish(self, topic: str, event: Event) -> None:
-        """Publish ``event``; journal it first when it is a user's private event."""
+        """Publish ``event`` (a private event goes through ``record`` instead)."""
         self.inner.publish(topic, event)
-        user = topic.removeprefix(USER_PREFIX)
-        if topic.startswith(USER_PREFIX) and user.isdigit():
-            self._pending.put_nowait((int(user), event))
 
     def subscribe(self, topic: str, maxsize: int = 10_000) -> Subscription:
         """Subscribe to ``topic`` on the underlying bus."""
@@ -70,63 +51,20 @@ class JournaledBus:
         self.inner.unsubscribe(subscription)
 
     async def start(self) -> None:
-        """Start the bus and the journal writer."""
+        """Start the underlying bus."""
         await self.inner.start()
-        self._writer = asyncio.create_task(self._write_loop(), name="journal")
 
     async def close(self) -> None:
-        """Write what is queued, then stop."""
-        if self._writer is not None:
-            await self.flush()
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+        """Stop the underlying bus."""
         await self.inner.close()
 
-    async def flush(self) -> None:
-        """Wait until every event published so far is journaled and re-published."""
-        while not self._pending.empty() or self._busy:  # noqa: ASYNC110 - two conditions
-            await asyncio.sleep(0.005)
-
-    async def _write_loop(self) -> None:
-        while True:
-            batch = [await self._pending.get()]
-            self._busy = True
-            try:
-                while not self._pending.empty() and len(batch) < BATCH:
-                    batch.append(self._pending.get_nowait())
-                await self._write(batch)
-            finally:
-                self._busy = False
-
-    async def _write(self, batch: list[tuple[int, Event]]) -> None:
-        """Number and store ``batch``, then publish it; retry when another worker numbered
-        the same user's events at the same time, or the database was busy."""
-        per_user: dict[int, list[Event]] = defaultdict(list)
-        for user_id, event in batch:
-            per_user[user_id].append(event)
-        attempt = 0
-        while True:
-            try:
-                numbered = await self._store(per_user)
-                break
-            except (IntegrityError, DBAPIError) as exc:
-                attempt += 1
-                log.warning("journal write retried (attempt %d): %s", attempt, type(exc).__name__)
-                await asyncio.sleep(min(0.01 * attempt, 1.0))
-        for user_id, events in numbered.items():
-            for event in events:
-                self.inner.publish(sequenced_topic(user_id), event)
-
-    async def _store(self, per_user: dict[int, list[Event]]) -> dict[int, list[Event]]:
+    async def prune(self, session: AsyncSession) -> None:
+        """Delete, in ``session``'s transaction, journal rows older than the retention; at most
+        every ``PRUNE_EVERY`` (the outbox calls it as it writes)."""
         now = self.wall.now()
-        async with self.sessionmaker() as session:
-            numbered = await number(session, per_user, now)
-            if now - self._pruned_at >= PRUNE_EVERY:
-                await store.prune(session, now - self.retention)
-                self._pruned_at = now
-            await commit(session)
-        return numbered
+        if now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            await store.prune(session, now - self.retention)
 
     def publish_numbered(self, numbered: dict[int, list[Event]]) -> None:
         """Publish events journaled by a transaction's outbox, now that it has committed."""
@@ -176,6 +114,7 @@ async def _write_outbox(session: AsyncSession, bus: JournaledBus) -> None:
     for user_id, event in session.info.pop(OUTBOX, []):
         per_user[user_id].append(event)
     numbered = await number(session, per_user, bus.wall.now())
+    await bus.prune(session)
     after_commit(session, functools.partial(bus.publish_numbered, numbered))
 
 

@@ -19,7 +19,7 @@ from typing import Literal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tradepit.bus import Bus, user_topic
+from tradepit.bus import Bus
 from tradepit.domain.clock import Clock, wall_seconds_until
 from tradepit.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tradepit.domain.instruments import Kind
@@ -43,6 +43,7 @@ from tradepit.schemas.predictions import (
     PaymentMethodsRead,
 )
 from tradepit.schemas.wallets import WalletRead
+from tradepit.services import journal
 from tradepit.services.callers import Caller
 from tradepit.services.wallets import BET_CURRENCY, CASH, balance_of, post
 from tradepit.store import predictions as store
@@ -221,7 +222,7 @@ async def place(
     )
     wallet_now = await usdt_wallet(session, user.id)
     read = BetRead.model_validate(bet)
-    after_commit(session, lambda: bus.publish(user_topic(user.id), _balance(clock, wallet_now)))
+    journal.record(session, bus, user.id, _balance(clock, wallet_now))
     after_commit(session, lambda: bus.publish(BETS_TOPIC, {"type": "bet_placed", "id": read.id}))
     return BetPlaced(**dict(read), new_balance=wallet_now.cash), True
 
@@ -527,7 +528,7 @@ class Resolver:
             assert user is not None
             wallet = await usdt_wallet(session, bet.user_id)
             read = BetRead.model_validate(bet)
-            after_commit(session, lambda: self._announce(user, read, wallet))
+            self._announce(session, user, read, wallet)
             await commit(session)
         log.info("bet %s %s at %s", bet_id, status.value, exit_price)
         return True
@@ -548,9 +549,14 @@ class Resolver:
             ],
         )
 
-    def _announce(self, user: User, bet: BetRead, wallet: WalletRead) -> None:
-        self.bus.publish(
-            user_topic(user.id),
+    def _announce(
+        self, session: AsyncSession, user: User, bet: BetRead, wallet: WalletRead
+    ) -> None:
+        """Journal the bet's result and the new balance with the settlement's transaction."""
+        journal.record(
+            session,
+            self.bus,
+            user.id,
             {
                 "type": "bet_result",
                 "telegram_username": user.username,
@@ -561,4 +567,4 @@ class Resolver:
                 "timestamp": self.clock.now().isoformat(),
             },
         )
-        self.bus.publish(user_topic(user.id), _balance(self.clock, wallet))
+        journal.record(session, self.bus, user.id, _balance(self.clock, wallet))
