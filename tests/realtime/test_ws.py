@@ -238,6 +238,33 @@ class TestLimits:
                 code, _ = await closed_with(ws)
         assert (error["code"], code) == ("RATE_LIMITED", 1008)
 
+    async def test_a_repeated_subscribe_is_neither_answered_nor_counted(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        """paper-tournaments' frontend re-sends its subscriptions on every render: the same
+        subscribe again changes nothing, so it costs no answer and no share of the rate."""
+        subscribe = json.dumps(
+            {"type": "subscribe", "symbol": "NIFTY 50", "instrument_token": 256265}
+        )
+        async with (
+            live_app(tmp_path / "data", db, ws_messages_per_second=5) as address,
+            httpx.AsyncClient(base_url=f"http://{address}") as http,
+        ):
+            _, token = await user_token(http)
+            async with connect(ws_url(address, token=token)) as ws:
+                for _ in range(50):
+                    await ws.send(subscribe)
+                await ws.send(json.dumps({"type": "ping"}))
+                _, before = await receive_until(ws, "pong")
+                answers = [m for m in before if m["type"] in ("subscribed", "error")]
+                assert [m["type"] for m in answers] == ["subscribed"]
+                await receive_until(ws, "tick")  # the stream goes on
+                await ws.send(json.dumps({"type": "unsubscribe", "symbol": "NIFTY 50"}))
+                await receive_until(ws, "unsubscribed")
+                await ws.send(subscribe)  # after an unsubscribe it changes something again
+                again, _ = await receive_until(ws, "subscribed")
+        assert again["symbols"] == ["NIFTY"]
+
     async def test_connections_beyond_the_maximum_are_refused(
         self, tmp_path: Path, db: str
     ) -> None:

@@ -303,6 +303,11 @@ async def _recheck(hub: Hub, client: Client, credential: str) -> tuple[int, str]
 
 async def _read(websocket: WebSocket, hub: Hub, client: Client) -> tuple[int, str]:
     limits = hub.limits
+    #: Subscribe messages answered already on this connection, as sent. The same text again
+    #: changes nothing (subscribing is idempotent): it is not answered and not counted against
+    #: the message rate. paper-tournaments' frontend re-sends its subscriptions on every
+    #: render, and every answer made it render again.
+    settled: set[str] = set()
     while True:
         received = await websocket.receive()
         if received["type"] == "websocket.disconnect":
@@ -313,6 +318,8 @@ async def _read(websocket: WebSocket, hub: Hub, client: Client) -> tuple[int, st
         if len(raw) > limits.max_message_bytes:
             await websocket.send_text(_error("MESSAGE_TOO_LARGE", "message too large"))
             return CLOSE_TOO_BIG, "message too large"
+        if raw in settled:
+            continue
         if not client.allow():
             await websocket.send_text(_error("RATE_LIMITED", "too many messages"))
             return CLOSE_POLICY, "too many messages"
@@ -323,6 +330,11 @@ async def _read(websocket: WebSocket, hub: Hub, client: Client) -> tuple[int, st
             return CLOSE_POLICY, exc.message
         except DomainError as exc:
             reply = {"type": "error", "code": exc.code, "message": exc.message}
+        answered = reply.get("type") if reply is not None else None
+        if answered == "subscribed" and len(settled) < limits.max_subscriptions:
+            settled.add(raw)
+        elif answered == "unsubscribed":
+            settled.clear()
         if reply is not None:
             await websocket.send_text(_json(reply))
 
