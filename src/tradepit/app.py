@@ -59,7 +59,7 @@ from tradepit.bus.redis import RedisBus
 from tradepit.domain.clock import Clock, SimulatedClock, SystemClock, make_clock
 from tradepit.domain.instruments import Venue
 from tradepit.domain.market import Tick
-from tradepit.logs import configure
+from tradepit.logs import AccessLog, configure
 from tradepit.market.calendars import load_calendar
 from tradepit.market.catalogue import Catalogue
 from tradepit.market.data import MarketData, exchange_trading_minutes
@@ -133,6 +133,15 @@ def bet_rules(settings: Settings) -> BetRules:
         min_amount=settings.bet_min_amount,
         max_amount=settings.bet_max_amount,
         default_symbol=settings.bet_symbol,
+    )
+
+
+def access_log(settings: Settings) -> AccessLog:
+    """Return which requests get an access line (``TRADEPIT_ACCESS_LOG*``)."""
+    return AccessLog(
+        settings.access_log,
+        settings.access_log_sample_rate,
+        frozenset(settings.access_log_quiet_paths),
     )
 
 
@@ -479,7 +488,7 @@ def create_app(
     docs = docs_pages.PAGES
     if settings.role == "engine":  # feed, book and schedulers: health and metrics only
         app.add_middleware(SecurityHeaders, docs_paths=docs, private_paths=AUTH_PATHS)
-        app.add_middleware(RequestContext, registry=wired.metrics)
+        app.add_middleware(RequestContext, registry=wired.metrics, access=access_log(settings))
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
         return app
     routers = [
@@ -524,7 +533,7 @@ def create_app(
     )
     # Every answer, a CORS preflight's and an error's included, gets the security headers.
     app.add_middleware(SecurityHeaders, docs_paths=docs, private_paths=AUTH_PATHS)
-    app.add_middleware(RequestContext, registry=wired.metrics)
+    app.add_middleware(RequestContext, registry=wired.metrics, access=access_log(settings))
     # Everything inside sees /paper-tournaments/<path> as /<path> (api/dialects.py).
     app.add_middleware(DialectPrefix)
     # Outermost: everything inside sees the client address a trusted proxy reported.
@@ -536,5 +545,6 @@ def app_from_environment() -> FastAPI:
     """Return the app configured by the ``TRADEPIT_*`` environment (uvicorn's factory for
     ``tradepit serve --workers N``)."""
     settings = Settings()
-    configure(settings.log_level, request_id.get)  # a worker process starts unconfigured
+    # A worker process starts unconfigured.
+    configure(settings.log_level, request_id.get, access_log(settings))
     return create_app(settings)

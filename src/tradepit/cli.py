@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from tradepit import __version__
 from tradepit.api.middleware import request_id
-from tradepit.app import auth_policy, create_app, starting_balances
+from tradepit.app import access_log, auth_policy, create_app, starting_balances
 from tradepit.domain.accounts import Role
 from tradepit.domain.clock import SystemClock
 from tradepit.domain.errors import DomainError
@@ -193,7 +193,7 @@ def _run(**overrides: Any) -> None:
         problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
         typer.echo(f"error: {problems}", err=True)
         raise typer.Exit(2) from exc
-    configure(settings.log_level, request_id.get)
+    configure(settings.log_level, request_id.get, access_log(settings))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.is_sqlite:
         asyncio.run(_migrate(settings))
@@ -220,6 +220,8 @@ def _run(**overrides: Any) -> None:
         "host": settings.host,
         "port": settings.port,
         "log_config": None,
+        # One access line per request, RequestContext's (TRADEPIT_ACCESS_LOG): none of uvicorn's.
+        "access_log": False,
         # The app resolves X-Forwarded-* itself, from TRADEPIT_TRUSTED_PROXIES only.
         "proxy_headers": False,
         "ws": "websockets-sansio",

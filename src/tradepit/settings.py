@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     #: clients only). Long enough that trying tokens (``/metrics`` is not rate limited) is futile.
     metrics_token: SecretStr | None = Field(default=None, min_length=16)
     log_level: str = "INFO"
+    #: Which requests get an access line: all, errors (400 and above), sampled (every error
+    #: and ``access_log_sample_rate`` of the rest) or off (docs/operations.md, Logs).
+    access_log: Literal["all", "errors", "sampled", "off"] = "all"
+    access_log_sample_rate: float = Field(default=0.01, ge=0, le=1)
+    #: Paths whose successful requests are never logged (health checks, metrics scrapes).
+    access_log_quiet_paths: Annotated[list[str], NoDecode] = ["/health", "/api/health", "/metrics"]
     #: Freeze what startup built out of the garbage collector's full passes (docs/operations.md).
     gc_freeze: bool = True
     # Predictions (okx-bets): what a win pays per unit staked, stake limits in USDT, the symbol.
@@ -83,7 +89,7 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "access_log_quiet_paths", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -133,6 +133,13 @@ class TestCompose:
             needs = services[name]["depends_on"]
             assert needs["migrate"] == {"condition": "service_completed_successfully"}
 
+    def test_every_tradepit_service_bounds_its_log(self) -> None:
+        services = compose()["services"]
+        for name in ("migrate", "engine", "engine-standby", "api"):
+            logging = services[name]["logging"]
+            assert logging["driver"] == "json-file"
+            assert logging["options"] == {"max-size": "10m", "max-file": "5"}
+
     async def test_its_commands_run_the_split_shape_here(self, tmp_path: Path) -> None:
         if not REDIS_URL:
             skip_or_fail("the split shape needs Redis: TRADEPIT_TEST_REDIS_URL (CI sets it)")

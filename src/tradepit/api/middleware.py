@@ -23,6 +23,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradepit.api.errors import error_response, internal_error
+from tradepit.logs import AccessLog
 from tradepit.services.auth import signed_claims
 from tradepit.services.browser_sessions import SESSION_COOKIE
 
@@ -32,10 +33,14 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
 class RequestContext:
-    """Give each request an id (``X-Request-ID``), log it as JSON and count it in metrics."""
+    """Give each request an id (``X-Request-ID``), count it in metrics and write its access
+    line as JSON (the only one: uvicorn's access logger is off) if ``access`` wants it."""
 
-    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, app: ASGIApp, registry: CollectorRegistry, access: AccessLog | None = None
+    ) -> None:
         self.app = app
+        self.access = access or AccessLog()
         self.requests = Counter(
             "tradepit_http_requests",
             "HTTP requests",
@@ -75,17 +80,18 @@ class RequestContext:
             template = getattr(route, "path", "unmatched")
             self.requests.labels(scope["method"], template, str(status)).inc()
             self.latency.labels(scope["method"], template).observe(elapsed)
-            # The query string is never logged: it may carry a token.
-            log.info(
-                "request",
-                extra={
+            if log.isEnabledFor(logging.INFO) and self.access.wants(scope["path"], status):
+                # The query string is never logged: it may carry a token.
+                fields: dict[str, Any] = {
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                     "client": (scope.get("client") or ("-",))[0],
-                },
-            )
+                }
+                if self.access.mode == "sampled" and status < 400:
+                    fields["sample_rate"] = self.access.sample_rate
+                log.info("request", extra=fields)
             request_id.reset(token)
 
 
