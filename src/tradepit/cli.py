@@ -1,4 +1,5 @@
-"""The ``tradepit`` command: serve, migrate, create-admin, backup, rotate-keys, version."""
+"""The ``tradepit`` command: serve, engine, migrate, create-admin, backup, rotate-keys, check,
+version."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from tradepit import __version__
 from tradepit.api.middleware import request_id
@@ -23,8 +25,10 @@ from tradepit.app import access_log, auth_policy, create_app, starting_balances
 from tradepit.domain.accounts import Role
 from tradepit.domain.clock import SystemClock
 from tradepit.domain.errors import DomainError
+from tradepit.domain.money import plain
 from tradepit.logs import configure
-from tradepit.services import auth, encryption_keys
+from tradepit.services import auth, books, encryption_keys
+from tradepit.services.books import BooksReport
 from tradepit.settings import Settings
 from tradepit.store.crypto import SealBroken, Sealer
 from tradepit.store.db import create_engine, create_sessionmaker
@@ -328,6 +332,44 @@ def rotate_keys() -> None:
         raise typer.Exit(1) from exc
     done = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     typer.echo(f"new key in {settings.data_dir / 'secrets' / 'fernet_keys'}; re-encrypted {done}")
+
+
+async def _check_books(settings: Settings) -> BooksReport:
+    engine = create_engine(settings.db_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await books.check(session)
+    finally:
+        await engine.dispose()
+
+
+@cli.command()
+def check() -> None:
+    """Check the books: the ledger sums to zero per currency, every wallet equals its entries,
+    every position its fills. Exits 1 and lists each difference when something does not
+    balance (2 when the database cannot be read)."""
+    settings = _settings()
+    url = make_url(settings.db_url)
+    where = url.render_as_string(hide_password=True)
+    if settings.is_sqlite and not Path(url.database or "").exists():
+        typer.echo(f"error: no database at {url.database}", err=True)
+        raise typer.Exit(2)
+    try:
+        report = asyncio.run(_check_books(settings))
+    except (OSError, SQLAlchemyError) as exc:
+        problem = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        typer.echo(f"error: cannot read the books in {where}: {problem}", err=True)
+        raise typer.Exit(2) from exc
+    for currency in report.currencies:
+        typer.echo(f"ledger {currency.currency}: entries sum to {plain(currency.total)}")
+    typer.echo(f"checked {report.wallets_checked} wallets and {report.positions_checked} positions")
+    if report.balanced:
+        typer.echo("the books balance")
+        return
+    for line in report.problems:
+        typer.echo(line)
+    typer.echo("error: the books do not balance", err=True)
+    raise typer.Exit(1)
 
 
 @cli.command()

@@ -32,6 +32,7 @@ ADMIN_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("PUT", "/api/admin/users/{id}/role", {"role": "admin"}),
     ("GET", "/api/admin/stats", None),
     ("GET", "/api/admin/audit-log", None),
+    ("GET", "/api/admin/books", None),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 from collections.abc import Mapping
@@ -11,10 +12,12 @@ from pathlib import Path
 import pytest
 from bench.server import serving
 from cryptography.fernet import Fernet
+from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
 from tradepit import __version__
 from tradepit.cli import cli
+from tradepit.store.db import create_engine
 from tradepit.store.secrets import Secrets
 
 COMMANDS = {
@@ -22,6 +25,7 @@ COMMANDS = {
     "migrate": "Create or upgrade the database schema",
     "create-admin": "Create an administrator account",
     "backup": "Write a consistent copy",
+    "check": "Check the books",
     "version": "Print the version",
 }
 SECRET_FILES = ["jwt_secret", "fernet_key"]
@@ -205,6 +209,74 @@ class TestBackup:
         assert "postgresql://trader:***@db.example:5432/tradepit" in result.stdout
         assert "s3cret" not in result.stdout
         assert not (data_dir / "backups").exists()
+
+
+async def execute(database_url: str, sql: str) -> None:
+    """Change the database behind Tradepit's back."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+class TestCheck:
+    """``tradepit check`` on the test database (SQLite, and PostgreSQL when configured)."""
+
+    def check(self, data_dir: Path, db: str) -> Result:
+        return run(data_dir, "check", env={"TRADEPIT_DATABASE_URL": db})
+
+    def test_a_consistent_database_balances(self, data_dir: Path, db: str) -> None:
+        assert run(data_dir, "create-admin", "--username", "boss", "--password",
+                   "password123", env={"TRADEPIT_DATABASE_URL": db}).exit_code == 0  # fmt: skip
+        result = self.check(data_dir, db)
+        assert result.exit_code == 0, result.output
+        assert "ledger INR: entries sum to 0\n" in result.stdout
+        assert "checked 4 wallets and 0 positions" in result.stdout  # cash, and capital's
+        assert result.stdout.endswith("the books balance\n")
+
+    def test_an_empty_database_balances(self, data_dir: Path, db: str) -> None:
+        result = self.check(data_dir, db)
+        assert result.exit_code == 0, result.output
+        assert "checked 0 wallets and 0 positions" in result.stdout
+
+    def test_a_corrupted_wallet_fails_and_is_named(self, data_dir: Path, db: str) -> None:
+        assert run(data_dir, "create-admin", "--username", "boss", "--password",
+                   "password123", env={"TRADEPIT_DATABASE_URL": db}).exit_code == 0  # fmt: skip
+        asyncio.run(
+            execute(db, "UPDATE wallets SET balance = balance - 100000000 "
+                        "WHERE user_id IS NOT NULL AND currency = 'INR'")
+        )  # fmt: skip
+        result = self.check(data_dir, db)
+        assert result.exit_code == 1, result.output
+        assert "cash INR): balance 99999, entries sum to 100000\n" in result.stdout
+        assert "the books do not balance" in result.stderr
+        assert "the books balance" not in result.stdout
+
+    def test_a_corrupted_posting_unbalances_the_currency(self, data_dir: Path, db: str) -> None:
+        assert run(data_dir, "create-admin", "--username", "boss", "--password",
+                   "password123", env={"TRADEPIT_DATABASE_URL": db}).exit_code == 0  # fmt: skip
+        asyncio.run(execute(db, "UPDATE ledger_entries SET amount = amount + 1"))
+        result = self.check(data_dir, db)
+        assert result.exit_code == 1, result.output
+        # Two entries (capital and cash) each 10⁻⁸ more: the transaction and INR are off.
+        assert "ledger: INR sums to 0.00000002, not 0" in result.stdout
+        assert "entries sum to 0.00000002" in result.stdout
+
+    def test_without_a_database_fails_and_creates_none(self, data_dir: Path) -> None:
+        result = run(data_dir, "check")
+        assert result.exit_code == 2
+        assert f"error: no database at {data_dir.resolve() / 'tradepit.db'}" in result.stderr
+        assert not data_dir.exists()
+
+    def test_an_unmigrated_database_is_an_error(self, data_dir: Path) -> None:
+        data_dir.mkdir()
+        sqlite3.connect(data_dir / "tradepit.db").close()
+        result = run(data_dir, "check")
+        assert result.exit_code == 2
+        assert "error: cannot read the books in sqlite+aiosqlite:///" in result.stderr
+        assert "no such table" in result.stderr
 
 
 class TestSecrets:

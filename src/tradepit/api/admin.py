@@ -1,4 +1,5 @@
-"""The admin side of users: listing, activation, roles, platform stats and the audit log."""
+"""The admin side of users: listing, activation, roles, platform stats and the audit log; a
+check of the books."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from tradepit.api.deps import MAX_ID, AdminDep, IdPath, SessionDep, SuperadminDep, WiringDep
+from tradepit.schemas.books import BooksRead
 from tradepit.schemas.users import NO_NUL, AuditRead, RoleChange, UserRead
 from tradepit.schemas.wallets import AdjustmentCreate, AdjustmentRead
-from tradepit.services import users, wallets
+from tradepit.services import books, users, wallets
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -129,3 +131,11 @@ async def audit_log(
         "page": page,
         "page_size": page_size,
     }
+
+
+@router.get("/books", summary="Check the books", responses=ADMIN_ERRORS)
+async def check_books(caller: AdminDep, session: SessionDep) -> BooksRead:
+    """Check that the ledger sums to zero per currency (and each transaction does), that every
+    wallet's balance is the sum of its entries and every position's quantity and charges what
+    its fills add up to; list each difference. Read only (`tradepit check` does the same)."""
+    return BooksRead.model_validate(await books.check(session))
