@@ -15,13 +15,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
 
+from tests.books import assert_books_balance
 from tests.conftest import app_at, client_for
 from tests.factories import user_with_token
 from tradepit.domain.clock import ManualClock
 from tradepit.domain.money import quote_to_base
-from tradepit.store.wallets import LedgerEntry, Wallet, entries_sum
 
 #: A Thursday at 12:00 IST (06:30 UTC): the FX venue trades.
 OPEN = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
@@ -77,16 +76,7 @@ async def usd_wallet(client: httpx.AsyncClient, headers: dict[str, str]) -> dict
 
 async def assert_ledger_balanced(app: FastAPI) -> None:
     """Every wallet is the sum of its entries, and the entries sum to zero per currency."""
-    async with app.state.wiring.sessionmaker() as session:
-        for wallet in await session.scalars(select(Wallet)):
-            assert wallet.balance == await entries_sum(session, wallet.id), wallet.name
-        totals = await session.execute(
-            select(Wallet.currency, func.sum(LedgerEntry.amount))
-            .join(Wallet, Wallet.id == LedgerEntry.wallet_id)
-            .group_by(Wallet.currency)
-        )
-        for currency, total in totals:
-            assert Decimal(total) == 0, currency
+    await assert_books_balance(app.state.wiring.sessionmaker)
 
 
 class TestUsdJpy:
