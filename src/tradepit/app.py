@@ -406,9 +406,13 @@ async def _close_storage(storage: Storage) -> None:
 
 
 def _lifespan(
-    wired: Wiring, settings: Settings, limits_storage: Storage
+    wired: Wiring,
+    settings: Settings,
+    limits_storage: Storage,
+    on_stop: list[Callable[[], Awaitable[None]]],
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    """Return the app's lifespan: what runs besides the routes, per role."""
+    """Return the app's lifespan: what runs besides the routes, per role; ``on_stop`` (which
+    the app fills as it builds its gateways) runs first when it stops."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -451,6 +455,8 @@ def _lifespan(
             gc.collect()
             gc.freeze()
         yield
+        for stop in on_stop:
+            await stop()
         for task in background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -470,7 +476,8 @@ def create_app(
     wired = build_wiring(settings, clock=clock, wall=wall)
     limits_storage = _rate_limit_storage(settings)
 
-    lifespan = _lifespan(wired, settings, limits_storage)
+    on_stop: list[Callable[[], Awaitable[None]]] = []
+    lifespan = _lifespan(wired, settings, limits_storage, on_stop)
 
     app = FastAPI(
         title="Tradepit",
@@ -511,6 +518,7 @@ def create_app(
     app.add_middleware(ws.Gateway, fast_paths=fast)
     sio = SocketIOGateway(wired.hub, settings.ws_max_message_bytes, fast_paths=fast)
     app.mount("/socket.io", sio.asgi())
+    on_stop.append(sio.close)
     report_library_paths(fast, wired.metrics)
 
     allow_any = "*" in settings.cors_origins

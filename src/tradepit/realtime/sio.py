@@ -126,6 +126,11 @@ class SocketIOGateway:
         for event, handler in handlers.items():
             self.sio.on(event, handler)
 
+    async def close(self) -> None:
+        """Stop Engine.IO's background task (its ping checks; started with the first
+        connection): it would otherwise outlive the app, and keep it."""
+        await self.sio.shutdown()
+
     def asgi(self) -> ASGIApp:
         """Return the ASGI app to mount at ``/socket.io``."""
         return _app_cors_only(socketio.ASGIApp(self.sio, socketio_path="socket.io"))
