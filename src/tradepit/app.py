@@ -83,7 +83,7 @@ from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.identities import Identities
 from tradepit.services.journal import JournaledBus
-from tradepit.services.leadership import Leadership
+from tradepit.services.leadership import Leadership, Shape
 from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub, Limits
 from tradepit.services.tournament_runs import Scheduler
@@ -178,7 +178,8 @@ def build_wiring(
     metrics = CollectorRegistry()
     return Wiring(
         identities=identities,
-        leadership=Leadership(engine),
+        role=settings.role,
+        leadership=Leadership(engine, shape=_shape(settings), registry=metrics),
         # One SQLite connection serialises every writer: there, orders share transactions.
         desk=Desk(sessionmaker, together=engine.dialect.name == "sqlite", registry=metrics),
         metrics=metrics,
@@ -218,6 +219,13 @@ def build_wiring(
         hub=hub,
         brokers=account_service.brokers(market.clock, market, fees, matcher, settings.kite_root),
     )
+
+
+def _shape(settings: Settings) -> Shape | None:
+    """Return the shape this process takes part in the election as (an API worker never)."""
+    if settings.role == "api":
+        return None
+    return "engine" if settings.role == "engine" else "all"
 
 
 def report_library_paths(enabled: bool, registry: CollectorRegistry) -> None:
@@ -355,6 +363,16 @@ async def start_feed(wired: Wiring, settings: Settings) -> None:
         await on_kite_token(stored[0])
 
 
+async def run_feed(wired: Wiring, settings: Settings) -> None:
+    """Run the feed while this process leads (an engine's leadership job): start it on taking
+    the lead, stop it on losing the lead."""
+    try:
+        await start_feed(wired, settings)
+        await asyncio.Event().wait()  # until the leadership ends
+    finally:
+        await wired.feeds.stop()
+
+
 async def kite_options(
     kite: KiteLogin, access_token: str, market: MarketData, book: QuoteBook, subscribed: int
 ) -> OptionTokens | None:
@@ -426,7 +444,7 @@ def _lifespan(
                 await warm_quotes(wired)
                 mirror = feed_service.mirror_quotes(wired.bus, wired.feeds.book)
                 background.append(asyncio.create_task(mirror, name="quotes"))
-        else:
+        elif settings.role == "all":  # every process of this shape runs a feed of its own
             await start_feed(wired, settings)
         contests = Scheduler(
             wired.sessionmaker,
@@ -446,6 +464,8 @@ def _lifespan(
         # time.
         jobs = [wired.matcher.run_book, wired.matcher.run_housekeeping, wired.resolver.run,
                 contests.run, queue.run, ticker.run]  # fmt: skip
+        if settings.role == "engine":  # the leading engine alone runs the feed; a standby waits
+            jobs.append(lambda: run_feed(wired, settings))
         if settings.role != "api":  # an API worker never runs them
             background.append(asyncio.create_task(wired.leadership.run(jobs), name="schedulers"))
         if settings.gc_freeze:

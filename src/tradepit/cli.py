@@ -29,10 +29,11 @@ from tradepit.domain.money import plain
 from tradepit.logs import configure
 from tradepit.services import auth, books, encryption_keys
 from tradepit.services.books import BooksReport
+from tradepit.services.leadership import Shape, refusal, rivals
 from tradepit.settings import Settings
 from tradepit.store.crypto import SealBroken, Sealer
 from tradepit.store.db import create_engine, create_sessionmaker
-from tradepit.store.migrate import upgrade
+from tradepit.store.migrate import schema_problem, upgrade
 from tradepit.store.secrets import Secrets
 from tradepit.store.users import User
 
@@ -56,6 +57,28 @@ async def _migrate(settings: Settings) -> None:
         await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+async def _ready(settings: Settings) -> str | None:
+    """Migrate the database if asked to (the embedded SQLite always), then return why this
+    process cannot start on it (None: it can): the schema is not at this version's head, or
+    a process of a shape that does not mix with this one runs there."""
+    if settings.is_sqlite or settings.migrate_on_start:
+        await _migrate(settings)
+    engine = create_engine(settings.db_url)
+    try:
+        problem = await schema_problem(engine)
+        if problem is None and engine.dialect.name == "postgresql" and settings.role != "api":
+            shape: Shape = "engine" if settings.role == "engine" else "all"
+            async with engine.connect() as connection:
+                count = await rivals(connection, shape)
+            problem = refusal(shape, count) if count else None
+    except (OSError, SQLAlchemyError) as exc:
+        where = make_url(settings.db_url).render_as_string(hide_password=True)
+        return f"cannot use the database {where}: {type(exc).__name__}: {exc}".splitlines()[0]
+    finally:
+        await engine.dispose()
+    return problem
 
 
 async def _create_user(
@@ -162,7 +185,8 @@ def serve(
 def engine(
     host: Annotated[str | None, typer.Option(help="Address to bind [TRADEPIT_HOST]")] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port of /health and /metrics [TRADEPIT_PORT]")
+        int | None,
+        typer.Option(help="Port of /health, /api/status and /metrics [TRADEPIT_PORT]"),
     ] = None,
     feed: Annotated[
         str | None,
@@ -170,8 +194,9 @@ def engine(
     ] = None,
 ) -> None:
     """Run the feed, the order book and the schedulers for `tradepit serve --role api`
-    workers (PostgreSQL and Redis). A second engine waits and takes over if the first stops.
-    It serves /health and /metrics only."""
+    workers (PostgreSQL and Redis). Migrate the database first (`tradepit migrate`, or
+    TRADEPIT_MIGRATE_ON_START=true). A second engine waits as a standby and takes over if the
+    leader stops; /health, /api/status and /metrics say which one leads."""
     _run(host=host, port=port, feed=feed, role="engine")
 
 
@@ -199,11 +224,14 @@ def _run(**overrides: Any) -> None:
         raise typer.Exit(2) from exc
     configure(settings.log_level, request_id.get, access_log(settings))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.is_sqlite:
-        asyncio.run(_migrate(settings))
+    problem = asyncio.run(_ready(settings))
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
     base = f"http://{settings.host}:{settings.port}"
     if settings.role == "engine":
-        login, docs = "no API here: serve it with `tradepit serve --role api`", "/health, /metrics"
+        login = "no API here: serve it with `tradepit serve --role api`"
+        docs = "/health, /api/status, /metrics"
     else:
         login, docs = _bootstrap_admin(settings), f"{base}/docs  (ReDoc: {base}/redoc)"
     typer.echo(

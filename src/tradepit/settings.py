@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # runs the feed, the book and the schedulers, and serves only health and metrics.
     role: Literal["all", "api", "engine"] = "all"
     workers: int = Field(default=1, ge=1, le=64)
+    #: Migrate the schema before starting (``tradepit migrate`` first otherwise); the embedded
+    #: SQLite database is always migrated at start.
+    migrate_on_start: bool = False
     redis_prefix: str = Field(default="tradepit", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     #: Addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto

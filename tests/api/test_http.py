@@ -595,6 +595,7 @@ class TestHealth:
         data = body["data"]
         assert data["status"] == "healthy" and data["version"] == __version__
         assert isinstance(data["uptime_seconds"], int | float) and data["uptime_seconds"] >= 0
+        assert data["role"] == "all" and isinstance(data["leading"], bool)
 
     async def test_status_reports_database_redis_and_clock(
         self, client: httpx.AsyncClient, db: str
@@ -605,6 +606,7 @@ class TestHealth:
         assert body["status"] == "ok" and body["version"] == __version__
         assert body["database"] == {"ok": True, "backend": make_url(db).get_backend_name()}
         assert body["redis"] == "not_configured"
+        assert body["role"] == "all" and isinstance(body["leading"], bool)
         assert body["clock"]["speed"] == 1.0
         assert datetime.fromisoformat(body["clock"]["now"]).utcoffset() is not None
 

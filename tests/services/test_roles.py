@@ -182,18 +182,20 @@ async def test_workers_quote_a_replayed_market_from_the_engine(tmp_path: Path, d
     engine = server(tmp_path, db, "engine", prefix, feed=feed)
     api = server(tmp_path, db, "api", prefix, feed=feed)
     try:
-        async with (
-            serving(engine),
-            serving(api) as address,
-            httpx.AsyncClient(base_url=f"http://{address}") as http,
-        ):
-            before = await http.get("/api/spot_price/RELIANCE")
-            assert before.json()["error"]["code"] == "NO_DATA"
-            ticks = read_ticks(recording, {i.symbol: i for i in Catalogue.load()})
-            await engine.state.wiring.feeds.sink(ticks)  # as the replay plays them
-            book = api.state.wiring.feeds.book
-            await until(lambda: latest(book, "TCS") is not None)
-            spot = (await http.get("/api/spot_price/RELIANCE")).json()["data"]
+        async with serving(engine):
+            # The leading engine starts its feed: what it shares at once, the worker misses.
+            await until(lambda: engine.state.wiring.feeds.feed is not None)
+            async with (
+                serving(api) as address,
+                httpx.AsyncClient(base_url=f"http://{address}") as http,
+            ):
+                before = await http.get("/api/spot_price/RELIANCE")
+                assert before.json()["error"]["code"] == "NO_DATA"
+                ticks = read_ticks(recording, {i.symbol: i for i in Catalogue.load()})
+                await engine.state.wiring.feeds.sink(ticks)  # as the replay plays them
+                book = api.state.wiring.feeds.book
+                await until(lambda: latest(book, "TCS") is not None)
+                spot = (await http.get("/api/spot_price/RELIANCE")).json()["data"]
         assert spot["spot_price"] == pytest.approx(1541.2)
     finally:
         await asyncio.gather(

@@ -63,6 +63,8 @@ class Wiring:
     brokers: Brokers
     #: Which process runs the schedulers (services.leadership).
     leadership: Leadership
+    #: ``TRADEPIT_ROLE``: all, api or engine.
+    role: str
     #: Group commit for order placement.
     desk: Desk
     #: Users, API keys and revocations, held in memory for every request's checks.

@@ -22,9 +22,20 @@ from tradepit.services import feeds
 router = APIRouter(tags=["health"])
 
 
+def _leadership(wired: WiringDep) -> dict[str, Any]:
+    """Return this process's role and whether it leads (holds the order book and runs the
+    schedulers, and an engine the feed); an API worker never leads."""
+    return {"role": wired.role, "leading": wired.leadership.leading.is_set()}
+
+
 def _health(wired: WiringDep) -> dict[str, Any]:
     uptime = (wired.wall.now() - wired.started_at).total_seconds()
-    data = {"status": "healthy", "version": wired.version, "uptime_seconds": round(uptime, 3)}
+    data = {
+        "status": "healthy",
+        "version": wired.version,
+        "uptime_seconds": round(uptime, 3),
+        **_leadership(wired),
+    }
     return {
         "success": True,
         "message": "Service is healthy",
@@ -79,6 +90,7 @@ async def status(wired: WiringDep) -> dict[str, Any]:
         "timestamp": timestamp(),
         "version": wired.version,
         "uptime_seconds": round((wired.wall.now() - wired.started_at).total_seconds(), 3),
+        **_leadership(wired),
         "database": {"ok": database_ok, "backend": wired.engine.dialect.name},
         "redis": redis_status,
         "feed": feeds.feed_state(wired.feeds),
