@@ -513,7 +513,7 @@ def create_app(
     app.include_router(docs_pages.router)
     app.mount(docs_pages.ASSETS_URL, docs_pages.assets(), name="docs-assets")
     docs = docs_pages.PAGES
-    if settings.role == "engine":  # feed, book and schedulers: health and metrics only
+    if settings.role == "engine":  # feed, book and schedulers: health, status and metrics only
         app.add_middleware(SecurityHeaders, docs_paths=docs, private_paths=AUTH_PATHS)
         app.add_middleware(RequestContext, registry=wired.metrics, access=access_log(settings))
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Deployment shape (docs/operations.md): "all" runs everything in each process; "api"
     # serves HTTP and the streams only (no feed, never the book or the schedulers); "engine"
-    # runs the feed, the book and the schedulers, and serves only health and metrics.
+    # runs the feed, the book and the schedulers (the leading engine; a standby waits), and
+    # serves only health, status and metrics.
     role: Literal["all", "api", "engine"] = "all"
     workers: int = Field(default=1, ge=1, le=64)
     #: Migrate the schema before starting (``tradepit migrate`` first otherwise); the embedded
