@@ -110,7 +110,10 @@ async def list_bets(
     responses={
         **ERRORS,
         404: {"description": "No bet of yours like the one named (BET_NOT_FOUND)"},
-        409: {"description": "The bet is still active (BET_NOT_RESOLVED): ask again later"},
+        409: {
+            "description": "The bet is still active (BET_NOT_RESOLVED) after the wait for "
+            "the resolver, or expires later: ask again later"
+        },
         422: {"description": "Malformed body, or a field the page may not send (a result)"},
         200: example(BET_COMPLETED),
     },
@@ -122,7 +125,9 @@ async def complete_bet(
     the bet at the market price of its expiry: this answers the outcome (``win``, ``loss``,
     ``refund`` for a tie), ``reward`` (won over the stake), ``payout`` and the balance now, and
     changes nothing. The bet is named by ``direction``, ``amount``, ``time`` (and ``symbol``)
-    as placed, the one of those expiring nearest now, or by ``bet_id``. Still active: 409."""
+    as placed, the one of those expiring nearest now, or by ``bet_id``. A bet expiring now (the
+    page's timer may run out a second before the expiry) is waited for until the resolver has
+    settled it, up to 5 s past its expiry; still active then, or expiring later: 409."""
     return await predictions.complete(session, wired.clock, wired.market, caller, body)
 
 

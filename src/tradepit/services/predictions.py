@@ -104,6 +104,15 @@ RESULTS: dict[BetStatus, BetResult] = {
 }
 #: The caller's latest bets ``complete`` looks through for the one okx-bets' page names.
 LOOKBACK = 200
+#: okx-bets' page asks how a bet ended when its own timer, counted in one-second ticks from
+#: the answer to the bet, runs out: up to a tick before the expiry the server set. A bet
+#: that expires within this many wall seconds is waited for, not refused (the page asks
+#: again only while another bet of its own is still counting down).
+EARLY = 2.0
+#: Wall seconds past its expiry that ``complete`` waits for the resolver to settle a bet.
+SETTLE = 5.0
+#: Wall seconds between two looks at a bet ``complete`` waits for.
+POLL = 0.1
 #: The entries of okx-bets' operations history (its backend's 50 latest bets).
 OPERATIONS = 50
 #: okx-bets' coin prices show the change over this long.
@@ -279,8 +288,10 @@ async def complete(
     body: BetCompletion,
 ) -> BetCompleted:
     """Return how the bet okx-bets' page names ended, as the resolver settled it at the
-    market price of its expiry; nothing the request says changes the outcome. A bet still
-    active is refused (``BetNotResolved``): the page asks again a second later.
+    market price of its expiry; nothing the request says changes the outcome. A bet that
+    expires now (within ``EARLY`` wall seconds, or expired less than ``SETTLE`` ago) is
+    waited for until the resolver has settled it; one still active then, or expiring later,
+    is refused (``BetNotResolved``).
 
     The page names a bet by what it placed (its own trade id is not ours): of the caller's
     bets so placed, the one whose expiry is nearest the market clock's now (the page asks
@@ -288,6 +299,8 @@ async def complete(
     """
     check_caller(caller, body.telegram)
     bet = await _named_bet(session, clock, market, caller.user.id, body)
+    if bet.status == BetStatus.ACTIVE:
+        bet = await _settled(session, clock, bet)
     status = BetStatus(bet.status)
     if status is BetStatus.ACTIVE:
         raise BetNotResolved(
@@ -302,6 +315,28 @@ async def complete(
         new_balance=balance,
         bet=BetRead.model_validate(bet),
     )
+
+
+async def _settled(session: AsyncSession, clock: Clock, bet: Bet) -> Bet:
+    """Return ``bet`` once the resolver has settled it, or as it is when that takes longer
+    than ``SETTLE`` wall seconds past its expiry (at once for a bet expiring later than
+    ``EARLY`` from now, or expired long ago)."""
+    ahead = wall_seconds_until(clock, bet.expires_at)
+    if ahead > EARLY:
+        return bet
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ahead + SETTLE
+    while loop.time() < deadline:
+        # End the transaction before waiting: on SQLite it holds the write lock the resolver
+        # needs, and each look then sees what has committed since.
+        await commit(session)
+        await asyncio.sleep(POLL)
+        found = await session.get(Bet, bet.id, populate_existing=True)
+        assert found is not None, "bets are never deleted"
+        bet = found
+        if bet.status != BetStatus.ACTIVE:
+            break
+    return bet
 
 
 async def _named_bet(
