@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Column, Integer, MetaData, Table, insert, select, t
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradepit.store import db
+from tradepit.store import aiosqlite_adapter, db
 from tradepit.store.db import create_engine, create_sessionmaker
 from tradepit.store.types import ExactDecimal, UTCDateTime
 
@@ -69,7 +69,7 @@ async def test_a_write_lock_held_elsewhere_is_waited_for_without_blocking_the_lo
 async def test_a_lock_held_past_the_busy_timeout_is_an_error_not_a_hang(
     engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(aiosqlite_adapter, "SQLITE_BUSY_TIMEOUT_MS", 200)
     holder = other_process(tmp_path)
     holder.execute("BEGIN IMMEDIATE")
     with pytest.raises(OperationalError, match="locked"):
@@ -85,15 +85,15 @@ async def test_the_wal_is_checkpointed_so_it_stops_growing(
 ) -> None:
     wal = tmp_path / "test.db-wal"
     body = "x" * 2000
-    for _ in range(db.CHECKPOINT_EVERY):
+    for _ in range(aiosqlite_adapter.CHECKPOINT_EVERY):
         await add_note(engine, body)
     first = wal.stat().st_size
-    for _ in range(4 * db.CHECKPOINT_EVERY):
+    for _ in range(4 * aiosqlite_adapter.CHECKPOINT_EVERY):
         await add_note(engine, body)
     await asyncio.sleep(0.2)  # the last checkpoint runs on the worker thread
     # Without checkpoints the WAL would hold all five rounds of commits.
     assert wal.stat().st_size < 2 * first
-    assert await count(engine) == 5 * db.CHECKPOINT_EVERY
+    assert await count(engine) == 5 * aiosqlite_adapter.CHECKPOINT_EVERY
 
 
 async def test_statements_run_directly_store_what_sqlalchemy_stores(tmp_path: Path) -> None:

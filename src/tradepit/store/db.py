@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
-import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote
 
-import aiosqlite
 from sqlalchemy import Dialect, Engine, Executable, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
@@ -26,9 +23,9 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import ClauseElement
 
-log = logging.getLogger(__name__)
+from tradepit.store.aiosqlite_adapter import SQLITE_BUSY_TIMEOUT_MS, connect, inline_statements
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+log = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -38,8 +35,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     # Statements run on the event loop's thread must never sleep in SQLite's busy handler:
-    # a BEGIN that meets a lock fails at once and waits on the worker thread instead.
-    cursor.execute("PRAGMA busy_timeout=0")
+    # a BEGIN that meets a lock fails at once and waits on the worker thread instead. On the
+    # public path every statement runs on aiosqlite's thread, which may wait.
+    cursor.execute(f"PRAGMA busy_timeout={0 if inline_statements() else SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
@@ -55,121 +53,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 30)
         path = parsed.database or ":memory:"
-        engine = create_async_engine(url, async_creator=lambda: _inline_sqlite(path), **kwargs)
+        engine = create_async_engine(url, async_creator=lambda: connect(path), **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # Take SQLite's write lock at BEGIN so two writers queue instead of deadlocking.
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
-
-
-class _InlineConnection(aiosqlite.Connection):
-    """An aiosqlite connection that runs statements on the event loop's own thread.
-
-    aiosqlite sends every statement to its worker thread and back; each return waits for a
-    turn of the event loop and a thread switch, so a 20-statement order spent most of its time
-    queued behind other requests while holding the only write connection. A SQLite statement
-    on a local file takes microseconds, less than that round trip, so statements run inline,
-    and so do BEGIN IMMEDIATE and COMMIT when they cannot wait:
-
-    - The connection's busy timeout is 0, so an inline BEGIN IMMEDIATE that meets another
-      process's write lock fails at once; it is then retried on the worker thread, which
-      waits up to ``SQLITE_BUSY_TIMEOUT_MS`` for the lock while the loop goes on.
-    - In WAL mode with ``synchronous=NORMAL`` a COMMIT appends to the WAL without syncing.
-      The sync happens at a checkpoint, so automatic checkpoints are off and every
-      ``CHECKPOINT_EVERY`` commits a passive checkpoint runs on the worker thread.
-    - Closing goes through the worker thread.
-
-    While anything is queued for the thread, the next operations queue behind it: the sqlite3
-    connection is never used by two threads at once, even when the awaiting task was cancelled
-    and the thread is still finishing its work."""
-
-    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
-        super().__init__(connector, iter_chunk_size=64)
-        self._queued = 0
-        self._queued_lock = threading.Lock()
-        self._commits = 0
-        self._checkpointing: asyncio.Future[Any] | None = None
-
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        with self._queued_lock:
-            inline = self._queued == 0 and fn != self._conn.close
-            if not inline:
-                self._queued += 1
-        if not inline:
-            return await self._on_thread(fn, *args, **kwargs)
-        if fn == self._conn.commit:
-            fn(*args, **kwargs)
-            self._commits += 1
-            if self._commits % CHECKPOINT_EVERY == 0:
-                # Nobody waits for it; the next operations queue behind it on the thread.
-                with self._queued_lock:
-                    self._queued += 1
-                # Held here, or the task could be collected before it ran.
-                self._checkpointing = asyncio.ensure_future(
-                    self._on_thread(_checkpoint, self._conn)
-                )
-                self._checkpointing.add_done_callback(_report_checkpoint)
-            return None
-        try:
-            return fn(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            if not _begins(fn, args) or "locked" not in str(exc):
-                raise
-        with self._queued_lock:  # another process holds the write lock: wait on the thread
-            self._queued += 1
-        return await self._on_thread(_waiting, self._conn, fn, *args, **kwargs)
-
-    async def _on_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await super()._execute(self._in_thread, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-
-    def _in_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            with self._queued_lock:
-                self._queued -= 1
-
-
-#: Commits between two passive WAL checkpoints (each commit of an order adds a few pages).
-CHECKPOINT_EVERY = 200
-
-
-def _begins(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
-    name = getattr(fn, "__name__", "")
-    return name == "execute" and bool(args) and str(args[0]).lstrip()[:5].upper() == "BEGIN"
-
-
-def _waiting(
-    connection: sqlite3.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any
-) -> Any:
-    """Run ``fn`` with the busy timeout on (on the worker thread), then turn it off again."""
-    connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        connection.execute("PRAGMA busy_timeout=0")
-
-
-def _report_checkpoint(done: asyncio.Future[Any]) -> None:
-    if not done.cancelled() and done.exception() is not None:
-        log.warning("WAL checkpoint failed (retried after the next commits): %s", done.exception())
-
-
-def _checkpoint(connection: sqlite3.Connection) -> None:
-    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-
-def _inline_sqlite(path: str) -> aiosqlite.Connection:
-    def connector() -> sqlite3.Connection:
-        # No timeout here: the busy timeout is 0 on the loop's thread (``_sqlite_pragmas``).
-        return sqlite3.connect(path, check_same_thread=False)
-
-    connection = _InlineConnection(connector)
-    connection._thread.daemon = True
-    return connection
 
 
 def _begin_immediate(connection: Any) -> None:
@@ -315,8 +204,9 @@ def _plan(statement: Executable, dialect: Dialect, params: Mapping[str, Any]) ->
             binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         ),
         loads=tuple(
-            column[3].dialect_impl(dialect).result_processor(dialect, None)
-            for column in compiled._result_columns
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            # A SELECT's columns or an INSERT/UPDATE's RETURNING ones (public since 1.4).
+            for column in getattr(statement, "exported_columns", ())
         ),
     )
     _plans[key] = (statement, plan)  # the statement is kept, so its id is never reused
