@@ -1153,7 +1153,7 @@ class TestUnknownSymbols:
         [
             # A name is suggested from, not resolved.
             ("Reliance Industries", "unknown symbol 'Reliance Industries'; did you mean RELIANCE?"),
-            ("btc_usdt", "unknown symbol 'btc_usdt'; did you mean BTC-USDT, LTC-USDT or TRX-USDT?"),
+            ("btc_usdt", "unknown symbol 'btc_usdt'; did you mean BTC-USDT, LTC-USDT or POL-USDT?"),
             ("ZZZQ", "unknown symbol 'ZZZQ'"),
         ],
     )

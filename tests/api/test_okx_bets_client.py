@@ -172,14 +172,28 @@ class TestCookieSession:
         assert placed.json()["symbol"] == "BTC-USDT"
         assert balance.json()["balance"] == 990.0
 
+    @pytest.mark.parametrize("coin", PAGE_COINS[7:])
+    async def test_a_bet_on_any_coin_of_the_pages_list(self, app: FastAPI, coin: str) -> None:
+        async with Page(app) as page:
+            await page.sign_up_and_log_in()
+            placed = await page.bet(symbol=coin)
+            balance = await page.balance()
+        assert placed.status_code == 201, placed.text
+        assert placed.json()["success"] is True and placed.json()["new_balance"] == 990.0
+        # MATIC trades as POL since its migration: the bet says so.
+        assert placed.json()["symbol"] == (
+            "POL-USDT" if coin == "MATICUSDT" else coin[:-4] + "-USDT"
+        )
+        assert balance.json()["balance"] == 990.0
+
     async def test_a_bet_on_a_coin_the_catalogue_lacks_says_why(self, app: FastAPI) -> None:
         async with Page(app) as page:
             await page.sign_up_and_log_in()
-            refused = await page.bet(symbol="SUIUSDT")
+            refused = await page.bet(symbol="PEPEUSDT")
         assert refused.status_code == 400
         assert refused.json()["success"] is False  # the page shows its message
         assert refused.json()["code"] == "INVALID_BET"
-        assert "unknown symbol 'SUIUSDT'" in refused.json()["message"]
+        assert "unknown symbol 'PEPEUSDT'" in refused.json()["message"]
 
     @pytest.mark.parametrize(
         "headers",
@@ -469,11 +483,15 @@ class TestTheOtherCalls:
         data = answer.json()
         assert data["success"] is True
         prices = data["prices"]
-        shown = [coin for coin in PAGE_COINS if coin in prices]
-        # The catalogue's USDT pairs; the page's other coins keep their "Loading...".
-        assert shown == ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT",
-                         "TONUSDT", "TRXUSDT"]  # fmt: skip
-        assert {"LTCUSDT", "OKBUSDT"} <= set(prices)
+        # Every coin of the page's list has its price (none stays "Loading..."), and the
+        # catalogue's other USDT pairs come too.
+        assert set(PAGE_COINS) | {"LTCUSDT", "OKBUSDT", "POLUSDT"} <= set(prices)
+        assert prices["MATICUSDT"] == prices["POLUSDT"]
+        assert prices["MATICUSDT"]["symbol"] == "POL-USDT"
+        # A coin worth a thousandth of a cent is shown to its tick, not as 0.00.
+        shib = prices["SHIBUSDT"]
+        assert re.fullmatch(r"0\.0000\d{4}", shib["formatted_price"]), shib
+        assert Decimal(shib["formatted_price"]) == Decimal(str(shib["price"]))
         btc = prices["BTCUSDT"]
         last = market.tick("BTC-USDT").ltp
         before = market.source.price_at("BTC-USDT", T0 - timedelta(hours=24))

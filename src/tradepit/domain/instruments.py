@@ -107,6 +107,11 @@ class Instrument:
         return self.quote_currency is not None and self.quote_currency != self.currency
 
     @property
+    def price_decimals(self) -> int:
+        """Return how many decimals a price on the tick needs (2 for 0.05, 10 for 1E-10)."""
+        return len(format(self.tick_size.normalize(), "f").partition(".")[2])
+
+    @property
     def price_currency(self) -> str:
         """Return the currency the price is quoted in."""
         return self.quote_currency or self.currency

@@ -172,7 +172,8 @@ class CoinPrice(BaseModel):
         description="The change over the last 24 hours, in % of the price then"
     )
     formatted_price: str = Field(
-        description="The price to 2 decimals, thousands separated by a space (91 500.00)"
+        description="The price to 2 decimals (more when the pair's tick is finer: SHIB's "
+        "0.00000900), thousands separated by a space (91 500.00)"
     )
     formatted_change: str = Field(description="The change to 2 decimals with its sign (+1.25%)")
 

@@ -427,13 +427,19 @@ def coin_prices(market: MarketData) -> CoinPricesRead:
             Decimal("0.01")
         )
         change = change or abs(change)  # 0.00%, never -0.00%
-        prices[instrument.symbol.replace("-", "")] = CoinPrice(
+        decimals = max(2, instrument.price_decimals)
+        coin = CoinPrice(
             symbol=instrument.symbol,
             price=price,
             change_24h=change,
-            formatted_price=f"{price:,.2f}".replace(",", " "),
+            formatted_price=f"{price:,.{decimals}f}".replace(",", " "),
             formatted_change=f"{change:+.2f}%",
         )
+        # okx-bets' names: BTC-USDT as BTCUSDT, and a renamed coin under its old name too
+        # (POL-USDT as MATICUSDT).
+        for name in (instrument.symbol, *instrument.aliases):
+            if name.replace("-", "").isalnum():
+                prices[name.replace("-", "")] = coin
     return CoinPricesRead(prices=prices, timestamp=now)
 
 
