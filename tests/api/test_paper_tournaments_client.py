@@ -610,6 +610,34 @@ class TestTheSeedsShapes:
     ``FILLED`` / ``CANCELLED``), a ``multiplier`` the positions table's F&O formula turns into
     the position's P&L. At the root the same orders keep Tradepit's shapes."""
 
+    async def test_tournaments_carry_their_money_in_numbers(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """``TournamentCard``: ``formatCurrency(prize_pool)`` groups a number (₹1,000.00); a
+        string would show as it is."""
+        alice = await signed_up(client)
+        tournament_id, _ = await running_tournament(app, client, alice)
+        listed = await client.get(f"{SEED}/api/tournaments/", headers=alice)
+        one = await client.get(f"{SEED}/api/tournaments/{tournament_id}", headers=alice)
+        at_root = await client.get(f"/api/tournaments/{tournament_id}", headers=alice)
+        assert listed.status_code == one.status_code == at_root.status_code == 200
+        card = next(t for t in listed.json() if t["id"] == tournament_id)
+        assert card == one.json()
+        assert (card["prize_pool"], card["entry_fee"], card["starting_capital"]) == (
+            1000,
+            100,
+            1000000,
+        )
+        assert card["prize_split"] == [60, 40]
+        assert all(is_number(card[k]) for k in ("prize_pool", "entry_fee", "starting_capital"))
+        assert card["status"] == "running" and card["start_date"] == card["start_time"]
+        root = at_root.json()  # Tradepit's own shape: decimal strings
+        assert (root["prize_pool"], root["entry_fee"], root["prize_split"]) == (
+            "1000",
+            "100",
+            ["60", "40"],
+        )
+
     async def test_orders_placed_listed_and_cancelled(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:

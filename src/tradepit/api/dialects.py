@@ -6,7 +6,8 @@ Where Tradepit's documented shape and the seed's use one name for different thin
 both, and the server does not guess which client asks: the client says so by the base URL it
 is configured with (the frontend's ``NEXT_PUBLIC_API_URL``). A request under the prefix is
 served as the same path without it, through every middleware (rate limits, CORS, body limit)
-as that path; only the answers that are orders or positions change (``SeedShapedRoute``).
+as that path; only the answers that are orders, positions or tournaments change
+(``SeedShapedRoute``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tradepit.domain.fills import quantity_step
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import OrderRead, PositionRead
-from tradepit.schemas.paper_tournaments import seed_order, seed_position
+from tradepit.schemas.paper_tournaments import seed_order, seed_position, seed_tournament
+from tradepit.schemas.tournaments import TournamentRead
 from tradepit.services.portfolio import instrument_type
 
 #: The base path of paper-tournaments' shapes, and the scope key that marks such a request.
@@ -82,7 +84,15 @@ def _reshaper(model: Any) -> tuple[TypeAdapter[Any], Reshape] | None:
         return TypeAdapter(list[PositionRead]), lambda m, found: [
             _position(m, p) for p in found if p.quantity != 0
         ]
+    if model is TournamentRead:
+        return TypeAdapter(TournamentRead), lambda m, t: _tournament(t)
+    if model == list[TournamentRead]:
+        return TypeAdapter(list[TournamentRead]), lambda m, found: [_tournament(t) for t in found]
     return None
+
+
+def _tournament(tournament: TournamentRead) -> dict[str, Any]:
+    return seed_tournament(tournament).model_dump(mode="json")
 
 
 class SeedShapedRoute(APIRoute):

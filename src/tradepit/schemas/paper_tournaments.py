@@ -1,5 +1,5 @@
-"""paper-tournaments' own shapes of orders and positions, as its backend answered them and its
-frontend reads them: JSON numbers, upper-case statuses.
+"""paper-tournaments' own shapes of orders, positions and tournaments, as its backend
+answered them and its frontend reads them: JSON numbers, upper-case statuses.
 
 They are served only to requests that come through the ``/paper-tournaments`` prefix (see
 ``api/dialects.py``); everywhere else orders and positions keep Tradepit's shapes (decimal
@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from tradepit.domain.money import as_float
 from tradepit.schemas.orders import FillRead, OrderRead, PositionRead
+from tradepit.schemas.tournaments import TournamentRead
 
 #: Tradepit's order status -> the name paper-tournaments' frontend reads. An after-market
 #: order waits for the open as the seed's ``PENDING`` order waits for execution; ``FILLED``
@@ -184,4 +185,27 @@ def seed_position(position: PositionRead, *, lot_size: Decimal) -> SeedPosition:
         unrealized_pnl=as_float(position.unrealized_pnl),
         pnl=as_float(position.pnl),
         charges=as_float(position.charges),
+    )
+
+
+class SeedTournament(TournamentRead):
+    """A tournament with its money in numbers: ``TournamentCard`` formats ``prize_pool`` and
+    ``entry_fee`` with ``Number.toLocaleString`` (a string would show ungrouped)."""
+
+    starting_capital: float = Field(description="Each entry's starting wallet")  # type: ignore[assignment]
+    entry_fee: float = Field(description="Paid on joining")  # type: ignore[assignment]
+    prize_pool: float = Field(description="Paid to the top ranks at the end")  # type: ignore[assignment]
+    prize_split: list[float] = Field(description="% of the pool per rank")  # type: ignore[assignment]
+
+
+def seed_tournament(tournament: TournamentRead) -> SeedTournament:
+    """Return ``tournament`` in paper-tournaments' shape."""
+    return SeedTournament.model_validate(
+        tournament.model_dump()
+        | {
+            "starting_capital": as_float(tournament.starting_capital),
+            "entry_fee": as_float(tournament.entry_fee),
+            "prize_pool": as_float(tournament.prize_pool),
+            "prize_split": [as_float(share) for share in tournament.prize_split],
+        }
     )
