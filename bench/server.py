@@ -63,9 +63,10 @@ class Server:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-async def wait_healthy(server: Server) -> None:
-    """Poll ``GET /health`` until it answers 200; raise if the process exits or times out."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+async def wait_healthy(server: Server, within: float = STARTUP_TIMEOUT) -> None:
+    """Poll ``GET /health`` until it answers 200; raise if the process exits or ``within``
+    seconds pass."""
+    deadline = time.monotonic() + within
     async with httpx.AsyncClient(base_url=server.base_url, timeout=2.0) as http:
         while time.monotonic() < deadline:
             if server.process.returncode is not None:
@@ -78,7 +79,7 @@ async def wait_healthy(server: Server) -> None:
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    raise RuntimeError(f"server not healthy after {STARTUP_TIMEOUT} s:\n{server.output()}")
+    raise RuntimeError(f"server not healthy after {within} s:\n{server.output()}")
 
 
 async def stop(server: Server) -> None:
@@ -86,30 +87,46 @@ async def stop(server: Server) -> None:
     if server.process.returncode is None:
         server.process.terminate()
         try:
-            await asyncio.wait_for(server.process.wait(), timeout=10)
+            await asyncio.wait_for(server.process.wait(), timeout=15)
         except TimeoutError:
             server.process.kill()
     await server.process.wait()
 
 
 @asynccontextmanager
-async def serving(
-    data_dir: Path, name: str, env: dict[str, str] | None = None
+async def running(
+    command: list[str],
+    env: dict[str, str],
+    log: Path,
+    *,
+    cwd: Path | None = None,
+    startup_timeout: float = STARTUP_TIMEOUT,
 ) -> AsyncIterator[Server]:
-    """Start ``tradepit serve`` on ``data_dir`` and a free port, with ``env`` added to the
-    environment; stop it however we leave."""
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    log = data_dir.parent / f"{name}.log"
+    """Run ``tradepit <command>`` with ``env`` on loopback and a free port (its output to
+    ``log``); yield it once ``/health`` answers 200; stop it however we leave."""
+    port = free_port()
     with log.open("wb") as output:
-        port = free_port()
         process = await asyncio.create_subprocess_exec(
-            str(TRADEPIT), "serve", "--host", "127.0.0.1", "--port", str(port),
-            env=server_env(data_dir) | (env or {}), cwd=data_dir.parent,
+            str(TRADEPIT), *command, cwd=cwd,
+            env=env | {"TRADEPIT_HOST": "127.0.0.1", "TRADEPIT_PORT": str(port)},
             stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         server = Server(process, port, log)
         try:
-            await wait_healthy(server)
+            await wait_healthy(server, startup_timeout)
             yield server
         finally:
             await stop(server)
+
+
+@asynccontextmanager
+async def serving(
+    data_dir: Path, name: str, env: dict[str, str] | None = None
+) -> AsyncIterator[Server]:
+    """Start ``tradepit serve`` on ``data_dir``, with ``env`` added to the environment."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    log = data_dir.parent / f"{name}.log"
+    async with running(
+        ["serve"], server_env(data_dir) | (env or {}), log, cwd=data_dir.parent
+    ) as server:
+        yield server

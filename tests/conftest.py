@@ -20,8 +20,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from tests.books import assert_books_balance
 from tradepit.app import create_app
 from tradepit.domain.clock import ManualClock
 from tradepit.settings import Settings
@@ -113,10 +114,19 @@ async def empty_tables(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-async def db(database_url: str, cleaner: AsyncEngine) -> AsyncIterator[str]:
-    """Yield the database URL; empty the tables when the test ends."""
+async def db(
+    request: pytest.FixtureRequest, database_url: str, cleaner: AsyncEngine
+) -> AsyncIterator[str]:
+    """Yield the database URL. When the test ends, check the books it left (every currency
+    of the ledger sums to zero, each wallet equals its entries, each position its fills),
+    then empty the tables. A test that breaks the books on purpose says so with
+    ``@pytest.mark.books_broken_on_purpose``."""
     yield database_url
-    await empty_tables(cleaner)
+    try:
+        if request.node.get_closest_marker("books_broken_on_purpose") is None:
+            await assert_books_balance(async_sessionmaker(cleaner, expire_on_commit=False))
+    finally:
+        await empty_tables(cleaner)
 
 
 def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Settings:

@@ -105,6 +105,7 @@ class TestConsistent:
         assert (await books(client, root))["balanced"] is True
 
 
+@pytest.mark.books_broken_on_purpose
 class TestCorrupted:
     async def test_a_wallet_balance_changed_by_hand_is_reported(
         self, app: FastAPI, client: httpx.AsyncClient

@@ -241,6 +241,7 @@ class TestCheck:
         assert result.exit_code == 0, result.output
         assert "checked 0 wallets and 0 positions" in result.stdout
 
+    @pytest.mark.books_broken_on_purpose
     def test_a_corrupted_wallet_fails_and_is_named(self, data_dir: Path, db: str) -> None:
         assert run(data_dir, "create-admin", "--username", "boss", "--password",
                    "password123", env={"TRADEPIT_DATABASE_URL": db}).exit_code == 0  # fmt: skip
@@ -254,6 +255,7 @@ class TestCheck:
         assert "the books do not balance" in result.stderr
         assert "the books balance" not in result.stdout
 
+    @pytest.mark.books_broken_on_purpose
     def test_a_corrupted_posting_unbalances_the_currency(self, data_dir: Path, db: str) -> None:
         assert run(data_dir, "create-admin", "--username", "boss", "--password",
                    "password123", env={"TRADEPIT_DATABASE_URL": db}).exit_code == 0  # fmt: skip

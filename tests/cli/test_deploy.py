@@ -9,15 +9,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml  # type: ignore[import-untyped]
-from bench.server import free_port
+from bench.server import free_port, running
 from sqlalchemy.engine import make_url
 
 from tests.conftest import REDIS_URL, postgres_database, skip_or_fail
@@ -85,45 +82,6 @@ class TestImage:
         assert (tmp_path / "data" / "tradepit.db").exists()
 
 
-def output(log: Path) -> str:
-    """Return what a process wrote to ``log``."""
-    return log.read_text(errors="replace")
-
-
-@asynccontextmanager
-async def process(command: list[str], env: dict[str, str], log: Path) -> AsyncIterator[str]:
-    """Run ``tradepit <command>`` on a free port; yield its base URL once /health answers."""
-    port = free_port()
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            str(BIN / "tradepit"), *command, env={**env, "TRADEPIT_PORT": str(port),
-                                                 "TRADEPIT_HOST": "127.0.0.1"},
-            stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with httpx.AsyncClient(base_url=base, timeout=2) as http:
-                for _ in range(600):
-                    assert proc.returncode is None, output(log)
-                    try:
-                        if (await http.get("/health")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
-                else:
-                    pytest.fail(f"{command} never became healthy:\n{output(log)}")
-            yield base
-        finally:
-            if proc.returncode is None:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 15)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-
-
 class TestCompose:
     def test_services_and_their_order(self) -> None:
         services = compose()["services"]
@@ -159,10 +117,11 @@ class TestCompose:
             )  # fmt: skip
             said, _ = await asyncio.wait_for(migrate.communicate(), 120)
             assert migrate.returncode == 0, said.decode()
+            engine_log, api_log = tmp_path / "engine.log", tmp_path / "api.log"
             async with (
-                process(services["engine"]["command"], env, tmp_path / "engine.log"),
-                process(services["api"]["command"], env, tmp_path / "api.log") as api,
-                httpx.AsyncClient(base_url=api, timeout=10) as http,
+                running(services["engine"]["command"], env, engine_log, startup_timeout=60),
+                running(services["api"]["command"], env, api_log, startup_timeout=60) as api,
+                httpx.AsyncClient(base_url=api.base_url, timeout=10) as http,
             ):
                 body = {"username": "composer", "password": "compose-pass-1"}
                 assert (await http.post("/api/register", json=body)).status_code == 201

@@ -11,14 +11,11 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from bench.server import TRADEPIT, free_port, server_env
+from bench.server import TRADEPIT, Server, free_port, running, server_env
 from redis.asyncio import Redis
 from typer.testing import CliRunner
 
@@ -31,19 +28,6 @@ pytestmark = [
     pytest.mark.redis,
     pytest.mark.skipif(not TRADEPIT.exists(), reason=f"{TRADEPIT} is not installed"),
 ]
-
-
-@dataclass
-class Process:
-    """A running `tradepit` process."""
-
-    proc: asyncio.subprocess.Process
-    base: str
-    log: Path
-
-    def output(self) -> str:
-        """Return what it printed so far."""
-        return self.log.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -76,42 +60,9 @@ async def refused(command: list[str], env: dict[str, str]) -> str:
     return errors[0]
 
 
-@asynccontextmanager
-async def started(command: list[str], env: dict[str, str], log: Path) -> AsyncIterator[Process]:
-    """Run ``tradepit <command>`` on a free port; yield it once /health answers 200."""
-    port = free_port()
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            str(TRADEPIT), *command, env=env | {"TRADEPIT_PORT": str(port)},
-            stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        running = Process(proc, f"http://127.0.0.1:{port}", log)
-        try:
-            async with httpx.AsyncClient(base_url=running.base, timeout=2) as http:
-                for _ in range(300):
-                    assert proc.returncode is None, running.output()
-                    try:
-                        if (await http.get("/health")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
-                else:
-                    pytest.fail(f"{command} never became healthy:\n{running.output()}")
-            yield running
-        finally:
-            if proc.returncode is None:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 15)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-
-
-async def leadership(process: Process) -> tuple[bool, bool, float]:
+async def leadership(process: Server) -> tuple[bool, bool, float]:
     """Return what ``process`` says of its lead: /health, /api/status and the gauge."""
-    async with httpx.AsyncClient(base_url=process.base, timeout=5) as http:
+    async with httpx.AsyncClient(base_url=process.base_url, timeout=5) as http:
         health = (await http.get("/health")).json()["data"]
         status = (await http.get("/api/status")).json()
         metrics = (await http.get("/metrics")).text
@@ -150,7 +101,7 @@ async def test_an_unmigrated_database_is_refused_unless_migrating_at_start(
                 "(or set TRADEPIT_MIGRATE_ON_START=true to migrate at start)"
             )
         migrating = env | {"TRADEPIT_MIGRATE_ON_START": "true"}
-        async with started(["engine"], migrating, tmp_path / "engine.log") as engine:
+        async with running(["engine"], migrating, tmp_path / "engine.log") as engine:
             assert (await leadership(engine))[0] is True
 
 
@@ -163,13 +114,13 @@ async def test_one_engine_leads_visibly_and_a_standby_takes_over_silently_until_
         await upgrade(engine)
         await engine.dispose()
         async with (
-            started(["engine"], env, tmp_path / "first.log") as first,
-            started(["engine"], env, tmp_path / "second.log") as second,
+            running(["engine"], env, tmp_path / "first.log") as first,
+            running(["engine"], env, tmp_path / "second.log") as second,
         ):
             assert await leadership(first) == (True, True, 1.0)
             assert await leadership(second) == (False, False, 0.0)
             assert "standby: another process leads" in second.output()
-            async with httpx.AsyncClient(base_url=second.base) as http:
+            async with httpx.AsyncClient(base_url=second.base_url) as http:
                 feed = (await http.get("/api/status")).json()["feed"]
             assert feed["status"] == "not_started"
             # Every tick is on the bus once: the standby runs no feed.
@@ -179,8 +130,8 @@ async def test_one_engine_leads_visibly_and_a_standby_takes_over_silently_until_
             said = await refused(["serve"], env)
             assert said.startswith("error: 2 `tradepit engine` process(es) run on this database")
 
-            first.proc.send_signal(signal.SIGKILL)
-            await first.proc.wait()
+            first.process.send_signal(signal.SIGKILL)
+            await first.process.wait()
             began = time.monotonic()
             while (await leadership(second))[0] is False:
                 assert time.monotonic() - began < 10, second.output()

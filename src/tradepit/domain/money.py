@@ -90,14 +90,21 @@ def to_units(value: Decimal, scale: int = SCALE) -> int:
     try:
         scaled = value.scaleb(scale, context=_EXACT)
     except DecimalException as exc:
-        raise InexactAmount(f"amount {plain(value)} has more than {scale} decimal places") from exc
+        raise InexactAmount(f"amount {_shown(value)} has more than {scale} decimal places") from exc
     units = int(scaled)
     if scaled != units:
-        raise InexactAmount(f"amount {plain(value)} has more than {scale} decimal places")
+        raise InexactAmount(f"amount {_shown(value)} has more than {scale} decimal places")
     if abs(units) > MAX_UNITS:
         bound = Decimal(MAX_UNITS).scaleb(-scale)
-        raise InexactAmount(f"amount {plain(value)} is outside ±{bound}")
+        raise InexactAmount(f"amount {_shown(value)} is outside ±{bound}")
     return units
+
+
+def _shown(value: Decimal) -> str:
+    """Return ``value`` for a message: in plain notation, or with its exponent when plain
+    notation would run to more than 40 zeros (``1E-1000040``: ``plain`` cannot even
+    normalise it)."""
+    return plain(value) if -40 < value.adjusted() < 40 else str(value)
 
 
 def from_units(units: int, scale: int = SCALE) -> Decimal:

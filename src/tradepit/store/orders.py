@@ -31,10 +31,15 @@ class OrderRow(Base):
     """An order and where it is in its life."""
 
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("user_id", "client_order_id"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "client_order_id"),
+        # A user's orders in one status (the open ones among thousands filled) without
+        # reading the others.
+        Index("ix_orders_user_id_status", "user_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     client_order_id: Mapped[str | None] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(40), index=True)
