@@ -45,6 +45,8 @@ from tradepit.api import (
 )
 from tradepit.api.deps import Wiring
 from tradepit.api.dialects import DialectPrefix
+from tradepit.api.kite import apps as kite_apps
+from tradepit.api.kite import session as kite_session
 from tradepit.api.middleware import (
     AUTH_PATHS,
     BodyLimit,
@@ -529,6 +531,9 @@ def create_app(
         accounts_ws.router,
         broadcasts.router,
         websocket.router,
+        kite_apps.router,
+        # Kite Connect at the origin's root: the official client drops any path of its root.
+        kite_session.router,
     ]
     for router in routers:
         app.include_router(router)

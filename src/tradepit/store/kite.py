@@ -1,0 +1,71 @@
+"""Kite Connect apps and their one-time request tokens: models and queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tradepit.store.base import Base
+from tradepit.store.types import UTCDateTime
+
+
+class KiteApp(Base):
+    """A user's Kite-style app: its public key, its sealed secret and where logins return."""
+
+    __tablename__ = "kite_apps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    api_key: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    redirect_url: Mapped[str] = mapped_column(String(500))
+    postback_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class KiteRequestToken(Base):
+    """A login's request token (only its SHA-256), exchanged once for an access token."""
+
+    __tablename__ = "kite_request_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("kite_apps.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+async def app_by_key(session: AsyncSession, api_key: str) -> KiteApp | None:
+    """Return the live (not deleted) app whose key is ``api_key``."""
+    found: KiteApp | None = await session.scalar(
+        select(KiteApp).where(KiteApp.api_key == api_key, KiteApp.deleted_at.is_(None))
+    )
+    return found
+
+
+async def apps_of(session: AsyncSession, user_id: int) -> list[KiteApp]:
+    """Return the user's live apps, oldest first."""
+    found = await session.scalars(
+        select(KiteApp)
+        .where(KiteApp.user_id == user_id, KiteApp.deleted_at.is_(None))
+        .order_by(KiteApp.id)
+    )
+    return list(found)
+
+
+async def all_apps(session: AsyncSession) -> list[KiteApp]:
+    """Return every app, deleted ones included (their secrets are re-sealed on rotation)."""
+    return list(await session.scalars(select(KiteApp).order_by(KiteApp.id)))
+
+
+async def request_token(session: AsyncSession, token_hash: str) -> KiteRequestToken | None:
+    """Return the request token row, locked for the exchange."""
+    found: KiteRequestToken | None = await session.get(
+        KiteRequestToken, token_hash, with_for_update=True
+    )
+    return found
