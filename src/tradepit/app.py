@@ -46,7 +46,9 @@ from tradepit.api import (
 from tradepit.api.deps import Wiring
 from tradepit.api.dialects import DialectPrefix
 from tradepit.api.kite import apps as kite_apps
+from tradepit.api.kite import market as kite_market
 from tradepit.api.kite import session as kite_session
+from tradepit.api.kite import trading as kite_trading
 from tradepit.api.middleware import (
     AUTH_PATHS,
     BodyLimit,
@@ -534,6 +536,8 @@ def create_app(
         kite_apps.router,
         # Kite Connect at the origin's root: the official client drops any path of its root.
         kite_session.router,
+        kite_trading.router,
+        kite_market.router,
     ]
     for router in routers:
         app.include_router(router)

@@ -110,7 +110,7 @@ def kite_error(status: int, code: str) -> tuple[int, str]:
     if status == 403:
         return 403, "PermissionException"
     if status in (400, 413, 415, 422):
-        return 400, "InputException"
+        return 400, "OrderException" if code == "ORDER_REJECTED" else "InputException"
     if status == 404:
         if "ORDER" in code:
             return 404, "OrderException"

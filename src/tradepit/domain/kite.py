@@ -46,15 +46,35 @@ def segment(instrument: Instrument) -> str | None:
     return "INDICES" if instrument.kind is Kind.INDEX else instrument.venue.value
 
 
+#: Kite's trading symbols of the indices whose catalogue symbol differs.
+INDEX_NAMES: dict[str, str] = {
+    "NIFTY": "NIFTY 50",
+    "BANKNIFTY": "NIFTY BANK",
+    "FINNIFTY": "NIFTY FIN SERVICE",
+    "MIDCPNIFTY": "NIFTY MID SELECT",
+}
+
+
+def trading_symbol(instrument: Instrument) -> str:
+    """Return the instrument's Kite trading symbol (an index's Kite name, ``NIFTY 50``)."""
+    return INDEX_NAMES.get(instrument.symbol, instrument.symbol)
+
+
+def token_of(symbol: str, segment_name: str, kite_token: int | None = None) -> int:
+    """Return the Kite token of ``symbol`` in ``segment_name``: ``kite_token`` when it names
+    that segment, else the one derived from the symbol."""
+    code = SEGMENTS[segment_name]
+    if kite_token is not None and kite_token & 0xFF == code:
+        return kite_token
+    return ((_DERIVED | zlib.crc32(symbol.upper().encode()) & _LOW_23) << 8) | code
+
+
 def instrument_token(instrument: Instrument) -> int | None:
     """Return the instrument's Kite token (None off Kite's venues)."""
     name = segment(instrument)
     if name is None:
         return None
-    code = SEGMENTS[name]
-    if instrument.kite_token is not None and instrument.kite_token & 0xFF == code:
-        return instrument.kite_token
-    return ((_DERIVED | zlib.crc32(instrument.symbol.upper().encode()) & _LOW_23) << 8) | code
+    return token_of(instrument.symbol, name, instrument.kite_token)
 
 
 def exchange_token(token: int) -> int:

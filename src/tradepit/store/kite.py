@@ -1,14 +1,16 @@
-"""Kite Connect apps and their one-time request tokens: models and queries."""
+"""Kite Connect apps and their one-time request tokens: models and queries; and Kite's views
+of a user's orders and fills (the day's order book and trade book)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy import ForeignKey, Integer, String, Text, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradepit.store.base import Base
+from tradepit.store.orders import FillRow, OrderRow
 from tradepit.store.types import UTCDateTime
 
 
@@ -69,3 +71,36 @@ async def request_token(session: AsyncSession, token_hash: str) -> KiteRequestTo
         KiteRequestToken, token_hash, with_for_update=True
     )
     return found
+
+
+#: Order statuses still waiting to fill.
+PENDING = ("open", "partially_filled", "amo")
+
+
+async def day_orders(session: AsyncSession, user_id: int, since: datetime) -> list[OrderRow]:
+    """Return the user's main orders (no tournament's) placed since ``since`` or still
+    pending, oldest first (Kite's order book)."""
+    stmt = select(OrderRow).where(
+        OrderRow.user_id == user_id,
+        OrderRow.tournament_id.is_(None),
+        or_(OrderRow.created_at >= since, OrderRow.status.in_(PENDING)),
+    )
+    return list(await session.scalars(stmt.order_by(OrderRow.id)))
+
+
+async def day_fills(
+    session: AsyncSession, user_id: int, since: datetime, order_id: int | None = None
+) -> list[tuple[FillRow, OrderRow]]:
+    """Return the fills of the user's main orders since ``since`` (or every fill of
+    ``order_id``), oldest first, each with its order."""
+    stmt = (
+        select(FillRow, OrderRow)
+        .join(OrderRow, FillRow.order_id == OrderRow.id)
+        .where(OrderRow.user_id == user_id, OrderRow.tournament_id.is_(None))
+    )
+    if order_id is not None:
+        stmt = stmt.where(OrderRow.id == order_id)
+    else:
+        stmt = stmt.where(FillRow.at >= since)
+    found = await session.execute(stmt.order_by(FillRow.id))
+    return [(fill, order) for fill, order in found]

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from tradepit.api.deps import IpDep, SessionDep, WiringDep
+from tradepit.api.deps import IpDep, WiringDep
 from tradepit.domain.errors import InvalidInput
 from tradepit.services.callers import Caller
 from tradepit.services.kite import apps
@@ -68,18 +68,23 @@ def _token(request: Request) -> tuple[str, str]:
     return api_key, access_token
 
 
-async def kite_caller(request: Request, session: SessionDep, wired: WiringDep, ip: IpDep) -> Caller:
-    """Return the caller the ``token api_key:access_token`` header proves."""
+async def kite_caller(request: Request, wired: WiringDep, ip: IpDep) -> Caller:
+    """Return the caller the ``token api_key:access_token`` header proves.
+
+    The app is looked up in a session of its own, closed before the route opens its own (an
+    order is placed in the desk's session; SQLite has one connection).
+    """
     api_key, access_token = _token(request)
-    return await apps.authenticate(
-        session,
-        wired.identities,
-        wired.auth,
-        wired.wall,
-        api_key=api_key,
-        access_token=access_token,
-        ip=ip,
-    )
+    async with wired.sessionmaker() as session:
+        return await apps.authenticate(
+            session,
+            wired.identities,
+            wired.auth,
+            wired.wall,
+            api_key=api_key,
+            access_token=access_token,
+            ip=ip,
+        )
 
 
 KiteCallerDep = Annotated[Caller, Depends(kite_caller)]
