@@ -73,7 +73,7 @@ from tradepit.market.quotes import NoQuoteYet, QuoteBook
 from tradepit.market.replay import ReplayFeed, read_ticks
 from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.market.simulator import Simulator
-from tradepit.realtime import accounts_ws, ws
+from tradepit.realtime import accounts_ws, kite_ticker, ws
 from tradepit.realtime.adapters import engineio_adapter, uvicorn_adapter
 from tradepit.realtime.sio import SocketIOGateway
 from tradepit.services import broker_accounts as account_service
@@ -538,6 +538,7 @@ def create_app(
         kite_session.router,
         kite_trading.router,
         kite_market.router,
+        kite_ticker.router,
     ]
     for router in routers:
         app.include_router(router)
