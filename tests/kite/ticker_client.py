@@ -11,7 +11,10 @@ import threading
 from typing import Any
 
 from kiteconnect import KiteTicker
-from twisted.internet import reactor
+from twisted.internet import reactor as twisted_reactor
+
+#: Twisted's global reactor, untyped here (its interfaces are zope's, not mypy's).
+reactor: Any = twisted_reactor
 
 
 def main(argv: list[str]) -> None:
@@ -42,14 +45,14 @@ def main(argv: list[str]) -> None:
 
     def finish() -> None:
         print(json.dumps(got, default=str), flush=True)
-        reactor.stop()  # type: ignore[attr-defined]
+        reactor.stop()
 
     ticker.on_connect = on_connect
     ticker.on_ticks = on_ticks
     ticker.on_order_update = on_order_update
     ticker.on_error = on_error
     ticker.on_close = on_close
-    reactor.callLater(float(seconds), finish)  # type: ignore[attr-defined]
+    reactor.callLater(float(seconds), finish)
     ticker.connect()
 
 
