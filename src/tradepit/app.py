@@ -87,6 +87,7 @@ from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.identities import Identities
 from tradepit.services.journal import JournaledBus
+from tradepit.services.kite.postbacks import PostbackPolicy, Postbacks
 from tradepit.services.leadership import Leadership, Shape
 from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub, Limits
@@ -463,11 +464,17 @@ def _lifespan(
             wired.sessionmaker, wired.wall, wired.sealer, wired.brokers, wired.market, wired.bus
         )
         ticker = RandomNumbers(wired.sessionmaker, wired.wall, wired.bus)
-        # The order book, end of day, bet resolution, tournaments, the broadcast queue and the
-        # random-number stream (which also expires stale row locks) run in one process at a
-        # time.
+        postbacks = Postbacks(
+            wired.sessionmaker,
+            wired.sealer,
+            wired.market,
+            PostbackPolicy.of(settings.kite_postback_allow),
+        )
+        # The order book, end of day, bet resolution, tournaments, the broadcast queue, the
+        # random-number stream (which also expires stale row locks) and Kite postbacks run in
+        # one process at a time.
         jobs = [wired.matcher.run_book, wired.matcher.run_housekeeping, wired.resolver.run,
-                contests.run, queue.run, ticker.run]  # fmt: skip
+                contests.run, queue.run, ticker.run, postbacks.run]  # fmt: skip
         if settings.role == "engine":  # the leading engine alone runs the feed; a standby waits
             jobs.append(lambda: run_feed(wired, settings))
         if settings.role != "api":  # an API worker never runs them

@@ -150,7 +150,7 @@ async def _send(
                 message.encoded[key] = packed
             packets.append(packed)
         elif message.kind == "order":
-            update = ticker.order_update(wired.market, caller, message.message)
+            update = ticker.order_update(wired.market, caller.user.username, message.message)
             if update is not None:
                 await websocket.send_text(json.dumps({"type": "order", "data": update}))
     if packets:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, or_, select
+from sqlalchemy import ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradepit.store.base import Base
+from tradepit.store.events import UserEventRow
 from tradepit.store.orders import FillRow, OrderRow
 from tradepit.store.types import UTCDateTime
 
@@ -104,3 +105,29 @@ async def day_fills(
         stmt = stmt.where(FillRow.at >= since)
     found = await session.execute(stmt.order_by(FillRow.id))
     return [(fill, order) for fill, order in found]
+
+
+async def last_event_id(session: AsyncSession) -> int:
+    """Return the newest journaled private event's id (0 before the first)."""
+    found = await session.scalar(select(func.max(UserEventRow.id)))
+    return int(found or 0)
+
+
+async def order_events_after(
+    session: AsyncSession, after: int, limit: int
+) -> list[tuple[UserEventRow, KiteApp]]:
+    """Return the order events journaled after event ``after``, oldest first, each with a live
+    app of its user that has a postback URL (an event twice for a user with two)."""
+    stmt = (
+        select(UserEventRow, KiteApp)
+        .join(KiteApp, KiteApp.user_id == UserEventRow.user_id)
+        .where(
+            UserEventRow.id > after,
+            UserEventRow.type == "order",
+            KiteApp.deleted_at.is_(None),
+            KiteApp.postback_url.is_not(None),
+        )
+        .order_by(UserEventRow.id, KiteApp.id)
+        .limit(limit)
+    )
+    return [(event, app) for event, app in await session.execute(stmt)]

@@ -13,7 +13,6 @@ from tradepit.domain.errors import DomainError
 from tradepit.domain.kite import Level, PacketQuote, full_packet, ltp_packet, quote_packet
 from tradepit.market.data import MarketData
 from tradepit.schemas.orders import OrderRead
-from tradepit.services.callers import Caller
 from tradepit.services.kite.trading import kite_order
 
 MODES = ("ltp", "quote", "full")
@@ -56,10 +55,9 @@ def packet(market: MarketData, tick: dict[str, Any], token: int, mode: str) -> b
     return _PACKERS[mode](found)
 
 
-def order_update(
-    market: MarketData, caller: Caller, event: dict[str, Any]
-) -> dict[str, Any] | None:
-    """Return Kite's order update of a hub ``order`` event (None: not a main-account order)."""
+def order_update(market: MarketData, username: str, event: dict[str, Any]) -> dict[str, Any] | None:
+    """Return Kite's order update of a hub ``order`` event of ``username``'s (None: not a
+    main-account order)."""
     snapshot = event.get("order")
     if not isinstance(snapshot, dict) or snapshot.get("tournament_id") is not None:
         return None
@@ -67,7 +65,7 @@ def order_update(
         order = OrderRead.model_validate(snapshot)
     except ValidationError:
         return None
-    data = kite_order(market, caller, order)
+    data = kite_order(market, username, order)
     data["unfilled_quantity"] = data["pending_quantity"]
-    data["user_id"] = caller.user.username
+    data["user_id"] = username
     return data

@@ -190,14 +190,14 @@ def kite_status(order: OrderRead) -> str:
     return _STATUSES[status]
 
 
-def kite_order(market: MarketData, caller: Caller, order: OrderRead) -> dict[str, Any]:
-    """Return an order in Kite's shape."""
+def kite_order(market: MarketData, placed_by: str, order: OrderRead) -> dict[str, Any]:
+    """Return an order in Kite's shape (``placed_by``: the owner's username)."""
     instrument = market.instrument(order.symbol)
     status = Status(order.status)
     left = order.quantity - order.filled_quantity
     variety = "co" if order.bracket or order.parent_id else "amo" if status is Status.AMO else None
     return {
-        "placed_by": caller.user.username,
+        "placed_by": placed_by,
         "order_id": str(order.id),
         "exchange_order_id": None if status in (Status.AMO, Status.REJECTED) else str(order.id),
         "parent_order_id": str(order.parent_id) if order.parent_id else None,
@@ -244,7 +244,7 @@ async def order_book(
 ) -> list[dict[str, Any]]:
     """Return today's orders and every order still pending, oldest first."""
     rows = await store.day_orders(session, caller.user.id, day_start(clock))
-    return [kite_order(market, caller, order_model(row)) for row in rows]
+    return [kite_order(market, caller.user.username, order_model(row)) for row in rows]
 
 
 async def order_history(
@@ -252,7 +252,7 @@ async def order_history(
 ) -> list[dict[str, Any]]:
     """Return an order's states, oldest first: as it was received, then as it is now."""
     order = await orders.get(session, caller, order_id_of(order_id))
-    now = kite_order(market, caller, order)
+    now = kite_order(market, caller.user.username, order)
     amo = Status(order.status) is Status.AMO
     received = {
         **now,
