@@ -45,6 +45,10 @@ from tradepit.api import (
 )
 from tradepit.api.deps import Wiring
 from tradepit.api.dialects import DialectPrefix
+from tradepit.api.kite import apps as kite_apps
+from tradepit.api.kite import market as kite_market
+from tradepit.api.kite import session as kite_session
+from tradepit.api.kite import trading as kite_trading
 from tradepit.api.middleware import (
     AUTH_PATHS,
     BodyLimit,
@@ -69,7 +73,7 @@ from tradepit.market.quotes import NoQuoteYet, QuoteBook
 from tradepit.market.replay import ReplayFeed, read_ticks
 from tradepit.market.simulated_feed import SimulatedFeed
 from tradepit.market.simulator import Simulator
-from tradepit.realtime import accounts_ws, ws
+from tradepit.realtime import accounts_ws, kite_ticker, ws
 from tradepit.realtime.adapters import engineio_adapter, uvicorn_adapter
 from tradepit.realtime.sio import SocketIOGateway
 from tradepit.services import broker_accounts as account_service
@@ -83,6 +87,7 @@ from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.identities import Identities
 from tradepit.services.journal import JournaledBus
+from tradepit.services.kite.postbacks import PostbackPolicy, Postbacks
 from tradepit.services.leadership import Leadership, Shape
 from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub, Limits
@@ -459,11 +464,17 @@ def _lifespan(
             wired.sessionmaker, wired.wall, wired.sealer, wired.brokers, wired.market, wired.bus
         )
         ticker = RandomNumbers(wired.sessionmaker, wired.wall, wired.bus)
-        # The order book, end of day, bet resolution, tournaments, the broadcast queue and the
-        # random-number stream (which also expires stale row locks) run in one process at a
-        # time.
+        postbacks = Postbacks(
+            wired.sessionmaker,
+            wired.sealer,
+            wired.market,
+            PostbackPolicy.of(settings.kite_postback_allow),
+        )
+        # The order book, end of day, bet resolution, tournaments, the broadcast queue, the
+        # random-number stream (which also expires stale row locks) and Kite postbacks run in
+        # one process at a time.
         jobs = [wired.matcher.run_book, wired.matcher.run_housekeeping, wired.resolver.run,
-                contests.run, queue.run, ticker.run]  # fmt: skip
+                contests.run, queue.run, ticker.run, postbacks.run]  # fmt: skip
         if settings.role == "engine":  # the leading engine alone runs the feed; a standby waits
             jobs.append(lambda: run_feed(wired, settings))
         if settings.role != "api":  # an API worker never runs them
@@ -529,6 +540,12 @@ def create_app(
         accounts_ws.router,
         broadcasts.router,
         websocket.router,
+        kite_apps.router,
+        # Kite Connect at the origin's root: the official client drops any path of its root.
+        kite_session.router,
+        kite_trading.router,
+        kite_market.router,
+        kite_ticker.router,
     ]
     for router in routers:
         app.include_router(router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     kite_api_secret: str | None = None
     kite_root: str | None = None
     kite_ws_root: str | None = None
+    #: Networks (CIDRs or addresses) that Kite postbacks may go to besides public addresses
+    #: (loopback and private ranges are refused unless listed here): docs/kite.md.
+    kite_postback_allow: Annotated[list[str], NoDecode] = []
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     #: The bearer token that opens ``/metrics`` to a scraper off this host (unset: loopback
     #: clients only). Long enough that trying tokens (``/metrics`` is not rate limited) is futile.
@@ -93,11 +97,27 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    @field_validator("cors_origins", "trusted_proxies", "access_log_quiet_paths", mode="before")
+    @field_validator(
+        "cors_origins",
+        "trusted_proxies",
+        "access_log_quiet_paths",
+        "kite_postback_allow",
+        mode="before",
+    )
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("kite_postback_allow")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{network!r} is not an address or a CIDR network") from exc
         return value
 
     @field_validator("metrics_token", mode="before")

@@ -79,6 +79,49 @@ HTTP_CODES = {
 }
 
 
+#: Path prefixes of Kite Connect's routes (at the origin's root, as the official client
+#: joins them), which answer ``{"status": "error", "message", "error_type", "data"}``.
+KITE_PREFIXES = (
+    "/session",
+    "/user",
+    "/orders",
+    "/trades",
+    "/portfolio",
+    "/quote",
+    "/instruments",
+    "/margins",
+    "/charges",
+    "/gtt",
+    "/mf",
+    "/kite",
+)
+
+
+def is_kite(path: str) -> bool:
+    """Tell whether ``path`` belongs to the Kite Connect family."""
+    return any(path == p or path.startswith(p + "/") for p in KITE_PREFIXES)
+
+
+def kite_error(status: int, code: str) -> tuple[int, str]:
+    """Return the status and the client's exception class (``error_type``) Kite answers for
+    an error of ``status`` and ``code``: the official client raises that class."""
+    if status == 401:
+        return 403, "TokenException"
+    if status == 403:
+        return 403, "PermissionException"
+    if status in (400, 413, 415, 422):
+        return 400, "OrderException" if code == "ORDER_REJECTED" else "InputException"
+    if status == 404:
+        if "ORDER" in code:
+            return 404, "OrderException"
+        return 404, "GeneralException" if code == "NOT_FOUND" else "InputException"
+    if status == 409:
+        return 400, "OrderException"
+    if status in (429, 503):
+        return status, "NetworkException"
+    return status, "GeneralException"
+
+
 def uses_envelope(path: str) -> bool:
     """Tell whether ``path`` belongs to the smd-options family."""
     return path == "/api" or any(path == p or path.startswith(p + "/") for p in ENVELOPE_PREFIXES)
@@ -116,6 +159,10 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """Return a JSON error response in the family's shape."""
+    if is_kite(path):
+        status, error_type = kite_error(status, code)
+        body = {"status": "error", "message": message, "error_type": error_type, "data": None}
+        return JSONResponse(body, status_code=status, headers=headers)
     return JSONResponse(
         error_body(path, code, message, details), status_code=status, headers=headers
     )

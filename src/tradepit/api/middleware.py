@@ -255,7 +255,16 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-AUTH_PATHS = frozenset({"/api/login", "/api/register", "/api/auth/login", "/api/auth/signup"})
+AUTH_PATHS = frozenset(
+    {
+        "/api/login",
+        "/api/register",
+        "/api/auth/login",
+        "/api/auth/signup",
+        "/kite/connect/login",
+        "/session/token",
+    }
+)
 EXEMPT_PATHS = frozenset({"/health", "/api/health", "/metrics", "/docs", "/redoc", "/openapi.json"})
 
 

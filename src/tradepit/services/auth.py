@@ -360,11 +360,15 @@ async def _refuse_if_locked(
     )
 
 
-def issue_token(policy: AuthPolicy, user: User, now: datetime) -> tuple[str, int]:
-    """Return a signed JWT for ``user`` and its lifetime in seconds."""
+def issue_token(
+    policy: AuthPolicy, user: User, now: datetime, extra: Mapping[str, Any] | None = None
+) -> tuple[str, int]:
+    """Return a signed JWT for ``user`` (with the ``extra`` claims) and its lifetime in
+    seconds."""
     ttl = int(policy.token_ttl.total_seconds())
     issued = int(now.timestamp())
-    claims = {
+    claims: dict[str, Any] = {
+        **(extra or {}),
         "sub": str(user.id),
         "role": user.role,
         "iat": issued,

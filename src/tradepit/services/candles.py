@@ -87,7 +87,7 @@ def _bar(group: Sequence[Candle]) -> BarRead:
     )
 
 
-def _joined(instrument: Instrument, candles: list[Candle], per: int) -> list[BarRead]:
+def join_bars(instrument: Instrument, candles: list[Candle], per: int) -> list[BarRead]:
     """Join ``per`` consecutive bars of each session day (from its first bar); ``0`` joins
     the days of an ISO week, ``-1`` those of a month."""
     if per == 1:
@@ -130,7 +130,7 @@ def bars(market: MarketData, symbol: str, timeframe: str, limit: int) -> list[Ba
         if len(candles) >= wanted or span >= MAX_LOOKBACK:
             break
         span *= 2
-    return _joined(instrument, candles, per)[-limit:]
+    return join_bars(instrument, candles, per)[-limit:]
 
 
 def by_token(market: MarketData, token: int) -> Instrument:

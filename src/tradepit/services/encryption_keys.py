@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tradepit.domain.clock import Clock
 from tradepit.store import audit
 from tradepit.store import broker_accounts as account_store
+from tradepit.store import kite as kite_store
 from tradepit.store.broker_accounts import SECRET_FIELDS
 from tradepit.store.crypto import SealBroken, Sealer
 from tradepit.store.feeds import FeedCredential
@@ -32,7 +33,7 @@ def _rotate(sealer: Sealer, sealed: str | None, where: str) -> str | None:
 
 async def reseal(session: AsyncSession, sealer: Sealer, wall: Clock) -> dict[str, int]:
     """Re-encrypt every sealed value under the newest key; return how many per kind."""
-    counts = {"broker_accounts": 0, "versions": 0, "feed_credentials": 0}
+    counts = {"broker_accounts": 0, "versions": 0, "feed_credentials": 0, "kite_apps": 0}
     for account in await account_store.all_sealed(session):
         for field in SECRET_FIELDS:
             name = f"{field}_sealed"
@@ -49,5 +50,9 @@ async def reseal(session: AsyncSession, sealer: Sealer, wall: Clock) -> dict[str
         rotated = _rotate(sealer, credential.sealed, f"feed credential {credential.provider}")
         credential.sealed = rotated or credential.sealed
         counts["feed_credentials"] += 1
+    for app in await kite_store.all_apps(session):
+        rotated = _rotate(sealer, app.secret_sealed, f"Kite app {app.id}")
+        app.secret_sealed = rotated or app.secret_sealed
+        counts["kite_apps"] += 1
     audit.record(session, wall, action="keys.rotate", actor="cli", details=counts)
     return counts

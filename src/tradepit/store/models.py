@@ -7,6 +7,7 @@ from tradepit.store.broker_accounts import BrokerAccount, BrokerAccountVersion
 from tradepit.store.candles import CandleRow
 from tradepit.store.events import UserEventRow
 from tradepit.store.feeds import FeedCredential
+from tradepit.store.kite import KiteApp, KiteRequestToken
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
 from tradepit.store.predictions import Bet
 from tradepit.store.row_locks import LockCooldown, RandomNumber, RowLock
@@ -27,6 +28,8 @@ __all__ = [
     "CandleRow",
     "FeedCredential",
     "FillRow",
+    "KiteApp",
+    "KiteRequestToken",
     "LedgerEntry",
     "LedgerTransaction",
     "LockCooldown",

@@ -1,0 +1,98 @@
+"""The ticker through the official ``KiteTicker``: ticks in every mode, order updates, and
+a refused token."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import httpx
+
+from tests.kite.conftest import Bot
+
+
+async def _tokens(bot: Bot, *keys: str) -> dict[str, int]:
+    found = await bot.call(bot.kite.ltp, list(keys))
+    return {key: found[key]["instrument_token"] for key in keys}
+
+
+async def _ticker(
+    live: str, api_key: str, access_token: str, mode: str, seconds: float, tokens: list[int],
+    during: Any = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Run the official ticker in a process for ``seconds``; run ``during`` once it is
+    connected; return what it received."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.kite.ticker_client", f"ws://{live}/kite/ws", api_key,
+        access_token, mode, str(seconds), *(str(t) for t in tokens),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    first = await asyncio.wait_for(process.stdout.readline(), 30)
+    if first.strip() == b"connected" and during is not None:
+        await during()
+    rest = await asyncio.wait_for(process.stdout.read(), 60)
+    await process.wait()
+    lines = [line for line in (first + rest).decode().splitlines() if line.startswith("{")]
+    assert lines, (first, rest, await process.stderr.read() if process.stderr else b"")
+    got: dict[str, Any] = json.loads(lines[-1])
+    return got
+
+
+class TestModes:
+    async def test_ltp_quote_and_full_ticks(self, live: str, bot: Bot) -> None:
+        tokens = await _tokens(bot, "NSE:RELIANCE", "NSE:NIFTY 50")
+        reliance, nifty = tokens["NSE:RELIANCE"], tokens["NSE:NIFTY 50"]
+        price = (await bot.call(bot.kite.ltp, "NSE:RELIANCE"))["NSE:RELIANCE"]["last_price"]
+        for mode in ("ltp", "quote", "full"):
+            got = await _ticker(
+                live, bot.api_key, bot.kite.access_token, mode, 3, [reliance, nifty]
+            )
+            assert got["errors"] == [], got
+            ticks = [t for t in got["ticks"] if t["mode"] == mode]
+            seen = {t["instrument_token"] for t in ticks}
+            assert seen == {reliance, nifty}, (mode, got["ticks"][:3])
+            share = next(t for t in ticks if t["instrument_token"] == reliance)
+            index = next(t for t in ticks if t["instrument_token"] == nifty)
+            assert share["tradable"] is True and index["tradable"] is False
+            # Paise on the wire: the client's scaling gives back rupees.
+            assert abs(share["last_price"] - price) / price < 0.05
+            if mode != "ltp":
+                assert share["ohlc"]["low"] <= share["last_price"] <= share["ohlc"]["high"]
+                assert index["ohlc"]["close"] > 0
+            if mode == "full":
+                depth = share["depth"]
+                assert len(depth["buy"]) == len(depth["sell"]) == 5
+                assert 0 < depth["buy"][0]["price"] <= depth["sell"][0]["price"]
+                assert "exchange_timestamp" in index
+
+    async def test_order_updates_arrive_as_text(self, live: str, bot: Bot) -> None:
+        token = (await _tokens(bot, "NSE:INFY"))["NSE:INFY"]
+
+        async def place() -> None:
+            await bot.call(
+                bot.kite.place_order, variety="regular", exchange="NSE", tradingsymbol="INFY",
+                transaction_type="BUY", quantity=1, product="MIS", order_type="MARKET",
+            )  # fmt: skip
+
+        got = await _ticker(live, bot.api_key, bot.kite.access_token, "ltp", 3, [token], place)
+        statuses = [o["status"] for o in got["orders"]]
+        assert "COMPLETE" in statuses, got["orders"]
+        done = next(o for o in got["orders"] if o["status"] == "COMPLETE")
+        assert done["tradingsymbol"] == "INFY" and done["filled_quantity"] == 1
+        assert done["instrument_token"] == token
+
+
+class TestRefused:
+    async def test_a_bad_or_revoked_token_gets_no_ticks(
+        self, http: httpx.AsyncClient, live: str, bot: Bot
+    ) -> None:
+        token = (await _tokens(bot, "NSE:INFY"))["NSE:INFY"]
+        got = await _ticker(live, bot.api_key, "garbage", "ltp", 2, [token])
+        assert got["ticks"] == [] and got["errors"]
+        access = bot.kite.access_token
+        await bot.call(bot.kite.invalidate_access_token)
+        got = await _ticker(live, bot.api_key, access, "ltp", 2, [token])
+        assert got["ticks"] == [] and got["errors"]
