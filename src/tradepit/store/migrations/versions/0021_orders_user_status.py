@@ -1,7 +1,7 @@
 """orders by user and status
 
-Revision ID: 0020_orders_user_status
-Revises: 0019_identity_changes
+Revision ID: 0021_orders_user_status
+Revises: 0020
 Create Date: 2026-12-07 13:00:00.000000
 
 ``ix_orders_user_id_status`` replaces ``ix_orders_user_id``: a user's open orders are found
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0020_orders_user_status"
-down_revision: str | None = "0019_identity_changes"
+revision: str = "0021_orders_user_status"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
