@@ -14,13 +14,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from tests.books import assert_books_balance
 from tests.conftest import app_at, client_for
 from tests.factories import admin_headers, user_with_token
 from tests.services.test_engine import matcher, quote
 from tradepit.domain.clock import ManualClock
 from tradepit.services.tournament_runs import Scheduler
 from tradepit.store.audit import AuditEntry
-from tradepit.store.wallets import LedgerEntry, LedgerTransaction, Wallet
+from tradepit.store.wallets import LedgerTransaction, Wallet
 
 T0 = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)  # Thursday, noon in Mumbai: NSE open
 Headers = dict[str, str]
@@ -234,13 +235,7 @@ class TestStartToFinish:
                 select(Wallet).where(Wallet.name == f"tournament:{t['id']}")
             )
             assert all(w.balance == 0 for w in own)
-            for wallet in await session.scalars(select(Wallet)):  # balance = sum of entries
-                total = await session.scalar(
-                    select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-                        LedgerEntry.wallet_id == wallet.id
-                    )
-                )
-                assert Decimal(total or 0) == wallet.balance
+        await assert_books_balance(app.state.wiring.sessionmaker)
         assert {"admin.tournament.create", "admin.tournament.delete"} <= actions
 
     async def test_a_started_tournament_cannot_be_deleted_or_joined_late(
@@ -374,15 +369,7 @@ class TestMoney:
         async with app.state.wiring.sessionmaker() as session:
             own_wallets = await session.scalars(select(Wallet).where(Wallet.user_id.is_not(None)))
             assert all(w.blocked == 0 for w in own_wallets)
-            total = await session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)))
-            assert Decimal(total or 0) == 0  # double entry: every transaction sums to zero
-            for wallet in await session.scalars(select(Wallet)):
-                entries = await session.scalar(
-                    select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-                        LedgerEntry.wallet_id == wallet.id
-                    )
-                )
-                assert Decimal(entries or 0) == wallet.balance
+        await assert_books_balance(app.state.wiring.sessionmaker)
 
 
 class TestParticipantPortfolio:

@@ -74,11 +74,6 @@ async def usd_wallet(client: httpx.AsyncClient, headers: dict[str, str]) -> dict
     return {key: Decimal(usd[key]) for key in ("cash", "blocked", "available")}
 
 
-async def assert_ledger_balanced(app: FastAPI) -> None:
-    """Every wallet is the sum of its entries, and the entries sum to zero per currency."""
-    await assert_books_balance(app.state.wiring.sessionmaker)
-
-
 class TestUsdJpy:
     async def test_a_round_trip_settles_the_converted_p_and_l_in_the_usd_wallet(
         self, client: httpx.AsyncClient, app: FastAPI, clock: ManualClock
@@ -109,7 +104,7 @@ class TestUsdJpy:
         net = pnl - opening_charges - closing_charges
         assert Decimal(usdjpy["realized_pnl"]) == net
         assert Decimal(usdjpy["unrealized_pnl"]) == 0
-        await assert_ledger_balanced(app)
+        await assert_books_balance(app.state.wiring.sessionmaker)
 
     async def test_an_open_short_is_marked_in_dollars_at_the_last_price(
         self, client: httpx.AsyncClient, app: FastAPI, clock: ManualClock
@@ -126,7 +121,7 @@ class TestUsdJpy:
         assert Decimal(usd["positions_value"]) == unrealized  # carried on margin
         assert Decimal(usd["margin_used"]) == Decimal("0.2") * CONTRACT * FOREX_MARGIN
         assert Decimal(usd["equity"]) == Decimal(usd["cash"]) + unrealized
-        await assert_ledger_balanced(app)
+        await assert_books_balance(app.state.wiring.sessionmaker)
 
     async def test_a_buy_needs_the_dollar_margin_not_the_yen_notional(
         self, client: httpx.AsyncClient
@@ -169,7 +164,7 @@ class TestUsdJpy:
         cancelled = await client.delete(f"/api/paper-trading/orders/{order_id}", headers=headers)
         assert cancelled.status_code == 200, cancelled.text
         assert (await usd_wallet(client, headers))["blocked"] == 0
-        await assert_ledger_balanced(app)
+        await assert_books_balance(app.state.wiring.sessionmaker)
 
 
 async def test_the_instrument_list_says_which_currency_the_price_is_in(

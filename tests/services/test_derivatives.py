@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from tests.books import assert_books_balance
 from tests.conftest import app_at, client_for
 from tests.factories import user_with_token
 from tradepit.api.deps import Wiring
@@ -26,7 +27,7 @@ from tradepit.services import settlement, wallets
 from tradepit.services.derivative_ticks import DerivativeTicks
 from tradepit.services.engine import Matcher
 from tradepit.store import wallets as wallet_store
-from tradepit.store.wallets import Wallet, entries_sum
+from tradepit.store.wallets import Wallet
 
 #: Thursday 26 Nov 2026, 12:00 IST: NSE and NFO are open.
 OPEN = datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
@@ -95,9 +96,11 @@ async def fund(app: FastAPI, user_id: int, amount: Decimal = FUNDING) -> None:
 
 
 async def assert_ledger_balances(app: FastAPI) -> None:
+    """The books balance (``tradepit check``), and no wallet is blocked below zero or, unless
+    it may, overdrawn."""
+    await assert_books_balance(app.state.wiring.sessionmaker)
     async with app.state.wiring.sessionmaker() as session:
         for wallet in await session.scalars(select(Wallet)):
-            assert wallet.balance == await entries_sum(session, wallet.id)
             assert wallet.blocked >= 0
             if not wallet.allow_negative:
                 assert wallet.balance >= 0
