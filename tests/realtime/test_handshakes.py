@@ -51,7 +51,7 @@ async def sio(
     auth = {"token": token} if token else None
     # Its own HTTP session: the client leaves it open when the handshake is refused.
     async with aiohttp.ClientSession() as session:
-        client = socketio.AsyncClient(reconnection=False, http_session=session)
+        client = socketio.AsyncClient(reconnection=False, http_session=session, handle_sigint=False)
         await client.connect(
             f"http://{address}",
             auth=auth,

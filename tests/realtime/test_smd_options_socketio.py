@@ -49,7 +49,7 @@ async def frontend(
     address: str, transports: list[str]
 ) -> AsyncIterator[tuple[socketio.AsyncClient, Received]]:
     """Connect as the frontend does (no token); yield the client and what it receives."""
-    client = socketio.AsyncClient(reconnection=False)
+    client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
     received = Received(client)
     await client.connect(f"http://{address}", transports=transports, wait_timeout=5)
     try:

@@ -44,7 +44,7 @@ async def sio_client(
     address: str, token: str | None = None, **extra: object
 ) -> AsyncIterator[tuple[socketio.AsyncClient, Received]]:
     """Connect over the websocket transport; yield the client and what it receives."""
-    client = socketio.AsyncClient(reconnection=False)
+    client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
     received = Received(client)
     auth = {"token": token, **extra} if token else None
     await client.connect(f"http://{address}", auth=auth, transports=["websocket"], wait_timeout=5)
@@ -282,7 +282,7 @@ class TestOkxBetsPage:
         address: str, cookie: str | None, origin: str | None = None
     ) -> AsyncIterator[tuple[socketio.AsyncClient, Received]]:
         """Connect as the page does: no auth payload, polling first, then the upgrade."""
-        client = socketio.AsyncClient(reconnection=False)
+        client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
         received = Received(client)
         headers = {"Origin": origin or f"http://{address}"}
         if cookie:

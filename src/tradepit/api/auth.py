@@ -3,9 +3,9 @@ mt5-copier and paper-tournaments routes)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from tradepit.api.deps import CallerDep, IdPath, IpDep, SessionDep, WiringDep
 from tradepit.api.examples import example
@@ -87,23 +87,11 @@ async def register(
     )
 
 
-@router.post(
-    "/api/login",
-    summary="Log in (okx-bets / csv-accounts / mt5-copier)",
-    responses={**AUTH_ERRORS, 200: example(LOGGED_IN)},
-)
-async def login(
-    body: LoginBody,
-    session: SessionDep,
-    wired: WiringDep,
-    ip: IpDep,
-    request: Request,
-    response: Response,
-) -> LoggedIn:
-    """Log in with a telegram handle, username or e-mail; returns a bearer token (and sets
-    it as the ``tradepit_session`` cookie for pages that send no token: okx-bets' pages, and
-    csv-accounts' page, which opens ``/api/ws`` without one)."""
-    result = await auth.login(
+async def logged_in(
+    body: LoginBody, session: SessionDep, wired: WiringDep, ip: IpDep
+) -> auth.Session:
+    """Check the login body's password and issue a token (both login routes' first step)."""
+    return await auth.login(
         session,
         wired.identities,
         wired.auth,
@@ -112,6 +100,20 @@ async def login(
         password=body.password,
         ip=ip,
     )
+
+
+LoginDep = Annotated[auth.Session, Depends(logged_in)]
+
+
+@router.post(
+    "/api/login",
+    summary="Log in (okx-bets / csv-accounts / mt5-copier)",
+    responses={**AUTH_ERRORS, 200: example(LOGGED_IN)},
+)
+async def login(result: LoginDep, request: Request, response: Response) -> LoggedIn:
+    """Log in with a telegram handle, username or e-mail; returns a bearer token (and sets
+    it as the ``tradepit_session`` cookie for pages that send no token: okx-bets' pages, and
+    csv-accounts' page, which opens ``/api/ws`` without one)."""
     _set_session_cookie(request, response, result.access_token, result.expires_in)
     return LoggedIn(
         success=True,
@@ -200,19 +202,8 @@ async def signup(body: SignupBody, session: SessionDep, wired: WiringDep, ip: Ip
     summary="Log in (paper-tournaments)",
     responses={**AUTH_ERRORS, 200: example(TOKEN_READ)},
 )
-async def auth_login(
-    body: LoginBody, session: SessionDep, wired: WiringDep, ip: IpDep
-) -> TokenRead:
+async def auth_login(result: LoginDep) -> TokenRead:
     """Log in with e-mail (or username) and password; returns a bearer JWT and the user."""
-    result = await auth.login(
-        session,
-        wired.identities,
-        wired.auth,
-        wired.wall,
-        login=body.login,
-        password=body.password,
-        ip=ip,
-    )
     return TokenRead(
         access_token=result.access_token,
         expires_in=result.expires_in,
