@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 TRADEPIT = Path(sys.executable).parent / "tradepit"
-STARTUP_TIMEOUT = 20.0
+STARTUP_TIMEOUT = 60.0
 
 
 def free_port() -> int:
