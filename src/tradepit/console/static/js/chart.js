@@ -90,6 +90,8 @@ export function candleChart() {
       background(load());
     },
     stop() {
+      generation += 1; // a history still loading is dropped
+      bar = null;
       stopTicks();
       unwatch();
       chart.remove();

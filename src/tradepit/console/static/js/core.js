@@ -128,7 +128,7 @@ export function number(value, digits = 2, currency = "INR") {
 }
 
 export function percent(value) {
-  const n = Number(value ?? 0);
+  const n = Number(Number(value ?? 0).toFixed(2)); // -0.001 reads 0.00%, not −0.00%
   const text = `${Math.abs(n).toFixed(2)}%`;
   return n > 0 ? `+${text}` : n < 0 ? `−${text}` : text;
 }

@@ -254,17 +254,23 @@ export function book({ tournamentId = null, onChange = () => {} }) {
     dialog.showModal();
   }
 
-  async function load() {
-    const base = tournamentId ? `/api/tournaments/${tournamentId}` : "/api/paper-trading";
-    const [orderList, positionList] = await Promise.all([
-      api(`${base}/orders?limit=50`),
-      api(`${base}/positions`),
-    ]);
-    for (const o of orderList.filter(mine)) orders.set(o.id, o);
-    for (const p of positionList.filter(mine)) positions.set(positionKey(p), p);
-    drawOrders();
+  const base = tournamentId ? `/api/tournaments/${tournamentId}` : "/api/paper-trading";
+  let reloading = null;
+
+  async function loadPositions() {
+    const list = await api(`${base}/positions`);
+    positions.clear();
+    ltp.clear();
+    for (const p of list.filter(mine)) positions.set(positionKey(p), p);
     drawPositions();
     watchPositions();
+  }
+
+  async function load() {
+    const orderList = await api(`${base}/orders?limit=50`);
+    for (const o of orderList.filter(mine)) orders.set(o.id, o);
+    drawOrders();
+    await loadPositions();
   }
 
   const stops = [
@@ -276,12 +282,11 @@ export function book({ tournamentId = null, onChange = () => {} }) {
       onChange();
     }),
     live.on("position", (message) => {
-      if (!mine(message.position)) return;
-      const p = message.position;
-      positions.set(positionKey(p), p);
-      ltp.delete(p.symbol);
-      drawPositions();
-      watchPositions();
+      // The event names what changed (symbol, quantity, average price); the list's rows
+      // (with id, multiplier and last price) are read again.
+      if ((message.tournament_id ?? null) !== tournamentId) return;
+      clearTimeout(reloading);
+      reloading = setTimeout(() => background(loadPositions()), 100);
       onChange();
     }),
     live.on("tick", (message) => {
@@ -300,6 +305,7 @@ export function book({ tournamentId = null, onChange = () => {} }) {
     },
     stop() {
       stops.forEach((stop) => stop());
+      clearTimeout(reloading);
       unwatch();
     },
   };
