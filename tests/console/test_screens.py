@@ -142,3 +142,53 @@ async def test_a_tournament_from_creation_to_the_leaderboard(
         await nav.get_by_role("link", name="Trade").click()
         await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
         await expect(page.get_by_role("alert").filter(has_text="logged out")).to_be_visible()
+
+
+async def test_the_accounts_table_shows_who_edits_which_row(
+    tmp_path: Path, db_sqlite: str, people: People
+) -> None:
+    async with console_server(tmp_path / "data", db_sqlite) as server:
+        tara = await people(server.base, "tara")
+        page = tara.page
+        await tara.open()
+        await tara.sign_up("tara")
+        await tara.go("Accounts")
+        add = page.get_by_role("form", name="Add an account")
+        await add.get_by_label("Account name").fill("Desk one")
+        await add.get_by_label("API key").fill("key-12345678")
+        await add.get_by_label("API secret").fill("secret-12345678")
+        await add.get_by_label("P&L").fill("125.5")
+        await add.get_by_role("button", name="Add account").click()
+        accounts = page.get_by_role("table", name="Accounts table")
+        row = accounts.get_by_role("row").filter(has_text="Desk one")
+        await expect(row).to_contain_text("free")
+        await expect(row).not_to_contain_text("key-12345678")  # the secret is masked
+
+        # The desk admin sees every row, and sees live who is editing it.
+        boss = await people(server.base, "admin")
+        await boss.open()
+        await boss.log_in(await server.admin(), PASSWORD)
+        await boss.go("Accounts")
+        seen = boss.page.get_by_role("table", name="Accounts table").get_by_role("row")
+        theirs = seen.filter(has_text="Desk one")
+        await expect(theirs).to_contain_text("free")
+
+        await row.get_by_role("button", name=re.compile("Edit account")).click()
+        editor = page.get_by_role("dialog")
+        await expect(editor.get_by_role("heading", name="Edit account Desk one")).to_be_visible()
+        await expect(theirs).to_contain_text("tara (until")
+        await expect(theirs.get_by_role("button", name=re.compile("Edit account"))).to_be_disabled()
+        await boss.snap("accounts-locked")
+        await editor.get_by_label("Margin").fill("5000")
+        await editor.get_by_role("button", name="Save").click()
+        await expect(theirs).to_contain_text("5,000.00")
+        await expect(theirs).to_contain_text("free")
+        await tara.snap("accounts")
+
+        await row.get_by_role("button", name=re.compile("History of account")).click()
+        history = page.get_by_role("table", name="History of account Desk one")
+        await expect(history.get_by_role("row")).to_have_count(3)  # heading, created, updated
+        await row.get_by_role("button", name=re.compile("Delete account")).click()
+        await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        await expect(row).to_have_count(0)
+        await expect(theirs).to_have_count(0)

@@ -3,6 +3,7 @@
 
 import { ApiError, announce, api, clearErrors, field, h, session, showErrors } from "./core.js";
 import * as live from "./live.js";
+import { accountsScreen } from "./accounts.js";
 import { adminScreen } from "./admin.js";
 import { chainScreen } from "./chain.js";
 import { predictionsScreen } from "./predictions.js";
@@ -14,6 +15,7 @@ const SCREENS = [
   { path: "chain", title: "Option chain", render: chainScreen },
   { path: "predictions", title: "Predictions", render: predictionsScreen },
   { path: "tournaments", title: "Tournaments", render: tournamentsScreen },
+  { path: "accounts", title: "Accounts", render: accountsScreen },
   { path: "admin", title: "Admin", render: adminScreen, admin: true },
 ];
 
