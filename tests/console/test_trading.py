@@ -60,34 +60,82 @@ async def test_a_new_user_trades_and_logs_out(tmp_path: Path, db: str, people: P
         await expect(funds.get_by_text("₹1,00,000.00")).to_have_count(0)  # cash left the wallet
         await asha.snap("filled")
 
-        # A refusal shows next to the field that caused it.
+        # Prices keep moving the position's last price and P&L, without a reload.
+        await expect(ticket).to_contain_text("NSE is open")
+        last = held.get_by_role("cell").nth(3)
+        before = await last.inner_text()
+        await expect(last).not_to_have_text(before, timeout=20_000)
+
+        # A refusal shows next to the field that caused it: a take-profit below a buy.
+        await ticket.get_by_label("Quantity").fill("1")
+        await ticket.get_by_label("Take-profit price").fill("1000")
+        asha.watch.expect(400, "/api/paper-trading/orders")
+        await ticket.get_by_role("button", name="Place order").click()
+        take_profit = ticket.get_by_label("Take-profit price")
+        await expect(take_profit).to_have_accessible_description(re.compile("take.profit", re.I))
+        await expect(take_profit).to_have_attribute("aria-invalid", "true")
+        await asha.snap("refusal")
+
+        # A bracket: its legs rest once the entry fills.
+        await take_profit.fill("2000")
+        await ticket.get_by_label("Stop-loss price").fill("1000")
+        await ticket.get_by_role("button", name="Place order").click()
+        for leg in ("take-profit", "stop-loss"):
+            await expect(orders.get_by_role("row").filter(has_text=leg)).to_contain_text("open")
+        await expect(held.get_by_role("cell").nth(1)).to_have_text("3")
+        await take_profit.fill("")
+        await ticket.get_by_label("Stop-loss price").fill("")
+
+        # A limit price off the tick is refused next to it.
         await ticket.get_by_label("Order type").select_option("LIMIT")
-        await ticket.get_by_label("Limit price").fill("1000.03")
+        await ticket.get_by_label("Limit price").fill("1010.03")
         asha.watch.expect(400, "/api/paper-trading/orders")
         await ticket.get_by_role("button", name="Place order").click()
         await expect(ticket.get_by_label("Limit price")).to_have_accessible_description(
             re.compile("tick size")
         )
-        await asha.snap("refusal")
 
-        # A resting order, then cancelled after a confirmation in a real dialog.
-        await ticket.get_by_label("Limit price").fill("1000")
-        await ticket.get_by_label("Quantity").fill("1")
+        # A resting order: modified from the list, then cancelled after a confirmation in a
+        # real dialog.
+        await ticket.get_by_label("Limit price").fill("1010")
         await ticket.get_by_role("button", name="Place order").click()
-        resting = orders.get_by_role("row").filter(has_text="open")
-        await expect(resting).to_have_count(1)
+        resting = orders.get_by_role("row").filter(has_text="1,010.00")
+        await expect(resting).to_contain_text("open")
+        await resting.get_by_role("button", name=re.compile("Modify order")).click()
+        modify = page.get_by_role("dialog")
+        await modify.get_by_label("Limit price").fill("1005")
+        await modify.get_by_role("button", name="Save").click()
+        resting = orders.get_by_role("row").filter(has_text="1,005.00")
+        await expect(resting).to_contain_text("open")
         await resting.get_by_role("button", name=re.compile("Cancel order")).click()
         dialog = page.get_by_role("dialog")
         await expect(dialog).to_contain_text("Cancel order")
         await asha.snap("confirm-cancel")
         await dialog.get_by_role("button", name="Cancel order").click()
-        await expect(orders.get_by_role("row").filter(has_text="cancelled")).to_have_count(1)
+        await expect(resting).to_contain_text("cancelled")
+
+        # Closing is refused while the bracket's legs rest (they count as shares on sale), and
+        # says so beside the positions; cancelling the legs from the list lets it close.
+        asha.watch.expect(400, "/api/paper-trading/positions/RELIANCE/close")
+        await held.get_by_role("button", name=re.compile("Close RELIANCE")).click()
+        await page.get_by_role("dialog").get_by_role("button", name="Close position").click()
+        refusal = page.get_by_role("region", name="Positions").get_by_role("alert")
+        await expect(refusal).to_contain_text("already on sale")
+        for leg in ("take-profit", "stop-loss"):
+            row = orders.get_by_role("row").filter(has_text=leg)
+            await row.get_by_role("button", name=re.compile("Cancel order")).click()
+            await page.get_by_role("dialog").get_by_role("button", name="Cancel order").click()
+            await expect(row).to_contain_text("cancelled")
 
         # Close the position.
         await held.get_by_role("button", name=re.compile("Close RELIANCE")).click()
         await page.get_by_role("dialog").get_by_role("button", name="Close position").click()
         await expect(held).to_have_count(0)
         await expect(positions).to_contain_text("No open positions")
+        for leg in ("take-profit", "stop-loss"):  # closing the position cancels its legs
+            await expect(orders.get_by_role("row").filter(has_text=leg)).to_contain_text(
+                "cancelled"
+            )
 
         # Log out: the token is dropped, and the API refuses the old one.
         token = await page.evaluate("localStorage.getItem('tradepit.token')")
@@ -132,7 +180,20 @@ async def test_at_a_phones_width_with_the_keyboard(
         await expect(page.get_by_role("link", name="Option chain")).to_be_focused()
         await page.keyboard.press("Enter")
         await expect(page.get_by_role("heading", name="Option chain", level=2)).to_be_visible()
+        await expect(page.get_by_role("table", name=re.compile("option chain"))).to_be_visible()
         await ravi.no_horizontal_scroll()
+        await ravi.snap("chain")
+
+        # Every screen fits the phone's width.
+        for screen, ready in (
+            ("Predictions", "Your predictions"),
+            ("Tournaments", "Tournaments"),
+            ("Accounts", "Accounts table"),
+        ):
+            await ravi.go(screen)
+            await expect(page.get_by_role("table", name=ready)).to_be_visible()
+            await ravi.no_horizontal_scroll()
+            await ravi.snap(screen.lower())
 
         # Add an instrument from the search.
         await ravi.go("Trade")

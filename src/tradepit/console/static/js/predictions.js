@@ -51,6 +51,7 @@ export function predictionsScreen(container) {
   async function loadBalance() {
     const answer = await api(`/api/balance/${encodeURIComponent(session.user.username)}`);
     balance.textContent = `Balance: ${money(answer.balance, "USDT")}`;
+    if (!Number(answer.balance)) balance.append(h("span", { class: "hint" }, " — stakes are USDT; an administrator credits it (Admin, Wallet adjustment)."));
   }
 
   async function loadBets() {

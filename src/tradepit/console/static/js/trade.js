@@ -11,6 +11,10 @@ const DEFAULT_WATCHLIST = ["RELIANCE", "BTC-USDT"];
 const FINAL = new Set(["filled", "cancelled", "rejected", "expired"]);
 const TYPES = [["MARKET", "MARKET"], ["LIMIT", "LIMIT"], ["STOP_LOSS", "SL"], ["STOP_LOSS_MARKET", "SL-M"]];
 let catalogue = null;
+let venues = null; // the last /api/market-status, kept current by the market_status events
+live.on("market_status", (message) => {
+  venues = Promise.resolve(message);
+});
 
 /** The instrument catalogue (symbol, name, currency, tick and lot size), fetched once. */
 export async function instruments() {
@@ -22,6 +26,22 @@ export async function instruments() {
     },
   );
   return catalogue;
+}
+
+/** Say whether the venue of `symbol` trades now, and what an order does when it does not. */
+async function describeVenue(symbol, line) {
+  venues ??= api("/api/market-status");
+  const [all, status] = await Promise.all([instruments(), venues]);
+  const found = all.find((i) => i.symbol === symbol.trim().toUpperCase());
+  const venue = found && status.venues.find((v) => v.venue === found.venue);
+  if (!venue) {
+    line.textContent = "";
+    return;
+  }
+  const opens = venue.next_open ? ` (${venue.next_open.slice(0, 16).replace("T", " ")} local time)` : "";
+  line.textContent = venue.is_open
+    ? `${found.venue} is open; settles in ${found.currency}.`
+    : `${found.venue} is closed: an order placed now waits for the open${opens}.`;
 }
 
 function watchlistKey() {
@@ -105,8 +125,13 @@ export function orderTicket({ symbol, tournamentId = null, placed = () => {} }) 
         field("Take-profit price", { name: "take_profit", type: "number", step: "any", inputmode: "decimal" }),
         field("Stop-loss price", { name: "stop_loss", type: "number", step: "any", inputmode: "decimal" }),
         field("Trailing stop (points)", { name: "trailing_stop", type: "number", step: "any", inputmode: "decimal" }))),
+    h("p", { class: "hint", "data-venue": true }),
     h("p", { class: "error", "data-form-error": true, role: "alert" }),
     h("button", { type: "submit" }, "Place order"));
+  const venueLine = form.querySelector("[data-venue]");
+  const symbolInput = form.elements.namedItem("symbol");
+  symbolInput.addEventListener("change", () => background(describeVenue(symbolInput.value, venueLine)));
+  background(describeVenue(symbol, venueLine));
   const priced = () => {
     const type = form.elements.namedItem("order_type").value;
     form.elements.namedItem("price").disabled = !(type === "LIMIT" || type === "STOP_LOSS");
@@ -130,7 +155,8 @@ export function orderTicket({ symbol, tournamentId = null, placed = () => {} }) 
   return {
     element: form,
     setSymbol(name) {
-      form.elements.namedItem("symbol").value = name;
+      symbolInput.value = name;
+      background(describeVenue(name, venueLine));
     },
   };
 }
@@ -143,6 +169,8 @@ export function book({ tournamentId = null, onChange = () => {} }) {
   const mine = (item) => (item.tournament_id ?? null) === tournamentId;
   const ordersBox = h("div", {});
   const positionsBox = h("div", {});
+  const ordersProblem = h("p", { class: "error", role: "alert" });
+  const positionsProblem = h("p", { class: "error", role: "alert" });
   let unwatch = () => {};
 
   function positionKey(p) {
@@ -198,19 +226,21 @@ export function book({ tournamentId = null, onChange = () => {} }) {
 
   async function cancel(order) {
     if (!(await confirmAction(`Cancel order ${order.id}: ${order.order_side} ${order.quantity} ${order.symbol}?`, "Cancel order"))) return;
+    ordersProblem.textContent = "";
     try {
       const done = await api(`/api/paper-trading/orders/${order.id}`, { method: "DELETE" });
       orders.set(done.id, done);
       drawOrders();
       announce(`Order ${order.id} cancelled`);
     } catch (error) {
-      if (error instanceof ApiError) announce(error.message);
-      else throw error;
+      if (!(error instanceof ApiError)) throw error;
+      ordersProblem.textContent = error.message;
     }
   }
 
   async function closePosition(position) {
     if (!(await confirmAction(`Close your ${position.symbol} position (${position.quantity}, ${position.product}) at the market?`, "Close position"))) return;
+    positionsProblem.textContent = "";
     try {
       if (tournamentId) {
         await api(`/api/tournaments/${tournamentId}/positions/${position.id}`, { method: "DELETE" });
@@ -219,8 +249,8 @@ export function book({ tournamentId = null, onChange = () => {} }) {
       }
       announce(`${position.symbol} position closed`);
     } catch (error) {
-      if (error instanceof ApiError) announce(error.message);
-      else throw error;
+      if (!(error instanceof ApiError)) throw error;
+      positionsProblem.textContent = error.message;
     }
   }
 
@@ -297,8 +327,8 @@ export function book({ tournamentId = null, onChange = () => {} }) {
   ];
   background(load());
   return {
-    orders: ordersBox,
-    positions: positionsBox,
+    orders: h("div", {}, ordersProblem, ordersBox),
+    positions: h("div", {}, positionsProblem, positionsBox),
     add(order) {
       orders.set(order.id, order);
       drawOrders();
