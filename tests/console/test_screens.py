@@ -11,6 +11,7 @@ from playwright.async_api import expect
 
 from tests.console.conftest import PHONE, People, console_server
 from tests.factories import PASSWORD
+from tradepit.domain.accounts import Role
 
 
 async def test_the_option_chain(tmp_path: Path, db_sqlite: str, people: People) -> None:
@@ -167,7 +168,7 @@ async def test_the_accounts_table_shows_who_edits_which_row(
         # The desk admin sees every row, and sees live who is editing it.
         boss = await people(server.base, "admin")
         await boss.open()
-        await boss.log_in(await server.admin(), PASSWORD)
+        await boss.log_in(await server.admin(Role.SUPERADMIN), PASSWORD)
         await boss.go("Accounts")
         seen = boss.page.get_by_role("table", name="Accounts table").get_by_role("row")
         theirs = seen.filter(has_text="Desk one")
@@ -184,6 +185,18 @@ async def test_the_accounts_table_shows_who_edits_which_row(
         await expect(theirs).to_contain_text("5,000.00")
         await expect(theirs).to_contain_text("free")
         await tara.snap("accounts")
+
+        # A superadmin broadcasts an order to every linked account and watches it go out.
+        await boss.go("Admin")
+        broadcast = boss.page.get_by_role("form", name="Broadcast an order")
+        await broadcast.get_by_label("Lots").fill("2")
+        await broadcast.get_by_role("button", name="Broadcast").click()
+        sent = boss.page.get_by_role("table", name="Broadcasts").get_by_role("row")
+        await expect(sent.filter(has_text="BUY RELIANCE")).to_contain_text("executed 1")
+        await boss.snap("broadcast")
+        await tara.go("Trade")
+        await expect(page.get_by_role("table", name="Orders")).to_contain_text("RELIANCE")
+        await tara.go("Accounts")
 
         await row.get_by_role("button", name=re.compile("History of account")).click()
         history = page.get_by_role("table", name="History of account Desk one")

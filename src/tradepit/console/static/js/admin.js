@@ -191,22 +191,47 @@ function tournamentsPanel() {
 }
 
 function broadcastsPanel() {
-  const box = h("section", { class: "panel", "aria-labelledby": "broadcasts-title" });
+  const list = h("div", {});
+  const form = h("form", { "aria-labelledby": "broadcast-title", novalidate: true },
+    h("h4", { id: "broadcast-title" }, "Broadcast an order"),
+    h("p", { class: "hint" }, "To every active linked account (the accounts table); the queue sends it with retries."),
+    h("div", { class: "row" },
+      field("Symbol", { name: "symbol", value: "RELIANCE", autocomplete: "off", required: true }),
+      field("Side", { name: "side", options: [["BUY", "BUY"], ["SELL", "SELL"]] }, "select"),
+      field("Lots", { name: "lots", type: "number", step: "any", min: "0", value: "1", inputmode: "decimal" })),
+    h("p", { class: "error", "data-form-error": true, role: "alert" }),
+    h("button", { type: "submit" }, "Broadcast"));
+  const box = h("section", { class: "panel", "aria-labelledby": "broadcasts-title" },
+    h("h3", { id: "broadcasts-title" }, "Broadcasts"), list,
+    session.user.role === "superadmin" ? form : h("p", { class: "hint" }, "A superadmin broadcasts orders."));
+
   async function load() {
     const answer = await api("/api/broadcast_status?limit=20");
     const rows = answer.broadcasts.map((b) => {
-      const total = Object.values(b.progress).reduce((a, n) => a + n, 0);
-      const done = total - (b.progress.pending ?? 0) - (b.progress.queued ?? 0) - (b.progress.sending ?? 0);
+      const { total = 0, executed = 0, failed = 0 } = b.progress;
+      const states = Object.entries(b.progress).filter(([k]) => k !== "total").map(([k, n]) => `${k} ${n}`);
       return h("tr", {},
         h("th", { scope: "row" }, String(b.id)),
         h("td", {}, `${b.side} ${b.symbol}`),
         h("td", {}, time(b.created_at)),
-        h("td", {}, h("progress", { max: total || 1, value: done, "aria-label": `Broadcast ${b.id} progress` })),
-        h("td", {}, Object.entries(b.progress).map(([k, n]) => `${k} ${n}`).join(", ")));
+        h("td", {}, h("progress", { max: total || 1, value: executed + failed, "aria-label": `Broadcast ${b.id} progress` })),
+        h("td", {}, `${states.join(", ")} of ${total}`));
     });
-    box.replaceChildren(h("h3", { id: "broadcasts-title" }, "Broadcasts"),
-      table("Broadcasts", ["#", "Order", "Sent at (UTC)", "Progress", "Targets"], rows, "No broadcasts"));
+    list.replaceChildren(table("Broadcasts", ["#", "Order", "Sent at (UTC)", "Progress", "Targets"], rows, "No broadcasts"));
   }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    try {
+      const made = await api("/api/broadcast_orders", { method: "POST", body: Object.fromEntries(new FormData(form)) });
+      announce(made.message);
+      background(load());
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      showErrors(form, error);
+    }
+  });
   background(load());
   const timer = setInterval(() => background(load()), BROADCAST_POLL_MS);
   return { element: box, stop: () => clearInterval(timer) };
