@@ -106,6 +106,15 @@ async def test_a_tournament_from_creation_to_the_leaderboard(
         await expect(me.get_by_role("cell").last).to_have_text("1")  # the fill, on the live board
         await kiran.snap("tournament")
 
+        # The administrator ends it; the user's board turns final without a reload.
+        await admin.get_by_role("button", name="End now Friday sprint").click()
+        await admin.get_by_role("dialog").get_by_role("button", name="End now").click()
+        await expect(admin.get_by_role("row").filter(has_text="Friday sprint")).to_contain_text(
+            "ended"
+        )
+        await expect(page.get_by_role("heading", name="Final leaderboard")).to_be_visible()
+        await expect(me).to_contain_text("kiran (you)")
+
         # The administrator credits USDT; the user makes a one-minute prediction (a second at
         # this clock's speed) and sees it resolve.
         await boss.page.reload()
@@ -196,6 +205,13 @@ async def test_the_accounts_table_shows_who_edits_which_row(
         await boss.snap("broadcast")
         await tara.go("Trade")
         await expect(page.get_by_role("table", name="Orders")).to_contain_text("RELIANCE")
+        # A superadmin gives roles.
+        role = boss.page.get_by_label("Role of tara")
+        await role.select_option("admin")
+        announced = boss.page.get_by_role("status").filter(has_text="tara is now admin")
+        await expect(announced).to_have_count(1)
+        await boss.page.reload()
+        await expect(boss.page.get_by_label("Role of tara")).to_have_value("admin")
         await tara.go("Accounts")
 
         await row.get_by_role("button", name=re.compile("History of account")).click()
