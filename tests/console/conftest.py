@@ -16,7 +16,7 @@ import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -25,7 +25,6 @@ import pytest
 from fastapi import FastAPI
 from playwright.async_api import (
     Browser,
-    BrowserContext,
     ConsoleMessage,
     Page,
     Playwright,
@@ -187,10 +186,22 @@ async def db_sqlite(console_sqlite: str) -> AsyncIterator[str]:
 
 @dataclass
 class Server:
-    """A running server: its base URL and its app (to create administrators)."""
+    """A running server: its base URL, its app (to create administrators) and the people
+    whose pages use it."""
 
     base: str
     app: FastAPI
+    people: list[Person] = field(default_factory=list)
+
+    async def leave(self, check: bool) -> None:
+        """Check every page for problems (``check``: the test passed so far), then close
+        them, while the server still runs (a page left open would find it gone)."""
+        try:
+            for person in self.people if check else []:
+                await person.watch.check()
+        finally:
+            for person in self.people:
+                await person.page.context.close()
 
     async def admin(self, role: Role = Role.ADMIN) -> str:
         """Create an administrator; return their username (password ``factories.PASSWORD``)."""
@@ -207,7 +218,13 @@ async def console_server(data_dir: Path, db: str, speed: float = 1.0) -> AsyncIt
     app = create_app(settings, clock=market_clock(speed))
     try:
         async with serving(app) as address:
-            yield Server(f"http://{address}", app)
+            server = Server(f"http://{address}", app)
+            try:
+                yield server
+            except BaseException:
+                await server.leave(check=False)
+                raise
+            await server.leave(check=True)
     finally:
         await app.state.wiring.engine.dispose()
 
@@ -262,9 +279,11 @@ class Person:
 
 
 class People(Protocol):
-    """Open a fresh browser context for a person named ``who`` at ``base``."""
+    """Open a fresh browser context for a person named ``who`` using ``server``."""
 
-    async def __call__(self, base: str, who: str, viewport: ViewportSize | None = None) -> Person:
+    async def __call__(
+        self, server: Server, who: str, viewport: ViewportSize | None = None
+    ) -> Person:
         """Return the person."""
         ...
 
@@ -273,25 +292,16 @@ class People(Protocol):
 async def people(
     browser: Browser, screens: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[People]:
-    """Yield a function that opens a fresh browser context for a person; every page is
-    checked for problems when the test ends."""
-    made: list[Person] = []
-    contexts: list[BrowserContext] = []
+    """Yield a function that opens a fresh browser context for a person; the server checks
+    every page for problems and closes it before it stops."""
     test = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name).strip("-")
 
-    async def make(base: str, who: str, viewport: ViewportSize | None = None) -> Person:
+    async def make(server: Server, who: str, viewport: ViewportSize | None = None) -> Person:
         context = await browser.new_context(viewport=viewport or LAPTOP)
-        contexts.append(context)
         page = await context.new_page()
         page.set_default_timeout(10_000)
-        person = Person(page, Watch(page, base), base, screens, f"{test}-{who}")
-        made.append(person)
+        person = Person(page, Watch(page, server.base), server.base, screens, f"{test}-{who}")
+        server.people.append(person)
         return person
 
     yield make
-    try:
-        for person in made:
-            await person.watch.check()
-    finally:
-        for context in contexts:
-            await context.close()

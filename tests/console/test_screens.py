@@ -16,7 +16,7 @@ from tradepit.domain.accounts import Role
 
 async def test_the_option_chain(tmp_path: Path, db_sqlite: str, people: People) -> None:
     async with console_server(tmp_path / "data", db_sqlite) as server:
-        meera = await people(server.base, "meera")
+        meera = await people(server, "meera")
         page = meera.page
         await meera.open()
         await meera.sign_up("meera")
@@ -54,7 +54,7 @@ async def test_a_tournament_from_creation_to_the_leaderboard(
 ) -> None:
     async with console_server(tmp_path / "data", db_sqlite, speed=60) as server:
         # An administrator creates a tournament and starts it.
-        boss = await people(server.base, "admin")
+        boss = await people(server, "admin")
         await boss.open()
         await boss.log_in(await server.admin(), PASSWORD)
         await boss.go("Admin")
@@ -72,7 +72,7 @@ async def test_a_tournament_from_creation_to_the_leaderboard(
         await boss.snap("admin")
 
         # A user never sees the admin area, not even by its address.
-        kiran = await people(server.base, "kiran")
+        kiran = await people(server, "kiran")
         page = kiran.page
         await kiran.open()
         await kiran.sign_up("kiran")
@@ -158,7 +158,7 @@ async def test_the_accounts_table_shows_who_edits_which_row(
     tmp_path: Path, db_sqlite: str, people: People
 ) -> None:
     async with console_server(tmp_path / "data", db_sqlite) as server:
-        tara = await people(server.base, "tara")
+        tara = await people(server, "tara")
         page = tara.page
         await tara.open()
         await tara.sign_up("tara")
@@ -175,7 +175,7 @@ async def test_the_accounts_table_shows_who_edits_which_row(
         await expect(row).not_to_contain_text("key-12345678")  # the secret is masked
 
         # The desk admin sees every row, and sees live who is editing it.
-        boss = await people(server.base, "admin")
+        boss = await people(server, "admin")
         await boss.open()
         await boss.log_in(await server.admin(Role.SUPERADMIN), PASSWORD)
         await boss.go("Accounts")

@@ -22,7 +22,7 @@ async def accessible_name(page: Page, role: str, pattern: str) -> str:
 
 async def test_a_new_user_trades_and_logs_out(tmp_path: Path, db: str, people: People) -> None:
     async with console_server(tmp_path / "data", db, speed=5) as server:
-        asha = await people(server.base, "asha")
+        asha = await people(server, "asha")
         page = asha.page
         await asha.open()
         await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
@@ -156,7 +156,7 @@ async def test_at_a_phones_width_with_the_keyboard(
     tmp_path: Path, db_sqlite: str, people: People
 ) -> None:
     async with console_server(tmp_path / "data", db_sqlite) as server:
-        ravi = await people(server.base, "ravi", PHONE)
+        ravi = await people(server, "ravi", PHONE)
         page = ravi.page
         await ravi.open()
         viewport = page.locator("meta[name=viewport]")

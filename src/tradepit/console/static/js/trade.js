@@ -38,7 +38,7 @@ async function describeVenue(symbol, line) {
     line.textContent = "";
     return;
   }
-  const opens = venue.next_open ? ` (${venue.next_open.slice(0, 16).replace("T", " ")} local time)` : "";
+  const opens = venue.next_open ? ` (${new Date(venue.next_open).toISOString().slice(0, 16).replace("T", " ")} UTC)` : "";
   line.textContent = venue.is_open
     ? `${found.venue} is open; settles in ${found.currency}.`
     : `${found.venue} is closed: an order placed now waits for the open${opens}.`;
