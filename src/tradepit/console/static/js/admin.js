@@ -52,7 +52,7 @@ function usersPanel(onUsers) {
           : h("button", { type: "button", "aria-label": `Activate ${u.username}`, onclick: () => toggle(u) }, "Activate"))));
     });
     box.replaceChildren(h("h3", { id: "users-title" }, "Users"), problem,
-      table("Users", ["Username", "Email", "Role", "State", "Last login", ""], rows));
+      table("Users", ["Username", "Email", "Role", "State", "Last login", ""], rows, "Nobody yet", true));
   }
 
   async function toggle(user) {
@@ -125,7 +125,7 @@ function tournamentsPanel() {
       field("Starting capital", { name: "starting_capital", type: "number", step: "any", value: "1000000" }),
       field("Entry fee", { name: "entry_fee", type: "number", step: "any", value: "0" }),
       field("Prize pool", { name: "prize_pool", type: "number", step: "any", value: "0" })),
-    h("label", {}, h("input", { type: "checkbox", name: "allow_late_entry" }), " Allow late entry (join while it runs)"),
+    h("p", {}, h("label", {}, h("input", { type: "checkbox", name: "allow_late_entry" }), " Allow late entry (join while it runs)")),
     h("p", { class: "error", "data-form-error": true, role: "alert" }),
     h("button", { type: "submit" }, "Create tournament"));
   const box = h("section", { class: "panel", "aria-labelledby": "admin-tournaments-title" },
@@ -217,7 +217,7 @@ function broadcastsPanel() {
         h("td", {}, h("progress", { max: total || 1, value: executed + failed, "aria-label": `Broadcast ${b.id} progress` })),
         h("td", {}, `${states.join(", ")} of ${total}`));
     });
-    list.replaceChildren(table("Broadcasts", ["#", "Order", "Sent at (UTC)", "Progress", "Targets"], rows, "No broadcasts"));
+    list.replaceChildren(table("Broadcasts", ["#", "Order", "Sent at (UTC)", "Progress", "Targets"], rows, "No broadcasts", true));
   }
 
   form.addEventListener("submit", async (event) => {
@@ -251,7 +251,7 @@ function auditPanel() {
         h("td", {}, e.ip ?? "—")));
     box.replaceChildren(h("h3", { id: "audit-title" }, "Audit log"),
       h("button", { type: "button", class: "secondary", onclick: () => background(load()) }, "Refresh"),
-      table("Audit log", ["When", "Who", "Action", "Target", "Result", "Address"], rows));
+      table("Audit log", ["When", "Who", "Action", "Target", "Result", "Address"], rows, "Nothing yet", true));
   }
   background(load());
   return box;

@@ -212,12 +212,13 @@ export function field(label, attributes, control = "input") {
     h("p", { class: "error", id: errorId, "data-error-for": attributes.name }));
 }
 
-/** A table with a caption; rows is a list of <tr>. */
-export function table(caption, headings, rows, empty = "Nothing yet") {
+/** A table with a caption (heard, not shown, when a heading above says it: `quiet`); rows is
+ * a list of <tr>. */
+export function table(caption, headings, rows, empty = "Nothing yet", quiet = false) {
   const body = h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: headings.length }, empty)));
   return h("div", { class: "scroll" },
     h("table", {},
-      h("caption", {}, caption),
+      h("caption", { class: quiet ? "visually-hidden" : "" }, caption),
       h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col" }, text)))),
       body));
 }

@@ -8,6 +8,7 @@ import { candleChart } from "./chart.js";
 import * as live from "./live.js";
 
 const DEFAULT_WATCHLIST = ["RELIANCE", "BTC-USDT"];
+const FUNDS_REFRESH_MS = 5000;
 const FINAL = new Set(["filled", "cancelled", "rejected", "expired"]);
 const TYPES = [["MARKET", "MARKET"], ["LIMIT", "LIMIT"], ["STOP_LOSS", "SL"], ["STOP_LOSS_MARKET", "SL-M"]];
 let catalogue = null;
@@ -473,6 +474,9 @@ export function tradeScreen(container) {
   ticket = orderTicket({ symbol: list.first, placed: (order) => { orders.add(order); money.refresh(); } });
   chart.show(list.first);
   const balance = live.on("balance", () => money.refresh());
+  // Cash moves with the events; the equity and unrealized P&L move with every price, so the
+  // portfolio (the server's exact figures) is read again every few seconds.
+  const marking = setInterval(() => money.refresh(), FUNDS_REFRESH_MS);
   container.append(h("div", { class: "grid" },
     list.element,
     chart.element,
@@ -486,5 +490,6 @@ export function tradeScreen(container) {
     orders.stop();
     money.stop();
     balance();
+    clearInterval(marking);
   };
 }
