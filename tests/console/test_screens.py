@@ -48,6 +48,16 @@ async def test_the_option_chain(tmp_path: Path, db_sqlite: str, people: People) 
         await meera.no_horizontal_scroll()
         await meera.snap("chain-phone")
 
+        # A contract's price leads to the ticket, filled with its trading symbol.
+        trade = page.get_by_role("link", name=re.compile(r"^Trade BANKNIFTY\w+CE at")).first
+        label = await trade.get_attribute("aria-label")
+        assert label
+        contract = label.split()[1]
+        await trade.click()
+        ticket = page.get_by_role("form", name="Order ticket")
+        await expect(ticket.get_by_label("Symbol")).to_have_value(contract)
+        await expect(ticket.get_by_label("Product")).to_have_value("NRML")
+
 
 async def test_a_tournament_from_creation_to_the_leaderboard(
     tmp_path: Path, db_sqlite: str, people: People

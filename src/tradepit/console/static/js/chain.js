@@ -13,7 +13,7 @@ const SIDE = [
   ["Gamma", (o) => number(o.gamma, 6)],
   ["Theta", (o) => number(o.theta, 2)],
   ["Vega", (o) => number(o.vega, 2)],
-  ["LTP", (o) => number(o.ltp, 2)],
+  ["LTP", (o) => h("a", { href: `#/trade/${encodeURIComponent(o.tradingsymbol)}`, "aria-label": `Trade ${o.tradingsymbol} at ${o.ltp}` }, number(o.ltp, 2))],
 ];
 const REFRESH_MS = 5000;
 

@@ -9,6 +9,7 @@ import * as live from "./live.js";
 
 const DEFAULT_WATCHLIST = ["RELIANCE", "BTC-USDT"];
 const FUNDS_REFRESH_MS = 5000;
+const CONTRACT = /\d(CE|PE)$|FUT$/; // NIFTY26D0826000CE, NIFTY26DECFUT
 const FINAL = new Set(["filled", "cancelled", "rejected", "expired"]);
 const TYPES = [["MARKET", "MARKET"], ["LIMIT", "LIMIT"], ["STOP_LOSS", "SL"], ["STOP_LOSS_MARKET", "SL-M"]];
 let catalogue = null;
@@ -131,8 +132,13 @@ export function orderTicket({ symbol, tournamentId = null, placed = () => {} }) 
     h("button", { type: "submit" }, "Place order"));
   const venueLine = form.querySelector("[data-venue]");
   const symbolInput = form.elements.namedItem("symbol");
-  symbolInput.addEventListener("change", () => background(describeVenue(symbolInput.value, venueLine)));
-  background(describeVenue(symbol, venueLine));
+  const chosen = (name) => {
+    // Futures and options are not delivered: carry them forward (NRML) unless told otherwise.
+    if (CONTRACT.test(name.trim().toUpperCase())) form.elements.namedItem("product").value = "NRML";
+    background(describeVenue(name, venueLine));
+  };
+  symbolInput.addEventListener("change", () => chosen(symbolInput.value));
+  chosen(symbol);
   const priced = () => {
     const type = form.elements.namedItem("order_type").value;
     form.elements.namedItem("price").disabled = !(type === "LIMIT" || type === "STOP_LOSS");
@@ -157,7 +163,7 @@ export function orderTicket({ symbol, tournamentId = null, placed = () => {} }) 
     element: form,
     setSymbol(name) {
       symbolInput.value = name;
-      background(describeVenue(name, venueLine));
+      chosen(name);
     },
   };
 }
@@ -462,7 +468,9 @@ function watchlist(onPick) {
   return { element: box, first: chosen, stop() { stop(); unwatch(); } };
 }
 
-export function tradeScreen(container) {
+/** The Trade screen; `#/trade/<symbol>` (a contract picked in the option chain) fills the
+ * ticket with that symbol. */
+export function tradeScreen(container, [picked]) {
   const money = funds();
   const orders = book({ onChange: () => money.refresh() });
   let ticket = null;
@@ -471,7 +479,8 @@ export function tradeScreen(container) {
     chart.show(name);
     ticket.setSymbol(name);
   });
-  ticket = orderTicket({ symbol: list.first, placed: (order) => { orders.add(order); money.refresh(); } });
+  const symbol = picked ? decodeURIComponent(picked) : list.first;
+  ticket = orderTicket({ symbol, placed: (order) => { orders.add(order); money.refresh(); } });
   chart.show(list.first);
   const balance = live.on("balance", () => money.refresh());
   // Cash moves with the events; the equity and unrealized P&L move with every price, so the
