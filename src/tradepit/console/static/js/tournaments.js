@@ -5,7 +5,8 @@ import {
   signed, signedMoney, table,
 } from "./core.js";
 import * as live from "./live.js";
-import { book, orderTicket } from "./trade.js";
+import { book } from "./book.js";
+import { orderTicket } from "./ticket.js";
 
 const JOINABLE = new Set(["scheduled", "running"]);
 
