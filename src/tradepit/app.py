@@ -30,6 +30,7 @@ from tradepit.api import (
     broker_accounts,
     calculator,
     candles,
+    console,
     docs_pages,
     errors,
     examples,
@@ -549,6 +550,7 @@ def create_app(
     ]
     for router in routers:
         app.include_router(router)
+    app.mount(console.ASSETS_URL, console.assets(), name="console")
     # FastAPI's way to adjust the document it generates (its docs, "Extending OpenAPI").
     app.openapi = examples.keeping_nulls(app.openapi, routers)  # type: ignore[method-assign]
     fast = settings.library_fast_paths
@@ -577,7 +579,9 @@ def create_app(
         expose_headers=["X-Request-ID", "Retry-After"],
     )
     # Every answer, a CORS preflight's and an error's included, gets the security headers.
-    app.add_middleware(SecurityHeaders, docs_paths=docs, private_paths=AUTH_PATHS)
+    app.add_middleware(
+        SecurityHeaders, docs_paths=docs, private_paths=AUTH_PATHS, console_paths=console.PAGES
+    )
     app.add_middleware(RequestContext, registry=wired.metrics, access=access_log(settings))
     # Everything inside sees /paper-tournaments/<path> as /<path> (api/dialects.py).
     app.add_middleware(DialectPrefix)

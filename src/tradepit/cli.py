@@ -206,8 +206,9 @@ def _next_steps(settings: Settings) -> str:
     speed = f"{settings.clock_speed:g}"
     return (
         "Next:\n"
-        "  1. Open the API docs above; sign up with POST /api/auth/signup (or log in as admin),\n"
-        "     press Authorize with the access_token, then try POST /api/paper-trading/orders.\n"
+        "  1. Open the console above in a browser: sign up and place an order (or log in as\n"
+        "     admin). Or open the API docs: sign up with POST /api/auth/signup, press Authorize\n"
+        "     with the access_token, then try POST /api/paper-trading/orders.\n"
         "  2. For a demo, restart with these settings (environment or a .env file):\n"
         f"     TRADEPIT_MARKET_HOURS=always  every simulated market trades around the clock"
         f" (now: {hours})\n"
@@ -231,11 +232,13 @@ def _run(**overrides: Any) -> None:
     base = f"http://{settings.host}:{settings.port}"
     if settings.role == "engine":
         login = "no API here: serve it with `tradepit serve --role api`"
-        docs = "/health, /api/status, /metrics"
+        docs, console = "/health, /api/status, /metrics", ""
     else:
         login, docs = _bootstrap_admin(settings), f"{base}/docs  (ReDoc: {base}/redoc)"
+        console = f"  console:   {base}/\n"
     typer.echo(
         f"Tradepit {__version__} on {base} (role {settings.role}, {settings.workers} worker(s))\n"
+        f"{console}"
         f"  API docs:  {docs}\n"
         f"  data:      {settings.data_dir.resolve()}\n"
         f"  database:  {make_url(settings.db_url).render_as_string(hide_password=True)}\n"

@@ -329,6 +329,7 @@ class TestServeBanner:
         async with serving(tmp_path / "data", "banner") as server:
             said = server.output()
         assert f"API docs:  {server.base_url}/docs" in said
+        assert f"console:   {server.base_url}/\n" in said
         assert "admin login: username 'admin', password '" in said
         assert "Next:" in said and "POST /api/paper-trading/orders" in said
         assert "TRADEPIT_MARKET_HOURS=always" in said and "(now: always)" in said

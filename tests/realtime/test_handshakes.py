@@ -92,6 +92,25 @@ class TestOrigin:
         async with connect(ws_url(live, token=token)) as bot:  # no Origin at all
             assert (await receive(bot))["user_id"] == user["id"]
 
+    async def test_ws_and_accounts_socket_let_the_servers_own_page_in(
+        self, live: str, http: httpx.AsyncClient
+    ) -> None:
+        """The web console at ``/`` is this server's own page, as okx-bets' is Socket.IO's."""
+        user, token = await user_token(http)
+        own = Origin(f"http://{live}")
+        async with connect(ws_url(live, token=token), origin=own) as page:
+            assert (await receive(page))["user_id"] == user["id"]
+        async with connect(accounts_url(live, token), origin=own) as page:
+            assert (await receive(page))["type"] == "lock_status"
+        # Another port of the same host is another origin.
+        host, port = live.rsplit(":", 1)
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                ws_url(live, token=token), origin=Origin(f"http://{host}:{int(port) + 1}")
+            ):
+                pass
+        assert refused.value.response.status_code == 403
+
     async def test_accounts_socket_refuses_a_foreign_page_with_403(
         self, live: str, http: httpx.AsyncClient
     ) -> None:

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from tradepit.api import console
 from tradepit.api.deps import WiringDep
 from tradepit.api.errors import timestamp
 from tradepit.domain.errors import PermissionDenied
@@ -138,7 +139,21 @@ async def metrics(wired: WiringDep) -> Response:
     return Response(generate_latest(wired.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/", summary="API information")
-async def root(wired: WiringDep) -> dict[str, Any]:
-    """Return the name, version and where the docs are."""
-    return {"name": "Tradepit", "version": wired.version, "docs": "/docs", "redoc": "/redoc"}
+@router.get(
+    "/",
+    summary="API information (the web console to a browser)",
+    response_model=dict[str, Any],
+    responses={200: {"content": {"text/html": {}}}},
+)
+async def root(request: Request, wired: WiringDep) -> Response | dict[str, Any]:
+    """Return the name, version and where the docs are; to a request that accepts HTML (a
+    browser), the web console's page instead (``docs/console.md``)."""
+    if wired.role != "engine" and console.wants_page(request):
+        return console.page()
+    return {
+        "name": "Tradepit",
+        "version": wired.version,
+        "docs": "/docs",
+        "redoc": "/redoc",
+        "console": "/",
+    }

@@ -115,6 +115,12 @@ DOCS_SOURCES = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+#: The console's page (``/`` to a browser): its modules, stylesheet and chart library from
+#: here, requests and its socket to this server only; no inline script or style at all.
+CONSOLE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 #: Headers that carry a credential: an answer to such a request is never stored by a cache.
 CREDENTIAL_HEADERS = (b"authorization", b"x-api-key", b"cookie")
@@ -139,11 +145,16 @@ def docs_policy(page: bytes) -> str:
     return "; ".join(f"{name} {value}" for name, value in sources.items())
 
 
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+
+
 class SecurityHeaders:
     """Add the security headers to every HTTP answer, errors included.
 
     ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy:
-    no-referrer``, a Content-Security-Policy (``API_POLICY``; the docs pages: ``docs_policy``),
+    no-referrer``, a Content-Security-Policy (``API_POLICY``; the docs pages: ``docs_policy``;
+    an HTML answer of ``console_paths``: ``CONSOLE_POLICY``),
     and ``Cache-Control: no-store`` on the answers to a request that carried a credential
     (bearer token, API key, cookie) and on those of ``private_paths`` (they hand out tokens).
     An exception no handler turned into an answer gets its 500 here (Starlette's outermost
@@ -155,10 +166,12 @@ class SecurityHeaders:
         app: ASGIApp,
         docs_paths: Collection[str] = frozenset(),
         private_paths: Collection[str] = frozenset(),
+        console_paths: Collection[str] = frozenset(),
     ) -> None:
         self.app = app
         self.docs_paths = frozenset(docs_paths)
         self.private_paths = frozenset(private_paths)
+        self.console_paths = frozenset(console_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -169,6 +182,7 @@ class SecurityHeaders:
             name in CREDENTIAL_HEADERS for name, _ in scope["headers"]
         )
         docs = path in self.docs_paths
+        console = path in self.console_paths
         added = [*_EVERY_ANSWER, _NO_STORE] if private else _EVERY_ANSWER
         replaced = {name for name, _ in added} | {_CSP}
         answered = False
@@ -184,7 +198,9 @@ class SecurityHeaders:
                 if docs:
                     start = message
                     return
-                message["headers"].append((_CSP, API_POLICY.encode()))
+                html = console and _is_html(message["headers"])
+                policy = CONSOLE_POLICY if html else API_POLICY
+                message["headers"].append((_CSP, policy.encode()))
             elif start is not None and message["type"] == "http.response.body":
                 page.append(message.get("body", b""))
                 if message.get("more_body", False):

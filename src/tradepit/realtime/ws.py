@@ -18,6 +18,7 @@ from tradepit.api.errors import error_response
 from tradepit.domain.errors import DomainError, NotAuthenticated
 from tradepit.domain.instruments import instrument_token
 from tradepit.realtime.adapters.uvicorn_adapter import Wire, internals
+from tradepit.services import browser_sessions
 from tradepit.services.auth import InvalidToken
 from tradepit.services.realtime import (
     Client,
@@ -192,11 +193,19 @@ class Gateway:
         await self.app(scope, receive, send)
 
 
+def own_page(websocket: WebSocket) -> bool:
+    """Tell whether the handshake comes from a page of this server's own origin (the web
+    console at ``/``), as Socket.IO accepts it."""
+    own = browser_sessions.own_origin(websocket.url.scheme, websocket.headers.get("host"))
+    return own is not None and browser_sessions.origin_of(websocket.headers.get("origin")) == own
+
+
 async def refused_origin(websocket: WebSocket, hub: Hub) -> bool:
     """Refuse the handshake of a page whose ``Origin`` is outside the allow-list (the rule:
-    ``Limits.allows_origin``): HTTP 403 in the API's error shape, or a 1008 close from a
-    server that cannot answer a handshake with HTTP. True when refused."""
-    if hub.limits.allows_origin(websocket.headers.get("origin")):
+    ``Limits.allows_origin``) and not this server's own: HTTP 403 in the API's error shape,
+    or a 1008 close from a server that cannot answer a handshake with HTTP. True when
+    refused."""
+    if hub.limits.allows_origin(websocket.headers.get("origin")) or own_page(websocket):
         return False
     message = "this origin may not open a socket (TRADEPIT_CORS_ORIGINS)"
     try:
