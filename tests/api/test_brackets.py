@@ -117,17 +117,55 @@ class TestLegs:
         assert found["take_profit"]["status"] == "cancelled"
         assert await position(client, headers) == 0
 
+    @pytest.mark.parametrize("product", ["MIS", "CNC"])
     async def test_closing_the_position_by_hand_cancels_both_legs(
-        self, client: httpx.AsyncClient
+        self, client: httpx.AsyncClient, product: str
     ) -> None:
+        """Delivery (CNC) cannot go short, and its legs still put nothing on sale: the
+        close sells what is held, and the legs are cancelled."""
         _, headers = await user_with_token(client)
         entry = await bracket(
-            client, headers, take_profit={"points": "20"}, stop_loss={"points": "10"}
+            client,
+            headers,
+            product=product,
+            take_profit={"points": "20"},
+            stop_loss={"points": "10"},
         )
-        response = await client.post("/api/paper-trading/positions/INFY/close", headers=headers)
+        response = await client.post(
+            "/api/paper-trading/positions/INFY/close", params={"product": product},
+            headers=headers,
+        )  # fmt: skip
         assert response.status_code in (200, 201), response.text
+        assert response.json()["status"] == "filled"
+        assert await position(client, headers) == 0
         found = await legs(client, headers, entry["id"])
         assert {leg["status"] for leg in found.values()} == {"cancelled"}
+
+    async def test_a_sell_beside_the_legs_is_held_to_the_position_not_to_the_legs(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Legs are not on sale; other sell orders are: 10 held, a resting CNC sell of 6,
+        then one of 5 is refused, one of 4 rests."""
+        _, headers = await user_with_token(client)
+        entry = await bracket(client, headers, product="CNC", take_profit={"points": "20"})
+        far = {"symbol": "INFY", "order_type": "LIMIT", "order_side": "SELL", "product": "CNC"}
+        above = str(Decimal(entry["average_price"]) + 500)
+        first = await client.post(
+            "/api/paper-trading/orders", json={**far, "quantity": "6", "price": above},
+            headers=headers,
+        )  # fmt: skip
+        too_many = await client.post(
+            "/api/paper-trading/orders", json={**far, "quantity": "5", "price": above},
+            headers=headers,
+        )  # fmt: skip
+        rest = await client.post(
+            "/api/paper-trading/orders", json={**far, "quantity": "4", "price": above},
+            headers=headers,
+        )  # fmt: skip
+        assert first.status_code == 201 and first.json()["status"] == "open", first.text
+        assert too_many.status_code == 400 and too_many.json()["code"] == "ORDER_REJECTED"
+        assert "already on sale" in too_many.json()["message"]
+        assert rest.status_code == 201 and rest.json()["status"] == "open", rest.text
 
     async def test_a_short_entry_gets_buy_legs_on_the_other_sides(
         self, client: httpx.AsyncClient

@@ -197,13 +197,16 @@ async def page(
 async def open_sell_quantity(
     session: AsyncSession, user_id: int, symbol: str, product: str, tournament_id: int | None = None
 ) -> Decimal:
-    """Return the unfilled quantity of the user's open sell orders in ``symbol`` and ``product``."""
+    """Return the unfilled quantity of the user's open sell orders in ``symbol`` and
+    ``product``, bracket legs left out: a leg only protects the position (it is cut to what
+    is held when it fills, and cancelled once nothing is), so it puts nothing on sale."""
     unfilled = type_coerce(OrderRow.quantity - OrderRow.filled_quantity, ExactDecimal())
     stmt = select(func.sum(unfilled, type_=ExactDecimal())).where(
         OrderRow.user_id == user_id,
         OrderRow.symbol == symbol,
         OrderRow.product == product,
         OrderRow.side == "SELL",
+        OrderRow.leg.is_(None),
         OrderRow.status.in_(["open", "partially_filled", "amo"]),
         _same_tournament(OrderRow.tournament_id, tournament_id),
     )
