@@ -132,6 +132,21 @@ class TestLogin:
         assert "<form" in answer.text and "invalid login or password" in answer.text
         assert "location" not in answer.headers
 
+    async def test_an_app_opens_only_its_owners_account(self, http: httpx.AsyncClient) -> None:
+        """Whoever holds an app's secret trades the accounts that log in through it: another
+        user's right password gets the form again, no request token, and a session opened by
+        the owner is unaffected."""
+        _, owner = await _bearer(http)
+        app = await new_app(http, owner)
+        someone, _ = await _bearer(http)
+        answer = await http.post(
+            "/kite/connect/login",
+            data={"api_key": app["api_key"], "login": someone, "password": PASSWORD},
+        )
+        assert answer.status_code == 403
+        assert "<form" in answer.text and "belongs to another Tradepit user" in answer.text
+        assert "location" not in answer.headers and "request_token" not in answer.text
+
     async def test_repeated_failures_are_throttled(self, http: httpx.AsyncClient) -> None:
         username, owner = await _bearer(http)
         app = await new_app(http, owner)

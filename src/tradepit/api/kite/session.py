@@ -13,7 +13,7 @@ from tradepit.api.kite.deps import FieldsDep, KiteCallerDep, parse, success
 from tradepit.domain.errors import DomainError, InvalidInput, TooManyAttempts
 from tradepit.schemas.kite import KiteSessionForm
 from tradepit.services.kite import apps
-from tradepit.services.kite.apps import InvalidSession
+from tradepit.services.kite.apps import AppOfAnotherUser, InvalidSession
 
 router = APIRouter(include_in_schema=False)
 
@@ -89,6 +89,8 @@ async def login(fields: FieldsDep, session: SessionDep, wired: WiringDep, ip: Ip
             password=fields.get("password", "")[:1024],
             ip=ip,
         )
+    except AppOfAnotherUser as exc:
+        return _page(app.name, app.api_key, exc.message, status.HTTP_403_FORBIDDEN)
     except DomainError as exc:
         if not exc.commits:
             raise

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tradepit.domain.clock import Clock
-from tradepit.domain.errors import InvalidInput, NotAuthenticated, NotFound
+from tradepit.domain.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from tradepit.domain.kite import checksum, kite_time
 from tradepit.schemas.kite import KiteAppCreate, KiteAppCreated, KiteAppRead
 from tradepit.services import auth
@@ -52,6 +52,12 @@ class UnknownApiKey(InvalidInput):
     """No live app has this api_key."""
 
     code = "KITE_API_KEY_INVALID"
+
+
+class AppOfAnotherUser(PermissionDenied):
+    """A login through an app by someone who does not own it."""
+
+    code = "KITE_APP_OF_ANOTHER_USER"
 
 
 class InvalidSession(NotAuthenticated):
@@ -167,6 +173,13 @@ async def login(
     done = await auth.login(
         session, identities, policy, wall, login=login, password=password, ip=ip
     )
+    if done.user.id != app.user_id:
+        # Whoever holds the app's secret would trade this account: an app opens only its
+        # owner's account (Kite's personal apps are held to their developer's client too).
+        raise AppOfAnotherUser(
+            "This app belongs to another Tradepit user: log in with its owner's account, "
+            "or create your own app (POST /api/kite/apps)."
+        )
     token = secrets.token_urlsafe(24)
     session.add(
         KiteRequestToken(
