@@ -17,9 +17,10 @@ from tradepit.schemas.users import NO_NUL
 
 
 def _web_address(value: str) -> str:
-    parts = urlsplit(value)
+    parts = urlsplit(value)  # raises ValueError on a malformed address (a validation error)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
         raise ValueError("must be an absolute http(s) URL without a #fragment")
+    _ = parts.port  # raises ValueError on a port that is not one
     return value
 
 
