@@ -175,6 +175,13 @@ class TestRefusals:
                 await bot.call(bot.kite.place_order, **order)
             assert refused.value.code == 400, case
 
+    async def test_a_misspelt_symbol_suggests_the_right_one(self, bot: Bot) -> None:
+        with pytest.raises(ex.InputException, match="RELIANCE"):
+            await bot.call(
+                bot.kite.place_order, variety="regular", exchange="NSE", tradingsymbol="RELIANC",
+                transaction_type="BUY", quantity=1, product="CNC", order_type="MARKET",
+            )  # fmt: skip
+
     async def test_too_little_money_is_an_order_exception(
         self, http: httpx.AsyncClient, bot: Bot
     ) -> None:

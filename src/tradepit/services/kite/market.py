@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -223,7 +223,7 @@ def resolve(market: MarketData, exchange: str, tradingsymbol: str) -> Instrument
     try:
         instrument = market.instrument(tradingsymbol)
     except NotFound as exc:
-        raise UnknownInstrument(f"Invalid `tradingsymbol`: {tradingsymbol!r}") from exc
+        raise UnknownInstrument(f"Invalid `tradingsymbol`: {exc.message}") from exc
     if segment(instrument) is None or exchange_of(instrument) != exchange.upper():
         raise UnknownInstrument(f"Invalid `tradingsymbol`: {exchange}:{tradingsymbol}")
     return instrument
@@ -373,6 +373,8 @@ def historical(
     candles: list[list[Any]] = []
     for bar in bars:
         at = datetime.fromtimestamp(bar.timestamp / 1000, UTC)
+        if interval == "day":  # Kite dates a day's candle at India's midnight
+            at = datetime.combine(at.astimezone(KITE_ZONE).date(), time(0), KITE_ZONE)
         row: list[Any] = [kite_iso(at), bar.open, bar.high, bar.low, bar.close, int(bar.volume)]
         if oi:
             row.append(0)
