@@ -84,6 +84,16 @@ class TestModes:
         assert done["tradingsymbol"] == "INFY" and done["filled_quantity"] == 1
         assert done["instrument_token"] == token
 
+    async def test_a_future_ticks_on_its_token(self, live: str, bot: Bot) -> None:
+        listed = await bot.call(bot.kite.instruments, "NFO")
+        future = next(i for i in listed if i["segment"] == "NFO-FUT" and i["name"] == "NIFTY")
+        token = future["instrument_token"]
+        assert token & 0xFF == 2
+        got = await _ticker(live, bot.api_key, bot.kite.access_token, "quote", 3, [token])
+        assert got["errors"] == [], got
+        assert {t["instrument_token"] for t in got["ticks"]} == {token}
+        assert all(t["tradable"] and t["last_price"] > 0 for t in got["ticks"])
+
 
 class TestRefused:
     async def test_a_bad_or_revoked_token_gets_no_ticks(

@@ -229,25 +229,35 @@ def resolve(market: MarketData, exchange: str, tradingsymbol: str) -> Instrument
     return instrument
 
 
-def by_token(market: MarketData, token: int) -> Instrument:
-    """Return the instrument a Kite token names."""
-    if token > 0 and token & 0xFF not in (1, 2, 4, 5, 9):
-        raise UnknownInstrument(f"Invalid `instrument_token`: {token}")
-    for line in listing(market):
-        if line.token == token:
-            return market.instrument(line.symbol)
-    raise UnknownInstrument(f"Invalid `instrument_token`: {token}")
+#: The segment codes of futures and options (their tokens need the derivatives' listing).
+_DERIVATIVE_SEGMENTS = frozenset({2, 5})
 
 
 def tokens(market: MarketData, wanted: Iterable[int]) -> dict[int, Instrument]:
     """Return the instruments of the ``wanted`` tokens that name one (the others are left
-    out)."""
-    asked = set(wanted)
-    return {
-        line.token: market.instrument(line.symbol)
-        for line in listing(market)
-        if line.token in asked
-    }
+    out). Shares and indices are looked up in the catalogue; the derivatives' listing is
+    made only when a futures or options token is asked for."""
+    order = list(wanted)
+    asked = set(order)
+    found: dict[int, Instrument] = {}
+    for instrument in market.catalogue:
+        if instrument.venue in (Venue.NSE, Venue.BSE):
+            line = _spot(instrument)
+            if line.token in asked:
+                found[line.token] = instrument
+    if any(t & 0xFF in _DERIVATIVE_SEGMENTS for t in asked - found.keys()):
+        for line in listing(market):
+            if line.token in asked and line.token not in found:
+                found[line.token] = market.instrument(line.symbol)
+    return {token: found[token] for token in order if token in found}
+
+
+def by_token(market: MarketData, token: int) -> Instrument:
+    """Return the instrument a Kite token names."""
+    found = tokens(market, [token])
+    if token not in found:
+        raise UnknownInstrument(f"Invalid `instrument_token`: {token}")
+    return found[token]
 
 
 def _keys(keys: list[str], limit: int) -> list[str]:
