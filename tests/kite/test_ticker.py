@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 import sys
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import ClientConnection, connect
 
 from tests.kite.conftest import Bot
 
@@ -106,3 +108,51 @@ class TestRefused:
         await bot.call(bot.kite.invalidate_access_token)
         got = await _ticker(live, bot.api_key, access, "ltp", 2, [token])
         assert got["ticks"] == [] and got["errors"]
+
+
+async def _packets(ws: ClientConnection, within: float = 5.0) -> list[tuple[int, int]]:
+    """Return (token, length) of the packets of the next binary frame with packets."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        message = await asyncio.wait_for(ws.recv(), max(0.01, deadline - loop.time()))
+        if isinstance(message, bytes) and len(message) > 2:
+            found, at = [], 2
+            for _ in range(struct.unpack(">H", message[:2])[0]):
+                (length,) = struct.unpack(">H", message[at : at + 2])
+                found.append((struct.unpack(">I", message[at + 2 : at + 6])[0], length))
+                at += 2 + length
+            return found
+
+
+class TestProtocol:
+    async def test_modes_switch_and_unsubscribe_stops_ticks(self, live: str, bot: Bot) -> None:
+        tokens = await _tokens(bot, "NSE:RELIANCE", "NSE:NIFTY 50")
+        share, index = tokens["NSE:RELIANCE"], tokens["NSE:NIFTY 50"]
+        url = f"ws://{live}/kite/ws?api_key={bot.api_key}&access_token={bot.kite.access_token}"
+        async with connect(url) as ws:
+            await ws.send(json.dumps({"a": "subscribe", "v": [share, index, 999_999_999]}))
+            await ws.send(json.dumps({"a": "mode", "v": ["ltp", [share, index]]}))
+            while {length for _, length in await _packets(ws)} != {8}:
+                pass
+            await ws.send(json.dumps({"a": "mode", "v": ["full", [share, index]]}))
+            while True:
+                found = dict(await _packets(ws))
+                if found.get(share) == 184:
+                    break
+            await ws.send(json.dumps({"a": "unsubscribe", "v": [share]}))
+            await asyncio.sleep(0.5)
+            later = [token for _ in range(3) for token, _ in await _packets(ws)]
+            assert share not in later and index in later
+            await ws.send("not json")
+            while True:
+                reply = await asyncio.wait_for(ws.recv(), 5)
+                if isinstance(reply, str):
+                    assert json.loads(reply)["type"] == "error"
+                    break
+
+    async def test_a_quiet_connection_gets_heartbeats(self, live: str, bot: Bot) -> None:
+        url = f"ws://{live}/kite/ws?api_key={bot.api_key}&access_token={bot.kite.access_token}"
+        async with connect(url) as ws:
+            beat = await asyncio.wait_for(ws.recv(), 5)
+            assert beat == b"\x00"
