@@ -7,12 +7,16 @@ import asyncio
 import json
 import struct
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
-from tests.kite.conftest import Bot
+from tests.kite.conftest import Bot, new_bot
+from tests.realtime.conftest import live_app
 
 
 async def _tokens(bot: Bot, *keys: str) -> dict[str, int]:
@@ -156,3 +160,32 @@ class TestProtocol:
         async with connect(url) as ws:
             beat = await asyncio.wait_for(ws.recv(), 5)
             assert beat == b"\x00"
+
+
+class TestSessionEnds:
+    async def test_a_deleted_app_or_a_logout_closes_the_ticker(
+        self, tmp_path: Path, db: str
+    ) -> None:
+        async with (
+            live_app(tmp_path / "data", db, ws_recheck_seconds=0.2) as live,
+            httpx.AsyncClient(base_url=f"http://{live}", timeout=10) as http,
+        ):
+            for end in ("logout", "delete"):
+                bot = await new_bot(http, live)
+                url = f"ws://{live}/kite/ws?api_key={bot.api_key}&access_token={bot.kite.access_token}"
+                async with connect(url) as ws:
+                    await asyncio.wait_for(ws.recv(), 5)  # a heartbeat: it is open
+                    if end == "logout":
+                        await bot.call(bot.kite.invalidate_access_token)
+                    else:
+                        listed = await http.get(
+                            "/api/kite/apps", headers={"Authorization": f"Bearer {bot.bearer}"}
+                        )
+                        await http.delete(
+                            f"/api/kite/apps/{listed.json()[0]['id']}",
+                            headers={"Authorization": f"Bearer {bot.bearer}"},
+                        )
+                    with pytest.raises(ConnectionClosed) as closed:
+                        while True:
+                            await asyncio.wait_for(ws.recv(), 5)
+                    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
