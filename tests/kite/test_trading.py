@@ -141,7 +141,7 @@ class TestRestingOrders:
 
     async def test_a_cover_order_carries_its_stop_loss(self, bot: Bot) -> None:
         ltp = await _ltp(bot, "NSE:SBIN")
-        stop = float((ltp * Decimal("0.95")).quantize(Decimal("0.05")))
+        stop = float((ltp * Decimal("0.95")).quantize(Decimal(1)))  # whole rupees: on the tick grid
         order_id = await bot.call(
             bot.kite.place_order, variety="co", exchange="NSE", tradingsymbol="SBIN",
             transaction_type="BUY", quantity=1, product="MIS", order_type="MARKET",
