@@ -57,6 +57,7 @@ async def kite_ticker(websocket: WebSocket) -> None:
         return
     ip = websocket.client.host if websocket.client else "unknown"
     query = websocket.query_params
+    api_key, access_token = query.get("api_key", "")[:64], query.get("access_token", "")[:4096]
     try:
         async with wired.sessionmaker() as session:
             caller = await apps.authenticate(
@@ -64,13 +65,14 @@ async def kite_ticker(websocket: WebSocket) -> None:
                 wired.identities,
                 wired.auth,
                 wired.wall,
-                api_key=query.get("api_key", "")[:64],
-                access_token=query.get("access_token", "")[:4096],
+                api_key=api_key,
+                access_token=access_token,
                 ip=ip,
             )
     except NotAuthenticated as exc:
         await websocket.accept()
-        await websocket.send_text(_error(exc.message))
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+            await websocket.send_text(_error(exc.message))
         await _close(websocket, CLOSE_UNAUTHORIZED, exc.message)
         return
     await websocket.accept()
@@ -83,7 +85,6 @@ async def kite_ticker(websocket: WebSocket) -> None:
         await _close(websocket, CLOSE_POLICY, exc.message)
         return
     subscriptions = Subscriptions()
-    api_key, access_token = query.get("api_key", ""), query.get("access_token", "")
     tasks = [
         asyncio.create_task(_write(websocket, wired, caller, client, subscriptions)),
         asyncio.create_task(_read(websocket, wired, hub, client, subscriptions)),
