@@ -47,6 +47,7 @@ from tradepit.api import (
 from tradepit.api.deps import Wiring
 from tradepit.api.dialects import DialectPrefix
 from tradepit.api.kite import apps as kite_apps
+from tradepit.api.kite import gtt as kite_gtt
 from tradepit.api.kite import market as kite_market
 from tradepit.api.kite import session as kite_session
 from tradepit.api.kite import trading as kite_trading
@@ -88,6 +89,7 @@ from tradepit.services.engine import Matcher
 from tradepit.services.feeds import FeedRunner, KiteLogin
 from tradepit.services.identities import Identities
 from tradepit.services.journal import JournaledBus
+from tradepit.services.kite.gtt import Watcher
 from tradepit.services.kite.postbacks import PostbackPolicy, Postbacks
 from tradepit.services.leadership import Leadership, Shape
 from tradepit.services.predictions import BetRules, Resolver
@@ -471,11 +473,21 @@ def _lifespan(
             wired.market,
             PostbackPolicy.of(settings.kite_postback_allow),
         )
+        triggers = Watcher(
+            wired.sessionmaker,
+            wired.desk,
+            wired.identities,
+            wired.clock,
+            wired.wall,
+            wired.market,
+            wired.fees,
+            wired.matcher,
+        )
         # The order book, end of day, bet resolution, tournaments, the broadcast queue, the
-        # random-number stream (which also expires stale row locks) and Kite postbacks run in
-        # one process at a time.
+        # random-number stream (which also expires stale row locks), Kite postbacks and GTT
+        # triggers run in one process at a time.
         jobs = [wired.matcher.run_book, wired.matcher.run_housekeeping, wired.resolver.run,
-                contests.run, queue.run, ticker.run, postbacks.run]  # fmt: skip
+                contests.run, queue.run, ticker.run, postbacks.run, triggers.run]  # fmt: skip
         if settings.role == "engine":  # the leading engine alone runs the feed; a standby waits
             jobs.append(lambda: run_feed(wired, settings))
         if settings.role != "api":  # an API worker never runs them
@@ -546,6 +558,7 @@ def create_app(
         kite_session.router,
         kite_trading.router,
         kite_market.router,
+        kite_gtt.router,
         kite_ticker.router,
     ]
     for router in routers:

@@ -86,6 +86,7 @@ class TestHistorical:
         assert [d["date"] for d in days] == sorted(d["date"] for d in days)
         assert all(d["low"] <= d["open"] <= d["high"] for d in days)
         assert days[0]["date"].utcoffset() == timedelta(hours=5, minutes=30)
+        assert all((d["date"].hour, d["date"].minute) == (0, 0) for d in days)
         start = datetime(2026, 11, 24, 9, 15)
         minutes = await bot.call(
             bot.kite.historical_data, token, start, start + timedelta(hours=1), "minute", oi=True

@@ -198,3 +198,19 @@ class TestLogout:
         with pytest.raises(ex.TokenException):
             await asyncio.to_thread(kite.profile)
         assert REDIRECT.startswith("http://")
+
+
+class TestAppInput:
+    @pytest.mark.parametrize(
+        "url",
+        ["ftp://bot.example/cb", "http://bot.example:99999/cb", "http://[::1/cb", "http:///cb",
+         "http://bot.example/cb#frag", "http://bot.example/\x00"],
+    )  # fmt: skip
+    async def test_malformed_addresses_are_422(self, http: httpx.AsyncClient, url: str) -> None:
+        _, owner = await _bearer(http)
+        for field in ("redirect_url", "postback_url"):
+            body = {"name": "bot", "redirect_url": "http://bot.example/cb", field: url}
+            answer = await http.post(
+                "/api/kite/apps", json=body, headers={"Authorization": f"Bearer {owner}"}
+            )
+            assert answer.status_code == 422, (field, url, answer.text)

@@ -3,7 +3,9 @@ client: Kite orders are Tradepit paper orders on the INR wallet."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +13,8 @@ import pytest
 from kiteconnect import exceptions as ex
 
 from tests.kite.conftest import Bot, new_bot
+from tests.realtime.conftest import live_app
+from tradepit.domain.clock import SimulatedClock
 
 
 async def _wallet(http: httpx.AsyncClient, bot: Bot) -> dict[str, Any]:
@@ -118,10 +122,26 @@ class TestRestingOrders:
         assert order["status"] == "TRIGGER PENDING" and order["order_type"] == "SL-M"
         assert order["trigger_price"] == trigger
         await bot.call(bot.kite.cancel_order, "regular", order_id)
+        limit = float((ltp * Decimal("1.12")).quantize(Decimal("0.1")))
+        stop_limit = await bot.call(
+            bot.kite.place_order, variety="regular", exchange="NSE", tradingsymbol="TCS",
+            transaction_type="BUY", quantity=1, product="MIS", order_type="SL",
+            trigger_price=trigger, price=limit,
+        )  # fmt: skip
+        book = await bot.call(bot.kite.orders)
+        [placed] = [o for o in book if o["order_id"] == stop_limit]
+        assert placed["status"] == "TRIGGER PENDING" and placed["order_type"] == "SL"
+        assert (placed["price"], placed["trigger_price"]) == (limit, trigger)
+        higher = float((ltp * Decimal("1.15")).quantize(Decimal("0.1")))
+        await bot.call(
+            bot.kite.modify_order, "regular", stop_limit, trigger_price=higher, price=higher
+        )
+        [moved] = [o for o in await bot.call(bot.kite.orders) if o["order_id"] == stop_limit]
+        assert moved["trigger_price"] == higher
 
     async def test_a_cover_order_carries_its_stop_loss(self, bot: Bot) -> None:
         ltp = await _ltp(bot, "NSE:SBIN")
-        stop = float((ltp * Decimal("0.95")).quantize(Decimal("0.05")))
+        stop = float((ltp * Decimal("0.95")).quantize(Decimal(1)))  # whole rupees: on the tick grid
         order_id = await bot.call(
             bot.kite.place_order, variety="co", exchange="NSE", tradingsymbol="SBIN",
             transaction_type="BUY", quantity=1, product="MIS", order_type="MARKET",
@@ -154,6 +174,13 @@ class TestRefusals:
             with pytest.raises(ex.InputException) as refused:
                 await bot.call(bot.kite.place_order, **order)
             assert refused.value.code == 400, case
+
+    async def test_a_misspelt_symbol_suggests_the_right_one(self, bot: Bot) -> None:
+        with pytest.raises(ex.InputException, match="RELIANCE"):
+            await bot.call(
+                bot.kite.place_order, variety="regular", exchange="NSE", tradingsymbol="RELIANC",
+                transaction_type="BUY", quantity=1, product="CNC", order_type="MARKET",
+            )  # fmt: skip
 
     async def test_too_little_money_is_an_order_exception(
         self, http: httpx.AsyncClient, bot: Bot
@@ -225,3 +252,21 @@ class TestRefusals:
             assert answer.status_code == status, (path, answer.text)
             assert answer.json()["status"] == "error"
             assert answer.json()["error_type"] == kind
+
+
+class TestAfterMarket:
+    async def test_an_order_on_a_closed_venue_is_amo(self, tmp_path: Path, db: str) -> None:
+        evening = SimulatedClock(1.0, start=datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+        async with (
+            live_app(tmp_path / "data", db, clock=evening, market_hours="exchange") as live,
+            httpx.AsyncClient(base_url=f"http://{live}", timeout=10) as http,
+        ):
+            bot = await new_bot(http, live)
+            order_id = await bot.call(
+                bot.kite.place_order, variety="amo", exchange="NSE", tradingsymbol="INFY",
+                transaction_type="BUY", quantity=1, product="CNC", order_type="MARKET",
+            )  # fmt: skip
+            [order] = await bot.call(bot.kite.orders)
+            assert order["order_id"] == order_id
+            assert order["status"] == "AMO REQ RECEIVED" and order["variety"] == "amo"
+            assert order["exchange_timestamp"] is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ from tradepit.realtime.ws import refused_origin
 from tradepit.services.callers import Caller
 from tradepit.services.kite import apps, market, ticker
 from tradepit.services.realtime import Client, Hub, Outgoing, TooManyConnections
+
+log = logging.getLogger("tradepit.kite.ticker")
 
 PATH = "/kite/ws"
 CLOSE_NORMAL = 1000
@@ -54,6 +57,7 @@ async def kite_ticker(websocket: WebSocket) -> None:
         return
     ip = websocket.client.host if websocket.client else "unknown"
     query = websocket.query_params
+    api_key, access_token = query.get("api_key", "")[:64], query.get("access_token", "")[:4096]
     try:
         async with wired.sessionmaker() as session:
             caller = await apps.authenticate(
@@ -61,13 +65,14 @@ async def kite_ticker(websocket: WebSocket) -> None:
                 wired.identities,
                 wired.auth,
                 wired.wall,
-                api_key=query.get("api_key", "")[:64],
-                access_token=query.get("access_token", "")[:4096],
+                api_key=api_key,
+                access_token=access_token,
                 ip=ip,
             )
     except NotAuthenticated as exc:
         await websocket.accept()
-        await websocket.send_text(_error(exc.message))
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+            await websocket.send_text(_error(exc.message))
         await _close(websocket, CLOSE_UNAUTHORIZED, exc.message)
         return
     await websocket.accept()
@@ -80,11 +85,10 @@ async def kite_ticker(websocket: WebSocket) -> None:
         await _close(websocket, CLOSE_POLICY, exc.message)
         return
     subscriptions = Subscriptions()
-    access_token = query.get("access_token", "")
     tasks = [
         asyncio.create_task(_write(websocket, wired, caller, client, subscriptions)),
         asyncio.create_task(_read(websocket, wired, hub, client, subscriptions)),
-        asyncio.create_task(_recheck(hub, client, access_token)),
+        asyncio.create_task(_recheck(wired, client, api_key, access_token)),
     ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -157,9 +161,29 @@ async def _send(
         await websocket.send_bytes(frame(packets))
 
 
-async def _recheck(hub: Hub, client: Client, access_token: str) -> tuple[int, str]:
+async def _recheck(
+    wired: Wiring, client: Client, api_key: str, access_token: str
+) -> tuple[int, str]:
+    """Wait until the session ends (logged out, expired, the user deactivated, or the app
+    deleted), checked every ``recheck_every`` seconds like ``/ws``; return the close."""
     assert client.caller is not None
-    return CLOSE_UNAUTHORIZED, await hub.still_valid(access_token, client.caller.ip)
+    while True:
+        await asyncio.sleep(wired.hub.limits.recheck_every)
+        try:
+            async with wired.sessionmaker() as session:
+                await apps.authenticate(
+                    session,
+                    wired.identities,
+                    wired.auth,
+                    wired.wall,
+                    api_key=api_key,
+                    access_token=access_token,
+                    ip=client.caller.ip,
+                )
+        except NotAuthenticated as exc:
+            return CLOSE_UNAUTHORIZED, exc.message
+        except Exception as exc:  # the database away: check again next round
+            log.warning("Kite session re-check failed: %s", type(exc).__name__)
 
 
 def _tokens(value: Any) -> list[int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -17,9 +17,10 @@ from tradepit.schemas.users import NO_NUL
 
 
 def _web_address(value: str) -> str:
-    parts = urlsplit(value)
+    parts = urlsplit(value)  # raises ValueError on a malformed address (a validation error)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
         raise ValueError("must be an absolute http(s) URL without a #fragment")
+    _ = parts.port  # raises ValueError on a port that is not one
     return value
 
 
@@ -118,13 +119,3 @@ class KiteSessionForm(BaseModel):
     api_key: Annotated[str, Field(min_length=1, max_length=64)]
     request_token: Annotated[str, Field(min_length=1, max_length=128)]
     checksum: Annotated[str, Field(min_length=1, max_length=128)]
-
-
-class KiteLoginForm(BaseModel):
-    """The login page's form: the app, and Tradepit's own username (or e-mail) and password."""
-
-    model_config = ConfigDict(extra="ignore")
-    FIELDS: ClassVar[tuple[str, ...]] = ("api_key", "login", "password")
-    api_key: Annotated[str, Field(min_length=1, max_length=64)]
-    login: Annotated[str, Field(min_length=1, max_length=254)]
-    password: Annotated[str, Field(min_length=1, max_length=1024)]

@@ -4,8 +4,9 @@ of a user's orders and fills (the day's order book and trade book)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, func, or_, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -131,3 +132,45 @@ async def order_events_after(
         .limit(limit)
     )
     return [(event, app) for event, app in await session.execute(stmt)]
+
+
+class KiteGtt(Base):
+    """A good-till-triggered trigger: when the last price crosses a trigger value, its order
+    is placed (Kite's GTT, ``single`` or ``two-leg``)."""
+
+    __tablename__ = "kite_gtts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    symbol: Mapped[str] = mapped_column(String(40))
+    condition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    orders: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+async def gtts_of(session: AsyncSession, user_id: int) -> list[KiteGtt]:
+    """Return the user's triggers (deleted ones left out), newest first."""
+    found = await session.scalars(
+        select(KiteGtt)
+        .where(KiteGtt.user_id == user_id, KiteGtt.status != "deleted")
+        .order_by(KiteGtt.id.desc())
+    )
+    return list(found)
+
+
+async def active_gtts(session: AsyncSession) -> list[KiteGtt]:
+    """Return every active trigger, oldest first."""
+    found = await session.scalars(
+        select(KiteGtt).where(KiteGtt.status == "active").order_by(KiteGtt.id)
+    )
+    return list(found)
+
+
+async def gtt(session: AsyncSession, gtt_id: int, *, lock: bool = False) -> KiteGtt | None:
+    """Return one trigger (locked for a change, when asked)."""
+    found: KiteGtt | None = await session.get(KiteGtt, gtt_id, with_for_update=lock)
+    return found

@@ -7,7 +7,7 @@ from tradepit.store.broker_accounts import BrokerAccount, BrokerAccountVersion
 from tradepit.store.candles import CandleRow
 from tradepit.store.events import UserEventRow
 from tradepit.store.feeds import FeedCredential
-from tradepit.store.kite import KiteApp, KiteRequestToken
+from tradepit.store.kite import KiteApp, KiteGtt, KiteRequestToken
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
 from tradepit.store.predictions import Bet
 from tradepit.store.row_locks import LockCooldown, RandomNumber, RowLock
@@ -29,6 +29,7 @@ __all__ = [
     "FeedCredential",
     "FillRow",
     "KiteApp",
+    "KiteGtt",
     "KiteRequestToken",
     "LedgerEntry",
     "LedgerTransaction",

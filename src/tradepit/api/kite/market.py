@@ -61,6 +61,7 @@ async def historical(
     oi: Annotated[int, Query(ge=0, le=1)] = 0,
     continuous: Annotated[int, Query(ge=0, le=1)] = 0,
 ) -> JSONResponse:
-    """Return candles ``[time, open, high, low, close, volume(, oi)]``, oldest first."""
+    """Return candles ``[time, open, high, low, close, volume(, oi)]``, oldest first
+    (``continuous`` is accepted and changes nothing: contracts have no candles here)."""
     found = market.historical(wired.market, instrument_token, interval, start, end, bool(oi))
     return success(found)

@@ -23,7 +23,7 @@ from tradepit.schemas.kite import KiteAppCreate, KiteAppCreated, KiteAppRead
 from tradepit.services import auth
 from tradepit.services.auth import AuthPolicy
 from tradepit.services.callers import Caller
-from tradepit.services.identities import Identities
+from tradepit.services.identities import Identities, Identity
 from tradepit.store import audit
 from tradepit.store import kite as store
 from tradepit.store.crypto import SealBroken, Sealer
@@ -192,7 +192,7 @@ async def login(
     return redirect_with(app.redirect_url, token)
 
 
-def profile_of(user: User | Any) -> dict[str, Any]:
+def profile_of(user: User | Identity) -> dict[str, Any]:
     """Return Kite's profile fields of a user."""
     return {
         "user_id": user.username,

@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -223,31 +223,41 @@ def resolve(market: MarketData, exchange: str, tradingsymbol: str) -> Instrument
     try:
         instrument = market.instrument(tradingsymbol)
     except NotFound as exc:
-        raise UnknownInstrument(f"Invalid `tradingsymbol`: {tradingsymbol!r}") from exc
+        raise UnknownInstrument(f"Invalid `tradingsymbol`: {exc.message}") from exc
     if segment(instrument) is None or exchange_of(instrument) != exchange.upper():
         raise UnknownInstrument(f"Invalid `tradingsymbol`: {exchange}:{tradingsymbol}")
     return instrument
 
 
-def by_token(market: MarketData, token: int) -> Instrument:
-    """Return the instrument a Kite token names."""
-    if token > 0 and token & 0xFF not in (1, 2, 4, 5, 9):
-        raise UnknownInstrument(f"Invalid `instrument_token`: {token}")
-    for line in listing(market):
-        if line.token == token:
-            return market.instrument(line.symbol)
-    raise UnknownInstrument(f"Invalid `instrument_token`: {token}")
+#: The segment codes of futures and options (their tokens need the derivatives' listing).
+_DERIVATIVE_SEGMENTS = frozenset({2, 5})
 
 
 def tokens(market: MarketData, wanted: Iterable[int]) -> dict[int, Instrument]:
     """Return the instruments of the ``wanted`` tokens that name one (the others are left
-    out)."""
-    asked = set(wanted)
-    return {
-        line.token: market.instrument(line.symbol)
-        for line in listing(market)
-        if line.token in asked
-    }
+    out). Shares and indices are looked up in the catalogue; the derivatives' listing is
+    made only when a futures or options token is asked for."""
+    order = list(wanted)
+    asked = set(order)
+    found: dict[int, Instrument] = {}
+    for instrument in market.catalogue:
+        if instrument.venue in (Venue.NSE, Venue.BSE):
+            line = _spot(instrument)
+            if line.token in asked:
+                found[line.token] = instrument
+    if any(t & 0xFF in _DERIVATIVE_SEGMENTS for t in asked - found.keys()):
+        for line in listing(market):
+            if line.token in asked and line.token not in found:
+                found[line.token] = market.instrument(line.symbol)
+    return {token: found[token] for token in order if token in found}
+
+
+def by_token(market: MarketData, token: int) -> Instrument:
+    """Return the instrument a Kite token names."""
+    found = tokens(market, [token])
+    if token not in found:
+        raise UnknownInstrument(f"Invalid `instrument_token`: {token}")
+    return found[token]
 
 
 def _keys(keys: list[str], limit: int) -> list[str]:
@@ -373,6 +383,8 @@ def historical(
     candles: list[list[Any]] = []
     for bar in bars:
         at = datetime.fromtimestamp(bar.timestamp / 1000, UTC)
+        if interval == "day":  # Kite dates a day's candle at India's midnight
+            at = datetime.combine(at.astimezone(KITE_ZONE).date(), time(0), KITE_ZONE)
         row: list[Any] = [kite_iso(at), bar.open, bar.high, bar.low, bar.close, int(bar.volume)]
         if oi:
             row.append(0)

@@ -65,10 +65,13 @@ class PostbackPolicy:
 
 async def destination_allowed(policy: PostbackPolicy, url: str) -> bool:
     """Tell whether every address ``url``'s host resolves to is allowed (none: no)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     loop = asyncio.get_running_loop()
     try:
         found = await loop.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)

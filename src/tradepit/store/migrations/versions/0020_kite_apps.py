@@ -6,7 +6,8 @@ Create Date: 2026-12-07 12:30:00.000000
 
 ``kite_apps``: a user's Kite Connect apps (api_key, the secret sealed, redirect and postback
 URLs); ``kite_request_tokens``: the one-time request tokens a login hands to the redirect URL
-(SHA-256 only), exchanged once for an access token.
+(SHA-256 only), exchanged once for an access token; ``kite_gtts``: good-till-triggered
+triggers.
 """
 
 from __future__ import annotations
@@ -71,8 +72,33 @@ def upgrade() -> None:
             batch_op.f("ix_kite_request_tokens_expires_at"), ["expires_at"], unique=False
         )
 
+    op.create_table(
+        "kite_gtts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("symbol", sa.String(length=40), nullable=False),
+        sa.Column("condition", sa.JSON(), nullable=False),
+        sa.Column("orders", sa.JSON(), nullable=False),
+        sa.Column("created_at", tradepit.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", tradepit.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", tradepit.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_kite_gtts_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kite_gtts")),
+    )
+    with op.batch_alter_table("kite_gtts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_kite_gtts_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_kite_gtts_user_id"), ["user_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("kite_gtts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_kite_gtts_user_id"))
+        batch_op.drop_index(batch_op.f("ix_kite_gtts_status"))
+    op.drop_table("kite_gtts")
     with op.batch_alter_table("kite_request_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_kite_request_tokens_expires_at"))
         batch_op.drop_index(batch_op.f("ix_kite_request_tokens_app_id"))
