@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,24 +13,15 @@ import pytest
 from kiteconnect import KiteConnect
 
 from tests.factories import PASSWORD, register
-from tests.realtime.conftest import live_app
+
+# The running app (market always open, mid-session clock) and its HTTP client, as the
+# real-time tests have them.
+from tests.realtime.conftest import http, live
+
+__all__ = ["http", "live"]
 
 T = TypeVar("T")
 REDIRECT = "http://bot.example/callback?state=abc"
-
-
-@pytest.fixture
-async def live(tmp_path: Path, db: str) -> AsyncIterator[str]:
-    """Yield the address of a running app (market always open, mid-session clock)."""
-    async with live_app(tmp_path / "data", db) as address:
-        yield address
-
-
-@pytest.fixture
-async def http(live: str) -> AsyncIterator[httpx.AsyncClient]:
-    """Yield an HTTP client of the running app."""
-    async with httpx.AsyncClient(base_url=f"http://{live}", timeout=10) as client:
-        yield client
 
 
 @dataclass
