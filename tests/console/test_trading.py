@@ -114,20 +114,8 @@ async def test_a_new_user_trades_and_logs_out(tmp_path: Path, db: str, people: P
         await dialog.get_by_role("button", name="Cancel order").click()
         await expect(resting).to_contain_text("cancelled")
 
-        # Closing is refused while the bracket's legs rest (they count as shares on sale), and
-        # says so beside the positions; cancelling the legs from the list lets it close.
-        asha.watch.expect(400, "/api/paper-trading/positions/RELIANCE/close")
-        await held.get_by_role("button", name=re.compile("Close RELIANCE")).click()
-        await page.get_by_role("dialog").get_by_role("button", name="Close position").click()
-        refusal = page.get_by_role("region", name="Positions").get_by_role("alert")
-        await expect(refusal).to_contain_text("already on sale")
-        for leg in ("take-profit", "stop-loss"):
-            row = orders.get_by_role("row").filter(has_text=leg)
-            await row.get_by_role("button", name=re.compile("Cancel order")).click()
-            await page.get_by_role("dialog").get_by_role("button", name="Cancel order").click()
-            await expect(row).to_contain_text("cancelled")
-
-        # Close the position.
+        # Close the position while its bracket's legs rest: the close sells what is held and
+        # the legs are cancelled with it.
         await held.get_by_role("button", name=re.compile("Close RELIANCE")).click()
         await page.get_by_role("dialog").get_by_role("button", name="Close position").click()
         await expect(held).to_have_count(0)
