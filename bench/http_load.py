@@ -1,12 +1,16 @@
-"""Measure a running ``tradepit serve`` from outside with ``wrk``, a C load generator.
+"""Measure running Tradepit servers from outside with ``wrk``, a C load generator.
 
-Run with ``python -m bench.http_load [seconds per case] [rounds]``. A real ``tradepit serve``
-runs as a subprocess on loopback (embedded SQLite in a temporary data directory, market always open,
-cheap Argon2, rate limits that never trigger). For every case, ``wrk`` sends the same request
+Run with ``python -m bench.http_load [seconds per case] [rounds] [shapes]``. Each deployment
+shape (``SHAPES``: one ``tradepit serve`` on SQLite, one on PostgreSQL, and an engine with a
+pool of two API workers on PostgreSQL and Redis; comma-separated, all by default) runs as real
+subprocesses on loopback (a temporary data directory and a scratch PostgreSQL database, market
+always open, cheap Argon2, rate limits that never trigger); a shape whose services are not
+there is reported as not measured. For every case, ``wrk`` sends the same request
 over ``CONNECTIONS`` keep-alive connections for a fixed time; the baseline, ``GET /health``,
 touches no database and no identity, so each ratio says what a route costs the server beyond
-answering HTTP at all. Cases run interleaved for ``ROUNDS`` rounds and each figure is the
-median of its rounds (the machine is noisy).
+answering HTTP at all; each shape is measured against its own baseline. Cases run
+interleaved for ``ROUNDS`` rounds and each figure is the median of its rounds (the machine is
+noisy).
 
 A Python client caps ``GET /health`` near 1,000/s on two cores and would make the baseline
 measure the client; ``wrk`` reaches the server's own ceiling. ``wrk`` is installed by
@@ -20,17 +24,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import redis.asyncio as redis
 
-from bench.server import serving
+from bench.server import running, scratch_postgres, server_env, serving
 
 CONNECTIONS = 32
 FEW_CONNECTIONS = 4
@@ -161,35 +169,105 @@ def cases(bearer: dict[str, str], api_key: dict[str, str]) -> list[Case]:
     ]
 
 
-async def measure(seconds: int, rounds: int) -> dict[str, list[Run]]:
-    """Start a server, then run every case ``rounds`` times, interleaved."""
+#: Where the PostgreSQL and split shapes create their scratch database, and the split shape's bus.
+POSTGRES_URL = os.environ.get(
+    "TRADEPIT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("TRADEPIT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+#: The deployment shapes measured, each against its own baseline.
+SHAPES = {
+    "sqlite": "one `tradepit serve` on the embedded SQLite file",
+    "postgresql": "one `tradepit serve` on PostgreSQL",
+    "split": "`tradepit engine` + `tradepit serve --role api --workers 2` on PostgreSQL and Redis",
+}
+
+
+class Unavailable(Exception):
+    """A shape's services are not there to measure it."""
+
+
+@asynccontextmanager
+async def deployed(shape: str, folder: Path) -> AsyncIterator[str]:
+    """Start ``shape`` on loopback and yield the root URL its clients use."""
+    if shape == "sqlite":
+        async with serving(folder / "data", "server") as server:
+            yield server.base_url
+        return
+    async with AsyncExitStack() as stack:
+        name = f"tradepit_bench_{os.getpid()}"
+        try:
+            url = await stack.enter_async_context(scratch_postgres(POSTGRES_URL, name))
+        except OSError as exc:
+            raise Unavailable(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}") from exc
+        env = server_env(folder / "data") | {
+            "TRADEPIT_DATABASE_URL": url,
+            "TRADEPIT_MIGRATE_ON_START": "true",
+        }
+        if shape == "postgresql":
+            server = await stack.enter_async_context(running(["serve"], env, folder / "s.log"))
+            yield server.base_url
+            return
+        await reachable_redis()
+        env |= {"TRADEPIT_REDIS_URL": REDIS_URL, "TRADEPIT_REDIS_PREFIX": f"bench{os.getpid()}"}
+        await stack.enter_async_context(running(["engine"], env, folder / "engine.log"))
+        api = ["serve", "--role", "api", "--workers", "2"]
+        pool = await stack.enter_async_context(running(api, env, folder / "api.log"))
+        yield pool.base_url
+
+
+async def reachable_redis() -> None:
+    """Raise ``Unavailable`` unless Redis answers at ``REDIS_URL``."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except redis.RedisError as exc:
+        raise Unavailable(f"Redis at {REDIS_URL} is unreachable: {exc}") from exc
+    finally:
+        await client.aclose()
+
+
+async def measure(seconds: int, rounds: int, shape: str) -> dict[str, list[Run]]:
+    """Start ``shape``, then run every case ``rounds`` times, interleaved."""
     with tempfile.TemporaryDirectory(prefix="tradepit-bench-http-") as name:
         folder = Path(name)
-        async with serving(folder / "data", "server") as server:
-            bearer, api_key = await credentials(server.base_url)
+        async with deployed(shape, folder) as base_url:
+            bearer, api_key = await credentials(base_url)
             todo = cases(bearer, api_key)
             results: dict[str, list[Run]] = {case.name: [] for case in todo}
             for case in todo:  # warm up: code paths, caches, the first orders' rows
-                await asyncio.to_thread(run_wrk, server.base_url, case, 1, folder, "warm")
+                await asyncio.to_thread(run_wrk, base_url, case, 1, folder, "warm")
             for number in range(rounds):
                 for case in todo:
                     run = await asyncio.to_thread(
-                        run_wrk, server.base_url, case, seconds, folder, f"r{number}"
+                        run_wrk, base_url, case, seconds, folder, f"r{number}"
                     )
                     results[case.name].append(run)
     return results
 
 
 def main() -> None:
-    """Print each case's median throughput, p50, p99 and ratio to the baseline."""
+    """For each shape, print each case's median throughput, p50, p99 and ratio to the
+    baseline measured against the same shape in the same run."""
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else SECONDS
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else ROUNDS
-    results = asyncio.run(measure(seconds, rounds))
+    shapes = sys.argv[3].split(",") if len(sys.argv) > 3 else list(SHAPES)
+    for shape in shapes:
+        try:
+            results = asyncio.run(measure(seconds, rounds, shape))
+        except Unavailable as exc:
+            print(f"\nHTTP from outside, {SHAPES[shape]}: not measured ({exc})")
+            continue
+        report(results, seconds, rounds, SHAPES[shape])
+
+
+def report(results: dict[str, list[Run]], seconds: int, rounds: int, shape: str) -> None:
+    """Print one shape's table."""
     baseline = statistics.median(r.throughput for r in next(iter(results.values())))
     width = max(map(len, results))
     print(
-        f"\nHTTP from outside: wrk ({THREADS} threads) against `tradepit serve` on loopback "
-        f"(SQLite), {seconds} s per case, median of {rounds} interleaved rounds"
+        f"\nHTTP from outside: wrk ({THREADS} threads) against {shape}, on loopback, "
+        f"{seconds} s per case, median of {rounds} interleaved rounds"
     )
     print(f"{'case':<{width}}  {'conns':>5}  {'req/s':>7}  {'p50 ms':>7}  {'p99 ms':>7}  {'×':>5}")
     connections = {c.name: c.connections for c in cases({}, {})}

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from tradepit.store.db import create_engine
 
 TRADEPIT = Path(sys.executable).parent / "tradepit"
 STARTUP_TIMEOUT = 60.0
@@ -130,3 +134,22 @@ async def serving(
         ["serve"], server_env(data_dir) | (env or {}), log, cwd=data_dir.parent
     ) as server:
         yield server
+
+
+@asynccontextmanager
+async def scratch_postgres(url: str, name: str) -> AsyncIterator[str]:
+    """Create the PostgreSQL database ``name`` on the server of ``url``, yield its URL and drop
+    it afterwards (``OSError`` when the server cannot be reached)."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except BaseException:
+        await admin.dispose()
+        raise
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()

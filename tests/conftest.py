@@ -10,16 +10,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import hypothesis
 import pytest
+from bench.server import scratch_postgres
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from tests.books import assert_books_balance
@@ -78,19 +78,12 @@ async def postgres_database(prefix: str, name: str | None = None) -> AsyncIterat
         skip_or_fail("PostgreSQL tests need TRADEPIT_TEST_POSTGRES_URL (CI sets it)")
     assert POSTGRES_URL is not None
     name = name or f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OSError as exc:
-        await admin.dispose()
-        skip_or_fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with AsyncExitStack() as stack:
+        try:
+            url = await stack.enter_async_context(scratch_postgres(POSTGRES_URL, name))
+        except OSError as exc:
+            skip_or_fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +134,8 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "auth_rate_limit": "100000/minute",
         # Many apps start in one test process: what one built must stay collectable.
         "gc_freeze": False,
+        # Kept in memory on both databases, so that the check after each test covers both.
+        "trading_state_in_memory": True,
         **overrides,
     }
     return Settings(_env_file=None, **values)
@@ -160,6 +155,7 @@ async def app_at(
     application = create_app(make_settings(data_dir, database_url, **overrides), clock=clock)
     try:
         yield application
+        await assert_memory_current(application)
     finally:
         await application.state.wiring.engine.dispose()
 
@@ -168,8 +164,18 @@ async def app_at(
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     """Yield a fresh app on the test database."""
     application = create_app(settings)
-    yield application
-    await application.state.wiring.engine.dispose()
+    try:
+        yield application
+        await assert_memory_current(application)
+    finally:
+        await application.state.wiring.engine.dispose()
+
+
+async def assert_memory_current(application: FastAPI) -> None:
+    """Assert that what the app keeps in memory of users' wallets, positions and resting
+    orders is what the database holds: every writer told it of the users it wrote."""
+    problems = await application.state.wiring.trading.stale()
+    assert not problems, "\n".join(problems)
 
 
 def client_for(app: FastAPI, ip: str = CLIENT_IP) -> httpx.AsyncClient:

@@ -99,6 +99,7 @@ from tradepit.settings import Settings
 from tradepit.store.crypto import Sealer
 from tradepit.store.db import create_engine, create_sessionmaker
 from tradepit.store.secrets import Secrets
+from tradepit.trading.state import TradingState
 
 if TYPE_CHECKING:
     from tradepit.market.kite_feed import OptionTokens
@@ -186,6 +187,7 @@ def build_wiring(
     metrics = CollectorRegistry()
     return Wiring(
         identities=identities,
+        trading=TradingState(sessionmaker, keep=settings.keeps_trading_state),
         role=settings.role,
         leadership=Leadership(engine, shape=_shape(settings), registry=metrics),
         # One SQLite connection serialises every writer: there, orders share transactions.

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     #: Migrate the schema before starting (``tradepit migrate`` first otherwise); the embedded
     #: SQLite database is always migrated at start.
     migrate_on_start: bool = False
+    #: Keep each user's wallets, positions and resting orders in memory for reads. Only a
+    #: process that is its database's only writer may: unset, it is on with the embedded SQLite
+    #: file (one process) and off on PostgreSQL, where other processes write.
+    trading_state_in_memory: bool | None = None
     redis_prefix: str = Field(default="tradepit", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     #: Addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto
@@ -167,6 +171,13 @@ class Settings(BaseSettings):
         """Return the database URL (always set after validation)."""
         assert self.database_url is not None
         return self.database_url
+
+    @property
+    def keeps_trading_state(self) -> bool:
+        """Tell whether reads of the trading state are answered from memory."""
+        if self.trading_state_in_memory is not None:
+            return self.trading_state_in_memory
+        return self.is_sqlite
 
     @property
     def is_sqlite(self) -> bool:

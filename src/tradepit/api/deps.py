@@ -34,6 +34,7 @@ from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub
 from tradepit.store.crypto import Sealer
 from tradepit.store.db import commit
+from tradepit.trading.state import TradingState
 
 
 @dataclass
@@ -69,6 +70,8 @@ class Wiring:
     desk: Desk
     #: Users, API keys and revocations, held in memory for every request's checks.
     identities: Identities
+    #: Each user's wallets, positions and resting orders, for reads.
+    trading: TradingState
     on_kite_token: Callable[[str], Awaitable[None]] | None = None
     redis_url: str | None = None
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -91,6 +94,14 @@ async def wiring(request: Request) -> Wiring:
 
 
 WiringDep = Annotated[Wiring, Depends(wiring)]
+
+
+async def trading_state(wired: WiringDep) -> TradingState:
+    """Return what users hold (kept in memory where this process is the only writer)."""
+    return wired.trading
+
+
+TradingDep = Annotated[TradingState, Depends(trading_state)]
 
 
 async def market_reader(wired: WiringDep) -> MarketData:

@@ -11,6 +11,7 @@ from tradepit.api.deps import (
     CallerDep,
     IdPath,
     SessionDep,
+    TradingDep,
     WiringDep,
     market_reader,
 )
@@ -92,6 +93,7 @@ async def place_order(
 async def list_orders(
     caller: CallerDep,
     session: SessionDep,
+    trading: TradingDep,
     response: Response,
     status_: Annotated[Status | None, Query(alias="status")] = None,
     symbol: Annotated[str | None, Query(max_length=40)] = None,
@@ -102,6 +104,7 @@ async def list_orders(
     first, filtered by status and symbol; ``X-Total-Count`` counts every page."""
     found, total = await orders.history(
         session,
+        trading,
         caller,
         status=status_.value if status_ else None,
         symbol=symbol,
@@ -147,10 +150,10 @@ async def cancel_order(
 
 
 @router.get("/positions", summary="My positions", responses={**ERRORS, 200: example([POSITION])})
-async def positions(caller: CallerDep, session: SessionDep, data: MarketDep) -> list[PositionRead]:
+async def positions(caller: CallerDep, trading: TradingDep, data: MarketDep) -> list[PositionRead]:
     """Return my net positions per symbol and product (a bare list, as the paper-tournaments
     frontend reads it), marked to the last price."""
-    return await holdings.positions(session, data, caller)
+    return await holdings.positions(trading, data, caller)
 
 
 @router.post(
@@ -179,16 +182,16 @@ async def close_position(
 
 
 @router.get("/portfolio", summary="My portfolio", responses={**ERRORS, 200: example(PORTFOLIO)})
-async def portfolio(caller: CallerDep, session: SessionDep, data: MarketDep) -> PortfolioRead:
+async def portfolio(caller: CallerDep, trading: TradingDep, data: MarketDep) -> PortfolioRead:
     """Return cash, positions value, equity, realized and unrealized P&L per currency, and the
     INR summary the paper-tournaments frontend reads (``total_value``, ``cash_balance``,
     ``positions_value``, ``total_pnl``)."""
-    return await holdings.portfolio(session, data, caller)
+    return await holdings.portfolio(trading, data, caller)
 
 
 @paper_router.get(
     "/pnl", summary="My P&L (paper-tournaments frontend)", responses={**ERRORS, 200: example(PNL)}
 )
-async def pnl(caller: CallerDep, session: SessionDep, data: MarketDep) -> PnlRead:
+async def pnl(caller: CallerDep, trading: TradingDep, data: MarketDep) -> PnlRead:
     """Return the P&L of my INR positions: unrealised, realised (net of charges) and total."""
-    return await holdings.pnl(session, data, caller)
+    return await holdings.pnl(trading, data, caller)

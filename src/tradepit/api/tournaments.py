@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from tradepit.api.deps import AdminDep, CallerDep, IdPath, SessionDep, WiringDep
+from tradepit.api.deps import AdminDep, CallerDep, IdPath, SessionDep, TradingDep, WiringDep
 from tradepit.api.dialects import SeedShapedRoute
 from tradepit.api.examples import example
 from tradepit.api.orders import place_order
@@ -312,7 +312,7 @@ async def entry_pnl(
     tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> PnlRead:
     """Return the P&L of my positions in the tournament: unrealised, realised, total."""
-    return await tournaments.entry_pnl(session, wired.market, caller, tournament_id)
+    return await tournaments.entry_pnl(session, wired.trading, wired.market, caller, tournament_id)
 
 
 @router.get(
@@ -324,7 +324,9 @@ async def entry_positions(
     tournament_id: IdPath, caller: CallerDep, session: SessionDep, wired: WiringDep
 ) -> list[PositionRead]:
     """Return my positions in the tournament (a bare list), marked to the last price."""
-    return await tournaments.entry_positions(session, wired.market, caller, tournament_id)
+    return await tournaments.entry_positions(
+        session, wired.trading, wired.market, caller, tournament_id
+    )
 
 
 @router.delete(
@@ -362,6 +364,7 @@ async def entry_orders(
     tournament_id: IdPath,
     caller: CallerDep,
     session: SessionDep,
+    trading: TradingDep,
     response: Response,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -371,6 +374,7 @@ async def entry_orders(
     await tournaments.my_entry(session, caller, tournament_id)
     found, total = await orders.history(
         session,
+        trading,
         caller,
         status=None,
         symbol=None,
@@ -455,5 +459,5 @@ async def participant_portfolio(
     """Return a participant's positions in the tournament (symbol, product, quantity, average
     price, last price, realized and unrealized P&L) with their cash and equity."""
     return await tournaments.participant_portfolio(
-        session, wired.market, caller, tournament_id, user_id
+        session, wired.trading, wired.market, caller, tournament_id, user_id
     )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from tradepit.api.deps import CallerDep, SessionDep
+from tradepit.api.deps import CallerDep, SessionDep, TradingDep
 from tradepit.api.examples import example
 from tradepit.schemas.wallets import LEDGER, WALLETS, Currency, LedgerPage, WalletRead
 from tradepit.services import wallets
@@ -17,9 +17,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "Not logged in"}
 
 
 @router.get("/wallet", summary="My wallets", responses={**ERRORS, 200: example(WALLETS)})
-async def wallet(caller: CallerDep, session: SessionDep) -> list[WalletRead]:
+async def wallet(caller: CallerDep, trading: TradingDep) -> list[WalletRead]:
     """Return cash, blocked (open-order holds and margin) and available money per currency."""
-    return await wallets.wallets_of(session, caller.user.id)
+    return await wallets.wallets_of(trading, caller.user.id)
 
 
 @router.get("/ledger", summary="My ledger entries", responses={**ERRORS, 200: example(LEDGER)})

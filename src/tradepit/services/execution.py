@@ -43,6 +43,7 @@ from tradepit.store import wallets as wallet_store
 from tradepit.store.orders import FillRow, OrderRow, PositionRow
 from tradepit.store.tournaments import Tournament
 from tradepit.store.wallets import Wallet
+from tradepit.trading.state import PositionView
 
 #: The system wallets on the other side of trades and charges.
 
@@ -522,7 +523,9 @@ async def _post_trade(
         raise wallets.short_of(currency, need, wallet.balance, wallet.blocked) from None
 
 
-def position_of(user_id: int, symbol: str, product: Product, row: PositionRow | None) -> Position:
+def position_of(
+    user_id: int, symbol: str, product: Product, row: PositionRow | PositionView | None
+) -> Position:
     if row is None:
         return Position(user_id, symbol, product)
     return Position(

@@ -73,6 +73,7 @@ from tradepit.store import users as user_store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.db import after_commit
 from tradepit.store.orders import OrderRow, PositionRow
+from tradepit.trading.state import RESTING, TradingState, order_model
 
 
 class DuplicateClientOrderId(Conflict):
@@ -325,34 +326,6 @@ async def _default_product(session: AsyncSession, caller: Caller) -> str:
     return found.default_product if found is not None else Product.MIS.value
 
 
-def order_model(order: OrderRow, fills: list[FillRead] | None = None) -> OrderRead:
-    """Return the wire shape of an order."""
-    return OrderRead(
-        id=order.id,
-        client_order_id=order.client_order_id,
-        symbol=order.symbol,
-        order_type=OrderType(order.order_type),
-        order_side=Side(order.side),
-        product=Product(order.product),
-        validity=order.validity,
-        quantity=order.quantity,
-        filled_quantity=order.filled_quantity,
-        price=order.price,
-        trigger_price=order.trigger_price,
-        average_price=order.average_price,
-        status=order.status,
-        reason=order.reason,
-        charges=order.charges,
-        tournament_id=order.tournament_id,
-        parent_id=order.parent_id,
-        leg=order.leg,
-        bracket=json.loads(order.bracket) if order.bracket else None,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        fills=fills,
-    )
-
-
 async def order_read(
     session: AsyncSession, order: OrderRow, *, with_fills: bool, new: bool = False
 ) -> OrderRead:
@@ -548,6 +521,7 @@ async def close_position_by_id(
 
 async def history(
     session: AsyncSession,
+    state: TradingState,
     caller: Caller,
     *,
     status: str | None,
@@ -556,13 +530,25 @@ async def history(
     limit: int,
     tournament_id: int | None = None,
 ) -> tuple[list[OrderRead], int]:
-    """Return one page of the caller's orders (all, or one tournament's), newest first."""
+    """Return one page of the caller's orders (all, or one tournament's), newest first; the
+    orders that may still fill come from the trading state."""
+    symbol = symbol.upper() if symbol else None
+    offset = (page - 1) * limit
+    if status in RESTING:
+        found = [
+            order
+            for order in await state.within(session).resting(caller.user.id)
+            if order.status == status
+            and (symbol is None or order.symbol == symbol)
+            and (tournament_id is None or order.tournament_id == tournament_id)
+        ]
+        return found[offset : offset + limit], len(found)
     rows, total = await store.page(
         session,
         caller.user.id,
         status=status,
-        symbol=symbol.upper() if symbol else None,
-        offset=(page - 1) * limit,
+        symbol=symbol,
+        offset=offset,
         limit=limit,
         tournament_id=tournament_id,
     )

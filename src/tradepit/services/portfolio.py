@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from tradepit.domain.instruments import Instrument, Kind
 from tradepit.domain.orders import (
     Product,
@@ -21,18 +19,20 @@ from tradepit.schemas.orders import (
 from tradepit.services import wallets
 from tradepit.services.callers import Caller
 from tradepit.services.execution import position_of
-from tradepit.store import orders as store
-from tradepit.store.orders import PositionRow
+from tradepit.trading.state import PositionView, TradingState
 
 #: The currency of the paper-tournaments frontend's summaries (its wallet is INR).
 SUMMARY_CURRENCY = "INR"
 
 
-async def positions(
-    session: AsyncSession, market: MarketData, caller: Caller
-) -> list[PositionRead]:
+async def positions(state: TradingState, market: MarketData, caller: Caller) -> list[PositionRead]:
     """Return the caller's positions (open, and closed ones with realized P&L) marked to LTP."""
-    return _positions(market, caller.user.id, await store.positions_of(session, caller.user.id))
+    return _positions(market, caller.user.id, await _held(state, caller.user.id, None))
+
+
+async def _held(state: TradingState, user_id: int, tournament_id: int | None) -> list[PositionView]:
+    """Return the user's main positions, or those of one tournament."""
+    return [p for p in await state.positions(user_id) if p.tournament_id == tournament_id]
 
 
 def instrument_type(instrument: Instrument) -> str:
@@ -43,7 +43,7 @@ def instrument_type(instrument: Instrument) -> str:
     return {Kind.EQUITY: "EQ", Kind.FUTURE: "FUT"}.get(instrument.kind, instrument.kind.value)
 
 
-def _positions(market: MarketData, user_id: int, rows: list[PositionRow]) -> list[PositionRead]:
+def _positions(market: MarketData, user_id: int, rows: list[PositionView]) -> list[PositionRead]:
     found = []
     for row in rows:
         instrument = market.instrument(row.symbol)
@@ -77,12 +77,12 @@ def _positions(market: MarketData, user_id: int, rows: list[PositionRow]) -> lis
     return found
 
 
-async def portfolio(session: AsyncSession, market: MarketData, caller: Caller) -> PortfolioRead:
+async def portfolio(state: TradingState, market: MarketData, caller: Caller) -> PortfolioRead:
     """Return cash, positions value, equity, margin used and P&L per currency, with the
     positions. A position carried on margin (a future, an intraday long) is valued at its
     unrealized P&L, any other at its market value, so equity = cash + positions value."""
-    cash = [(w.currency, w.cash) for w in await wallets.wallets_of(session, caller.user.id)]
-    held = await _portfolio(session, market, caller.user.id, None, cash)
+    cash = [(w.currency, w.cash) for w in await wallets.wallets_of(state, caller.user.id)]
+    held = await _portfolio(state, market, caller.user.id, None, cash)
     inr = next((c for c in held.currencies if c.currency == SUMMARY_CURRENCY), None)
     if inr is None:
         return held
@@ -97,7 +97,7 @@ async def portfolio(session: AsyncSession, market: MarketData, caller: Caller) -
 
 
 async def pnl(
-    session: AsyncSession,
+    state: TradingState,
     market: MarketData,
     caller: Caller,
     currency: str = SUMMARY_CURRENCY,
@@ -105,7 +105,7 @@ async def pnl(
 ) -> PnlRead:
     """Return the P&L of the caller's positions in ``currency`` (main, or one tournament's):
     unrealized on what is open, realized net of charges, and their sum."""
-    rows = await store.positions_of(session, caller.user.id, tournament_id)
+    rows = await _held(state, caller.user.id, tournament_id)
     held = [p for p in _positions(market, caller.user.id, rows) if p.currency == currency]
     realized = sum((p.realized_pnl for p in held), Decimal(0))
     unrealized = sum((p.unrealized_pnl for p in held), Decimal(0))
@@ -118,14 +118,14 @@ async def pnl(
 
 
 async def entry_positions(
-    session: AsyncSession, market: MarketData, user_id: int, tournament_id: int
+    state: TradingState, market: MarketData, user_id: int, tournament_id: int
 ) -> list[PositionRead]:
     """Return a tournament entry's positions, marked to the last price."""
-    return _positions(market, user_id, await store.positions_of(session, user_id, tournament_id))
+    return _positions(market, user_id, await _held(state, user_id, tournament_id))
 
 
 async def entry_portfolio(
-    session: AsyncSession,
+    state: TradingState,
     market: MarketData,
     user_id: int,
     tournament_id: int,
@@ -134,17 +134,17 @@ async def entry_portfolio(
 ) -> PortfolioRead:
     """Return a tournament entry's portfolio: its isolated wallet's ``cash`` in ``currency``
     and its positions, figured as ``portfolio`` figures the main ones."""
-    return await _portfolio(session, market, user_id, tournament_id, [(currency, cash)])
+    return await _portfolio(state, market, user_id, tournament_id, [(currency, cash)])
 
 
 async def _portfolio(
-    session: AsyncSession,
+    state: TradingState,
     market: MarketData,
     user_id: int,
     tournament_id: int | None,
     cash: list[tuple[str, Decimal]],
 ) -> PortfolioRead:
-    rows = await store.positions_of(session, user_id, tournament_id)
+    rows = await _held(state, user_id, tournament_id)
     held = _positions(market, user_id, rows)
     value: dict[str, Decimal] = defaultdict(Decimal)
     realized: dict[str, Decimal] = defaultdict(Decimal)

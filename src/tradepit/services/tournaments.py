@@ -48,6 +48,7 @@ from tradepit.store import tournaments as store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.tournaments import Tournament, TournamentEntry
 from tradepit.store.wallets import Wallet
+from tradepit.trading.state import TradingState
 
 #: Entry fees in, prizes out.
 HOUSE = "system:tournaments"
@@ -420,19 +421,27 @@ async def my_entry(
 
 
 async def entry_positions(
-    session: AsyncSession, market: MarketData, caller: Caller, tournament_id: int
+    session: AsyncSession,
+    state: TradingState,
+    market: MarketData,
+    caller: Caller,
+    tournament_id: int,
 ) -> list[PositionRead]:
     """Return the caller's positions in the tournament, marked to the last price."""
     t, _ = await my_entry(session, caller, tournament_id)
-    return await portfolio.entry_positions(session, market, caller.user.id, t.id)
+    return await portfolio.entry_positions(state.within(session), market, caller.user.id, t.id)
 
 
 async def entry_pnl(
-    session: AsyncSession, market: MarketData, caller: Caller, tournament_id: int
+    session: AsyncSession,
+    state: TradingState,
+    market: MarketData,
+    caller: Caller,
+    tournament_id: int,
 ) -> PnlRead:
     """Return the P&L of the caller's positions in the tournament (its currency)."""
     t, _ = await my_entry(session, caller, tournament_id)
-    return await portfolio.pnl(session, market, caller, t.currency, t.id)
+    return await portfolio.pnl(state.within(session), market, caller, t.currency, t.id)
 
 
 async def get(session: AsyncSession, tournament_id: int) -> TournamentRead:
@@ -441,7 +450,12 @@ async def get(session: AsyncSession, tournament_id: int) -> TournamentRead:
 
 
 async def participant_portfolio(
-    session: AsyncSession, market: MarketData, caller: Caller, tournament_id: int, user_id: int
+    session: AsyncSession,
+    state: TradingState,
+    market: MarketData,
+    caller: Caller,
+    tournament_id: int,
+    user_id: int,
 ) -> ParticipantPortfolio:
     """Return a participant's positions in the tournament and their equity, marked to the last
     price. Anyone logged in sees them, unless the tournament hides portfolios and has not
@@ -458,7 +472,7 @@ async def participant_portfolio(
     own = await session.get(Wallet, entry.wallet_id)
     assert own is not None
     held = await portfolio.entry_portfolio(
-        session, market, user_id, t.id, own.currency, own.balance
+        state.within(session), market, user_id, t.id, own.currency, own.balance
     )
     names = await store.usernames(session, [user_id])
     return ParticipantPortfolio(

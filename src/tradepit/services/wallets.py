@@ -17,6 +17,7 @@ from tradepit.store import audit
 from tradepit.store import wallets as store
 from tradepit.store.users import User
 from tradepit.store.wallets import LedgerTransaction, Wallet
+from tradepit.trading.state import TradingState
 
 #: Predictions (okx-bets) are staked and paid in this currency.
 BET_CURRENCY = "USDT"
@@ -113,9 +114,9 @@ class UnknownWallet(NotFound):
     code = "WALLET_NOT_FOUND"
 
 
-async def wallets_of(session: AsyncSession, user_id: int) -> list[WalletRead]:
+async def wallets_of(state: TradingState, user_id: int) -> list[WalletRead]:
     """Return the user's cash wallets: cash, blocked and available per currency."""
-    rows = await store.user_wallets(session, user_id)
+    rows = await state.wallets(user_id)
     return [
         WalletRead(
             currency=w.currency,

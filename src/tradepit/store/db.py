@@ -70,6 +70,40 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def on_users_changed(
+    sessionmaker: async_sessionmaker[AsyncSession], listener: Callable[[set[int]], None]
+) -> None:
+    """Call ``listener`` with the users whose wallets, positions or orders a transaction of
+    ``sessionmaker``'s sessions wrote (``touch``), as soon as it ends, committed or not."""
+    sessionmaker.configure(info={_LISTENER: listener})
+
+
+def touch(session: AsyncSession | Session, user_id: int | None) -> None:
+    """Note that the session's transaction writes ``user_id``'s wallets, positions or orders
+    (``on_users_changed`` hears of it when the transaction ends)."""
+    if user_id is not None:
+        session.info.setdefault(_TOUCHED, set()).add(user_id)
+
+
+def touches(session: AsyncSession, user_id: int) -> bool:
+    """Tell whether the session's transaction writes ``user_id``'s trading state."""
+    return user_id in session.info.get(_TOUCHED, ())
+
+
+_TOUCHED = "touched_users"
+_LISTENER = "users_changed"
+
+
+@event.listens_for(Session, "before_flush")
+def _touch_flushed(session: Session, _context: Any, _instances: Any) -> None:
+    """Rows the ORM writes touch their owners (rows written by ``store.rows`` or a prebuilt
+    statement are touched where they are written)."""
+    for row in (*session.new, *session.dirty, *session.deleted):
+        owner = getattr(row, "user_id", None)
+        if isinstance(owner, int):
+            touch(session, owner)
+
+
 def before_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
     """Run ``action`` inside the transaction just before ``commit(session)`` commits it (the
     event outbox writes its rows there, so they commit with what they describe)."""
@@ -93,9 +127,14 @@ _CACHES = "transaction_caches"
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_caches(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # the outermost transaction, not a savepoint
-        session.info.pop(_CACHES, None)
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:  # a savepoint: the transaction goes on
+        return
+    session.info.pop(_CACHES, None)
+    touched: set[int] | None = session.info.pop(_TOUCHED, None)
+    listener: Callable[[set[int]], None] | None = session.info.get(_LISTENER)
+    if touched and listener is not None:
+        listener(touched)
 
 
 async def commit(session: AsyncSession) -> None:

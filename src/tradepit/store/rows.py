@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from tradepit.store.base import Base
-from tradepit.store.db import run, transaction_cache
+from tradepit.store.db import run, touch, transaction_cache
 
 M = TypeVar("M", bound=Base)
 
@@ -36,6 +36,7 @@ async def add(session: AsyncSession, row: Base) -> None:
         if column.key not in row.__dict__:
             setattr(row, column.key, _default(table, column.key))
         values[column.key] = row.__dict__[column.key]
+    touch(session, values.get("user_id"))
     row.id = (await run(session, _insert(table), values))[0][0]  # type: ignore[attr-defined]
     make_transient_to_detached(row)
     session.add(row)
@@ -47,6 +48,7 @@ async def write(session: AsyncSession, row: Base, **values: Any) -> None:
     session's copy takes them as loaded."""
     statement = _update(_table(row), tuple(sorted(values)))
     params = {f"new_{name}": value for name, value in values.items()}
+    touch(session, getattr(row, "user_id", None))
     await run(session, statement, {"row_id": row.id, **params})  # type: ignore[attr-defined]
     for name, value in values.items():
         set_committed_value(row, name, value)

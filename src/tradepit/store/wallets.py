@@ -32,7 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from tradepit.store import rows
 from tradepit.store.base import Base
-from tradepit.store.db import after_commit, run, run_many, transaction_cache
+from tradepit.store.db import after_commit, run, run_many, touch, transaction_cache
 from tradepit.store.types import ExactDecimal, UTCDateTime
 
 
@@ -147,6 +147,7 @@ async def lock_user(session: AsyncSession, user_id: int) -> None:
 
     The locked rows are remembered for the rest of the transaction (``find_wallet``)."""
     locked = transaction_cache(session, "locked_users")
+    touch(session, user_id)
     if user_id in locked:
         return  # already held by this transaction
     known = transaction_cache(session, "wallets")
@@ -161,12 +162,6 @@ _LOCK_USER = (
     .order_by(Wallet.id)
     .with_for_update()
 )
-
-
-async def user_wallets(session: AsyncSession, user_id: int) -> list[Wallet]:
-    """Return a user's wallets."""
-    stmt = select(Wallet).where(Wallet.user_id == user_id).order_by(Wallet.id)
-    return list(await session.scalars(stmt))
 
 
 async def find_wallet(
@@ -188,6 +183,7 @@ async def apply(session: AsyncSession, wallet_id: int, amount: Decimal) -> Decim
     found = await run(session, _APPLY, {"wallet_id": wallet_id, "amount": amount})
     balance: Decimal | None = found[0][0] if found else None
     if balance is not None:
+        touch(session, found[0][1])
         _loaded(session, wallet_id, "balance", balance)
     return balance
 
@@ -198,6 +194,7 @@ async def hold(session: AsyncSession, wallet_id: int, amount: Decimal) -> bool:
     blocked: Decimal | None = found[0][0] if found else None
     if blocked is None:
         return False
+    touch(session, found[0][1])
     _loaded(session, wallet_id, "blocked", blocked)
     return True
 
@@ -219,7 +216,7 @@ _APPLY = (
     .where(_wallets.id == bindparam("wallet_id"))
     .where(_wallets.allow_negative | (_wallets.balance + bindparam("amount") >= 0))
     .values(balance=_wallets.balance + bindparam("amount"))
-    .returning(_wallets.balance)
+    .returning(_wallets.balance, _wallets.user_id)
 )
 # Each comparison has the column first, so ``amount`` is bound as an exact amount.
 _HOLD = (
@@ -228,7 +225,7 @@ _HOLD = (
     .where(_wallets.blocked + bindparam("amount") <= _wallets.balance)
     .where(_wallets.blocked + bindparam("amount") >= 0)
     .values(blocked=_wallets.blocked + bindparam("amount"))
-    .returning(_wallets.blocked)
+    .returning(_wallets.blocked, _wallets.user_id)
 )
 
 

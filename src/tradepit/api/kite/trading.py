@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tradepit.api.deps import SessionDep, WiringDep
+from tradepit.api.deps import SessionDep, TradingDep, WiringDep
 from tradepit.api.kite.deps import FieldsDep, KiteCallerDep, parse, success
 from tradepit.domain.errors import InvalidInput
 from tradepit.schemas.kite import KiteModifyForm, KiteOrderForm
@@ -21,17 +21,17 @@ OrderId = Annotated[str, Path(max_length=40)]
 
 
 @router.get("/user/margins")
-async def margins(caller: KiteCallerDep, session: SessionDep) -> JSONResponse:
+async def margins(caller: KiteCallerDep, state: TradingDep) -> JSONResponse:
     """Return the equity (INR wallet) and commodity margins."""
-    return success(await trading.margins(session, caller))
+    return success(await trading.margins(state, caller))
 
 
 @router.get("/user/margins/{segment}")
 async def segment_margins(
-    segment: Annotated[str, Path(max_length=16)], caller: KiteCallerDep, session: SessionDep
+    segment: Annotated[str, Path(max_length=16)], caller: KiteCallerDep, state: TradingDep
 ) -> JSONResponse:
     """Return one segment's margins."""
-    return success(await trading.margins(session, caller, segment))
+    return success(await trading.margins(state, caller, segment))
 
 
 @router.post("/orders/{variety}")
@@ -109,9 +109,9 @@ async def trade_book(caller: KiteCallerDep, session: SessionDep, wired: WiringDe
 
 
 @router.get("/portfolio/positions")
-async def positions(caller: KiteCallerDep, session: SessionDep, wired: WiringDep) -> JSONResponse:
+async def positions(caller: KiteCallerDep, wired: WiringDep) -> JSONResponse:
     """Return the positions (``net`` and ``day``)."""
-    return success(await trading.positions(session, wired.market, caller))
+    return success(await trading.positions(wired.trading, wired.market, caller))
 
 
 @router.put("/portfolio/positions")
@@ -124,8 +124,6 @@ async def convert_position(caller: KiteCallerDep) -> JSONResponse:
 
 
 @router.get("/portfolio/holdings")
-async def portfolio_holdings(
-    caller: KiteCallerDep, session: SessionDep, wired: WiringDep
-) -> JSONResponse:
+async def portfolio_holdings(caller: KiteCallerDep, wired: WiringDep) -> JSONResponse:
     """Return the delivery (CNC) shares held."""
-    return success(await trading.portfolio_holdings(session, wired.market, caller))
+    return success(await trading.portfolio_holdings(wired.trading, wired.market, caller))

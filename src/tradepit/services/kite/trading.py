@@ -26,8 +26,9 @@ from tradepit.services import orders, wallets
 from tradepit.services import portfolio as holdings
 from tradepit.services.callers import Caller
 from tradepit.services.kite.market import exchange_of, resolve
-from tradepit.services.orders import Book, OrderNotFound, order_model
+from tradepit.services.orders import Book, OrderNotFound
 from tradepit.store import kite as store
+from tradepit.trading.state import TradingState, order_model
 
 #: Kite's order types and Tradepit's.
 ORDER_TYPES = {
@@ -349,27 +350,27 @@ def _position(market: MarketData, row: PositionRead) -> dict[str, Any]:
 
 
 async def _kite_positions(
-    session: AsyncSession, market: MarketData, caller: Caller
+    state: TradingState, market: MarketData, caller: Caller
 ) -> list[PositionRead]:
-    found = await holdings.positions(session, market, caller)
+    found = await holdings.positions(state, market, caller)
     return [p for p in found if p.currency == INR and p.tournament_id is None]
 
 
 async def positions(
-    session: AsyncSession, market: MarketData, caller: Caller
+    state: TradingState, market: MarketData, caller: Caller
 ) -> dict[str, list[dict[str, Any]]]:
     """Return the net positions (open and closed), each twice: ``net`` and ``day`` (Tradepit
     keeps one net position per symbol and product)."""
-    net = [_position(market, p) for p in await _kite_positions(session, market, caller)]
+    net = [_position(market, p) for p in await _kite_positions(state, market, caller)]
     return {"net": net, "day": [dict(p) for p in net]}
 
 
 async def portfolio_holdings(
-    session: AsyncSession, market: MarketData, caller: Caller
+    state: TradingState, market: MarketData, caller: Caller
 ) -> list[dict[str, Any]]:
     """Return the delivery (CNC) shares held."""
     found = []
-    for row in await _kite_positions(session, market, caller):
+    for row in await _kite_positions(state, market, caller):
         if row.product is not Product.CNC or row.quantity <= 0:
             continue
         instrument = market.instrument(row.symbol)
@@ -423,14 +424,14 @@ SEGMENTS = ("equity", "commodity")
 
 
 async def margins(
-    session: AsyncSession, caller: Caller, segment: str | None = None
+    state: TradingState, caller: Caller, segment: str | None = None
 ) -> dict[str, Any]:
     """Return the margins: ``equity`` is the INR wallet (``available.cash`` its cash, ``net``
     what is free of holds, ``utilised.debits`` the holds); ``commodity`` is not enabled."""
     if segment is not None and segment not in SEGMENTS:
         raise InvalidInput(f"Invalid segment: {segment!r}; one of equity, commodity")
     inr = next(
-        (w for w in await wallets.wallets_of(session, caller.user.id) if w.currency == INR), None
+        (w for w in await wallets.wallets_of(state, caller.user.id) if w.currency == INR), None
     )
     cash = inr.cash if inr else Decimal(0)
     blocked = inr.blocked if inr else Decimal(0)
