@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -21,7 +22,7 @@ from tradepit.domain.market import Candle, Tick
 from tradepit.market.catalogue import Catalogue
 from tradepit.market.feed import FeedState, TickSink
 from tradepit.market.quotes import QuoteBook
-from tradepit.market.simulated_feed import STEP_US, SimulatedFeed
+from tradepit.market.simulated_feed import CHUNK, STEP_US, SimulatedFeed
 from tradepit.market.simulator import Simulator
 from tradepit.services.callers import Caller
 from tradepit.services.feeds import FeedRunner, load_kite_token, save_kite_token, warm
@@ -293,6 +294,46 @@ class TestSimulatedFeed:
         per_instant = {ts: {t.symbol for t in ticks if t.ts == ts} for ts in stamps[-3:]}
         assert all(len(symbols) == len(catalogue) for symbols in per_instant.values())
         assert feed.state.status == "running" and feed.state.ticks == len(ticks)
+        # Several grid points per round (a fast clock): still time-major, as one batch was.
+        assert all(batch == sorted(batch, key=lambda t: t.ts) for batch in batches)
+
+    async def test_other_tasks_run_while_a_round_is_computed(self, catalogue: Catalogue) -> None:
+        """A round of the whole catalogue is computed a chunk at a time, and the event loop
+        serves other tasks (requests) between two chunks instead of waiting for the round."""
+        clock = SimulatedClock(speed=1, start=datetime(2026, 3, 4, 6, 0, tzinfo=UTC))
+        feed = SimulatedFeed(Simulator(catalogue, 42), clock)
+        turns = 0
+        seen: list[int] = []  # the other task's turns when each chunk was computed
+        compute = feed.simulator.tick_batch
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            seen.append(turns)
+            return compute(*args, **kwargs)
+
+        feed.simulator.tick_batch = counting  # type: ignore[method-assign]
+        rounds = 0
+
+        async def sink(batch: Sequence[Tick]) -> None:
+            nonlocal rounds
+            rounds += 1
+
+        async def other() -> None:
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        tasks = [asyncio.create_task(feed.run(sink)), asyncio.create_task(other())]
+        try:
+            await eventually(lambda: rounds >= 1, within=5)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        chunks = -(-len(feed.symbols) // CHUNK)
+        first_round = seen[:chunks]
+        assert chunks > 1 and len(first_round) == chunks
+        assert all(b > a for a, b in itertools.pairwise(first_round))
 
 
 def key() -> str:
