@@ -81,6 +81,16 @@ request = function()
 end
 """
 
+#: The same orders from ``TRADERS`` users in turn (``tokens`` is defined before it).
+ORDERS_OF_MANY = ORDERS.replace(
+    'wrk.format("POST", "/api/paper-trading/orders", nil, body)',
+    'wrk.format("POST", "/api/paper-trading/orders", {["Content-Type"] = "application/json", '
+    '["Authorization"] = "Bearer " .. tokens[counter % #tokens + 1]}, body)',
+)
+#: Users placing orders at once in the many-users case: on PostgreSQL one user's orders
+#: apply one at a time (the user's lock), different users' concurrently.
+TRADERS = 32
+
 
 @dataclass(frozen=True)
 class Case:
@@ -135,22 +145,39 @@ def run_wrk(base_url: str, case: Case, seconds: int, folder: Path, tag: str) -> 
     return run
 
 
-async def credentials(base_url: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Register the bench user; return bearer-token headers and API-key headers."""
+@dataclass(frozen=True)
+class Logins:
+    """The bench user's bearer-token and API-key headers, and the other traders' tokens."""
+
+    bearer: dict[str, str]
+    api_key: dict[str, str]
+    traders: list[str]
+
+
+async def credentials(base_url: str) -> Logins:
+    """Register the bench user (with an API key) and ``TRADERS`` traders; log them in."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        body = {"username": "bench", "password": PASSWORD}
-        (await http.post("/api/register", json=body)).raise_for_status()
-        login = await http.post("/api/login", json=body)
-        login.raise_for_status()
-        bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+        async def token(name: str) -> str:
+            body = {"username": name, "password": PASSWORD}
+            (await http.post("/api/register", json=body)).raise_for_status()
+            login = await http.post("/api/login", json=body)
+            login.raise_for_status()
+            found: str = login.json()["access_token"]
+            return found
+
+        bearer = {"Authorization": f"Bearer {await token('bench')}"}
         key = await http.post("/api/auth/api-keys", json={"name": "bench"}, headers=bearer)
         key.raise_for_status()
-        return bearer, {"X-API-Key": key.json()["key"]}
+        traders = [await token(f"trader{n}") for n in range(TRADERS)]
+        return Logins(bearer, {"X-API-Key": key.json()["key"]}, traders)
 
 
-def cases(bearer: dict[str, str], api_key: dict[str, str]) -> list[Case]:
+def cases(logins: Logins) -> list[Case]:
     """Return the baseline first, then every measured case."""
+    bearer = logins.bearer
     json_body = bearer | {"Content-Type": "application/json"}
+    many = "local tokens = {" + ", ".join(f'"{t}"' for t in logins.traders) + "}\n"
     return [
         Case("GET /health (baseline)", "/health", {}),
         Case("POST MARKET order, filled + committed", "/", json_body, script=ORDERS),
@@ -161,8 +188,9 @@ def cases(bearer: dict[str, str], api_key: dict[str, str]) -> list[Case]:
             connections=FEW_CONNECTIONS,
             script=ORDERS,
         ),
+        Case(f"POST MARKET order, {TRADERS} users", "/", {}, script=many + ORDERS_OF_MANY),
         Case("GET /api/auth/me, bearer token", "/api/auth/me", bearer),
-        Case("GET /api/auth/me, API key", "/api/auth/me", api_key),
+        Case("GET /api/auth/me, API key", "/api/auth/me", logins.api_key),
         Case("GET wallet", "/api/paper-trading/wallet", bearer),
         Case("GET positions", "/api/paper-trading/positions", bearer),
         Case("GET open orders", "/api/paper-trading/orders?status=open", bearer),
@@ -232,8 +260,7 @@ async def measure(seconds: int, rounds: int, shape: str) -> dict[str, list[Run]]
     with tempfile.TemporaryDirectory(prefix="tradepit-bench-http-") as name:
         folder = Path(name)
         async with deployed(shape, folder) as base_url:
-            bearer, api_key = await credentials(base_url)
-            todo = cases(bearer, api_key)
+            todo = cases(await credentials(base_url))
             results: dict[str, list[Run]] = {case.name: [] for case in todo}
             for case in todo:  # warm up: code paths, caches, the first orders' rows
                 await asyncio.to_thread(run_wrk, base_url, case, 1, folder, "warm")
@@ -270,7 +297,7 @@ def report(results: dict[str, list[Run]], seconds: int, rounds: int, shape: str)
         f"{seconds} s per case, median of {rounds} interleaved rounds"
     )
     print(f"{'case':<{width}}  {'conns':>5}  {'req/s':>7}  {'p50 ms':>7}  {'p99 ms':>7}  {'×':>5}")
-    connections = {c.name: c.connections for c in cases({}, {})}
+    connections = {c.name: c.connections for c in cases(Logins({}, {}, []))}
     for name, runs in results.items():
         throughput = statistics.median(r.throughput for r in runs)
         p50 = statistics.median(r.p50_us for r in runs) / 1000

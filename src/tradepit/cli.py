@@ -32,7 +32,7 @@ from tradepit.services.books import BooksReport
 from tradepit.services.leadership import Shape, refusal, rivals
 from tradepit.settings import Settings
 from tradepit.store.crypto import SealBroken, Sealer
-from tradepit.store.db import create_engine, create_sessionmaker
+from tradepit.store.db import commit, create_engine, create_sessionmaker
 from tradepit.store.migrate import schema_problem, upgrade
 from tradepit.store.secrets import Secrets
 from tradepit.store.users import User
@@ -101,7 +101,7 @@ async def _create_user(
                 ip="cli",
                 role=role,
             )
-            await session.commit()
+            await commit(session)
             return user
     finally:
         await engine.dispose()

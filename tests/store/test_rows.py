@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tradepit.store import rows
-from tradepit.store.db import commit, create_engine, create_sessionmaker
+from tradepit.store.db import before_commit, commit, create_engine, create_sessionmaker
 from tradepit.store.users import User
 
 NOW = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
@@ -73,3 +73,28 @@ async def test_a_row_expired_by_a_rollback_is_read_again(
         assert again.username == "cy"
         loaded = await rows.load(session, User, BY_KEY, {"key": "cy"})
         assert loaded == [user]
+
+
+async def test_a_plain_commit_with_work_waiting_for_the_commit_is_refused(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Work that must run inside the transaction before it commits (the event outbox) would be
+    lost by ``session.commit()``: it is refused, and nothing of the transaction is kept."""
+    ran: list[str] = []
+
+    async def prepare() -> None:
+        ran.append("prepared")
+
+    async with sessions() as session:
+        await rows.add(session, someone("grace"))
+        before_commit(session, prepare)
+        with pytest.raises(RuntimeError, match=r"use store\.db\.commit"):
+            await session.commit()
+    async with sessions() as session:
+        assert (await rows.load(session, User, BY_KEY, {"key": "grace"})) == []
+        await rows.add(session, someone("grace"))
+        before_commit(session, prepare)
+        await commit(session)
+    assert ran == ["prepared"]
+    async with sessions() as session:
+        assert len(await rows.load(session, User, BY_KEY, {"key": "grace"})) == 1

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from operator import attrgetter
 from datetime import UTC, datetime
+from operator import attrgetter
 
 import numpy as np
 

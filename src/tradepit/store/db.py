@@ -126,6 +126,14 @@ def transaction_cache(session: AsyncSession, name: str) -> dict[Any, Any]:
 _CACHES = "transaction_caches"
 
 
+@event.listens_for(Session, "before_commit")
+def _nothing_left_behind(session: Session) -> None:
+    """Refuse a commit that would leave what waited for it (``before_commit``) undone:
+    such a transaction is committed with ``commit(session)``."""
+    if session.info.get("before_commit") and not session.in_nested_transaction():
+        raise RuntimeError("this transaction has work to do before it commits: use store.db.commit")
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is not None:  # a savepoint: the transaction goes on
