@@ -97,6 +97,21 @@ class TestEveryChangeIsSeen:
         assert [p["symbol"] for p in (await reads(client, alice))[POSITIONS]] == ["ITC"]
 
 
+async def block_behind_the_servers_back(db: str, user_id: int) -> None:
+    """Block 7 of the user's INR as another program would: on its own connection, telling
+    the server nothing."""
+    other = create_engine(db)
+    try:
+        async with other.begin() as connection:
+            await connection.execute(
+                update(Wallet)
+                .where(Wallet.user_id == user_id, Wallet.currency == "INR")
+                .values(blocked=Decimal(7))
+            )
+    finally:
+        await other.dispose()
+
+
 @pytest.mark.books_broken_on_purpose  # another program blocks money no order holds
 class TestMemory:
     async def test_a_read_needs_no_database_and_what_others_write_is_found_stale(
@@ -107,16 +122,7 @@ class TestMemory:
         so; once told, the server reads the database again."""
         user, headers = await user_with_token(client)
         first = (await client.get(WALLET, headers=headers)).json()
-        other = create_engine(db)
-        try:
-            async with other.begin() as connection:
-                await connection.execute(
-                    update(Wallet)
-                    .where(Wallet.user_id == user["id"], Wallet.currency == "INR")
-                    .values(blocked=Decimal(7))
-                )
-        finally:
-            await other.dispose()
+        await block_behind_the_servers_back(db, user["id"])
         assert (await client.get(WALLET, headers=headers)).json() == first
         state = app.state.wiring.trading
         problems = await state.stale()
@@ -132,16 +138,7 @@ class TestMemory:
         state.keep = False  # as on PostgreSQL, where other processes write
         user, headers = await user_with_token(client)
         await client.get(WALLET, headers=headers)
-        other = create_engine(db)
-        try:
-            async with other.begin() as connection:
-                await connection.execute(
-                    update(Wallet)
-                    .where(Wallet.user_id == user["id"], Wallet.currency == "INR")
-                    .values(blocked=Decimal(7))
-                )
-        finally:
-            await other.dispose()
+        await block_behind_the_servers_back(db, user["id"])
         assert (await client.get(WALLET, headers=headers)).json()[0]["blocked"] == "7"
         assert await state.stale() == []
 
