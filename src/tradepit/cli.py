@@ -10,7 +10,7 @@ import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import typer
 import uvicorn
@@ -32,7 +32,7 @@ from tradepit.services.books import BooksReport
 from tradepit.services.leadership import Shape, refusal, rivals
 from tradepit.settings import Settings
 from tradepit.store.crypto import SealBroken, Sealer
-from tradepit.store.db import commit, create_engine, create_sessionmaker
+from tradepit.store.db import claim_embedded, commit, create_engine, create_sessionmaker
 from tradepit.store.migrate import schema_problem, upgrade
 from tradepit.store.secrets import Secrets
 from tradepit.store.users import User
@@ -216,6 +216,10 @@ def _next_steps(settings: Settings) -> str:
     )
 
 
+#: The embedded database's lock, held for the life of a ``serve`` process.
+_CLAIMS: list[IO[bytes]] = []
+
+
 def _run(**overrides: Any) -> None:
     try:
         settings = _settings(**overrides)
@@ -225,6 +229,18 @@ def _run(**overrides: Any) -> None:
         raise typer.Exit(2) from exc
     configure(settings.log_level, request_id.get, access_log(settings))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.is_sqlite:
+        claim = claim_embedded(settings.db_url)
+        if claim is None:
+            where = make_url(settings.db_url).database
+            typer.echo(
+                f"error: another `tradepit serve` already serves {where}: one process serves "
+                "an embedded SQLite file (stop it, or start this one with another "
+                "TRADEPIT_DATA_DIR)",
+                err=True,
+            )
+            raise typer.Exit(2)
+        _CLAIMS.append(claim)  # held until the process ends
     problem = asyncio.run(_ready(settings))
     if problem is not None:
         typer.echo(f"error: {problem}", err=True)

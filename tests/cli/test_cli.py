@@ -335,3 +335,18 @@ class TestServeBanner:
         assert "TRADEPIT_MARKET_HOURS=always" in said and "(now: always)" in said
         assert "TRADEPIT_CLOCK_SPEED=60" in said
         assert "alembic" not in said
+
+
+class TestOneServerPerFile:
+    async def test_a_second_serve_on_the_same_sqlite_file_is_refused(self, data_dir: Path) -> None:
+        """The embedded file has one server: a second `tradepit serve` on it says so in one
+        line and exits 2 (it would write behind the first one's back); once the first has
+        stopped, the file is free again."""
+        async with serving(data_dir, "first"):
+            # An address no interface has: were it not refused, it would fail, not hang.
+            second = await asyncio.to_thread(run, data_dir, "serve", "--host", "203.0.113.1")
+            assert second.exit_code == 2
+            assert "another `tradepit serve` already serves" in second.output
+            assert "tradepit.db: one process serves an embedded SQLite file" in second.output
+        async with serving(data_dir, "again") as server:
+            assert "Tradepit" in server.output()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from pathlib import Path
+from typing import IO, Any, cast
 from urllib.parse import quote
 
 from sqlalchemy import Dialect, Engine, Executable, event
@@ -63,6 +65,22 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def claim_embedded(url: str) -> IO[bytes] | None:
+    """Make this process the only server of the SQLite file at ``url`` for as long as the
+    returned file stays open (an exclusive lock on ``<file>.serve-lock``, which the operating
+    system releases however the process ends); None when another process holds it. The
+    embedded shape keeps users' trading state in memory, which holds only while nothing else
+    writes the file."""
+    path = Path(make_url(url).database or "tradepit.db").resolve()
+    handle = path.with_name(path.name + ".serve-lock").open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
