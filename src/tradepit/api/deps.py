@@ -128,8 +128,7 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
             if exc.commits:
                 await commit(session)
             raise
-        if session.in_transaction() or session.info.get("after_commit"):
-            await commit(session)  # a route that never used its session has nothing to commit
+        await commit(session)
 
 
 SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
