@@ -229,7 +229,7 @@ def _run(**overrides: Any) -> None:
         raise typer.Exit(2) from exc
     configure(settings.log_level, request_id.get, access_log(settings))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.is_sqlite:
+    if settings.is_sqlite and settings.keeps_trading_state:
         claim = claim_embedded(settings.db_url)
         if claim is None:
             where = make_url(settings.db_url).database

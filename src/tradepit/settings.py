@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     migrate_on_start: bool = False
     #: Keep each user's wallets, positions and resting orders in memory for reads. Only a
     #: process that is its database's only writer may: unset, it is on with the embedded SQLite
-    #: file (one process) and off on PostgreSQL, where other processes write.
+    #: file and no Redis (one process), off with PostgreSQL or Redis (several processes).
     trading_state_in_memory: bool | None = None
     redis_prefix: str = Field(default="tradepit", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
@@ -177,7 +177,7 @@ class Settings(BaseSettings):
         """Tell whether reads of the trading state are answered from memory."""
         if self.trading_state_in_memory is not None:
             return self.trading_state_in_memory
-        return self.is_sqlite
+        return self.is_sqlite and not self.redis_url
 
     @property
     def is_sqlite(self) -> bool:

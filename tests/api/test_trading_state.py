@@ -4,6 +4,7 @@ change is seen at once by the next read, and a read needs no database round trip
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from sqlalchemy import update
 from tests.api.test_orders import app, order
 from tests.api.test_wallets import adjust
 from tests.factories import admin_headers, user_with_token
+from tradepit.settings import Settings
 from tradepit.store.db import create_engine
 from tradepit.store.wallets import Wallet
 
@@ -184,3 +186,22 @@ class TestProperty:
                 await adjust(client, admin, user["id"], "INR", "10")
             await reads(client, headers)
             assert await state.stale() == []
+
+
+class TestWhereItIsKept:
+    @pytest.mark.parametrize(
+        ("values", "kept"),
+        [
+            ({}, True),  # the embedded SQLite file: one process
+            ({"redis_url": "redis://127.0.0.1:6379/0"}, False),  # several processes share it
+            ({"database_url": "postgresql+asyncpg://db/tradepit"}, False),
+            ({"database_url": "postgresql+asyncpg://db/tradepit", "trading_state_in_memory": True},
+             True),  # the operator knows nothing else writes
+            ({"trading_state_in_memory": False}, False),
+        ],
+    )  # fmt: skip
+    def test_only_a_processes_own_database_is_kept_in_memory_by_default(
+        self, tmp_path: Path, values: dict[str, Any], kept: bool
+    ) -> None:
+        settings = Settings(_env_file=None, data_dir=tmp_path, **values)
+        assert settings.keeps_trading_state is kept
