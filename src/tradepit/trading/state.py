@@ -181,7 +181,7 @@ class TradingState:
 
     async def stale(self) -> list[str]:
         """Return how what is kept differs from the database (nothing, when every writer
-        noted its users): ``tradepit check``'s and the tests' look at the memory."""
+        noted its users): the check the tests run after each one."""
         problems = []
         for (read, user_id), kept in list(self._kept.items()):
             async with self.sessionmaker() as session:
