@@ -64,6 +64,9 @@ class Status(StrEnum):
 
 
 _FINAL = frozenset({Status.FILLED, Status.CANCELLED, Status.REJECTED, Status.EXPIRED})
+#: The statuses of an order that may still fill (open, partially filled, after-market), as
+#: stored: every one that is not final.
+RESTING = tuple(sorted(status.value for status in Status if status not in _FINAL))
 
 
 class IllegalTransition(Conflict):

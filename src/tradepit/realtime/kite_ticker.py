@@ -59,16 +59,15 @@ async def kite_ticker(websocket: WebSocket) -> None:
     query = websocket.query_params
     api_key, access_token = query.get("api_key", "")[:64], query.get("access_token", "")[:4096]
     try:
-        async with wired.sessionmaker() as session:
-            caller = await apps.authenticate(
-                session,
-                wired.identities,
-                wired.auth,
-                wired.wall,
-                api_key=api_key,
-                access_token=access_token,
-                ip=ip,
-            )
+        caller = await apps.authenticate(
+            wired.sessionmaker,
+            wired.identities,
+            wired.auth,
+            wired.wall,
+            api_key=api_key,
+            access_token=access_token,
+            ip=ip,
+        )
     except NotAuthenticated as exc:
         await websocket.accept()
         with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
@@ -170,16 +169,15 @@ async def _recheck(
     while True:
         await asyncio.sleep(wired.hub.limits.recheck_every)
         try:
-            async with wired.sessionmaker() as session:
-                await apps.authenticate(
-                    session,
-                    wired.identities,
-                    wired.auth,
-                    wired.wall,
-                    api_key=api_key,
-                    access_token=access_token,
-                    ip=client.caller.ip,
-                )
+            await apps.authenticate(
+                wired.sessionmaker,
+                wired.identities,
+                wired.auth,
+                wired.wall,
+                api_key=api_key,
+                access_token=access_token,
+                ip=client.caller.ip,
+            )
         except NotAuthenticated as exc:
             return CLOSE_UNAUTHORIZED, exc.message
         except Exception as exc:  # the database away: check again next round

@@ -40,6 +40,7 @@ from tradepit.domain.instruments import Instrument
 from tradepit.domain.market import Tick
 from tradepit.domain.money import plain
 from tradepit.domain.orders import (
+    RESTING,
     IllegalTransition,
     OrderType,
     Product,
@@ -73,7 +74,7 @@ from tradepit.store import users as user_store
 from tradepit.store import wallets as wallet_store
 from tradepit.store.db import after_commit
 from tradepit.store.orders import OrderRow, PositionRow
-from tradepit.trading.state import RESTING, TradingState, order_model
+from tradepit.trading.state import TradingState, order_model
 
 
 class DuplicateClientOrderId(Conflict):

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, func, or_, selec
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tradepit.domain.orders import RESTING
 from tradepit.store.base import Base
 from tradepit.store.events import UserEventRow
 from tradepit.store.orders import FillRow, OrderRow
@@ -75,17 +76,13 @@ async def request_token(session: AsyncSession, token_hash: str) -> KiteRequestTo
     return found
 
 
-#: Order statuses still waiting to fill.
-PENDING = ("open", "partially_filled", "amo")
-
-
 async def day_orders(session: AsyncSession, user_id: int, since: datetime) -> list[OrderRow]:
     """Return the user's main orders (no tournament's) placed since ``since`` or still
     pending, oldest first (Kite's order book)."""
     stmt = select(OrderRow).where(
         OrderRow.user_id == user_id,
         OrderRow.tournament_id.is_(None),
-        or_(OrderRow.created_at >= since, OrderRow.status.in_(PENDING)),
+        or_(OrderRow.created_at >= since, OrderRow.status.in_(RESTING)),
     )
     return list(await session.scalars(stmt.order_by(OrderRow.id)))
 

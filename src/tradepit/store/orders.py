@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from tradepit.domain.orders import RESTING
 from tradepit.store import rows
 from tradepit.store.base import Base
 from tradepit.store.db import transaction_cache
@@ -207,7 +208,7 @@ async def open_sell_quantity(
         OrderRow.product == product,
         OrderRow.side == "SELL",
         OrderRow.leg.is_(None),
-        OrderRow.status.in_(["open", "partially_filled", "amo"]),
+        OrderRow.status.in_(RESTING),
         _same_tournament(OrderRow.tournament_id, tournament_id),
     )
     total = await session.scalar(stmt)
@@ -216,11 +217,7 @@ async def open_sell_quantity(
 
 async def resting(session: AsyncSession) -> list[OrderRow]:
     """Return every order waiting to fill (open, partially filled or after-market), oldest first."""
-    stmt = (
-        select(OrderRow)
-        .where(OrderRow.status.in_(["open", "partially_filled", "amo"]))
-        .order_by(OrderRow.id)
-    )
+    stmt = select(OrderRow).where(OrderRow.status.in_(RESTING)).order_by(OrderRow.id)
     return list(await session.scalars(stmt))
 
 
@@ -246,7 +243,7 @@ async def resting_legs(
             OrderRow.symbol == symbol,
             OrderRow.product == product,
             OrderRow.parent_id.is_not(None),
-            OrderRow.status.in_(["open", "partially_filled", "amo"]),
+            OrderRow.status.in_(RESTING),
             _same_tournament(OrderRow.tournament_id, tournament_id),
         )
         .order_by(OrderRow.id)
@@ -336,7 +333,7 @@ async def tournament_resting(session: AsyncSession, tournament_id: int) -> list[
     """Return a tournament's orders still waiting to fill."""
     stmt = select(OrderRow).where(
         OrderRow.tournament_id == tournament_id,
-        OrderRow.status.in_(["open", "partially_filled", "amo"]),
+        OrderRow.status.in_(RESTING),
     )
     return list(await session.scalars(stmt.order_by(OrderRow.id)))
 

@@ -26,14 +26,11 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tradepit.domain.orders import OrderType, Product, Side
+from tradepit.domain.orders import RESTING, OrderType, Product, Side
 from tradepit.schemas.orders import FillRead, OrderRead
 from tradepit.store.db import on_users_changed, touches
 from tradepit.store.orders import OrderRow, PositionRow
 from tradepit.store.wallets import Wallet
-
-#: An order in one of these states may still fill: it is part of what the user holds.
-RESTING: Final = frozenset({"open", "partially_filled", "amo"})
 
 #: The most parts (a user's wallets, positions or resting orders) kept at once.
 CAPACITY: Final = 300_000
@@ -125,7 +122,7 @@ def _position_view(row: PositionRow) -> PositionView:
 async def _resting(session: AsyncSession, user_id: int) -> tuple[OrderRead, ...]:
     stmt = (
         select(OrderRow)
-        .where(OrderRow.user_id == user_id, OrderRow.status.in_(sorted(RESTING)))
+        .where(OrderRow.user_id == user_id, OrderRow.status.in_(RESTING))
         .order_by(OrderRow.id.desc())
     )
     return tuple(order_model(row) for row in await session.scalars(stmt))

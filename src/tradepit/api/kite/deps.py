@@ -69,22 +69,17 @@ def _token(request: Request) -> tuple[str, str]:
 
 
 async def kite_caller(request: Request, wired: WiringDep, ip: IpDep) -> Caller:
-    """Return the caller the ``token api_key:access_token`` header proves.
-
-    The app is looked up in a session of its own, closed before the route opens its own (an
-    order is placed in the desk's session; SQLite has one connection).
-    """
+    """Return the caller the ``token api_key:access_token`` header proves."""
     api_key, access_token = _token(request)
-    async with wired.sessionmaker() as session:
-        return await apps.authenticate(
-            session,
-            wired.identities,
-            wired.auth,
-            wired.wall,
-            api_key=api_key,
-            access_token=access_token,
-            ip=ip,
-        )
+    return await apps.authenticate(
+        wired.sessionmaker,
+        wired.identities,
+        wired.auth,
+        wired.wall,
+        api_key=api_key,
+        access_token=access_token,
+        ip=ip,
+    )
 
 
 KiteCallerDep = Annotated[Caller, Depends(kite_caller)]

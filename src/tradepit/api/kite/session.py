@@ -117,15 +117,13 @@ async def open_session(fields: FieldsDep, session: SessionDep, wired: WiringDep)
 
 
 @router.delete("/session/token")
-async def close_session(
-    fields: FieldsDep, session: SessionDep, wired: WiringDep, ip: IpDep
-) -> JSONResponse:
+async def close_session(fields: FieldsDep, wired: WiringDep, ip: IpDep) -> JSONResponse:
     """Log out: the access token is refused from now on."""
     api_key, access_token = fields.get("api_key", ""), fields.get("access_token", "")
     if not api_key or not access_token:
         raise InvalidSession("Send api_key and access_token.")
     await apps.close_session(
-        session,
+        wired.sessionmaker,
         wired.identities,
         wired.auth,
         wired.wall,

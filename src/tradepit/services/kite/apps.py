@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tradepit.domain.clock import Clock
 from tradepit.domain.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
@@ -27,6 +27,7 @@ from tradepit.services.identities import Identities, Identity
 from tradepit.store import audit
 from tradepit.store import kite as store
 from tradepit.store.crypto import SealBroken, Sealer
+from tradepit.store.db import commit
 from tradepit.store.kite import KiteApp, KiteRequestToken
 from tradepit.store.users import User
 
@@ -264,7 +265,7 @@ async def open_session(
 
 
 async def authenticate(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     identities: Identities,
     policy: AuthPolicy,
     wall: Clock,
@@ -274,9 +275,12 @@ async def authenticate(
     ip: str,
 ) -> Caller:
     """Return the caller an ``api_key:access_token`` pair proves: a live app, and a login
-    token issued to that app, neither expired nor revoked, of an active user."""
+    token issued to that app, neither expired nor revoked, of an active user. The app is
+    looked up in a session of its own, closed before the caller opens one (an order is placed
+    in the desk's session; SQLite has one connection)."""
     refused = InvalidSession("Incorrect `api_key` or `access_token`.")
-    app = await store.app_by_key(session, api_key)
+    async with sessions() as session:
+        app = await store.app_by_key(session, api_key)
     if app is None:
         raise refused
     claims = auth.decode_token(policy, access_token, wall.now())
@@ -286,7 +290,7 @@ async def authenticate(
 
 
 async def close_session(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     identities: Identities,
     policy: AuthPolicy,
     wall: Clock,
@@ -297,6 +301,8 @@ async def close_session(
 ) -> None:
     """Revoke an access token of the app (Kite's logout): it is refused from now on."""
     caller = await authenticate(
-        session, identities, policy, wall, api_key=api_key, access_token=access_token, ip=ip
+        sessions, identities, policy, wall, api_key=api_key, access_token=access_token, ip=ip
     )
-    await auth.logout(session, identities, wall, caller)
+    async with sessions() as session:
+        await auth.logout(session, identities, wall, caller)
+        await commit(session)
