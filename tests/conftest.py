@@ -173,8 +173,12 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 async def assert_memory_current(application: FastAPI) -> None:
     """Assert that what the app keeps in memory of users' wallets, positions and resting
-    orders is what the database holds: every writer told it of the users it wrote."""
-    problems = await application.state.wiring.trading.stale()
+    orders, and of running tournaments' entries, is what the database holds: every writer
+    told it of the users it wrote."""
+    wired = application.state.wiring
+    problems = await wired.trading.stale()
+    if wired.leaderboards.entries is not None:
+        problems += await wired.leaderboards.entries.stale()
     assert not problems, "\n".join(problems)
 
 

@@ -91,6 +91,7 @@ from tradepit.services.identities import Identities
 from tradepit.services.journal import JournaledBus
 from tradepit.services.kite.gtt import Watcher
 from tradepit.services.kite.postbacks import PostbackPolicy, Postbacks
+from tradepit.services.leaderboards import Recent
 from tradepit.services.leadership import Leadership, Shape
 from tradepit.services.predictions import BetRules, Resolver
 from tradepit.services.realtime import Hub, Limits
@@ -99,6 +100,7 @@ from tradepit.settings import Settings
 from tradepit.store.crypto import Sealer
 from tradepit.store.db import create_engine, create_sessionmaker
 from tradepit.store.secrets import Secrets
+from tradepit.trading.boards import Boards
 from tradepit.trading.state import TradingState
 
 if TYPE_CHECKING:
@@ -188,6 +190,7 @@ def build_wiring(
     return Wiring(
         identities=identities,
         trading=TradingState(sessionmaker, keep=settings.keeps_trading_state),
+        leaderboards=Recent(entries=Boards(sessionmaker, keep=settings.keeps_trading_state)),
         role=settings.role,
         leadership=Leadership(engine, shape=_shape(settings), registry=metrics),
         # One SQLite connection serialises every writer: there, orders share transactions.

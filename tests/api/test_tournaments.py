@@ -36,7 +36,13 @@ async def app(tmp_path: Path, db: str) -> AsyncIterator[FastAPI]:
 def scheduler(app: FastAPI) -> Scheduler:
     wired = app.state.wiring
     return Scheduler(
-        wired.sessionmaker, wired.clock, wired.market, wired.bus, wired.matcher, wall=wired.wall
+        wired.sessionmaker,
+        wired.clock,
+        wired.market,
+        wired.bus,
+        wired.matcher,
+        wall=wired.wall,
+        recent=wired.leaderboards,
     )
 
 

@@ -255,9 +255,10 @@ class Scheduler:
         async with self.sessionmaker() as session:
             t = await session.get(Tournament, tournament_id)
             if t is None or t.status != RUNNING:
+                self.recent.forget(tournament_id)
                 return
             await session.commit()  # nothing written: hands the connection back meanwhile
-            board = await leaderboards.live(session, self.market, t)
+            board = await leaderboards.live(session, self.market, t, self.recent.entries)
             read = LeaderboardRead(
                 tournament_id=t.id,
                 status=TournamentStatus(t.status),
@@ -266,7 +267,7 @@ class Scheduler:
                 entries=board.lines,
                 total=len(board.lines),
             )
-            message = _event(await asyncio.to_thread(read.model_dump, mode="json"))
+            message = _event(await leaderboards.dumped(read))
             # The short transaction that keeps the extremes begins, the tournament's row locked
             # as an end locks it: an end under way is waited for, and an ended tournament's
             # final board stays the last one published and kept (never followed by this one).
@@ -275,6 +276,9 @@ class Scheduler:
                 return
             await store.keep_extremes(session, board.extremes)
             after_commit(session, lambda: self.recent.put(read))
+            if self.recent.entries is not None:
+                kept = self.recent.entries
+                after_commit(session, lambda: kept.keep_extremes(t.id, board.extremes))
             after_commit(session, lambda: self.bus.publish(tournaments.topic(t.id), message))
             await commit(session)
 

@@ -93,7 +93,8 @@ def on_users_changed(
 ) -> None:
     """Call ``listener`` with the users whose wallets, positions or orders a transaction of
     ``sessionmaker``'s sessions wrote (``touch``), as soon as it ends, committed or not."""
-    sessionmaker.configure(info={_LISTENER: listener})
+    listeners = sessionmaker.kw.get("info", {}).get(_LISTENERS, ())
+    sessionmaker.configure(info={_LISTENERS: (*listeners, listener)})
 
 
 def touch(session: AsyncSession | Session, user_id: int | None) -> None:
@@ -109,7 +110,7 @@ def touches(session: AsyncSession, user_id: int) -> bool:
 
 
 _TOUCHED = "touched_users"
-_LISTENER = "users_changed"
+_LISTENERS = "users_changed"
 
 
 @event.listens_for(Session, "before_flush")
@@ -158,9 +159,9 @@ def _transaction_ended(session: Session, transaction: SessionTransaction) -> Non
         return
     session.info.pop(_CACHES, None)
     touched: set[int] | None = session.info.pop(_TOUCHED, None)
-    listener: Callable[[set[int]], None] | None = session.info.get(_LISTENER)
-    if touched and listener is not None:
-        listener(touched)
+    if touched:
+        for listener in session.info.get(_LISTENERS, ()):
+            listener(touched)
 
 
 async def commit(session: AsyncSession) -> None:

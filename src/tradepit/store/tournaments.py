@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     false,
     func,
     literal,
@@ -205,7 +206,8 @@ async def open_positions(
     session: AsyncSession, tournament_id: int, user_ids: list[int] | None = None
 ) -> list[tuple[int, str, str, int, int]]:
     """Return a tournament's non-flat positions (of ``user_ids`` only, when given) as (user,
-    symbol, product, quantity, cost basis), amounts in raw 10⁻⁸ units: columns, not objects."""
+    symbol, product, quantity, cost basis), amounts in raw 10⁻⁸ units: columns, not objects.
+    Like ``board_rows``, on SQLite it reads the last committed state apart from the session."""
     stmt = select(
         PositionRow.user_id,
         PositionRow.symbol,
@@ -215,7 +217,7 @@ async def open_positions(
     ).where(PositionRow.tournament_id == tournament_id, PositionRow.quantity != 0)
     if user_ids is not None:
         stmt = stmt.where(PositionRow.user_id.in_(user_ids))
-    return [(u, s, p, q, c) for u, s, p, q, c in await session.execute(stmt)]
+    return [(u, s, p, q, c) for u, s, p, q, c in await read_apart(session, stmt)]
 
 
 @dataclass(frozen=True)
@@ -287,12 +289,19 @@ def _held(marks: Marks) -> ColumnElement[float]:
     )
 
 
-async def board_rows(session: AsyncSession, tournament_id: int, marks: Marks) -> list[BoardRow]:
-    """Return every entry of a tournament with its username, wallet balance and the value of
-    its positions at ``marks``, first joined first: one query, one row per entry (the
-    positions are summed by the database through the (user, tournament, ...) unique index
-    instead of coming back as one row each). On SQLite it reads the last committed state
-    apart from the session (``db.read_apart``)."""
+async def board_rows(
+    session: AsyncSession,
+    tournament_id: int,
+    marks: Marks | None,
+    user_ids: list[int] | None = None,
+) -> list[BoardRow]:
+    """Return every entry of a tournament (of ``user_ids`` only, when given) with its
+    username, wallet balance and the value of its positions at ``marks`` (None without
+    marks), first joined first: one query, one row per entry (the positions are summed by the
+    database through the (user, tournament, ...) unique index instead of coming back as one
+    row each). On SQLite it reads the last committed state apart from the session
+    (``db.read_apart``)."""
+    held = _held(marks) if marks is not None else cast(null(), Float)
     stmt = (
         select(
             TournamentEntry.id,
@@ -304,13 +313,15 @@ async def board_rows(session: AsyncSession, tournament_id: int, marks: Marks) ->
             type_coerce(Wallet.balance, BigInteger),
             type_coerce(TournamentEntry.peak_equity, BigInteger),
             type_coerce(TournamentEntry.max_drawdown, BigInteger),
-            _held(marks),
+            held,
         )
         .join(User, User.id == TournamentEntry.user_id)
         .join(Wallet, Wallet.id == TournamentEntry.wallet_id)
         .where(TournamentEntry.tournament_id == tournament_id)
         .order_by(TournamentEntry.id)
     )
+    if user_ids is not None:
+        stmt = stmt.where(TournamentEntry.user_id.in_(user_ids))
     return [BoardRow._make(row) for row in await read_apart(session, stmt)]
 
 
