@@ -32,7 +32,7 @@ Headers = dict[str, str]
 
 def kept(app: FastAPI) -> Boards:
     """Return the app's running tournaments' entries (kept in memory in the tests' shape)."""
-    entries = app.state.wiring.leaderboards.entries
+    entries: Boards | None = app.state.wiring.leaderboards.entries
     assert entries is not None
     return entries
 
