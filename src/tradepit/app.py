@@ -44,7 +44,7 @@ from tradepit.api import (
     wallets,
     websocket,
 )
-from tradepit.api.deps import Wiring
+from tradepit.api.deps import Wiring, showing_security
 from tradepit.api.dialects import DialectPrefix
 from tradepit.api.kite import apps as kite_apps
 from tradepit.api.kite import gtt as kite_gtt
@@ -570,7 +570,10 @@ def create_app(
         app.include_router(router)
     app.mount(console.ASSETS_URL, console.assets(), name="console")
     # FastAPI's way to adjust the document it generates (its docs, "Extending OpenAPI").
-    app.openapi = examples.keeping_nulls(app.openapi, routers)  # type: ignore[method-assign]
+    app.openapi = examples.keeping_nulls(  # type: ignore[method-assign]
+        showing_security(app.openapi, [r for router in routers for r in router.routes]),
+        routers,
+    )
     fast = settings.library_fast_paths
     app.add_middleware(ws.Gateway, fast_paths=fast)
     sio = SocketIOGateway(wired.hub, settings.ws_max_message_bytes, fast_paths=fast)

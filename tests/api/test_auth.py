@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
@@ -290,3 +291,30 @@ class TestApiKeys:
 
 def test_timestamps_are_utc_with_offset() -> None:
     assert datetime.now(UTC).isoformat().endswith("+00:00")
+
+
+SCHEMES = {"HTTPBearer", "APIKeyHeader", "APIKeyCookie"}
+
+
+class TestTheDocumentSaysHowToAuthenticate:
+    async def test_every_operation_it_marks_refuses_a_request_without_credentials(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """The API document declares the bearer token, the API key and the session cookie,
+        and every operation that requires them answers 401 without them (the caller is
+        checked before the path, the query or the body)."""
+        spec = (await client.get("/openapi.json")).json()
+        assert set(spec["components"]["securitySchemes"]) == SCHEMES
+        marked = [
+            (method.upper(), re.sub(r"\{[^}]+\}", "1", path), operation["security"])
+            for path, operations in spec["paths"].items()
+            for method, operation in operations.items()
+            if "security" in operation
+        ]
+        assert len(marked) > 80
+        for method, path, security in marked:
+            assert {name for scheme in security for name in scheme} == SCHEMES, path
+            refused = await client.request(method, path)
+            assert refused.status_code == 401, (method, path, refused.text)
+        public = spec["paths"]["/health"]["get"]
+        assert "security" not in public

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request, Security
-from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Path, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.routing import BaseRoute
 
 from tradepit.bus import Bus
 from tradepit.domain.accounts import Role
@@ -96,17 +99,17 @@ async def wiring(request: Request) -> Wiring:
 WiringDep = Annotated[Wiring, Depends(wiring)]
 
 
-async def trading_state(wired: WiringDep) -> TradingState:
+async def trading_state(request: Request) -> TradingState:
     """Return what users hold (kept in memory where this process is the only writer)."""
-    return wired.trading
+    return (await wiring(request)).trading
 
 
 TradingDep = Annotated[TradingState, Depends(trading_state)]
 
 
-async def market_reader(wired: WiringDep) -> MarketData:
+async def market_reader(request: Request) -> MarketData:
     """Return the market data."""
-    return wired.market
+    return (await wiring(request)).market
 
 
 #: The largest row id: ids are 32-bit INTEGER columns (PostgreSQL refuses a larger value).
@@ -151,35 +154,27 @@ _cookie = APIKeyCookie(
 )
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """What a request offers to prove who it is, not yet checked."""
+async def current_user(request: Request) -> Caller:
+    """Return the authenticated caller: from a bearer token, else an ``X-API-Key``, else the
+    session cookie's token, checked against the identities held in memory (no database round
+    trip); 401 without any, or when it is not one we signed, has expired, was revoked or is
+    a deactivated user's. A write authenticated by the cookie alone must come from a page of
+    this site or of ``TRADEPIT_CORS_ORIGINS`` (``browser_sessions.check_write``), else 403.
 
-    ip: str
-    bearer: str | None = None
-    api_key: str | None = None
-    #: The bearer token came from the session cookie, not from a header.
-    cookie: bool = False
-
-
-async def credentials(
-    request: Request,
-    wired: WiringDep,
-    ip: IpDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-    api_key: Annotated[str | None, Security(_api_key)],
-    cookie: Annotated[str | None, Security(_cookie)],
-) -> Credentials:
-    """Return the request's bearer token or ``X-API-Key``, else its session cookie's token;
-    401 when it has none, or when the token is not one we signed or has expired (revocation
-    and the user are checked by ``authenticate``, in the database). A write authenticated by
-    the cookie alone must come from a page of this site or of ``TRADEPIT_CORS_ORIGINS``
-    (``browser_sessions.check_write``), else 403."""
+    One dependency that reads the three schemes itself (their own callables): as a tree of
+    sub-dependencies FastAPI spent ~80 µs a request solving them. ``showing_security`` puts
+    the schemes in the API document as FastAPI would have."""
+    wired = await wiring(request)
+    ip = await client_ip(request)
+    bearer = await _bearer(request)
     if bearer is not None:
-        auth.decode_token(wired.auth, bearer.credentials, wired.wall.now())
-        return Credentials(ip, bearer=bearer.credentials)
+        return await auth.authenticate_token(
+            wired.identities, wired.auth, wired.wall, bearer.credentials, ip
+        )
+    api_key = await _api_key(request)
     if api_key:
-        return Credentials(ip, api_key=api_key)
+        return await auth.authenticate_api_key(wired.identities, wired.wall, api_key, ip)
+    cookie = await _cookie(request)
     if cookie:
         auth.decode_token(wired.auth, cookie, wired.wall.now())
         if request.method in browser_sessions.WRITES:
@@ -188,24 +183,40 @@ async def credentials(
             browser_sessions.check_write(
                 headers.get("origin"), headers.get("referer"), own, wired.cors_origins
             )
-        return Credentials(ip, bearer=cookie, cookie=True)
+        return await auth.authenticate_token(wired.identities, wired.auth, wired.wall, cookie, ip)
     raise NotAuthenticated("authentication required: send 'Authorization: Bearer <token>'")
 
 
-CredentialsDep = Annotated[Credentials, Depends(credentials)]
+def showing_security(
+    generate: Callable[[], dict[str, Any]], routes: Iterable[BaseRoute]
+) -> Callable[[], dict[str, Any]]:
+    """Return ``generate`` (an app's ``openapi``) with the bearer, API key and cookie schemes
+    declared, and required by every operation whose route depends on ``current_user``."""
+    schemes = (_bearer, _api_key, _cookie)
+    guarded = [
+        (route.path_format, method.lower())
+        for route in routes
+        if isinstance(route, APIRoute)
+        and route.include_in_schema
+        and _needs_caller(route.dependant)
+        for method in route.methods or ()
+    ]
+
+    def openapi() -> dict[str, Any]:
+        spec = generate()
+        components = spec.setdefault("components", {}).setdefault("securitySchemes", {})
+        for scheme in schemes:
+            model = scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+            components[scheme.scheme_name] = model
+        for path, method in guarded:
+            spec["paths"][path][method]["security"] = [{s.scheme_name: []} for s in schemes]
+        return spec
+
+    return openapi
 
 
-async def current_user(wired: WiringDep, offered: CredentialsDep) -> Caller:
-    """Return the authenticated caller, from a bearer token or an ``X-API-Key`` (checked
-    against the identities held in memory: no database round trip)."""
-    if offered.bearer is not None:
-        return await auth.authenticate_token(
-            wired.identities, wired.auth, wired.wall, offered.bearer, offered.ip
-        )
-    assert offered.api_key is not None
-    return await auth.authenticate_api_key(
-        wired.identities, wired.wall, offered.api_key, offered.ip
-    )
+def _needs_caller(dependant: Dependant) -> bool:
+    return dependant.call is current_user or any(map(_needs_caller, dependant.dependencies))
 
 
 CallerDep = Annotated[Caller, Depends(current_user)]
