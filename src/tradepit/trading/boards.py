@@ -115,7 +115,7 @@ class Entries:
 
     def marked(self, market: MarketData) -> Marked:
         """Return a copy of the entries and positions with each held instrument's price now
-        (``Marked.book`` makes the arrays from it, in any thread, while this changes).
+        (``Marked.book`` makes the arrays from it later, while this goes on changing).
 
         Raises ``NotFound`` when a held instrument has no price (the board waits for one)."""
         k = len(self.kinds)
