@@ -15,11 +15,12 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from tradepit.api.deps import Wiring
+from tradepit.api.kite.deps import kite_login
 from tradepit.domain.errors import DomainError, NotAuthenticated
 from tradepit.domain.kite import frame
 from tradepit.realtime.ws import refused_origin
 from tradepit.services.callers import Caller
-from tradepit.services.kite import apps, market, ticker
+from tradepit.services.kite import market, ticker
 from tradepit.services.realtime import Client, Hub, Outgoing, TooManyConnections
 
 log = logging.getLogger("tradepit.kite.ticker")
@@ -59,15 +60,7 @@ async def kite_ticker(websocket: WebSocket) -> None:
     query = websocket.query_params
     api_key, access_token = query.get("api_key", "")[:64], query.get("access_token", "")[:4096]
     try:
-        caller = await apps.authenticate(
-            wired.sessionmaker,
-            wired.identities,
-            wired.auth,
-            wired.wall,
-            api_key=api_key,
-            access_token=access_token,
-            ip=ip,
-        )
+        caller = await kite_login(wired, api_key, access_token, ip)
     except NotAuthenticated as exc:
         await websocket.accept()
         with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
@@ -169,15 +162,7 @@ async def _recheck(
     while True:
         await asyncio.sleep(wired.hub.limits.recheck_every)
         try:
-            await apps.authenticate(
-                wired.sessionmaker,
-                wired.identities,
-                wired.auth,
-                wired.wall,
-                api_key=api_key,
-                access_token=access_token,
-                ip=client.caller.ip,
-            )
+            await kite_login(wired, api_key, access_token, client.caller.ip)
         except NotAuthenticated as exc:
             return CLOSE_UNAUTHORIZED, exc.message
         except Exception as exc:  # the database away: check again next round

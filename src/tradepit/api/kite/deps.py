@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from tradepit.api.deps import IpDep, WiringDep
+from tradepit.api.deps import IpDep, Wiring, WiringDep
 from tradepit.domain.errors import InvalidInput
 from tradepit.services.callers import Caller
 from tradepit.services.kite import apps
@@ -68,9 +68,9 @@ def _token(request: Request) -> tuple[str, str]:
     return api_key, access_token
 
 
-async def kite_caller(request: Request, wired: WiringDep, ip: IpDep) -> Caller:
-    """Return the caller the ``token api_key:access_token`` header proves."""
-    api_key, access_token = _token(request)
+async def kite_login(wired: Wiring, api_key: str, access_token: str, ip: str) -> Caller:
+    """Return the caller an app's ``api_key`` and ``access_token`` prove (the REST routes'
+    header, the ticker's query, and its re-checks)."""
     return await apps.authenticate(
         wired.sessionmaker,
         wired.identities,
@@ -80,6 +80,11 @@ async def kite_caller(request: Request, wired: WiringDep, ip: IpDep) -> Caller:
         access_token=access_token,
         ip=ip,
     )
+
+
+async def kite_caller(request: Request, wired: WiringDep, ip: IpDep) -> Caller:
+    """Return the caller the ``token api_key:access_token`` header proves."""
+    return await kite_login(wired, *_token(request), ip)
 
 
 KiteCallerDep = Annotated[Caller, Depends(kite_caller)]
