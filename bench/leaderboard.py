@@ -287,7 +287,7 @@ async def database() -> tuple[dict[str, tuple[float, float, float]], tuple[float
         gc.freeze()  # as a started server does (TRADEPIT_GC_FREEZE)
         engine = create_engine(url)
         sessionmaker = create_sessionmaker(engine)
-        kept = Boards(sessionmaker, keep=True)
+        kept = Boards(sessionmaker)
 
         async def memory(
             session: AsyncSession, market: MarketData, t: Tournament

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +16,9 @@ from hypothesis import strategies as st
 from sqlalchemy import event, update
 
 from tests.api.test_tournaments import app, create, join, order, scheduler
+from tests.conftest import make_settings
 from tests.factories import admin_headers, user_with_token
+from tradepit.app import create_app
 from tradepit.domain.tournaments import TournamentStatus
 from tradepit.schemas.tournaments import LeaderboardRead, Standing
 from tradepit.services import leaderboards
@@ -138,7 +141,6 @@ class TestNoQuery:
     async def test_with_nothing_changed_the_board_reads_no_database(
         self, client: httpx.AsyncClient, app: FastAPI, db: str
     ) -> None:
-        assert kept(app).keep
         tournament_id, entrants = await running(app, client, 2)
         await trade(client, tournament_id, entrants[0][1], "ITC", "BUY")
         first, _ = await boards(app, tournament_id)
@@ -168,15 +170,15 @@ class TestNoQuery:
     async def test_without_memory_every_board_reads_the_database(
         self, client: httpx.AsyncClient, app: FastAPI, db: str
     ) -> None:
-        entries = kept(app)
-        entries.keep = False  # as on PostgreSQL, where other processes write
+        app.state.wiring.leaderboards.entries = None  # as on PostgreSQL: others write too
         tournament_id, entrants = await running(app, client, 1)
-        await boards(app, tournament_id)
-        user = entrants[0][0]["id"]
-        await credit_behind_the_servers_back(db, tournament_id, user)
-        memory, database = await boards(app, tournament_id)
-        assert memory[0].equity == database[0].equity == Decimal("1005000.00")
-        assert await entries.stale() == []
+        url = f"/api/tournaments/{tournament_id}/standings"
+        headers = entrants[0][1]
+        first = (await client.get(url, headers=headers)).json()["entries"]
+        assert first[0]["equity"] == "1000000"
+        await credit_behind_the_servers_back(db, tournament_id, entrants[0][0]["id"])
+        again = (await client.get(url, headers=headers)).json()["entries"]
+        assert again[0]["equity"] == "1005000"
 
 
 async def test_a_board_dumped_a_few_lines_per_loop_turn_is_the_whole_dump() -> None:
@@ -195,3 +197,16 @@ async def test_a_board_dumped_a_few_lines_per_loop_turn_is_the_whole_dump() -> N
     dumped = await leaderboards.dumped(board)
     assert dumped == board.model_dump(mode="json")
     assert list(dumped) == list(board.model_dump(mode="json"))  # the fields' order too
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+async def test_entries_are_kept_only_where_the_trading_state_is(
+    tmp_path: Path, db: str, in_memory: bool
+) -> None:
+    settings = make_settings(tmp_path / "data", db, trading_state_in_memory=in_memory)
+    app = create_app(settings)
+    try:
+        kept_entries = app.state.wiring.leaderboards.entries
+        assert (kept_entries is not None) is in_memory
+    finally:
+        await app.state.wiring.engine.dispose()

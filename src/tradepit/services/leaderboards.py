@@ -92,7 +92,7 @@ async def live(
     summed by the database (``store.board_rows``): 10,000 rows instead of the 200,000
     positions. Only the positions of entries holding something else (a future, an option) are
     read as rows and valued here."""
-    if entries is not None and entries.keep:
+    if entries is not None:
         marked = (await entries.entries(session, t.id)).marked(market)
         await asyncio.sleep(0)  # each step below is a loop turn of ~3 ms at 10,000 entries
         return await _ranked(marked.rows, marked.book(), float(t.starting_capital))

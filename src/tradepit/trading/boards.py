@@ -213,16 +213,14 @@ class Marked:
 
 class Boards:
     """The entries of the running tournaments whose boards this process recomputes, kept in
-    memory when ``keep`` (this process is its database's only writer); else ``entries``
-    reads them whole from the database every time."""
+    memory. Only for a process that is its database's only writer (the app makes one only
+    then; elsewhere a board reads the database, ``services.leaderboards.live``)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], keep: bool) -> None:
-        self.keep = keep
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
         self._kept: dict[int, Entries] = {}
         self._changed: dict[int, set[int]] = {}  # tournament -> users changed since read
-        if keep:
-            on_users_changed(sessionmaker, self.changed)
+        on_users_changed(sessionmaker, self.changed)
 
     def changed(self, user_ids: set[int]) -> None:
         """Note that a transaction that wrote ``user_ids``' trading state has ended."""
@@ -266,8 +264,6 @@ class Boards:
     async def entries(self, session: AsyncSession, tournament_id: int) -> Entries:
         """Return the tournament's entries and positions as the database holds them now
         (committed): those kept, with the changed users' read again."""
-        if not self.keep:
-            return await _read(session, tournament_id)
         kept = self._kept.get(tournament_id)
         changed = self._changed.get(tournament_id, set())
         if kept is not None and not changed:
