@@ -177,8 +177,8 @@ async def assert_memory_current(application: FastAPI) -> None:
     told it of the users it wrote."""
     wired = application.state.wiring
     problems = await wired.trading.stale()
-    if wired.leaderboards.entries is not None:
-        problems += await wired.leaderboards.entries.stale()
+    if wired.leaderboards.memory is not None:
+        problems += await wired.leaderboards.memory.stale()
     assert not problems, "\n".join(problems)
 
 

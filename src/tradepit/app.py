@@ -190,7 +190,7 @@ def build_wiring(
     return Wiring(
         identities=identities,
         trading=TradingState(sessionmaker, keep=settings.keeps_trading_state),
-        leaderboards=Recent(entries=Boards(sessionmaker) if settings.keeps_trading_state else None),
+        leaderboards=Recent(memory=Boards(sessionmaker) if settings.keeps_trading_state else None),
         role=settings.role,
         leadership=Leadership(engine, shape=_shape(settings), registry=metrics),
         # One SQLite connection serialises every writer: there, orders share transactions.

@@ -35,9 +35,9 @@ Headers = dict[str, str]
 
 def kept(app: FastAPI) -> Boards:
     """Return the app's running tournaments' entries (kept in memory in the tests' shape)."""
-    entries: Boards | None = app.state.wiring.leaderboards.entries
-    assert entries is not None
-    return entries
+    memory: Boards | None = app.state.wiring.leaderboards.memory
+    assert memory is not None
+    return memory
 
 
 async def boards(app: FastAPI, tournament_id: int) -> tuple[list[Standing], list[Standing]]:
@@ -170,7 +170,7 @@ class TestNoQuery:
     async def test_without_memory_every_board_reads_the_database(
         self, client: httpx.AsyncClient, app: FastAPI, db: str
     ) -> None:
-        app.state.wiring.leaderboards.entries = None  # as on PostgreSQL: others write too
+        app.state.wiring.leaderboards.memory = None  # as on PostgreSQL: others write too
         tournament_id, entrants = await running(app, client, 1)
         url = f"/api/tournaments/{tournament_id}/standings"
         headers = entrants[0][1]
@@ -206,7 +206,7 @@ async def test_entries_are_kept_only_where_the_trading_state_is(
     settings = make_settings(tmp_path / "data", db, trading_state_in_memory=in_memory)
     app = create_app(settings)
     try:
-        kept_entries = app.state.wiring.leaderboards.entries
-        assert (kept_entries is not None) is in_memory
+        memory = app.state.wiring.leaderboards.memory
+        assert (memory is not None) is in_memory
     finally:
         await app.state.wiring.engine.dispose()

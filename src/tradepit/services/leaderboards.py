@@ -47,11 +47,11 @@ class Recent:
     """The running leaderboards this process published last (the scheduler's), served to
     readers for ``max_age`` wall seconds instead of recomputing one per request, and only
     while the database says the tournament runs (``leaderboard`` reads its status first);
-    and ``entries``, what boards are recomputed from (kept in memory where it may be)."""
+    and ``memory``, the entries boards are recomputed from where they are kept in memory."""
 
-    def __init__(self, max_age: float = 2.0, entries: Boards | None = None) -> None:
+    def __init__(self, max_age: float = 2.0, memory: Boards | None = None) -> None:
         self.max_age = max_age
-        self.entries = entries
+        self.memory = memory
         self._boards: dict[int, tuple[float, LeaderboardRead]] = {}
 
     def put(self, board: LeaderboardRead) -> None:
@@ -68,8 +68,8 @@ class Recent:
     def forget(self, tournament_id: int) -> None:
         """Drop the tournament's board and entries (it has ended)."""
         self._boards.pop(tournament_id, None)
-        if self.entries is not None:
-            self.entries.forget(tournament_id)
+        if self.memory is not None:
+            self.memory.forget(tournament_id)
 
 
 @dataclass(frozen=True)
@@ -82,18 +82,18 @@ class Live:
 
 
 async def live(
-    session: AsyncSession, market: MarketData, t: Tournament, entries: Boards | None = None
+    session: AsyncSession, market: MarketData, t: Tournament, memory: Boards | None = None
 ) -> Live:
     """Mark every entry to market now (floats: the leaderboard moves no money).
 
-    With ``entries`` kept in memory (``trading.boards``), the entries and positions come from
+    With ``memory`` (``trading.boards``), the entries and positions come from
     there: no query unless some changed. Otherwise one query returns each entry with its cash,
     figures and the value of its positions in the catalogue's instruments at their marks,
     summed by the database (``store.board_rows``): 10,000 rows instead of the 200,000
     positions. Only the positions of entries holding something else (a future, an option) are
     read as rows and valued here."""
-    if entries is not None:
-        marked = (await entries.entries(session, t.id)).marked(market)
+    if memory is not None:
+        marked = (await memory.entries(session, t.id)).marked(market)
         await asyncio.sleep(0)  # each step below is a loop turn of ~3 ms at 10,000 entries
         return await _ranked(marked.rows, marked.book(), float(t.starting_capital))
     rows = await store.board_rows(session, t.id, marks(market, t.currency))
@@ -255,9 +255,9 @@ async def dumped(board: LeaderboardRead) -> dict[str, object]:
     for start in range(0, len(board.entries), LINES_PER_TURN):
         await asyncio.sleep(0)
         entries += _LINES.dump_python(board.entries[start : start + LINES_PER_TURN], mode="json")
-    dumped: dict[str, object] = board.model_dump(mode="json", exclude={"entries"})
-    dumped["entries"] = entries
-    return {name: dumped[name] for name in LeaderboardRead.model_fields}  # in the fields' order
+    fields: dict[str, object] = board.model_dump(mode="json", exclude={"entries"})
+    fields["entries"] = entries
+    return {name: fields[name] for name in LeaderboardRead.model_fields}  # in the fields' order
 
 
 _LINES: Final = TypeAdapter(list[Standing])
@@ -312,7 +312,7 @@ async def leaderboard(
     if t.status == ENDED:
         entries = await frozen(session, t)
     else:
-        entries = (await live(session, market, t, recent.entries if recent else None)).lines
+        entries = (await live(session, market, t, recent.memory if recent else None)).lines
     return LeaderboardRead(
         tournament_id=t.id,
         status=TournamentStatus(t.status),

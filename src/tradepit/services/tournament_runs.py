@@ -258,7 +258,7 @@ class Scheduler:
                 self.recent.forget(tournament_id)
                 return
             await session.commit()  # nothing written: hands the connection back meanwhile
-            board = await leaderboards.live(session, self.market, t, self.recent.entries)
+            board = await leaderboards.live(session, self.market, t, self.recent.memory)
             read = LeaderboardRead(
                 tournament_id=t.id,
                 status=TournamentStatus(t.status),
@@ -276,8 +276,8 @@ class Scheduler:
                 return
             await store.keep_extremes(session, board.extremes)
             after_commit(session, lambda: self.recent.put(read))
-            if self.recent.entries is not None:
-                kept = self.recent.entries
+            if self.recent.memory is not None:
+                kept = self.recent.memory
                 after_commit(session, lambda: kept.keep_extremes(t.id, board.extremes))
             after_commit(session, lambda: self.bus.publish(tournaments.topic(t.id), message))
             await commit(session)
