@@ -22,8 +22,9 @@ from tradepit.app import create_app
 from tradepit.domain.tournaments import TournamentStatus
 from tradepit.schemas.tournaments import LeaderboardRead, Standing
 from tradepit.services import leaderboards
+from tradepit.store import tournaments as store
 from tradepit.store.db import create_engine
-from tradepit.store.tournaments import Tournament
+from tradepit.store.tournaments import BoardRow, Tournament
 from tradepit.store.wallets import Wallet
 from tradepit.trading.boards import Boards
 
@@ -174,6 +175,32 @@ class TestNoQuery:
         memory, database = await boards(app, tournament_id)
         assert_same(memory, database)
         assert next(s for s in memory if s.user_id == user).equity == Decimal("1005000.00")
+
+    async def test_only_an_entrants_change_is_read_again(
+        self, client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Another user's order (outside the tournament) costs the next recompute no query;
+        an entrant's order costs one read of that entrant."""
+        tournament_id, entrants = await running(app, client, 2)
+        await boards(app, tournament_id)
+        asked: list[list[int] | None] = []
+        read = store.board_rows
+
+        async def counted(*args: Any) -> list[BoardRow]:
+            asked.append(args[3] if len(args) > 3 else None)
+            return await read(*args)
+
+        monkeypatch.setattr(store, "board_rows", counted)
+        _, outsider = await user_with_token(client)
+        main = {**order(tournament_id, "ITC", "BUY", "1"), "tournament_id": None}
+        assert (await client.post(ORDERS, json=main, headers=outsider)).status_code == 201
+        await boards(app, tournament_id)
+        assert asked == [None]  # only the database's own board: memory read nothing
+        await trade(client, tournament_id, entrants[0][1], "ITC", "BUY")
+        asked.clear()
+        memory, database = await boards(app, tournament_id)
+        assert asked == [[entrants[0][0]["id"]], None]  # the entrant alone, then the database
+        assert_same(memory, database)
 
     async def test_without_memory_every_board_reads_the_database(
         self, client: httpx.AsyncClient, app: FastAPI, db: str

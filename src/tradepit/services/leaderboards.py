@@ -86,13 +86,13 @@ async def live(
 ) -> Live:
     """Mark every entry to market now (floats: the leaderboard moves no money).
 
-    With ``memory`` (``trading.boards``), the entries and positions come from
-    there: no query unless some changed. Otherwise one query returns each entry with its cash,
-    figures and the value of its positions in the catalogue's instruments at their marks,
-    summed by the database (``store.board_rows``): 10,000 rows instead of the 200,000
-    positions. Only the positions of entries holding something else (a future, an option) are
-    read as rows and valued here."""
-    if memory is not None:
+    With ``memory`` (``trading.boards``) and the tournament running, the entries and
+    positions come from there: no query unless some changed. Otherwise one query returns each
+    entry with its cash, figures and the value of its positions in the catalogue's instruments
+    at their marks, summed by the database (``store.board_rows``): 10,000 rows instead of the
+    200,000 positions. Only the positions of entries holding something else (a future, an
+    option) are read as rows and valued here."""
+    if memory is not None and t.status == RUNNING:  # no more entries: only they change
         marked = (await memory.entries(session, t.id)).marked(market)
         await asyncio.sleep(0)  # each step below is a loop turn of ~3 ms at 10,000 entries
         return await _ranked(marked.rows, marked.book(), float(t.starting_capital))

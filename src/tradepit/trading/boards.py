@@ -223,9 +223,12 @@ class Boards:
         on_users_changed(sessionmaker, self.changed)
 
     def changed(self, user_ids: set[int]) -> None:
-        """Note that a transaction that wrote ``user_ids``' trading state has ended."""
-        for users in self._changed.values():
-            users.update(user_ids)
+        """Note that a transaction that wrote ``user_ids``' trading state has ended: those
+        who have entered a kept tournament are read again (a running tournament takes no new
+        entries; while one is first read, every user is noted)."""
+        for tournament_id, users in self._changed.items():
+            kept = self._kept.get(tournament_id)
+            users.update(user_ids if kept is None else user_ids & kept.index.keys())
 
     def keep_extremes(
         self, tournament_id: int, changes: Iterable[tuple[int, Decimal, Decimal]]
