@@ -202,6 +202,29 @@ class TestNoQuery:
         assert asked == [[entrants[0][0]["id"]], None]  # the entrant alone, then the database
         assert_same(memory, database)
 
+    async def test_a_late_entrant_is_on_the_next_board(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """A running tournament that allows late entries: someone who joins after its board
+        was first kept is on the next board, and so are their trades."""
+        _, admin = await admin_headers(app, client)
+        t = await create(client, admin, rules={"allow_late_entry": True})
+        early, early_headers = await user_with_token(client)
+        assert (await join(client, t["id"], early_headers)).status_code == 201
+        started = await client.post(f"/api/admin/tournaments/{t['id']}/start", headers=admin)
+        assert started.status_code == 200, started.text
+        memory, _ = await boards(app, t["id"])
+        assert [s.user_id for s in memory] == [early["id"]]
+        late, late_headers = await user_with_token(client)
+        assert (await join(client, t["id"], late_headers)).status_code == 201
+        memory, database = await boards(app, t["id"])
+        assert {s.user_id for s in memory} == {early["id"], late["id"]}
+        assert_same(memory, database)
+        await trade(client, t["id"], late_headers, "ITC", "BUY")
+        memory, database = await boards(app, t["id"])
+        assert next(s for s in memory if s.user_id == late["id"]).trades == 1
+        assert_same(memory, database)
+
     async def test_without_memory_every_board_reads_the_database(
         self, client: httpx.AsyncClient, app: FastAPI, db: str
     ) -> None:

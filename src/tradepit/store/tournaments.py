@@ -133,6 +133,14 @@ async def entries_of_user(
     return [(e, t) for e, t in (await session.execute(stmt)).all()]
 
 
+async def entrants_from(session: AsyncSession, tournament_id: int, entry_id: int) -> list[int]:
+    """Return the users whose entries in the tournament are ``entry_id`` or later."""
+    stmt = select(TournamentEntry.user_id).where(
+        TournamentEntry.tournament_id == tournament_id, TournamentEntry.id >= entry_id
+    )
+    return list(await session.scalars(stmt))
+
+
 async def count_entries(session: AsyncSession, tournament_id: int) -> int:
     """Return how many have joined the tournament."""
     stmt = select(func.count()).where(TournamentEntry.tournament_id == tournament_id)

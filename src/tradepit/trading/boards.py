@@ -61,6 +61,7 @@ class Entries:
     quantity: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     cost: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     used: int = 0
+    newest: int = 0  # the latest entry kept
 
     def put(self, rows: Iterable[BoardRow], mine: Holdings) -> None:
         """Replace what is kept of the entries in ``rows`` (their positions: ``mine``)."""
@@ -78,6 +79,7 @@ class Entries:
             else:
                 self.rows[i] = row
             self.entry_id[i] = row.entry_id
+            self.newest = max(self.newest, row.entry_id)
             self.money[i] = (row.cash * _UNIT, row.peak_equity * _UNIT, row.max_drawdown * _UNIT)
             self._release(row.user_id)
             self.slots[row.user_id] = [
@@ -220,15 +222,24 @@ class Boards:
         self._sessionmaker = sessionmaker
         self._kept: dict[int, Entries] = {}
         self._changed: dict[int, set[int]] = {}  # tournament -> users changed since read
+        self._outsiders: set[int] = set()  # tournaments someone not kept may have joined
         on_users_changed(sessionmaker, self.changed)
 
     def changed(self, user_ids: set[int]) -> None:
         """Note that a transaction that wrote ``user_ids``' trading state has ended: those
-        who have entered a kept tournament are read again (a running tournament takes no new
-        entries; while one is first read, every user is noted)."""
+        who have entered a kept tournament are read again. Anyone else may have just joined
+        it late: the next recompute looks for entries newer than those kept (one query)
+        rather than reading every outsider who trades (while a tournament is first read,
+        every user is noted)."""
         for tournament_id, users in self._changed.items():
             kept = self._kept.get(tournament_id)
-            users.update(user_ids if kept is None else user_ids & kept.index.keys())
+            if kept is None:
+                users.update(user_ids)
+                continue
+            entrants = user_ids & kept.index.keys()
+            users.update(entrants)
+            if len(entrants) < len(user_ids):
+                self._outsiders.add(tournament_id)
 
     def keep_extremes(
         self, tournament_id: int, changes: Iterable[tuple[int, Decimal, Decimal]]
@@ -242,6 +253,7 @@ class Boards:
         """Drop what is kept of a tournament (it no longer runs)."""
         self._kept.pop(tournament_id, None)
         self._changed.pop(tournament_id, None)
+        self._outsiders.discard(tournament_id)
 
     async def stale(self) -> list[str]:
         """Return how the entries kept differ from the database, leaving out the users whose
@@ -253,8 +265,9 @@ class Boards:
             if self._kept.get(tournament_id) is not kept:
                 continue  # read again meanwhile
             pending = self._changed.get(tournament_id, set())
+            joined = tournament_id in self._outsiders  # entries not kept are looked for
             for user_id in now.index.keys() | kept.index.keys():
-                if user_id in pending:
+                if user_id in pending or (joined and user_id not in kept.index):
                     continue
                 mine, theirs = kept.holding(user_id), now.holding(user_id)
                 if mine != theirs:
@@ -269,11 +282,18 @@ class Boards:
         (committed): those kept, with the changed users' read again."""
         kept = self._kept.get(tournament_id)
         changed = self._changed.get(tournament_id, set())
-        if kept is not None and not changed:
+        joined = tournament_id in self._outsiders
+        if kept is not None and not changed and not joined:
             return kept
         # What changes from here on is read again next time.
         self._changed[tournament_id] = set()
+        self._outsiders.discard(tournament_id)
         try:
+            if kept is not None and joined:
+                late = await store.entrants_from(session, tournament_id, kept.newest)
+                changed |= set(late) - kept.index.keys()
+                if not changed:
+                    return kept
             if kept is None or len(changed) > MOST_READ_APART:
                 kept = self._kept[tournament_id] = await _read(session, tournament_id)
                 return kept
