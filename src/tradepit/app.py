@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.low_level import Type
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from prometheus_client import CollectorRegistry, Gauge
 from starlette.middleware.cors import CORSMiddleware
@@ -518,6 +518,48 @@ def _lifespan(
     return lifespan
 
 
+def documented_routers() -> list[APIRouter]:
+    """Return the API's routers in the order its document lists them."""
+    return [
+        *(m.router for m in (auth, users, wallets, orders, admin, feeds, market, candles)),
+        orders.paper_router,
+        predictions.router,
+        tournaments.router,
+        calculator.router,
+        broker_accounts.router,
+        accounts_table.router,
+        accounts_ws.router,
+        broadcasts.router,
+        websocket.router,
+        kite_apps.router,
+        # Kite Connect at the origin's root: the official client drops any path of its root.
+        kite_session.router,
+        kite_trading.router,
+        kite_market.router,
+        kite_gtt.router,
+        kite_ticker.router,
+    ]
+
+
+def busiest_first(routers: list[APIRouter]) -> list[APIRouter]:
+    """Return ``routers`` in the order the app includes them: the busiest first.
+
+    A request walks the routes in the order they were included, ~1 µs each (a Kite bot's
+    request, last in the document, walked ~170 µs of them before it was answered). No two
+    routers answer the same request (``tests/api/test_routing.py``), so the order changes
+    nothing but speed; the document keeps ``documented_routers``' order."""
+    busiest = [
+        orders.router,
+        wallets.router,
+        auth.router,
+        kite_trading.router,
+        kite_market.router,
+        kite_session.router,
+        market.router,
+    ]
+    return [*busiest, *(router for router in routers if router not in busiest)]
+
+
 def create_app(
     settings: Settings, *, clock: Clock | None = None, wall: Clock | None = None
 ) -> FastAPI:
@@ -547,30 +589,12 @@ def create_app(
         app.add_middleware(RequestContext, registry=wired.metrics, access=access_log(settings))
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
         return app
-    routers = [
-        *(m.router for m in (auth, users, wallets, orders, admin, feeds, market, candles)),
-        orders.paper_router,
-        predictions.router,
-        tournaments.router,
-        calculator.router,
-        broker_accounts.router,
-        accounts_table.router,
-        accounts_ws.router,
-        broadcasts.router,
-        websocket.router,
-        kite_apps.router,
-        # Kite Connect at the origin's root: the official client drops any path of its root.
-        kite_session.router,
-        kite_trading.router,
-        kite_market.router,
-        kite_gtt.router,
-        kite_ticker.router,
-    ]
-    for router in routers:
+    routers = documented_routers()
+    for router in busiest_first(routers):
         app.include_router(router)
     app.mount(console.ASSETS_URL, console.assets(), name="console")
     # FastAPI's way to adjust the document it generates (its docs, "Extending OpenAPI").
-    app.openapi = examples.keeping_nulls(  # type: ignore[method-assign]
+    app.openapi = examples.as_declared(  # type: ignore[method-assign]
         showing_security(app.openapi, [r for router in routers for r in router.routes]),
         routers,
     )

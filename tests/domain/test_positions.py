@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -533,3 +534,58 @@ class TestSettledInBaseProperties:
         assert a.unrealized(scenario.mark, m) == b.unrealized(
             scenario.mark, m, settles_in_base=False
         )
+
+
+def amounts(low: str = "0.00000001") -> st.SearchStrategy[Decimal]:
+    """Positive amounts of at most 8 decimals, as large as money goes (``to_units``)."""
+    return st.decimals(D(low), D("92233720368"), places=8, allow_nan=False, allow_infinity=False)
+
+
+def rounded_exactly(numerator: Fraction, places: int) -> Decimal:
+    """Round a fraction half-even to ``places`` decimals: the reference (every digit kept)."""
+    return D(round(numerator * 10**places)).scaleb(-places, context=Context(prec=100))
+
+
+class TestAverageRoundsAsTheExactFraction:
+    """The average price and the cost released by a partial close are computed in wide
+    decimals; they must round as the exact fractions do, ties included."""
+
+    @given(cost=amounts(), quantity=amounts(), multiplier=amounts())
+    def test_average_price(self, cost: Decimal, quantity: Decimal, multiplier: Decimal) -> None:
+        pos = Position(7, "RELIANCE", Product.NRML, quantity=quantity, cost_basis=cost)
+        exact = Fraction(cost) / (Fraction(quantity) * Fraction(multiplier))
+        assert pos.average_price(multiplier) == rounded_exactly(exact, AVERAGE_PLACES)
+        short = Position(7, "RELIANCE", Product.NRML, quantity=-quantity, cost_basis=-cost)
+        assert short.average_price(multiplier) == rounded_exactly(exact, AVERAGE_PLACES)
+
+    @pytest.mark.parametrize(
+        ("cost", "quantity", "average"),
+        [
+            # Exact ties at the 11th decimal round to even.
+            ("0.00000001", "200", "0.0000000000"),
+            ("0.00000003", "200", "0.0000000002"),
+            ("0.00000005", "200", "0.0000000002"),
+            ("0.00000007", "200", "0.0000000004"),
+            ("1000000.00000003", "200", "5000.0000000002"),
+            ("0.00000001", "3", "0.0000000033"),
+            ("2", "3", "0.6666666667"),
+        ],
+    )
+    def test_ties_round_to_even(self, cost: str, quantity: str, average: str) -> None:
+        pos = Position(7, "RELIANCE", Product.NRML, quantity=D(quantity), cost_basis=D(cost))
+        exact = Fraction(D(cost)) / Fraction(D(quantity))
+        assert pos.average_price(ONE) == rounded_exactly(exact, AVERAGE_PLACES) == D(average)
+
+    @given(data=st.data(), quantity=amounts("0.00000002"), price=amounts())
+    def test_a_partial_close_releases_the_exact_share(
+        self, data: st.DataObject, quantity: Decimal, price: Decimal
+    ) -> None:
+        closed = data.draw(
+            st.decimals(D("0.00000001"), quantity - D("0.00000001"), places=8), label="closed"
+        )
+        pos = position()
+        buy(pos, str(quantity), str(price))
+        cost = pos.cost_basis
+        sell(pos, str(closed), str(price))
+        share = rounded_exactly(Fraction(cost) * Fraction(closed) / Fraction(quantity), 8)
+        assert Fraction(pos.cost_basis) == Fraction(cost) - Fraction(share)

@@ -22,17 +22,24 @@ def example(value: Any, **response: Any) -> dict[str, Any]:
     return {**response, "content": {JSON: {"example": value}}}
 
 
-def keeping_nulls(
+def as_declared(
     generate: Callable[[], dict[str, Any]], routers: Iterable[APIRouter]
 ) -> Callable[[], dict[str, Any]]:
-    """Return ``generate`` (an app's ``openapi``) with the response examples of ``routers``'
-    routes put back as declared: FastAPI drops every null from the document it writes, and an
-    example without its null fields would hide them (``"price": null`` of a MARKET order)."""
-    declared = [
-        (route.path_format, method.lower(), str(status), answer["content"][JSON]["example"])
+    """Return ``generate`` (an app's ``openapi``) with the document as ``routers`` declare it:
+    - their paths in their order (the app includes the busiest routers first, for speed);
+    - their routes' response examples put back as declared: FastAPI drops every null from the
+      document it writes, and an example without its null fields would hide them (``"price":
+      null`` of a MARKET order)."""
+    routes = [
+        route
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute) and route.include_in_schema
+    ]
+    rank = {path: n for n, path in enumerate(dict.fromkeys(route.path_format for route in routes))}
+    declared = [
+        (route.path_format, method.lower(), str(status), answer["content"][JSON]["example"])
+        for route in routes
         for method in route.methods or ()
         for status, answer in route.responses.items()
         if "example" in answer.get("content", {}).get(JSON, {})
@@ -40,6 +47,10 @@ def keeping_nulls(
 
     def openapi() -> dict[str, Any]:
         spec = generate()
+        paths = spec["paths"]
+        ours = iter(sorted((path for path in paths if path in rank), key=rank.__getitem__))
+        in_order = (next(ours) if path in rank else path for path in list(paths))
+        spec["paths"] = {path: paths[path] for path in in_order}
         for path, method, status, value in declared:
             media = spec["paths"][path][method]["responses"][status]["content"][JSON]
             media["example"] = value

@@ -101,18 +101,16 @@ async def list_orders(
 ) -> list[OrderRead]:
     """Return my orders (a bare list, as the paper-tournaments frontend reads it), newest
     first, filtered by status and symbol; ``X-Total-Count`` counts every page."""
-    # A session of its own, not ``SessionDep``: a read has nothing to commit, and the open
-    # orders come from memory without a query (the dependency cost ~120 µs a request).
-    async with trading.sessionmaker() as session:
-        found, total = await orders.history(
-            session,
-            trading,
-            caller,
-            status=status_.value if status_ else None,
-            symbol=symbol,
-            page=page,
-            limit=limit,
-        )
+    # No ``SessionDep``: a read has nothing to commit, and the open orders come from memory
+    # without a session (the dependency cost ~120 µs a request).
+    found, total = await orders.history(
+        trading,
+        caller,
+        status=status_.value if status_ else None,
+        symbol=symbol,
+        page=page,
+        limit=limit,
+    )
     response.headers[TOTAL_COUNT] = str(total)
     return found
 

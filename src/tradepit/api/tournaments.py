@@ -373,7 +373,6 @@ async def entry_orders(
     counts every page."""
     await tournaments.my_entry(session, caller, tournament_id)
     found, total = await orders.history(
-        session,
         trading,
         caller,
         status=None,
@@ -381,6 +380,7 @@ async def entry_orders(
         page=page,
         limit=limit,
         tournament_id=tournament_id,
+        session=session,
     )
     response.headers["X-Total-Count"] = str(total)
     return found

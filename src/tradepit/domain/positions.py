@@ -60,6 +60,8 @@ _ZERO = Decimal(0)
 #: Arithmetic on positions is exact: a result that would need rounding raises instead.
 #: Inputs have at most 19 significant digits, so products of three fit with room for sums.
 _EXACT = Context(prec=80, traps=[InvalidOperation, Overflow, Inexact])
+#: The same width with nothing trapped: ``_quotient`` reads the flags instead.
+_WIDE = Context(prec=80, traps=[])
 
 
 class InvalidFill(InvalidInput):
@@ -229,8 +231,7 @@ class Position:
         _check_multiplier(multiplier, InvalidMark)
         if self._quantity == 0:
             return _ZERO
-        exact = Fraction(self._cost) / (Fraction(self._quantity) * Fraction(multiplier))
-        return _rounded(exact, AVERAGE_PLACES)
+        return _quotient((self._cost,), (self._quantity, multiplier), AVERAGE_PLACES)
 
     def market_value(self, mark: Decimal, multiplier: Decimal) -> Decimal:
         """Return the signed value of the open quantity at ``mark``."""
@@ -356,12 +357,45 @@ def _reducing_kind(after: Decimal, opened: Decimal) -> ChangeKind:
 
 def _rounded(value: Fraction, places: int) -> Decimal:
     """Return ``value`` rounded half-even to ``places`` decimals, with a single rounding."""
-    return Decimal(round(value * 10**places)).scaleb(-places)
+    return Decimal(round(value * 10**places)).scaleb(-places, context=_WIDE)
+
+
+def _quotient(
+    numerator: tuple[Decimal, ...], denominator: tuple[Decimal, ...], places: int
+) -> Decimal:
+    """Return the product of ``numerator`` over that of ``denominator``, rounded half-even to
+    ``places`` decimals with a single rounding, as ``_rounded`` of the exact fraction.
+
+    In decimal arithmetic 80 digits wide: the products are exact, or this falls back to
+    fractions. The quotient rounded to 80 digits then rounds to ``places`` as the exact one
+    does, unless it lands on a tie itself (no tie can lie between the two: it would be a
+    closer 80-digit number), which is also done with fractions. Fractions cost ~10 times
+    more, and a positions read computes one average per position."""
+    with localcontext(_WIDE) as context:
+        top, bottom = numerator[0], denominator[0]
+        for factor in numerator[1:]:
+            top *= factor
+        for factor in denominator[1:]:
+            bottom *= factor
+        products_exact = not context.flags[Inexact]
+        quotient = top / bottom
+        on_a_tie = context.flags[Inexact] and quotient == quotient.quantize(
+            Decimal(1).scaleb(-places - 1)
+        )
+        rounded = quotient.quantize(Decimal(1).scaleb(-places))
+        if products_exact and not on_a_tie and not context.flags[InvalidOperation]:
+            return rounded
+    exact = Fraction(1)
+    for factor in numerator:
+        exact *= Fraction(factor)
+    for factor in denominator:
+        exact /= Fraction(factor)
+    return _rounded(exact, places)
 
 
 def _pro_rata(cost: Decimal, closed: Decimal, quantity: Decimal) -> Decimal:
     """Return the share of ``cost`` that ``closed`` of ``quantity`` carries, to 10⁻⁸."""
-    return _rounded(Fraction(cost) * Fraction(closed) / abs(Fraction(quantity)), SCALE)
+    return _quotient((cost, closed), (abs(quantity),), SCALE)
 
 
 def _is_decimal(value: object) -> bool:

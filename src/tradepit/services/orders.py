@@ -12,6 +12,7 @@ the margin. Fills and their money are applied by ``services.execution``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -521,7 +522,6 @@ async def close_position_by_id(
 
 
 async def history(
-    session: AsyncSession,
     state: TradingState,
     caller: Caller,
     *,
@@ -530,27 +530,33 @@ async def history(
     page: int,
     limit: int,
     tournament_id: int | None = None,
+    session: AsyncSession | None = None,
 ) -> tuple[list[OrderRead], int]:
     """Return one page of the caller's orders (all, or one tournament's), newest first; the
-    orders that may still fill come from the trading state."""
+    orders that may still fill come from the trading state. What the database answers is
+    read in ``session`` (a caller that holds one: on SQLite its transaction may hold the only
+    connection), else in a session of its own, opened only then (~35 µs a request)."""
     symbol = symbol.upper() if symbol else None
     offset = (page - 1) * limit
     if status in RESTING:
         found = [
             order
-            for order in await state.within(session).resting(caller.user.id)
+            for order in await (state.within(session) if session else state).resting(caller.user.id)
             if order.status == status
             and (symbol is None or order.symbol == symbol)
             and (tournament_id is None or order.tournament_id == tournament_id)
         ]
         return found[offset : offset + limit], len(found)
-    rows, total = await store.page(
-        session,
-        caller.user.id,
-        status=status,
-        symbol=symbol,
-        offset=offset,
-        limit=limit,
-        tournament_id=tournament_id,
-    )
-    return [await order_read(session, row, with_fills=False) for row in rows], total
+    async with contextlib.AsyncExitStack() as stack:
+        if session is None:
+            session = await stack.enter_async_context(state.sessionmaker())
+        rows, total = await store.page(
+            session,
+            caller.user.id,
+            status=status,
+            symbol=symbol,
+            offset=offset,
+            limit=limit,
+            tournament_id=tournament_id,
+        )
+        return [await order_read(session, row, with_fills=False) for row in rows], total
