@@ -41,7 +41,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # public path every statement runs on aiosqlite's thread, which may wait.
     cursor.execute(f"PRAGMA busy_timeout={0 if inline_statements() else SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    # The fast path checkpoints every ``CHECKPOINT_EVERY`` commits itself; on the public path
+    # SQLite does, at a commit that leaves 1,000 pages in the WAL (else it grows for ever).
+    if inline_statements():
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
