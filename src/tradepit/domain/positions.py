@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import (
+    ROUND_HALF_EVEN,
     Context,
     Decimal,
     DecimalException,
@@ -61,7 +62,7 @@ _ZERO = Decimal(0)
 #: Inputs have at most 19 significant digits, so products of three fit with room for sums.
 _EXACT = Context(prec=80, traps=[InvalidOperation, Overflow, Inexact])
 #: The same width with nothing trapped: ``_quotient`` reads the flags instead.
-_WIDE = Context(prec=80, traps=[])
+_WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN, traps=[])
 
 
 class InvalidFill(InvalidInput):
