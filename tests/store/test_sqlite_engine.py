@@ -21,11 +21,17 @@ from tradepit.store.db import create_engine, create_sessionmaker
 from tradepit.store.types import ExactDecimal, UTCDateTime
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+async def notes_engine(tmp_path: Path) -> AsyncEngine:
+    """Return an engine on ``test.db`` with an empty ``notes`` table."""
     made = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
     async with made.begin() as connection:
         await connection.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    return made
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    made = await notes_engine(tmp_path)
     yield made
     await made.dispose()
 
@@ -88,9 +94,7 @@ async def test_the_wal_is_checkpointed_so_it_stops_growing(
     if path == "public":
         refused = Internals("aiosqlite", aiosqlite_adapter.PINS, "forced by the test")
         monkeypatch.setattr(aiosqlite_adapter, "internals", lambda: refused)
-    made = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
-    async with made.begin() as connection:
-        await connection.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    made = await notes_engine(tmp_path)  # after the patch: its connections take the path
     wal = tmp_path / "test.db-wal"
     body = "x" * 2000
     rounds = aiosqlite_adapter.CHECKPOINT_EVERY

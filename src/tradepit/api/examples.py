@@ -47,10 +47,8 @@ def as_declared(
 
     def openapi() -> dict[str, Any]:
         spec = generate()
-        paths = spec["paths"]
-        ours = iter(sorted((path for path in paths if path in rank), key=rank.__getitem__))
-        in_order = (next(ours) if path in rank else path for path in list(paths))
-        spec["paths"] = {path: paths[path] for path in in_order}
+        paths = spec["paths"]  # the app's own (health) first, as included, then ``routers``'
+        spec["paths"] = {path: paths[path] for path in sorted(paths, key=lambda p: rank.get(p, -1))}
         for path, method, status, value in declared:
             media = spec["paths"][path][method]["responses"][status]["content"][JSON]
             media["example"] = value

@@ -92,7 +92,7 @@ async def live(
     at their marks, summed by the database (``store.board_rows``): 10,000 rows instead of the
     200,000 positions. Only the positions of entries holding something else (a future, an
     option) are read as rows and valued here."""
-    if memory is not None and t.status == RUNNING:  # no more entries: only they change
+    if memory is not None and t.status == RUNNING:  # kept while it runs, late entries too
         marked = (await memory.entries(session, t.id)).marked(market)
         await asyncio.sleep(0)  # each step below is a loop turn of ~3 ms at 10,000 entries
         return await _ranked(marked.rows, marked.book(), float(t.starting_capital))
